@@ -1,0 +1,622 @@
+//! One validated configuration, built from command-line flags and the environment.
+//!
+//! Connection sources, first match wins for the base: `--postgres`, `POSTGRES_URL`,
+//! `DATABASE_URL`; without any of them the connection is assembled from libpq's `PG*`
+//! variables. The individual flags (`--host`, `--pg-port`, `--user`, `--password`,
+//! `--database`) then override the matching part of whatever base was chosen, so a URL
+//! from the environment can be pointed at another database with one flag.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tokio_postgres::config::SslMode as PgSslMode;
+
+use crate::tools::filter::ToolFilter;
+
+/// Database and server flags shared by every subcommand that talks to PostgreSQL.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServerArgs {
+    /// Connection string: a postgres:// URL or a libpq `key=value` string.
+    #[arg(long, env = "POSTGRES_URL", hide_env_values = true)]
+    pub postgres: Option<String>,
+    /// Host name or socket directory (overrides the connection string).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port (overrides the connection string).
+    #[arg(long = "pg-port")]
+    pub pg_port: Option<u16>,
+    /// User name (overrides the connection string).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Password (overrides the connection string). Prefer PGPASSWORD or the URL.
+    #[arg(long, hide_env_values = true)]
+    pub password: Option<String>,
+    /// Database name (overrides the connection string).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Maximum number of pooled connections.
+    #[arg(long, default_value_t = 10)]
+    pub pool_max: usize,
+    /// Statement timeout applied to every connection, in seconds (0 disables it).
+    #[arg(long, default_value_t = 30)]
+    pub statement_timeout: u64,
+    /// Which tools are exposed: comma list of groups or tool names; `+x` adds, `-x` removes.
+    #[arg(long, env = "PGMCP_TOOL_FILTER")]
+    pub tool_filter: Option<String>,
+    /// `restricted` lists only read-only tools and runs every statement in a READ ONLY transaction.
+    #[arg(long, value_enum, default_value_t = AccessMode::Unrestricted, env = "PGMCP_ACCESS_MODE")]
+    pub access_mode: AccessMode,
+    /// Maximum rows returned by a query-like tool before the result is cut.
+    #[arg(long, default_value_t = 1000)]
+    pub max_rows: usize,
+    /// Maximum size in bytes of the rows returned by a query-like tool before the result is cut.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_result_bytes: usize,
+    /// Seconds an explicit transaction may stay idle before it is rolled back.
+    #[arg(long, default_value_t = 300)]
+    pub transaction_idle_timeout: u64,
+}
+
+/// Parses server flags as the command line would (defaults included); for embedding
+/// and tests. The first item is the program name.
+pub fn parse_server_args<I, T>(args: I) -> Result<ServerArgs, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+    <Wrapper as clap::Parser>::try_parse_from(args).map(|w| w.server)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AccessMode {
+    #[default]
+    Unrestricted,
+    Restricted,
+}
+
+/// The `sslmode` values libpq knows; tokio-postgres only understands the first three,
+/// so the verifying modes are handled by our own rustls configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        Ok(match value {
+            "disable" | "allow" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown sslmode '{other}': use disable, prefer, require, verify-ca or verify-full"
+                )));
+            }
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Everything the server needs, validated.
+#[derive(Clone)]
+pub struct Config {
+    pub pg: tokio_postgres::Config,
+    pub ssl_mode: SslMode,
+    pub ssl_root_cert: Option<String>,
+    pub pool_max: usize,
+    pub statement_timeout: Duration,
+    pub tool_filter: ToolFilter,
+    pub access_mode: AccessMode,
+    pub max_rows: usize,
+    pub max_result_bytes: usize,
+    pub transaction_idle_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so that no password can reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("target", &describe_target(&self.pg))
+            .field("ssl_mode", &self.ssl_mode)
+            .field("pool_max", &self.pool_max)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("access_mode", &self.access_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `user@host:port/db` without the password, for logs and error messages.
+pub fn describe_target(pg: &tokio_postgres::Config) -> String {
+    let host = pg
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{}:{}/{}",
+        pg.get_user().unwrap_or("?"),
+        host,
+        port,
+        pg.get_dbname().unwrap_or("?")
+    )
+}
+
+/// Environment lookups go through this so tests can supply their own.
+pub trait Env {
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    pub fn from_args(args: &ServerArgs) -> Result<Self, ConfigError> {
+        Self::from_args_env(args, &ProcessEnv)
+    }
+
+    pub fn from_args_env(args: &ServerArgs, env: &dyn Env) -> Result<Self, ConfigError> {
+        let url = args
+            .postgres
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| env.var("POSTGRES_URL"))
+            .or_else(|| env.var("DATABASE_URL"));
+
+        let (mut pg, mut ssl_mode, mut ssl_root_cert) = match url {
+            Some(url) => parse_connection_string(&url)?,
+            None => (tokio_postgres::Config::new(), None, None),
+        };
+        apply_libpq_env(&mut pg, &mut ssl_mode, &mut ssl_root_cert, env)?;
+
+        if let Some(host) = &args.host {
+            pg = replace_hosts(pg, host);
+        }
+        if let Some(port) = args.pg_port {
+            pg = replace_ports(pg, port);
+        }
+        if let Some(user) = &args.user {
+            pg.user(user);
+        }
+        if let Some(password) = &args.password {
+            pg.password(password);
+        }
+        if let Some(db) = &args.database {
+            pg.dbname(db);
+        }
+
+        // libpq's defaults, so that a bare `pgmcp` on a developer machine behaves like `psql`.
+        if pg.get_hosts().is_empty() {
+            pg.host("localhost");
+        }
+        if pg.get_user().is_none() {
+            let user = env
+                .var("USER")
+                .or_else(|| env.var("LOGNAME"))
+                .unwrap_or_else(|| "postgres".into());
+            pg.user(&user);
+        }
+        if pg.get_dbname().is_none() {
+            let user = pg.get_user().unwrap_or("postgres").to_string();
+            pg.dbname(&user);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("pgmcp");
+        }
+        let ssl_mode = ssl_mode.unwrap_or(SslMode::Prefer);
+        pg.ssl_mode(match ssl_mode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            _ => PgSslMode::Require,
+        });
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(10));
+        }
+        let statement_timeout = Duration::from_secs(args.statement_timeout);
+        // Sent in the startup packet, so it holds for every statement on every pooled
+        // connection and RESET ALL returns to it rather than to the server default.
+        let mut options = pg.get_options().unwrap_or("").to_string();
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(&format!(
+            "-c statement_timeout={}",
+            statement_timeout.as_millis()
+        ));
+        pg.options(&options);
+
+        if args.pool_max == 0 {
+            return Err(ConfigError("--pool-max must be at least 1".into()));
+        }
+        if args.max_rows == 0 {
+            return Err(ConfigError("--max-rows must be at least 1".into()));
+        }
+        let tool_filter = match &args.tool_filter {
+            Some(spec) => ToolFilter::parse(spec).map_err(ConfigError)?,
+            None => ToolFilter::default(),
+        };
+
+        Ok(Config {
+            pg,
+            ssl_mode,
+            ssl_root_cert,
+            pool_max: args.pool_max,
+            statement_timeout,
+            tool_filter,
+            access_mode: args.access_mode,
+            max_rows: args.max_rows,
+            max_result_bytes: args.max_result_bytes.max(1024),
+            transaction_idle_timeout: Duration::from_secs(args.transaction_idle_timeout.max(1)),
+        })
+    }
+}
+
+type Parsed = (tokio_postgres::Config, Option<SslMode>, Option<String>);
+
+/// Parses a URL or key=value connection string. `sslmode` and `sslrootcert` are taken
+/// out first because tokio-postgres rejects the verifying modes libpq users rely on.
+pub fn parse_connection_string(s: &str) -> Result<Parsed, ConfigError> {
+    let s = s.trim();
+    let (rest, ssl_mode, root) = if s.starts_with("postgres://") || s.starts_with("postgresql://")
+    {
+        extract_url_params(s)
+    } else {
+        extract_kv_params(s)
+    };
+    let ssl_mode = ssl_mode.as_deref().map(SslMode::parse).transpose()?;
+    let pg: tokio_postgres::Config = rest.parse().map_err(|e: tokio_postgres::Error| {
+        // tokio-postgres' parse errors never echo the input, so no password can leak here.
+        ConfigError(format!(
+            "invalid connection string: {e}. Expected postgres://user:password@host:port/database or 'host=... user=... dbname=...'"
+        ))
+    })?;
+    Ok((pg, ssl_mode, root))
+}
+
+fn extract_url_params(url: &str) -> (String, Option<String>, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None, None);
+    };
+    let mut ssl_mode = None;
+    let mut root = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "sslmode" => ssl_mode = Some(v.to_string()),
+            "sslrootcert" => root = Some(percent_decode(v)),
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (rest, ssl_mode, root)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Splits a libpq `key=value` string (values optionally single-quoted, with backslash
+/// escapes, spaces allowed around `=`), removes the TLS keys we handle ourselves and
+/// re-emits the rest in a canonical quoted form.
+fn extract_kv_params(s: &str) -> (String, Option<String>, Option<String>) {
+    let mut ssl_mode = None;
+    let mut root = None;
+    let mut kept = Vec::new();
+    let mut chars = s.chars().peekable();
+    let skip_ws = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+    };
+    loop {
+        skip_ws(&mut chars);
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        skip_ws(&mut chars);
+        if chars.peek() != Some(&'=') {
+            // Not key=value: hand it through unchanged so tokio-postgres reports it.
+            kept.push(key);
+            continue;
+        }
+        chars.next();
+        skip_ws(&mut chars);
+        let mut value = String::new();
+        let quoted = chars.peek() == Some(&'\'');
+        if quoted {
+            chars.next();
+        }
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next()),
+                '\'' if quoted => break,
+                c if !quoted && c.is_whitespace() => break,
+                c => value.push(c),
+            }
+        }
+        match key.as_str() {
+            "sslmode" => ssl_mode = Some(value),
+            "sslrootcert" => root = Some(value),
+            _ => kept.push(format!(
+                "{key}='{}'",
+                value.replace('\\', "\\\\").replace('\'', "\\'")
+            )),
+        }
+    }
+    (kept.join(" "), ssl_mode, root)
+}
+
+fn apply_libpq_env(
+    pg: &mut tokio_postgres::Config,
+    ssl_mode: &mut Option<SslMode>,
+    root: &mut Option<String>,
+    env: &dyn Env,
+) -> Result<(), ConfigError> {
+    // libpq semantics: the environment only fills what the connection string left open.
+    if pg.get_hosts().is_empty()
+        && let Some(h) = env.var("PGHOST")
+    {
+        for host in h.split(',') {
+            pg.host(host);
+        }
+    }
+    if pg.get_ports().is_empty()
+        && let Some(p) = env.var("PGPORT")
+    {
+        let port = p
+            .parse::<u16>()
+            .map_err(|_| ConfigError(format!("PGPORT '{p}' is not a port number")))?;
+        pg.port(port);
+    }
+    if pg.get_user().is_none()
+        && let Some(u) = env.var("PGUSER")
+    {
+        pg.user(&u);
+    }
+    if pg.get_password().is_none()
+        && let Some(p) = env.var("PGPASSWORD")
+    {
+        pg.password(p);
+    }
+    if pg.get_dbname().is_none()
+        && let Some(d) = env.var("PGDATABASE")
+    {
+        pg.dbname(&d);
+    }
+    if ssl_mode.is_none()
+        && let Some(m) = env.var("PGSSLMODE")
+    {
+        *ssl_mode = Some(SslMode::parse(&m)?);
+    }
+    if root.is_none() {
+        *root = env.var("PGSSLROOTCERT");
+    }
+    Ok(())
+}
+
+/// tokio-postgres has no setter that clears hosts, so the config is rebuilt.
+fn replace_hosts(pg: tokio_postgres::Config, host: &str) -> tokio_postgres::Config {
+    let mut out = copy_without_endpoints(&pg);
+    out.host(host);
+    for p in pg.get_ports() {
+        out.port(*p);
+    }
+    out
+}
+
+fn replace_ports(pg: tokio_postgres::Config, port: u16) -> tokio_postgres::Config {
+    let mut out = copy_without_endpoints(&pg);
+    for h in pg.get_hosts() {
+        match h {
+            tokio_postgres::config::Host::Tcp(name) => {
+                out.host(name);
+            }
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => {
+                out.host_path(path);
+            }
+        }
+    }
+    out.port(port);
+    out
+}
+
+fn copy_without_endpoints(pg: &tokio_postgres::Config) -> tokio_postgres::Config {
+    let mut out = tokio_postgres::Config::new();
+    if let Some(u) = pg.get_user() {
+        out.user(u);
+    }
+    if let Some(p) = pg.get_password() {
+        out.password(p);
+    }
+    if let Some(d) = pg.get_dbname() {
+        out.dbname(d);
+    }
+    if let Some(o) = pg.get_options() {
+        out.options(o);
+    }
+    if let Some(a) = pg.get_application_name() {
+        out.application_name(a);
+    }
+    if let Some(t) = pg.get_connect_timeout() {
+        out.connect_timeout(*t);
+    }
+    out.ssl_mode(pg.get_ssl_mode());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+    impl Env for MapEnv {
+        fn var(&self, key: &str) -> Option<String> {
+            self.0.get(key).map(|s| s.to_string())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    fn cfg(args: ServerArgs, e: &MapEnv) -> Config {
+        Config::from_args_env(
+            &ServerArgs {
+                pool_max: 10,
+                max_rows: 1000,
+                statement_timeout: 30,
+                ..args
+            },
+            e,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn precedence_flag_url_beats_env_urls_and_pg_vars() {
+        let e = env(&[
+            ("POSTGRES_URL", "postgres://a@h1/d1"),
+            ("DATABASE_URL", "postgres://b@h2/d2"),
+            ("PGUSER", "c"),
+            ("PGHOST", "h3"),
+        ]);
+        let c = cfg(
+            ServerArgs {
+                postgres: Some("postgres://z@hz/dz".into()),
+                ..Default::default()
+            },
+            &e,
+        );
+        assert_eq!(describe_target(&c.pg), "z@hz:5432/dz");
+        let c = cfg(ServerArgs::default(), &e);
+        assert_eq!(describe_target(&c.pg), "a@h1:5432/d1");
+        let e2 = env(&[("DATABASE_URL", "postgres://b@h2/d2"), ("PGHOST", "h3")]);
+        assert_eq!(describe_target(&cfg(ServerArgs::default(), &e2).pg), "b@h2:5432/d2");
+        let e3 = env(&[("PGHOST", "h3"), ("PGUSER", "u3"), ("PGPORT", "6543"), ("PGDATABASE", "x")]);
+        assert_eq!(describe_target(&cfg(ServerArgs::default(), &e3).pg), "u3@h3:6543/x");
+    }
+
+    #[test]
+    fn flags_override_parts() {
+        let e = env(&[("DATABASE_URL", "postgres://b:secret@h2:7000/d2")]);
+        let c = cfg(
+            ServerArgs {
+                host: Some("other".into()),
+                database: Some("db9".into()),
+                ..Default::default()
+            },
+            &e,
+        );
+        assert_eq!(describe_target(&c.pg), "b@other:7000/db9");
+        assert_eq!(c.pg.get_password(), Some(&b"secret"[..]));
+        let c = cfg(
+            ServerArgs {
+                pg_port: Some(6000),
+                ..Default::default()
+            },
+            &e,
+        );
+        assert_eq!(describe_target(&c.pg), "b@h2:6000/d2");
+    }
+
+    #[test]
+    fn verifying_ssl_modes_are_accepted_in_both_syntaxes() {
+        let (_, m, root) =
+            parse_connection_string("postgres://u@h/d?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem")
+                .unwrap();
+        assert_eq!(m, Some(SslMode::VerifyFull));
+        assert_eq!(root.as_deref(), Some("/tmp/ca.pem"));
+        let (pg, m, _) =
+            parse_connection_string("host=h user='a b' sslmode=verify-ca dbname=x").unwrap();
+        assert_eq!(m, Some(SslMode::VerifyCa));
+        assert_eq!(pg.get_user(), Some("a b"));
+        assert_eq!(pg.get_dbname(), Some("x"));
+        assert!(parse_connection_string("postgres://u@h/d?sslmode=bogus").is_err());
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_the_password() {
+        let e = env(&[]);
+        let c = cfg(
+            ServerArgs {
+                postgres: Some("postgres://u:hunter2@h/d".into()),
+                ..Default::default()
+            },
+            &e,
+        );
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let err = parse_connection_string("postgres://u:hunter2@h:notaport/d")
+            .err()
+            .unwrap();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn statement_timeout_goes_into_startup_options() {
+        let c = cfg(
+            ServerArgs {
+                postgres: Some("postgres://u@h/d?options=-c%20search_path%3Dx".into()),
+                ..Default::default()
+            },
+            &env(&[]),
+        );
+        let opts = c.pg.get_options().unwrap();
+        assert!(opts.contains("statement_timeout=30000"), "{opts}");
+        assert!(opts.contains("search_path"), "{opts}");
+    }
+}

@@ -1,0 +1,7 @@
+//! pgmcp: a PostgreSQL MCP server with Code Mode.
+pub mod cluster;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod mcp;
+pub mod tools;

@@ -1,0 +1,153 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use rmcp::ServiceExt;
+use tracing_subscriber::EnvFilter;
+
+use pgmcp::config::{Config, ServerArgs};
+use pgmcp::mcp::{DEFAULT_PAGE_SIZE, PgMcpServer, stdio};
+use pgmcp::tools::{App, Registry, tools_markdown};
+
+#[derive(Parser)]
+#[command(name = "pgmcp", version, about = "PostgreSQL MCP server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Log level for stderr logs (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    /// Tools per tools/list page.
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE)]
+    tools_page_size: usize,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (the default).
+    Serve,
+    /// Print the tools this configuration exposes.
+    ListTools {
+        /// Print the full Markdown reference (docs/TOOLS.md) instead.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+fn init_logging(level: &str) {
+    // stdout is the MCP channel: logs must only ever go to stderr.
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let config = match Config::from_args(&cli.server) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pgmcp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::ListTools { markdown } => {
+            let registry = Registry::builtin();
+            if markdown {
+                print!("{}", tools_markdown(&registry));
+            } else {
+                for t in registry.visible(&config) {
+                    println!("{:<28} {:<13} {}", t.name, t.group, t.summary());
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("pgmcp: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config, cli.tools_page_size)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pgmcp: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
+    let app = App::new(config)?;
+    for name in app.registry.unknown_filter_names(&app.config) {
+        tracing::warn!("--tool-filter entry '{name}' matches no tool or group");
+    }
+    tracing::info!(target_db = %app.db.target(), access_mode = ?app.config.access_mode, "pgmcp serving MCP on stdio");
+
+    let reaper = {
+        let app = app.clone();
+        let every = (app.db.transactions.idle_timeout() / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                app.db.transactions.reap_idle().await;
+            }
+        })
+    };
+
+    let (reader, writer, output_task) = stdio::filtered_transport(tokio::io::stdin(), tokio::io::stdout());
+    let service = PgMcpServer::new(app.clone(), page_size).serve((reader, writer)).await?;
+    let cancel = service.cancellation_token();
+    let waiting = service.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        r = &mut waiting => { r?; }
+        _ = shutdown_signal() => {
+            tracing::info!("signal received, shutting down");
+            cancel.cancel();
+            let _ = waiting.await;
+        }
+    }
+    reaper.abort();
+    let rolled_back = app.db.transactions.rollback_all().await;
+    if rolled_back > 0 {
+        tracing::info!(count = rolled_back, "rolled back open transactions");
+    }
+    app.db.close();
+    // Let queued frames reach stdout before exiting.
+    let _ = tokio::time::timeout(Duration::from_secs(2), output_task).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,123 @@
+//! The MCP server: rmcp's `ServerHandler` over the tool registry.
+
+pub mod stdio;
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool as McpTool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::error::{Category, ToolError};
+use crate::tools::{App, Ctx, Tool};
+
+/// Tools per `tools/list` page; clients follow `nextCursor` for the rest.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+#[derive(Clone)]
+pub struct PgMcpServer {
+    app: Arc<App>,
+    page_size: usize,
+}
+
+impl PgMcpServer {
+    pub fn new(app: Arc<App>, page_size: usize) -> Self {
+        PgMcpServer {
+            app,
+            page_size: page_size.max(1),
+        }
+    }
+}
+
+pub fn to_mcp_tool(t: &Tool) -> McpTool {
+    let annotations = ToolAnnotations::with_title(t.title)
+        .read_only(t.hints.read_only)
+        .destructive(t.hints.destructive)
+        .idempotent(t.hints.idempotent)
+        .open_world(t.hints.open_world);
+    McpTool::new_with_raw(t.name, Some(t.description.into()), t.input_schema.clone())
+        .with_title(t.title)
+        .with_annotations(annotations)
+}
+
+/// A tool outcome as MCP content: the JSON object in `structuredContent`, mirrored as text.
+pub fn to_call_result(result: Result<Value, ToolError>) -> CallToolResult {
+    match result {
+        Ok(v) => {
+            // structuredContent must be an object; wrap anything else.
+            let v = if v.is_object() { v } else { serde_json::json!({ "result": v }) };
+            CallToolResult::structured(v)
+        }
+        Err(e) => CallToolResult::structured_error(e.to_json()),
+    }
+}
+
+impl ServerHandler for PgMcpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("pgmcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "PostgreSQL tools. Start with pg_list_tables and pg_describe_table; read with \
+                 pg_read_query (read-only, $1 placeholders with params). Errors carry code and suggestion.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| {
+                McpError::invalid_params(
+                    format!("invalid cursor '{c}': pass the nextCursor of the previous page"),
+                    None,
+                )
+            })?,
+        };
+        let visible: Vec<&Tool> = self.app.registry.visible(&self.app.config).collect();
+        if start > visible.len() {
+            return Err(McpError::invalid_params(
+                format!("cursor {start} is past the end of the tool list"),
+                None,
+            ));
+        }
+        let end = (start + self.page_size).min(visible.len());
+        let mut result =
+            ListToolsResult::with_all_items(visible[start..end].iter().map(|t| to_mcp_tool(t)).collect());
+        if end < visible.len() {
+            result.next_cursor = Some(end.to_string());
+        }
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+        let ctx = Ctx::new(self.app.clone());
+        let name = request.name.to_string();
+        let started = std::time::Instant::now();
+        let call = self.app.registry.call(ctx, &name, args);
+        let result = tokio::select! {
+            r = call => r,
+            _ = context.ct.cancelled() => Err(ToolError::new(
+                Category::Limit,
+                "CANCELLED",
+                format!("{name} was cancelled by the client"),
+            )),
+        };
+        match &result {
+            Ok(_) => tracing::debug!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call ok"),
+            Err(e) => tracing::info!(tool = %name, code = %e.code, ms = started.elapsed().as_millis() as u64, "tool call failed"),
+        }
+        Ok(to_call_result(result).into())
+    }
+}

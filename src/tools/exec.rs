@@ -1,0 +1,94 @@
+//! How every tool runs SQL: one place decides between autocommit, a READ ONLY
+//! transaction and a pinned explicit transaction.
+
+use serde_json::Value;
+
+use crate::db::{QueryOutput, run_query};
+use crate::error::{ToolError, ToolResult};
+use crate::tools::Ctx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Must not change anything: runs in a READ ONLY transaction that is rolled back.
+    Read,
+    /// May change data: autocommit, unless the call is read-only (then PostgreSQL refuses).
+    Write,
+}
+
+/// Runs one statement for a tool. With `tx_id`, it runs inside that pinned transaction;
+/// a `Read` there is fenced by a savepoint in which the transaction is read-only, so even
+/// a read-write transaction cannot be written through a read tool.
+pub async fn execute(
+    ctx: &Ctx,
+    sql: &str,
+    params: &[Value],
+    tx_id: Option<&str>,
+    mode: Mode,
+) -> ToolResult<QueryOutput> {
+    let caps = ctx.caps();
+    if let Some(id) = tx_id {
+        let slot = ctx.db().transactions.get(id)?;
+        let mut tx = slot.lock().await;
+        tx.touch();
+        let fence = (mode == Mode::Read || ctx.read_only) && !tx.read_only;
+        let client: &tokio_postgres::Client = &tx.client;
+        let result = if fence {
+            client
+                .batch_execute("SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on")
+                .await
+                .map_err(ToolError::from)?;
+            let out = run_query(client, sql, params, caps).await;
+            // Undoes the read-only switch (and anything the statement did); the outer
+            // transaction continues as it was.
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence")
+                .await
+                .map_err(ToolError::from)?;
+            out
+        } else {
+            run_query(client, sql, params, caps).await
+        };
+        tx.touch();
+        return result.map_err(|e| in_transaction(e, id));
+    }
+    let mut client = ctx.db().client().await?;
+    if mode == Mode::Read || ctx.read_only {
+        let tx = client
+            .build_transaction()
+            .read_only(true)
+            .start()
+            .await
+            .map_err(ToolError::from)?;
+        let out = run_query(&*tx, sql, params, caps).await;
+        // Nothing a read did may survive, including SET: always roll back.
+        tx.rollback().await.map_err(ToolError::from)?;
+        out
+    } else {
+        run_query(&**client, sql, params, caps).await
+    }
+}
+
+/// Runs a statement written by pgmcp itself (DDL built from quoted identifiers) with no
+/// parameters, honouring the read-only capability.
+pub async fn execute_ddl(ctx: &Ctx, sql: &str) -> ToolResult<u64> {
+    Ok(execute(ctx, sql, &[], None, Mode::Write).await?.affected)
+}
+
+/// Rows of a catalog query as JSON, read-only.
+pub async fn read_rows(ctx: &Ctx, sql: &str, params: &[Value]) -> ToolResult<Vec<Value>> {
+    let out = execute(ctx, sql, params, None, Mode::Read).await?;
+    Ok(out
+        .rows
+        .into_iter()
+        .map(|r| Value::Object(crate::db::compact(r)))
+        .collect())
+}
+
+fn in_transaction(mut e: ToolError, id: &str) -> ToolError {
+    if e.sqlstate.is_some() && e.suggestion.is_none() {
+        e.suggestion = Some(format!(
+            "The transaction {id} is now aborted: call pg_transaction_rollback (or pg_transaction_rollback_to a savepoint) before continuing."
+        ));
+    }
+    e
+}
