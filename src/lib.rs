@@ -2,6 +2,7 @@
 pub mod cluster;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod mcp;
 pub mod tools;

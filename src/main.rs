@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Serve MCP over stdio (the default).
     Serve,
+    /// Start a throwaway PostgreSQL with sample data and serve MCP on stdio against it.
+    Demo,
     /// Print the tools this configuration exposes.
     ListTools {
         /// Print the full Markdown reference (docs/TOOLS.md) instead.
@@ -51,6 +53,10 @@ fn init_logging(level: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log_level);
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Demo = command {
+        return run_async(demo(cli.server, cli.tools_page_size));
+    }
     let config = match Config::from_args(&cli.server) {
         Ok(c) => c,
         Err(e) => {
@@ -58,7 +64,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::Demo => unreachable!("handled above"),
         Command::ListTools { markdown } => {
             let registry = Registry::builtin();
             if markdown {
@@ -70,23 +77,41 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Serve => {
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("pgmcp: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(serve(config, cli.tools_page_size)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("pgmcp: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Serve => run_async(serve(config, cli.tools_page_size)),
+    }
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pgmcp: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgmcp: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+async fn demo(mut args: ServerArgs, page_size: usize) -> anyhow::Result<()> {
+    eprintln!("pgmcp demo: starting a throwaway PostgreSQL…");
+    let (cluster, url) = pgmcp::demo::start().await?;
+    eprint!("{}", pgmcp::demo::banner(&url));
+    args.postgres = Some(url);
+    args.host = None;
+    args.pg_port = None;
+    args.user = None;
+    args.password = None;
+    args.database = None;
+    let config = Config::from_args(&args)?;
+    let result = serve(config, page_size).await;
+    tokio::task::spawn_blocking(move || cluster.stop()).await?;
+    result
 }
 
 async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {

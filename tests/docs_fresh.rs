@@ -1,0 +1,33 @@
+//! docs/TOOLS.md is generated from the registry; this test fails when it is stale.
+//! Regenerate with `cargo run -- list-tools --markdown > docs/TOOLS.md`
+//! (or run this test with PGMCP_UPDATE_DOCS=1).
+
+use pgmcp::tools::{Registry, tools_markdown};
+
+#[test]
+fn tools_md_matches_the_registry() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/TOOLS.md");
+    let expected = tools_markdown(&Registry::builtin());
+    if std::env::var_os("PGMCP_UPDATE_DOCS").is_some() {
+        std::fs::write(path, &expected).unwrap();
+        return;
+    }
+    let actual = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "docs/TOOLS.md is stale: run `cargo run -- list-tools --markdown > docs/TOOLS.md`"
+    );
+}
+
+#[test]
+fn every_tool_is_documented_with_its_arguments() {
+    let md = tools_markdown(&Registry::builtin());
+    for t in Registry::builtin().all() {
+        assert!(md.contains(&format!("### `{}`", t.name)), "{} missing", t.name);
+        if let Some(props) = t.input_schema.get("properties").and_then(|p| p.as_object()) {
+            for arg in props.keys() {
+                assert!(md.contains(&format!("| `{arg}` |")), "{}.{arg} missing", t.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! End-to-end: the built `pgmcp` binary driven over stdio with raw JSON-RPC lines, exactly
+//! as an MCP client does.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    next_id: i64,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
+            .args(args)
+            .env_remove("POSTGRES_URL")
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn pgmcp");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            next_id: 1,
+        }
+    }
+
+    fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn recv(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no response from pgmcp within 30 s");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carried a non-JSON line {line:?}: {e}"))
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_raw(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string());
+        loop {
+            let msg = self.recv();
+            if msg.get("id") == Some(&json!(id)) {
+                return msg;
+            }
+            // Notifications (logging, progress) may arrive in between.
+            assert!(msg.get("method").is_some(), "unexpected frame {msg}");
+        }
+    }
+
+    fn notify(&mut self, method: &str) {
+        self.send_raw(&json!({"jsonrpc": "2.0", "method": method}).to_string());
+    }
+
+    fn initialize(&mut self) -> Value {
+        let r = self.request(
+            "initialize",
+            json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "e2e", "version": "0"}
+            }),
+        );
+        self.notify("notifications/initialized");
+        r
+    }
+
+    fn call(&mut self, name: &str, args: Value) -> Value {
+        let r = self.request("tools/call", json!({"name": name, "arguments": args}));
+        r.get("result").cloned().unwrap_or_else(|| panic!("tools/call answered with a protocol error: {r}"))
+    }
+
+    /// Closes stdin and waits for a clean exit.
+    fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        wait_with_timeout(&mut self.child, Duration::from_secs(15))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < limit, "pgmcp did not exit within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn list_all_tools(server: &mut Server) -> Vec<Value> {
+    let mut tools = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let r = server.request("tools/list", params);
+        let result = &r["result"];
+        tools.extend(result["tools"].as_array().unwrap().iter().cloned());
+        match result.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return tools,
+        }
+    }
+}
+
+#[tokio::test]
+async fn full_session_over_stdio() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url]);
+
+    let init = s.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "pgmcp", "{init}");
+    assert!(init["result"]["capabilities"]["tools"].is_object());
+
+    assert_eq!(s.request("ping", json!({}))["result"], json!({}));
+
+    let tools = list_all_tools(&mut s);
+    let read = tools.iter().find(|t| t["name"] == "pg_read_query").expect("pg_read_query listed");
+    assert_eq!(read["annotations"]["readOnlyHint"], true);
+    assert_eq!(read["inputSchema"]["type"], "object");
+    assert!(read["inputSchema"]["properties"]["sql"].is_object());
+    let drop = tools.iter().find(|t| t["name"] == "pg_drop_table").unwrap();
+    assert_eq!(drop["annotations"]["destructiveHint"], true);
+
+    // A successful call: structured content, mirrored as text.
+    let ok = s.call("pg_read_query", json!({"sql": "select $1::int + 1 as n", "params": [41]}));
+    assert_eq!(ok["isError"], false, "{ok}");
+    assert_eq!(ok["structuredContent"]["rows"], json!([{"n": 42}]));
+    let text: Value = serde_json::from_str(ok["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, ok["structuredContent"]);
+
+    // A failing call is a tool error in the DESIGN.md shape, not a protocol error.
+    let err = s.call("pg_read_query", json!({"sql": "select * from no_such_table"}));
+    assert_eq!(err["isError"], true);
+    let body = &err["structuredContent"];
+    assert_eq!(body["success"], false);
+    assert_eq!(body["code"], "UNDEFINED_TABLE");
+    assert_eq!(body["sqlstate"], "42P01");
+    assert_eq!(body["category"], "database");
+    assert!(body["error"].as_str().unwrap().contains("no_such_table"));
+
+    // Wrong argument types name the problem and the expected arguments.
+    let bad = s.call("pg_read_query", json!({"sql": 5}));
+    assert_eq!(bad["structuredContent"]["code"], "INVALID_ARGUMENT", "{bad}");
+    assert!(bad["structuredContent"]["suggestion"].as_str().unwrap().contains("sql (string, required)"));
+
+    // Unknown tools are tool errors with a did-you-mean.
+    let unknown = s.call("pg_read_qery", json!({}));
+    assert_eq!(unknown["structuredContent"]["code"], "UNKNOWN_TOOL");
+    assert!(unknown["structuredContent"]["suggestion"].as_str().unwrap().contains("pg_read_query"));
+
+    // A malformed frame gets a JSON-RPC parse error and the server keeps serving.
+    s.send_raw("{\"jsonrpc\": \"2.0\", \"id\": 99, \"method\": ");
+    let parse_err = s.recv();
+    assert_eq!(parse_err["error"]["code"], -32700, "{parse_err}");
+    assert_eq!(parse_err["id"], Value::Null);
+    // Valid JSON that is not a JSON-RPC message is an invalid request, also answered.
+    s.send_raw("[1, 2, 3]");
+    let invalid = s.recv();
+    assert!(invalid["error"]["code"].is_i64(), "{invalid}");
+    // An unknown method is a protocol error.
+    let nm = s.request("no/such/method", json!({}));
+    assert_eq!(nm["error"]["code"], -32601, "{nm}");
+
+    let again = s.call("pg_read_query", json!({"sql": "select 'still here' as s"}));
+    assert_eq!(again["structuredContent"]["rows"][0]["s"], "still here");
+
+    let status = s.finish();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn tools_list_pages_with_cursors() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url, "--tools-page-size", "5"]);
+    s.initialize();
+    let first = s.request("tools/list", json!({}));
+    assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 5);
+    assert!(first["result"]["nextCursor"].is_string());
+    let all = list_all_tools(&mut s);
+    let registry = pgmcp::tools::Registry::builtin();
+    assert_eq!(all.len(), registry.all().len());
+    let bad = s.request("tools/list", json!({"cursor": "nonsense"}));
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+}
+
+#[test]
+fn serves_while_the_database_is_down_and_names_the_problem() {
+    // Port 1 on loopback: nothing listens there.
+    let mut s = Server::start(&["--postgres", "postgres://someone:hunter2secret@127.0.0.1:1/nodb"]);
+    let init = s.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "pgmcp");
+    assert!(!list_all_tools(&mut s).is_empty());
+    let r = s.call("pg_list_tables", json!({}));
+    assert_eq!(r["isError"], true);
+    let body = &r["structuredContent"];
+    assert_eq!(body["code"], "CONNECTION_REFUSED", "{body}");
+    assert_eq!(body["category"], "connection");
+    assert!(body["suggestion"].is_string());
+    assert!(!r.to_string().contains("hunter2secret"), "password leaked: {r}");
+    assert!(s.finish().success());
+}
+
+#[test]
+fn restricted_mode_lists_only_read_only_tools() {
+    let mut s = Server::start(&["--postgres", "postgres://x@127.0.0.1:1/x", "--access-mode", "restricted"]);
+    s.initialize();
+    let tools = list_all_tools(&mut s);
+    assert!(!tools.is_empty());
+    for t in &tools {
+        assert_eq!(t["annotations"]["readOnlyHint"], true, "{} is listed in restricted mode", t["name"]);
+    }
+    let r = s.call("pg_write_query", json!({"sql": "select 1"}));
+    assert_eq!(r["isError"], true);
+}
+
+#[test]
+fn tool_filter_limits_the_list() {
+    let mut s = Server::start(&["--postgres", "postgres://x@127.0.0.1:1/x", "--tool-filter", "core,-pg_drop_table"]);
+    s.initialize();
+    let names: Vec<String> = list_all_tools(&mut s)
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"pg_read_query".to_string()));
+    assert!(!names.contains(&"pg_drop_table".to_string()));
+    assert!(!names.iter().any(|n| n.starts_with("pg_transaction")));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_rolls_back_and_exits_cleanly() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url]);
+    s.initialize();
+    s.call("pg_write_query", json!({"sql": "create table t (x int)"}));
+    let begin = s.call("pg_transaction_begin", json!({}));
+    if begin["isError"] == true {
+        // The transactions group is not available in this build; the signal path still matters.
+        eprintln!("pg_transaction_begin unavailable: {begin}");
+    } else {
+        let id = begin["structuredContent"]["transactionId"].as_str().unwrap().to_string();
+        let w = s.call("pg_write_query", json!({"sql": "insert into t values (1)", "transactionId": id}));
+        assert_eq!(w["isError"], false, "{w}");
+    }
+    let pid = s.child.id() as i32;
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = wait_with_timeout(&mut s.child, Duration::from_secs(15));
+    assert!(status.success(), "{status:?}");
+    let client = support::connect(&db.url).await;
+    let n: i64 = client.query_one("select count(*) from t", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "the open transaction was not rolled back");
+    let idle: i64 = client
+        .query_one(
+            "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(idle, 0, "connections left open after shutdown");
+}
