@@ -41,7 +41,7 @@ enum Command {
 fn init_logging(level: &str) {
     // stdout is the MCP channel: logs must only ever go to stderr.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| EnvFilter::try_new(format!("{level},rmcp=warn")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
