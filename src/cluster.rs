@@ -165,6 +165,10 @@ pub struct ClusterOptions {
     pub log_to: Option<PathBuf>,
     /// Extra `-c name=value` server settings, applied after the defaults.
     pub settings: Vec<(String, String)>,
+    /// Where to create the cluster directory; `None` means
+    /// [`std::env::temp_dir`]. A memory-backed directory (e.g. `/dev/shm`)
+    /// makes `initdb` and `CREATE DATABASE` much faster on slow disks.
+    pub parent_dir: Option<PathBuf>,
 }
 
 /// A running throwaway cluster. Stopped, and its directory removed, by
@@ -350,7 +354,7 @@ fn start_once(
     opts: &ClusterOptions,
 ) -> Result<Cluster, ClusterError> {
     let started = Instant::now();
-    let dir = create_cluster_dir()?;
+    let dir = create_cluster_dir(opts.parent_dir.clone().unwrap_or_else(env::temp_dir))?;
     let log_path = opts
         .log_to
         .clone()
@@ -380,9 +384,8 @@ fn start_once(
     wait_until_ready(cluster, &log, bin_dir, started)
 }
 
-fn create_cluster_dir() -> Result<PathBuf, ClusterError> {
+fn create_cluster_dir(base: PathBuf) -> Result<PathBuf, ClusterError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let base = env::temp_dir();
     // Kept short: the Unix socket lives in here and socket paths are limited
     // to ~100 bytes. mkdir is atomic, so collisions (e.g. a stray dir from a
     // dead process with a recycled pid) just move on to the next name.

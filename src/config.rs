@@ -17,43 +17,43 @@ use crate::tools::filter::ToolFilter;
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServerArgs {
     /// Connection string: a postgres:// URL or a libpq `key=value` string.
-    #[arg(long, env = "POSTGRES_URL", hide_env_values = true)]
+    #[arg(global = true, long, env = "POSTGRES_URL", hide_env_values = true)]
     pub postgres: Option<String>,
     /// Host name or socket directory (overrides the connection string).
-    #[arg(long)]
+    #[arg(global = true, long)]
     pub host: Option<String>,
     /// Server port (overrides the connection string).
-    #[arg(long = "pg-port")]
+    #[arg(global = true, long = "pg-port")]
     pub pg_port: Option<u16>,
     /// User name (overrides the connection string).
-    #[arg(long)]
+    #[arg(global = true, long)]
     pub user: Option<String>,
     /// Password (overrides the connection string). Prefer PGPASSWORD or the URL.
-    #[arg(long, hide_env_values = true)]
+    #[arg(global = true, long, hide_env_values = true)]
     pub password: Option<String>,
     /// Database name (overrides the connection string).
-    #[arg(long)]
+    #[arg(global = true, long)]
     pub database: Option<String>,
     /// Maximum number of pooled connections.
-    #[arg(long, default_value_t = 10)]
+    #[arg(global = true, long, default_value_t = 10)]
     pub pool_max: usize,
     /// Statement timeout applied to every connection, in seconds (0 disables it).
-    #[arg(long, default_value_t = 30)]
+    #[arg(global = true, long, default_value_t = 30)]
     pub statement_timeout: u64,
     /// Which tools are exposed: comma list of groups or tool names; `+x` adds, `-x` removes.
-    #[arg(long, env = "PGMCP_TOOL_FILTER")]
+    #[arg(global = true, long, env = "PGMCP_TOOL_FILTER")]
     pub tool_filter: Option<String>,
     /// `restricted` lists only read-only tools and runs every statement in a READ ONLY transaction.
-    #[arg(long, value_enum, default_value_t = AccessMode::Unrestricted, env = "PGMCP_ACCESS_MODE")]
+    #[arg(global = true, long, value_enum, default_value_t = AccessMode::Unrestricted, env = "PGMCP_ACCESS_MODE")]
     pub access_mode: AccessMode,
     /// Maximum rows returned by a query-like tool before the result is cut.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(global = true, long, default_value_t = 1000)]
     pub max_rows: usize,
     /// Maximum size in bytes of the rows returned by a query-like tool before the result is cut.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    #[arg(global = true, long, default_value_t = 4 * 1024 * 1024)]
     pub max_result_bytes: usize,
     /// Seconds an explicit transaction may stay idle before it is rolled back.
-    #[arg(long, default_value_t = 300)]
+    #[arg(global = true, long, default_value_t = 300)]
     pub transaction_idle_timeout: u64,
 }
 
