@@ -89,7 +89,11 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(fut) {
+    let result = runtime.block_on(fut);
+    // A blocking stdin read may still be parked on a runtime thread (after a signal the
+    // client has not closed stdin); don't wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pgmcp: {e:#}");

@@ -299,3 +299,25 @@ async fn sigterm_rolls_back_and_exits_cleanly() {
         .get(0);
     assert_eq!(idle, 0, "connections left open after shutdown");
 }
+
+#[test]
+fn list_tools_command_honours_the_filter() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
+        .args(["list-tools", "--tool-filter", "core,-pg_drop_table,+pg_list_schemas"])
+        .env_remove("POSTGRES_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.contains(&"pg_read_query"), "{text}");
+    assert!(names.contains(&"pg_list_schemas"), "{text}");
+    assert!(!names.contains(&"pg_drop_table"), "{text}");
+    assert!(!names.iter().any(|n| n.starts_with("pg_transaction")), "{text}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
+        .args(["list-tools", "--tool-filter", "core;drop"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --tool-filter entry"));
+}

@@ -43,7 +43,7 @@ mod support {
 // ---------------------------------------------------------------------------------------
 // helpers
 
-fn app(url: &str, extra: &[&str]) -> Arc<App> {
+fn make_app(url: &str, extra: &[&str]) -> Arc<App> {
     let mut args = vec!["pgmcp", "--postgres", url];
     args.extend_from_slice(extra);
     App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
@@ -52,7 +52,7 @@ fn app(url: &str, extra: &[&str]) -> Arc<App> {
 /// A fresh database and an unrestricted App on it. The TestDb must outlive the test.
 async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
     let db = support::test_db().await;
-    let a = app(&db.url, extra);
+    let a = make_app(&db.url, extra);
     (db, a)
 }
 
@@ -655,18 +655,18 @@ async fn write_query_refuses_transaction_control() {
     }
     sql(&app, "INSERT INTO t VALUES (1)").await;
     // Still autocommit: a separate connection sees the row.
-    let other = app(&db.url, &[]);
+    let other = make_app(&db.url, &[]);
     assert_eq!(scalar(&other, "SELECT count(*) FROM t").await, 1);
 }
 
 #[tokio::test]
 async fn restricted_mode_hides_write_tools_and_reads_cannot_write() {
     let db = support::test_db().await;
-    let admin = app(&db.url, &[]);
+    let admin = make_app(&db.url, &[]);
     sql(&admin, "CREATE TABLE t (id int)").await;
     canary(&admin).await;
 
-    let app = app(&db.url, &["--access-mode", "restricted"]);
+    let app = make_app(&db.url, &["--access-mode", "restricted"]);
     for (tool, args) in [
         (
             "pg_write_query",
@@ -737,7 +737,8 @@ async fn awkward_identifiers_work_across_tools() {
     let cases: Vec<(&str, Option<&str>, (&str, &str))> = vec![
         ("MixedCase", None, ("public", "MixedCase")),
         ("has space", None, ("public", "has space")),
-        ("q\"uote", None, ("public", "q\"uote")),
+        ("\"q\"\"uote\"", None, ("public", "q\"uote")),
+        ("q\"uote2", Some("public"), ("public", "q\"uote2")),
         ("a.b", Some("My Schema"), ("My Schema", "a.b")),
         ("\"My Schema\".\"c.d\"", None, ("My Schema", "c.d")),
         ("\"My Schema\".Plain", None, ("My Schema", "Plain")),
@@ -867,49 +868,102 @@ async fn injection_through_names_never_touches_the_canary() {
     let evil = "x\"; DROP TABLE canary; --";
     let evil2 = "canary\" CASCADE; DROP TABLE canary; --";
 
-    // Created literally, under the evil name.
-    ok(&app, "pg_create_table", json!({ "table": evil, "columns": [{ "name": evil, "type": "int", "primaryKey": true }, { "name": "v", "type": "text" }] })).await;
-    let d = ok(&app, "pg_describe_table", json!({ "table": evil })).await;
+    // A lone double quote in a bare table name is malformed quoting: refused up front.
+    for tool in [
+        "pg_drop_table",
+        "pg_truncate",
+        "pg_count",
+        "pg_exists",
+        "pg_describe_table",
+    ] {
+        let e = fail(&app, tool, json!({ "table": evil })).await;
+        expect(&e, "INVALID_ARGUMENT", "validation");
+    }
+    let e = fail(&app, "pg_drop_index", json!({ "name": evil2 })).await;
+    expect(&e, "INVALID_ARGUMENT", "validation");
+    canary_intact(&app).await;
+
+    // With an explicit schema the name is taken literally: created and used under the
+    // evil name, never interpreted.
+    let t = |extra: Value| {
+        let mut v = json!({ "table": evil, "schema": "public" });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    ok(&app, "pg_create_table", t(json!({ "columns": [{ "name": evil, "type": "int", "primaryKey": true }, { "name": "v", "type": "text" }] }))).await;
+    let d = ok(&app, "pg_describe_table", t(json!({}))).await;
     assert_eq!(d["name"], evil);
     assert_eq!(d["columns"][0]["name"], evil);
+    // The quoted form of the same name works without the schema argument.
+    let quoted = format!("\"{}\"", evil.replace('"', "\"\""));
+    assert_eq!(
+        ok(&app, "pg_describe_table", json!({ "table": quoted })).await["name"],
+        evil
+    );
     ok(
         &app,
         "pg_batch_insert",
-        json!({ "table": evil, "rows": [{ evil: 1, "v": "a" }] }),
+        t(json!({ "rows": [{ evil: 1, "v": "a" }] })),
     )
     .await;
-    ok(&app, "pg_upsert", json!({ "table": evil, "data": { evil: 1, "v": "b" }, "conflictColumns": [evil], "updateColumns": ["v"] })).await;
+    ok(&app, "pg_upsert", t(json!({ "data": { evil: 1, "v": "b" }, "conflictColumns": [evil], "updateColumns": ["v"] }))).await;
     ok(
         &app,
         "pg_create_index",
-        json!({ "table": evil, "columns": ["v"], "name": evil2 }),
+        t(json!({ "columns": ["v", evil], "name": evil2 })),
     )
     .await;
-    assert_eq!(
-        ok(&app, "pg_count", json!({ "table": evil })).await["count"],
-        1
+    assert_eq!(ok(&app, "pg_count", t(json!({}))).await["count"], 1);
+    assert_eq!(ok(&app, "pg_exists", t(json!({}))).await["exists"], true);
+    let ix = ok(&app, "pg_get_indexes", t(json!({}))).await;
+    assert!(
+        ix["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == evil2),
+        "{ix:#}"
     );
-    assert_eq!(
-        ok(&app, "pg_exists", json!({ "table": evil })).await["exists"],
-        true
-    );
-    ok(&app, "pg_drop_index", json!({ "name": evil2 })).await;
-    ok(&app, "pg_truncate", json!({ "table": evil })).await;
-    ok(&app, "pg_drop_table", json!({ "table": evil })).await;
+    ok(
+        &app,
+        "pg_drop_index",
+        json!({ "name": evil2, "schema": "public" }),
+    )
+    .await;
+    ok(&app, "pg_truncate", t(json!({}))).await;
+    ok(&app, "pg_drop_table", t(json!({}))).await;
     canary_intact(&app).await;
 
     // Names of things that do not exist: a clean error each time.
-    for tool in ["pg_drop_table", "pg_truncate", "pg_count", "pg_exists"] {
-        let e = fail(&app, tool, json!({ "table": evil2 })).await;
-        expect_sql(&e, "UNDEFINED_TABLE", "database", "42P01");
+    let balanced = "canary\"; DROP TABLE canary; --\"";
+    for target in [
+        json!({ "table": evil2, "schema": "public" }),
+        json!({ "table": balanced }),
+    ] {
+        for tool in ["pg_drop_table", "pg_truncate", "pg_count", "pg_exists"] {
+            let e = fail(&app, tool, target.clone()).await;
+            expect_sql(&e, "UNDEFINED_TABLE", "database", "42P01");
+        }
+        for tool in ["pg_describe_table", "pg_get_indexes"] {
+            let e = fail(&app, tool, target.clone()).await;
+            expect(&e, "NOT_FOUND", "not_found");
+        }
     }
-    for tool in ["pg_describe_table", "pg_get_indexes"] {
-        let e = fail(&app, tool, json!({ "table": evil2 })).await;
-        expect(&e, "NOT_FOUND", "not_found");
-    }
-    let e = fail(&app, "pg_drop_index", json!({ "name": evil2 })).await;
+    let e = fail(
+        &app,
+        "pg_drop_index",
+        json!({ "name": evil2, "schema": "public" }),
+    )
+    .await;
     expect_sql(&e, "SQL_ERROR", "database", "42704");
-    let e = fail(&app, "pg_object_details", json!({ "name": evil2 })).await;
+    let e = fail(
+        &app,
+        "pg_object_details",
+        json!({ "name": evil2, "schema": "public" }),
+    )
+    .await;
     expect(&e, "NOT_FOUND", "not_found");
     let e = fail(
         &app,
@@ -1218,6 +1272,8 @@ async fn list_tables_argument_errors() {
         expect(&e, "INVALID_ARGUMENT", "validation");
         assert!(has_suggestion(&e).contains("includeSystem"), "{e:#}");
     }
+    // The pattern is only checked against a row, so there must be one.
+    sql(&app, "CREATE TABLE t (id int)").await;
     let e = fail(&app, "pg_list_tables", json!({ "pattern": "abc\\" })).await;
     expect_sql(&e, "DATA_EXCEPTION", "database", "22025");
 }
@@ -2315,7 +2371,7 @@ async fn truncate_variants_and_errors() {
 #[tokio::test]
 async fn closed_port_is_connection_refused() {
     let url = format!("postgres://postgres:{SECRET}@127.0.0.1:1/x");
-    let app = app(&url, &[]);
+    let app = make_app(&url, &[]);
     for (tool, args) in [
         ("pg_read_query", json!({ "sql": "SELECT 1" })),
         ("pg_list_tables", json!({})),
@@ -2382,7 +2438,7 @@ async fn failures_then_success_on_the_same_app() {
 
 fn app_for_closed_port() -> Arc<App> {
     // Port 1 on the loopback: nothing listens there, the kernel refuses at once.
-    app("postgres://postgres@127.0.0.1:1/postgres", &[])
+    make_app("postgres://postgres@127.0.0.1:1/postgres", &[])
 }
 
 #[tokio::test]
@@ -2390,7 +2446,7 @@ async fn wrong_database_is_database_not_found() {
     let db = support::test_db().await;
     let (_, _, user) = endpoint(&db.url);
     let url = url_for(&db.url, &user, SECRET, "no_such_database_here");
-    let app = app(&url, &[]);
+    let app = make_app(&url, &[]);
     for _ in 0..2 {
         let e = fail(&app, "pg_list_tables", json!({})).await;
         expect_sql(&e, "DATABASE_NOT_FOUND", "connection", "3D000");
@@ -2410,7 +2466,7 @@ async fn wrong_database_is_database_not_found() {
 async fn unknown_role_is_an_authentication_error() {
     let db = support::test_db().await;
     let url = url_for(&db.url, "no_such_role_xyz", SECRET, "postgres");
-    let app = app(&url, &[]);
+    let app = make_app(&url, &[]);
     let e = fail(&app, "pg_read_query", json!({ "sql": "SELECT 1" })).await;
     expect_sql(&e, "AUTHENTICATION_FAILED", "connection", "28000");
     let msg = e["error"].as_str().unwrap();

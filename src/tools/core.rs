@@ -648,7 +648,8 @@ async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<Value> {
             &[json!(q.quoted())],
         )
         .await?;
-        if let Some(r) = rel.first() {
+        // A composite type has a pg_class row too (relkind 'c'); it is described as a type below.
+        if let Some(r) = rel.first().filter(|r| r.get("relkind").and_then(Value::as_str) != Some("c")) {
             let oid = r.get("oid").cloned().unwrap_or(Value::Null);
             let relkind = r.get("relkind").and_then(Value::as_str).unwrap_or("");
             return match relkind {

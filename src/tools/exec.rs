@@ -41,7 +41,9 @@ pub async fn execute(
             // Undoes the read-only switch (and anything the statement did); the outer
             // transaction continues as it was.
             client
-                .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence")
+                .batch_execute(
+                    "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
+                )
                 .await
                 .map_err(ToolError::from)?;
             out
@@ -50,6 +52,14 @@ pub async fn execute(
         };
         tx.touch();
         return result.map_err(|e| in_transaction(e, id));
+    }
+    // Outside a pinned transaction, BEGIN/COMMIT/SAVEPOINT… would either do nothing useful
+    // or leave a pooled connection inside a transaction block that later calls inherit.
+    if let Some(keyword) = crate::db::transactions::transaction_control(sql) {
+        return Err(ToolError::invalid(format!(
+            "{keyword} cannot be run on its own: every call without a transactionId runs on a pooled connection in autocommit"
+        ))
+        .suggest("Use pg_transaction_begin, pass its transactionId to each statement, then pg_transaction_commit or pg_transaction_rollback."));
     }
     let mut client = ctx.db().client().await?;
     if mode == Mode::Read || ctx.read_only {

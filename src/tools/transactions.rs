@@ -1,7 +1,677 @@
-//! Transaction tools: explicit transactions pinned to one connection.
+//! Transaction tools: explicit transactions pinned to one connection, savepoints, and
+//! atomic batches of statements.
+//!
+//! Starting, ending and savepointing a transaction changes no data by itself (writes go
+//! through write tools, which restricted mode refuses, and a transaction begun in
+//! restricted mode is READ ONLY at the server), so those tools are read-only and stay
+//! available in restricted mode. Only COMMIT, which makes earlier writes permanent, and
+//! pg_transaction_execute, which writes, are not.
 
-use super::Tool;
+use schemars::JsonSchema;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value, json};
+use tokio_postgres::SimpleQueryMessage;
+
+use super::{Ctx, DESTRUCTIVE, Hints, READ, Tool, WRITE, tool};
+use crate::db::ident::quote_ident;
+use crate::db::transactions::{
+    Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate,
+    transaction_control,
+};
+use crate::db::{Caps, run_query};
+use crate::error::{Category, ToolError, ToolResult};
+
+const GROUP: &str = "transactions";
+
+/// Transaction control: changes no data by itself, but is not idempotent.
+const CONTROL: Hints = Hints {
+    read_only: true,
+    destructive: false,
+    idempotent: false,
+    open_world: false,
+};
+
+#[derive(Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationLevel {
+    #[serde(alias = "read committed", alias = "READ COMMITTED", alias = "READ_COMMITTED")]
+    ReadCommitted,
+    #[serde(alias = "repeatable read", alias = "REPEATABLE READ", alias = "REPEATABLE_READ")]
+    RepeatableRead,
+    #[serde(alias = "SERIALIZABLE")]
+    Serializable,
+}
+
+impl IsolationLevel {
+    fn sql(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadCommitted => "READ COMMITTED",
+            IsolationLevel::RepeatableRead => "REPEATABLE READ",
+            IsolationLevel::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// `read committed` (the server's spelling) → `read_committed` (ours).
+fn isolation_name(setting: &str) -> String {
+    setting.trim().replace(' ', "_")
+}
+
+/// `BEGIN ISOLATION LEVEL … READ ONLY DEFERRABLE`, built from the enum only.
+fn begin_sql(isolation: Option<IsolationLevel>, read_only: Option<bool>, deferrable: Option<bool>) -> String {
+    let mut modes: Vec<String> = Vec::new();
+    if let Some(level) = isolation {
+        modes.push(format!("ISOLATION LEVEL {}", level.sql()));
+    }
+    match read_only {
+        Some(true) => modes.push("READ ONLY".into()),
+        Some(false) => modes.push("READ WRITE".into()),
+        None => {}
+    }
+    match deferrable {
+        Some(true) => modes.push("DEFERRABLE".into()),
+        Some(false) => modes.push("NOT DEFERRABLE".into()),
+        None => {}
+    }
+    if modes.is_empty() {
+        "BEGIN".into()
+    } else {
+        format!("BEGIN {}", modes.join(", "))
+    }
+}
+
+fn check_deferrable(deferrable: Option<bool>, isolation: Option<IsolationLevel>, read_only: bool) -> ToolResult<()> {
+    if deferrable == Some(true) && !(isolation == Some(IsolationLevel::Serializable) && read_only) {
+        return Err(ToolError::invalid(
+            "deferrable only has an effect on a serializable, read-only transaction",
+        )
+        .suggest("Pass isolationLevel: \"serializable\" and readOnly: true with deferrable: true, or leave deferrable out."));
+    }
+    Ok(())
+}
+
+/// Adds `facts` to an error's details object.
+fn add_details(mut e: ToolError, facts: Value) -> ToolError {
+    let mut details = match e.details.take() {
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            let mut m = Map::new();
+            m.insert("detail".into(), other);
+            m
+        }
+        None => Map::new(),
+    };
+    if let Value::Object(f) = facts {
+        details.extend(f);
+    }
+    e.details = Some(Value::Object(details));
+    e
+}
+
+fn in_transaction_hint(mut e: ToolError, id: &str) -> ToolError {
+    if e.sqlstate.is_some() && e.suggestion.is_none() {
+        e.suggestion = Some(format!(
+            "The transaction {id} is now aborted: call pg_transaction_rollback (or pg_transaction_rollback_to a savepoint) before continuing."
+        ));
+    }
+    e
+}
+
+// ---------------------------------------------------------------------------------------
+// begin
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BeginArgs {
+    /// Isolation level (default: the server's, normally read_committed).
+    pub isolation_level: Option<IsolationLevel>,
+    /// Start a READ ONLY transaction (always on in restricted access mode).
+    pub read_only: Option<bool>,
+    /// Wait for a snapshot free of serialization conflicts; serializable read-only only.
+    pub deferrable: Option<bool>,
+}
+
+async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
+    let forced = ctx.read_only && a.read_only != Some(true);
+    let read_only = ctx.read_only || a.read_only == Some(true);
+    check_deferrable(a.deferrable, a.isolation_level, read_only)?;
+    let registry = &ctx.db().transactions;
+    // Every open transaction pins a pooled connection; keep one for everything else.
+    let limit = ctx.app.config.pool_max.saturating_sub(1).max(1);
+    if registry.len() >= limit {
+        return Err(ToolError::new(
+            Category::Limit,
+            "TOO_MANY_TRANSACTIONS",
+            format!("{} transactions are already open, the most this server allows (each holds one of --pool-max {} connections)", registry.len(), ctx.app.config.pool_max),
+        )
+        .suggest("Commit or roll back open transactions first; pg_transaction_status lists them."));
+    }
+    let sql = begin_sql(
+        a.isolation_level,
+        if read_only { Some(true) } else { a.read_only },
+        a.deferrable,
+    );
+    let client = ctx.db().client().await?;
+    // The SELECT in the same round trip reports what the server actually started, and
+    // takes the transaction's first snapshot: from then on neither its isolation level
+    // nor its READ ONLY mode can be changed by a `SET TRANSACTION` sent through it.
+    let reply = client
+        .simple_query(&format!(
+            "{sql}; SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+        ))
+        .await;
+    let settings = reply.ok().and_then(|msgs| {
+        msgs.into_iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((
+                r.get(0).unwrap_or_default().to_string(),
+                r.get(1) == Some("on"),
+            )),
+            _ => None,
+        })
+    });
+    let Some((isolation, server_read_only)) = settings else {
+        // Unknown state: never hand this connection to anyone else.
+        drop(deadpool_postgres::Object::take(client));
+        return Err(ToolError::internal(format!("could not start a transaction with {sql}")));
+    };
+    if read_only && !server_read_only {
+        drop(deadpool_postgres::Object::take(client));
+        return Err(ToolError::internal("the server did not start a READ ONLY transaction"));
+    }
+    let isolation = isolation_name(&isolation);
+    let id = registry.insert(client, server_read_only, isolation.clone());
+    let mut out = json!({
+        "transactionId": id,
+        "isolationLevel": isolation,
+        "readOnly": server_read_only,
+        "idleTimeoutSeconds": registry.idle_timeout().as_secs(),
+    });
+    if a.deferrable == Some(true) {
+        out["deferrable"] = true.into();
+    }
+    if forced {
+        out["note"] = "Restricted access mode: the transaction is READ ONLY.".into();
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// commit / rollback
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TxArgs {
+    /// The id returned by pg_transaction_begin.
+    pub transaction_id: String,
+}
+
+async fn commit(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
+    let id = a.transaction_id;
+    let slot = ctx.db().transactions.take(&id)?;
+    let not_committed = json!({ "transactionId": id, "committed": false });
+    match finish(slot, Finish::Commit).await {
+        Ok(Outcome::Committed) => Ok(json!({ "transactionId": id, "committed": true })),
+        Ok(Outcome::AbortedRolledBack) => Err(add_details(
+            ToolError::new(
+                Category::Database,
+                "TRANSACTION_ABORTED",
+                format!("transaction {id} was NOT committed: an earlier statement in it failed, so PostgreSQL rolled it back and none of its changes were saved"),
+            )
+            .suggest("Start a new transaction and redo the work. To survive an expected error inside a transaction, take a savepoint first and pg_transaction_rollback_to it after the error."),
+            json!({ "transactionId": id, "committed": false, "rolledBack": true }),
+        )),
+        Ok(Outcome::AlreadyEnded) => Err(add_details(
+            ToolError::new(
+                Category::Database,
+                "TRANSACTION_NOT_ACTIVE",
+                format!("transaction {id} was no longer open: a COMMIT or ROLLBACK statement run through it had already ended it, and later statements ran outside any transaction"),
+            )
+            .suggest("Check the data; end transactions with pg_transaction_commit / pg_transaction_rollback, not with SQL."),
+            not_committed,
+        )),
+        Ok(Outcome::RolledBack) => Err(ToolError::internal("COMMIT rolled back").with_details(not_committed)),
+        Err(mut e) => {
+            if e.sqlstate.is_some() {
+                e.error = format!("COMMIT of {id} failed and the transaction was rolled back: {}", e.error);
+                Err(add_details(e, json!({ "transactionId": id, "committed": false, "rolledBack": true })))
+            } else {
+                e.error = format!("COMMIT of {id} did not complete (the outcome is unknown; the connection was closed): {}", e.error);
+                Err(add_details(e, json!({ "transactionId": id })))
+            }
+        }
+    }
+}
+
+async fn rollback(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
+    let id = a.transaction_id;
+    let slot = ctx.db().transactions.take(&id)?;
+    match finish(slot, Finish::Rollback).await? {
+        Outcome::AlreadyEnded => Ok(json!({
+            "transactionId": id,
+            "rolledBack": false,
+            "warning": "The transaction had already been ended by a COMMIT or ROLLBACK statement run through it; what ran before that may have been committed, and later statements ran outside any transaction.",
+        })),
+        _ => Ok(json!({ "transactionId": id, "rolledBack": true })),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// savepoints
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SavepointArgs {
+    /// The id returned by pg_transaction_begin.
+    pub transaction_id: String,
+    /// Savepoint name (any text up to 63 bytes; used exactly as given).
+    pub name: String,
+}
+
+fn check_savepoint_name(name: &str) -> ToolResult<()> {
+    if name.is_empty() {
+        return Err(ToolError::invalid("savepoint name is empty"));
+    }
+    if name.contains('\0') {
+        return Err(ToolError::invalid("savepoint name contains a NUL byte"));
+    }
+    if name.len() > 63 {
+        return Err(ToolError::invalid(format!(
+            "savepoint name '{name}' is longer than PostgreSQL's 63-byte identifier limit"
+        )));
+    }
+    Ok(())
+}
+
+async fn savepoint(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
+    check_savepoint_name(&a.name)?;
+    let slot = ctx.db().transactions.get(&a.transaction_id)?;
+    let mut tx = slot.lock().await;
+    tx.touch();
+    let result = tx
+        .client
+        .batch_execute(&format!("SAVEPOINT {}", quote_ident(&a.name)))
+        .await;
+    tx.touch();
+    result.map_err(|e| in_transaction_hint(ToolError::from(e), &a.transaction_id))?;
+    tx.savepoints.push(a.name.clone());
+    Ok(json!({
+        "transactionId": a.transaction_id,
+        "savepoint": a.name,
+        "savepoints": tx.savepoints,
+    }))
+}
+
+/// Runs `RELEASE`/`ROLLBACK TO` for savepoint `name`. Naming a savepoint that does not
+/// exist is an error, and an error aborts the whole transaction; so, unless it is
+/// aborted already, the command runs behind a guard savepoint that absorbs the error.
+/// On success the guard is gone with the savepoints after `name`.
+async fn savepoint_command(client: &tokio_postgres::Client, command: &str) -> Result<(), tokio_postgres::Error> {
+    match client.batch_execute(&format!("SAVEPOINT pgmcp_guard; {command}")).await {
+        Ok(()) => Ok(()),
+        Err(e) if sqlstate(&e) == Some(IN_FAILED_TRANSACTION) => {
+            // Either the transaction was aborted before (then the guard was never made
+            // and there is nothing to protect) or the command failed on an aborted
+            // guard; tell them apart by rolling back to the guard.
+            match client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_guard; RELEASE SAVEPOINT pgmcp_guard")
+                .await
+            {
+                Ok(()) => Err(e),
+                Err(_) => client.batch_execute(command).await,
+            }
+        }
+        Err(e) => {
+            // The guard was made and the command failed inside it.
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_guard; RELEASE SAVEPOINT pgmcp_guard")
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+fn savepoint_error(e: tokio_postgres::Error, name: &str, known: &[String], id: &str) -> ToolError {
+    if sqlstate(&e) == Some("3B001") {
+        return ToolError::not_found(
+            "SAVEPOINT_NOT_FOUND",
+            format!("transaction {id} has no savepoint '{name}'"),
+        )
+        .suggest(if known.is_empty() {
+            "It has no savepoints; make one with pg_transaction_savepoint. The transaction is unchanged.".to_string()
+        } else {
+            format!("Its savepoints are: {}. The transaction is unchanged.", known.join(", "))
+        });
+    }
+    in_transaction_hint(ToolError::from(e), id)
+}
+
+async fn release(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
+    check_savepoint_name(&a.name)?;
+    let slot = ctx.db().transactions.get(&a.transaction_id)?;
+    let mut tx = slot.lock().await;
+    tx.touch();
+    let result = savepoint_command(&tx.client, &format!("RELEASE SAVEPOINT {}", quote_ident(&a.name))).await;
+    tx.touch();
+    if let Err(e) = result {
+        return Err(savepoint_error(e, &a.name, &tx.savepoints, &a.transaction_id));
+    }
+    // Releasing a savepoint also releases every savepoint made after it.
+    if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
+        tx.savepoints.truncate(i);
+    }
+    Ok(json!({
+        "transactionId": a.transaction_id,
+        "released": a.name,
+        "savepoints": tx.savepoints,
+    }))
+}
+
+async fn rollback_to(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
+    check_savepoint_name(&a.name)?;
+    let slot = ctx.db().transactions.get(&a.transaction_id)?;
+    let mut tx = slot.lock().await;
+    tx.touch();
+    let result = savepoint_command(&tx.client, &format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&a.name))).await;
+    tx.touch();
+    if let Err(e) = result {
+        return Err(savepoint_error(e, &a.name, &tx.savepoints, &a.transaction_id));
+    }
+    // The savepoint itself stays; the ones made after it are gone.
+    if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
+        tx.savepoints.truncate(i + 1);
+    }
+    Ok(json!({
+        "transactionId": a.transaction_id,
+        "rolledBackTo": a.name,
+        "savepoints": tx.savepoints,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// status
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StatusArgs {
+    /// One transaction; without it, every open transaction is listed.
+    pub transaction_id: Option<String>,
+}
+
+async fn status(ctx: Ctx, a: StatusArgs) -> ToolResult<Value> {
+    let registry = &ctx.db().transactions;
+    let timeout = registry.idle_timeout();
+    let Some(id) = a.transaction_id else {
+        let transactions: Vec<Value> = registry
+            .ids()
+            .iter()
+            .filter_map(|id| registry.describe(id).ok())
+            .collect();
+        return Ok(json!({
+            "count": transactions.len(),
+            "transactions": transactions,
+            "idleTimeoutSeconds": timeout.as_secs(),
+        }));
+    };
+    let slot = registry.get(&id)?;
+    // Never wait behind a running statement: a busy transaction is reported as such.
+    let Ok(tx) = slot.try_lock() else {
+        return Ok(json!({ "transactionId": id, "state": "busy" }));
+    };
+    let state = probe(&tx.client).await?;
+    let mut out = tx.info(&id);
+    out["state"] = state.as_str().into();
+    out["rollsBackInMs"] = (timeout.saturating_sub(tx.idle()).as_millis() as u64).into();
+    match state {
+        TxState::Aborted => {
+            out["hint"] = "An earlier statement failed: only pg_transaction_rollback or pg_transaction_rollback_to a savepoint work now; a commit would roll back.".into();
+        }
+        TxState::Ended => {
+            out["hint"] = "A COMMIT or ROLLBACK statement ended this transaction; statements now run in autocommit. Call pg_transaction_rollback to release it.".into();
+        }
+        TxState::Active => {}
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// execute
+
+/// One statement of a batch: a SQL string, or `{sql, params}`.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+pub enum Statement {
+    /// A statement without parameters.
+    Sql(String),
+    /// A statement with $n parameters.
+    WithParams(StatementWithParams),
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StatementWithParams {
+    /// One SQL statement, with $1, $2… placeholders.
+    #[serde(alias = "query")]
+    pub sql: String,
+    /// Values for the placeholders, in order.
+    #[serde(default)]
+    pub params: Vec<Value>,
+}
+
+impl<'de> Deserialize<'de> for Statement {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Statement::Sql(s)),
+            v @ Value::Object(_) => serde_json::from_value(v)
+                .map(Statement::WithParams)
+                .map_err(|e| D::Error::custom(format!("in a statement: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "each statement must be a SQL string or an object {{\"sql\": …, \"params\": […]}}, got {}",
+                super::json_kind(&other)
+            ))),
+        }
+    }
+}
+
+impl Statement {
+    fn parts(&self) -> (&str, &[Value]) {
+        match self {
+            Statement::Sql(s) => (s, &[]),
+            Statement::WithParams(p) => (&p.sql, &p.params),
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExecuteArgs {
+    /// The statements, run in order: SQL strings or {sql, params} objects.
+    pub statements: Vec<Statement>,
+    /// Run inside this open transaction instead of a new one (it is not committed).
+    pub transaction_id: Option<String>,
+    /// Isolation level of the new transaction (not with transactionId).
+    pub isolation_level: Option<IsolationLevel>,
+    /// Run the new transaction READ ONLY (not with transactionId).
+    pub read_only: Option<bool>,
+}
+
+/// Per-statement result: rows affected, and the rows when the statement returns any.
+fn statement_result(out: crate::db::QueryOutput) -> Value {
+    let mut m = Map::new();
+    m.insert("rowsAffected".into(), out.affected.into());
+    if !out.columns.is_empty() {
+        if let Value::Object(rows) = out.into_json() {
+            m.extend(rows);
+        }
+    }
+    Value::Object(m)
+}
+
+/// Runs the statements on `client`, sharing one byte budget; on failure returns the
+/// index of the statement and its error.
+async fn run_batch<C: tokio_postgres::GenericClient + Sync>(
+    client: &C,
+    statements: &[Statement],
+    caps: Caps,
+) -> Result<Vec<Value>, (usize, ToolError)> {
+    let mut results = Vec::with_capacity(statements.len());
+    let mut used = 0usize;
+    for (i, st) in statements.iter().enumerate() {
+        let (sql, params) = st.parts();
+        let caps = Caps {
+            max_rows: caps.max_rows,
+            max_bytes: caps.max_bytes.saturating_sub(used).max(1),
+        };
+        let out = run_query(client, sql, params, caps).await.map_err(|e| (i, e))?;
+        used += out
+            .rows
+            .iter()
+            .map(|r| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(0))
+            .sum::<usize>();
+        results.push(statement_result(out));
+    }
+    Ok(results)
+}
+
+fn statement_failed(mut e: ToolError, i: usize, sql: &str, undone: &str) -> ToolError {
+    e.error = format!("statement {i} failed: {}; {undone}", e.error);
+    add_details(e, json!({ "failedStatement": i, "sql": sql }))
+}
+
+async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
+    if a.statements.is_empty() {
+        return Err(ToolError::invalid("statements is empty; give at least one SQL statement"));
+    }
+    for (i, st) in a.statements.iter().enumerate() {
+        let (sql, _) = st.parts();
+        if sql.trim().is_empty() {
+            return Err(ToolError::invalid(format!("statement {i} is empty")));
+        }
+        if let Some(k) = transaction_control(sql) {
+            return Err(ToolError::invalid(format!(
+                "statement {i} is transaction control ({k}); pg_transaction_execute manages the transaction itself"
+            ))
+            .suggest("Leave out BEGIN/COMMIT/ROLLBACK/SAVEPOINT; use pg_transaction_begin, pg_transaction_savepoint and pg_transaction_commit for finer control."));
+        }
+    }
+    let caps = ctx.caps();
+    if let Some(id) = a.transaction_id.as_deref() {
+        if a.isolation_level.is_some() || a.read_only.is_some() {
+            return Err(ToolError::invalid(
+                "isolationLevel and readOnly apply to a new transaction; they cannot be combined with transactionId",
+            )
+            .suggest("The open transaction keeps the options it was begun with."));
+        }
+        return execute_in(&ctx, id, &a.statements, caps).await;
+    }
+    let read_only = ctx.read_only || a.read_only == Some(true);
+    let mut client = ctx.db().client().await?;
+    let mut builder = client.build_transaction().read_only(read_only);
+    if let Some(level) = a.isolation_level {
+        builder = builder.isolation_level(match level {
+            IsolationLevel::ReadCommitted => tokio_postgres::IsolationLevel::ReadCommitted,
+            IsolationLevel::RepeatableRead => tokio_postgres::IsolationLevel::RepeatableRead,
+            IsolationLevel::Serializable => tokio_postgres::IsolationLevel::Serializable,
+        });
+    }
+    let tx = builder.start().await.map_err(ToolError::from)?;
+    let results = match run_batch(&*tx, &a.statements, caps).await {
+        Ok(r) => r,
+        Err((i, e)) => {
+            let undone = match tx.rollback().await {
+                Ok(()) => "the transaction was rolled back and none of the statements took effect",
+                Err(_) => "the connection failed while rolling back; none of the statements were committed",
+            };
+            return Err(add_details(
+                statement_failed(e, i, a.statements[i].parts().0, undone),
+                json!({ "committed": false }),
+            ));
+        }
+    };
+    if let Err(e) = tx.commit().await {
+        let mut e = ToolError::from(e);
+        e.error = format!("COMMIT failed, none of the statements took effect: {}", e.error);
+        return Err(add_details(e, json!({ "committed": false })));
+    }
+    // A committed SET would outlive the call on this pooled connection.
+    match client.batch_execute("DISCARD ALL").await {
+        Ok(()) => client.statement_cache.clear(),
+        Err(_) => drop(deadpool_postgres::Object::take(client)),
+    }
+    Ok(json!({
+        "committed": true,
+        "statementCount": results.len(),
+        "results": results,
+    }))
+}
+
+/// Runs the batch inside an open transaction, behind a savepoint so that a failure undoes
+/// the whole batch and leaves the transaction usable.
+async fn execute_in(ctx: &Ctx, id: &str, statements: &[Statement], caps: Caps) -> ToolResult<Value> {
+    let slot = ctx.db().transactions.get(id)?;
+    let mut tx = slot.lock().await;
+    tx.touch();
+    if ctx.read_only && !tx.read_only {
+        return Err(ToolError::permission(
+            "this call is read-only and cannot run statements in a read-write transaction",
+        ));
+    }
+    tx.client
+        .batch_execute("SAVEPOINT pgmcp_execute")
+        .await
+        .map_err(|e| in_transaction_hint(ToolError::from(e), id))?;
+    let outcome = run_batch(&**tx.client, statements, caps).await;
+    let result = match outcome {
+        Ok(results) => match tx.client.batch_execute("RELEASE SAVEPOINT pgmcp_execute").await {
+            Ok(()) => Ok(json!({
+                "transactionId": id,
+                "committed": false,
+                "statementCount": results.len(),
+                "results": results,
+            })),
+            Err(e) => Err(in_transaction_hint(ToolError::from(e), id)),
+        },
+        Err((i, e)) => {
+            let undone = match tx
+                .client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_execute; RELEASE SAVEPOINT pgmcp_execute")
+                .await
+            {
+                Ok(()) => format!("the batch was undone and transaction {id} is still open and usable"),
+                Err(_) => format!("the batch could not be undone; roll back transaction {id}"),
+            };
+            Err(statement_failed(e, i, statements[i].parts().0, &undone))
+        }
+    };
+    tx.touch();
+    result
+}
 
 pub fn tools() -> Vec<Tool> {
-    vec![]
+    vec![
+        tool("pg_transaction_begin", GROUP, "Begin a transaction",
+            "Start a transaction that spans several calls and return its transactionId.\nPass transactionId to pg_read_query, pg_write_query and other tools to run inside it; end it with pg_transaction_commit or pg_transaction_rollback. Options: isolationLevel (read_committed, repeatable_read, serializable), readOnly, deferrable. Idle transactions are rolled back after the server's idle timeout. In restricted mode it is always READ ONLY.",
+            READ, begin),
+        tool("pg_transaction_commit", GROUP, "Commit a transaction",
+            "Commit an open transaction and release its connection.\nIf an earlier statement failed, the transaction cannot be committed: it is rolled back and an error says so (committed: false).",
+            WRITE, commit),
+        tool("pg_transaction_rollback", GROUP, "Roll back a transaction",
+            "Roll back an open transaction, discarding its changes, and release its connection.",
+            CONTROL, rollback),
+        tool("pg_transaction_savepoint", GROUP, "Create a savepoint",
+            "Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error.",
+            CONTROL, savepoint),
+        tool("pg_transaction_release", GROUP, "Release a savepoint",
+            "Release (forget) a savepoint and every savepoint made after it, keeping their changes.",
+            CONTROL, release),
+        tool("pg_transaction_rollback_to", GROUP, "Roll back to a savepoint",
+            "Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open.",
+            CONTROL, rollback_to),
+        tool("pg_transaction_status", GROUP, "Show open transactions",
+            "Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction.",
+            READ, status),
+        tool("pg_transaction_execute", GROUP, "Run statements atomically",
+            "Run several statements atomically: all take effect or none.\nWithout transactionId they run in a new transaction that is committed at the end and rolled back on the first failure (the error names the failing statement's 0-based index and SQL). With transactionId they run inside that open transaction (not committed; a failure undoes just this batch). Statements are SQL strings or {sql, params} objects; each result has rowsAffected, and rows when the statement returns rows.",
+            DESTRUCTIVE, execute),
+    ]
 }

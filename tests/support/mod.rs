@@ -20,7 +20,9 @@ use tokio_postgres::NoTls;
 pub const EXTERNAL_URL_VAR: &str = "PGMCP_TEST_DATABASE_URL";
 
 enum Server {
-    External { url: String },
+    External {
+        url: String,
+    },
     /// Lives in a `static`, so it is never dropped: the cluster's supervisor
     /// shuts it down and deletes it when the test process exits.
     Local(Cluster),
@@ -125,7 +127,10 @@ impl Drop for TestDb {
                     .await
                     .map_err(|err| err.to_string())?;
                 tokio::spawn(connection);
-                client.batch_execute(&sql).await.map_err(|err| err.to_string())
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|err| err.to_string())
             })
         })
         .join();
