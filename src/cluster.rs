@@ -66,8 +66,9 @@ const SUPERVISOR_FILE: &str = "supervisor.sh";
 
 /// Supervisor, run as `sh <dir>/supervisor.sh <dir> <bindir> <postgres args>...`.
 ///
-/// fd 0 is the lifeline, fds 1 and 2 are the server log. Its exit status is
-/// that of initdb (on failure) or of the postmaster.
+/// fd 0 is the lifeline, fds 1 and 2 are the server log. Exits with 1 if
+/// initdb failed, else with the postmaster's status, always after removing
+/// the directory.
 const SUPERVISOR_SCRIPT: &str = r#"
 set -u
 root=$1
@@ -207,7 +208,11 @@ impl Cluster {
     pub fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
         let bin_dir = Self::find_bin_dir()?;
         let run_as = service_account()?;
-        let attempts = if opts.port.is_some() { 1 } else { PORT_ATTEMPTS };
+        let attempts = if opts.port.is_some() {
+            1
+        } else {
+            PORT_ATTEMPTS
+        };
         let mut attempt = 1;
         loop {
             let port = match opts.port {
@@ -474,10 +479,7 @@ fn spawn_supervisor(
             ""
         };
         ClusterError::io(
-            format!(
-                "starting the cluster supervisor in {}{hint}",
-                dir.display()
-            ),
+            format!("starting the cluster supervisor in {}{hint}", dir.display()),
             err,
         )
     })

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use pgmcp::cluster::{Cluster, ClusterOptions};
@@ -19,7 +19,9 @@ static SEEN_DATABASES: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 fn record_unique(name: &str) {
     let mut seen = SEEN_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = seen.get_or_insert_with(HashSet::new).insert(name.to_string());
+    let fresh = seen
+        .get_or_insert_with(HashSet::new)
+        .insert(name.to_string());
     assert!(fresh, "database {name} was handed out twice");
 }
 
@@ -146,8 +148,7 @@ fn killed_owner_leaves_nothing_behind() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return; // we are the child; only `cluster_owner_child_process` acts
     }
-    if Cluster::find_bin_dir().is_err() && std::env::var_os(support::EXTERNAL_URL_VAR).is_some()
-    {
+    if Cluster::find_bin_dir().is_err() && std::env::var_os(support::EXTERNAL_URL_VAR).is_some() {
         eprintln!("skipping: no local PostgreSQL binaries (tests use an external server)");
         return;
     }
@@ -161,14 +162,23 @@ fn killed_owner_leaves_nothing_behind() {
         .spawn()
         .expect("re-executing the test binary");
     let stdout = child.stdout.take().expect("child stdout");
-    let report = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix(CHILD_MARKER).map(str::to_string));
-    let Some(report) = report else {
+    // Read on a helper thread so that a child stuck before reporting fails
+    // the test instead of hanging it.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // libtest prints "test <name> ... " on the same line before our
+        // output, so the marker is not at the start of the line.
+        let report = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| Some(line.split_once(CHILD_MARKER)?.1.to_string()));
+        let _ = tx.send(report);
+    });
+    let report = rx.recv_timeout(Duration::from_secs(120));
+    let Ok(Some(report)) = report else {
         let _ = child.kill();
         let status = child.wait();
-        panic!("child exited without starting a cluster ({status:?}); see its stderr above");
+        panic!("child did not report a started cluster ({status:?}); see its stderr above");
     };
     let field = |key: &str| {
         report
@@ -181,8 +191,15 @@ fn killed_owner_leaves_nothing_behind() {
     let pid: i32 = field("pid").parse().expect("postmaster pid");
     // The path is last on the line, so it may contain spaces.
     let dir = PathBuf::from(report.split_once(" dir=").expect("dir").1);
-    assert!(dir.is_dir(), "{} should exist while the owner lives", dir.display());
-    assert!(accepts_connections(port), "cluster should be up before the kill");
+    assert!(
+        dir.is_dir(),
+        "{} should exist while the owner lives",
+        dir.display()
+    );
+    assert!(
+        accepts_connections(port),
+        "cluster should be up before the kill"
+    );
 
     child.kill().expect("SIGKILL child"); // Child::kill sends SIGKILL
     child.wait().expect("reaping child");

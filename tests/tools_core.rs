@@ -12,33 +12,7 @@ use pgmcp::config::{Config, parse_server_args};
 use pgmcp::tools::App;
 use serde_json::{Value, json};
 
-mod support {
-    //! Temporary stand-in for tests/support: a fresh database per test in the cluster
-    //! named by PGMCP_TEST_DATABASE_URL.
-    use tokio_postgres::NoTls;
-
-    pub struct TestDb {
-        pub url: String,
-    }
-
-    pub async fn test_db() -> TestDb {
-        let base = std::env::var("PGMCP_TEST_DATABASE_URL")
-            .expect("set PGMCP_TEST_DATABASE_URL to a PostgreSQL server");
-        let (client, conn) = tokio_postgres::connect(&base, NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(conn);
-        let name = format!("core_{}", uuid::Uuid::new_v4().simple());
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let (head, _) = base.rsplit_once('/').expect("url with a database");
-        TestDb {
-            url: format!("{head}/{name}"),
-        }
-    }
-}
+mod support;
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -660,6 +634,78 @@ async fn write_query_refuses_transaction_control() {
 }
 
 #[tokio::test]
+async fn reads_inside_a_transaction_stay_reads() {
+    let (_db, app) = setup(&[]).await;
+    sql(&app, "CREATE TABLE t (id int)").await;
+    let tx = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = tx["transactionId"].as_str().unwrap().to_string();
+    ok(
+        &app,
+        "pg_write_query",
+        json!({ "sql": "INSERT INTO t VALUES (1)", "transactionId": id }),
+    )
+    .await;
+
+    // A read through the transaction sees its writes but cannot write or end it.
+    let v = ok(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT count(*) AS n FROM t", "transactionId": id }),
+    )
+    .await;
+    assert_eq!(v["rows"][0]["n"], 1);
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "INSERT INTO t VALUES (2)", "transactionId": id }),
+    )
+    .await;
+    expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
+    for stmt in ["COMMIT", "RELEASE SAVEPOINT pgmcp_read_fence", "ROLLBACK"] {
+        let e = fail(
+            &app,
+            "pg_read_query",
+            json!({ "sql": stmt, "transactionId": id }),
+        )
+        .await;
+        expect(&e, "INVALID_ARGUMENT", "validation");
+        assert!(
+            has_suggestion(&e).contains("pg_transaction_commit"),
+            "{e:#}"
+        );
+    }
+    // A failed read is undone by its savepoint: the transaction is not aborted and the
+    // error does not claim it is.
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELEC 1", "transactionId": id }),
+    )
+    .await;
+    expect_sql(&e, "SYNTAX_ERROR", "database", "42601");
+    assert!(
+        !e["suggestion"].as_str().unwrap_or("").contains("aborted"),
+        "{e:#}"
+    );
+    ok(
+        &app,
+        "pg_write_query",
+        json!({ "sql": "INSERT INTO t VALUES (3)", "transactionId": id }),
+    )
+    .await;
+
+    // Nothing was committed by any of those reads.
+    assert_eq!(scalar(&app, "SELECT count(*) FROM t").await, 0);
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    assert_eq!(scalar(&app, "SELECT count(*) FROM t").await, 0);
+}
+
+#[tokio::test]
 async fn restricted_mode_hides_write_tools_and_reads_cannot_write() {
     let db = support::test_db().await;
     let admin = make_app(&db.url, &[]);
@@ -1260,6 +1306,34 @@ async fn list_tables_hides_system_schemas_and_pages() {
 }
 
 #[tokio::test]
+async fn an_explicit_system_schema_is_listed() {
+    let (_db, app) = setup(&[]).await;
+    let v = ok(
+        &app,
+        "pg_list_tables",
+        json!({ "schema": "pg_catalog", "pattern": "pg_class" }),
+    )
+    .await;
+    assert_eq!(v["total"], 1, "{v:#}");
+    let v = ok(&app, "pg_get_indexes", json!({ "schema": "pg_catalog" })).await;
+    assert!(
+        v["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["table"] == "pg_class"),
+        "{v:#}"
+    );
+    let v = ok(
+        &app,
+        "pg_list_objects",
+        json!({ "schema": "pg_catalog", "pattern": "now", "types": ["function"] }),
+    )
+    .await;
+    assert_eq!(v["total"], 1, "{v:#}");
+}
+
+#[tokio::test]
 async fn list_tables_argument_errors() {
     let (_db, app) = setup(&[]).await;
     for args in [
@@ -1274,7 +1348,7 @@ async fn list_tables_argument_errors() {
     }
     // The pattern is only checked against a row, so there must be one.
     sql(&app, "CREATE TABLE t (id int)").await;
-    let e = fail(&app, "pg_list_tables", json!({ "pattern": "abc\\" })).await;
+    let e = fail(&app, "pg_list_tables", json!({ "pattern": "t\\" })).await;
     expect_sql(&e, "DATA_EXCEPTION", "database", "22025");
 }
 
@@ -2478,4 +2552,40 @@ async fn unknown_role_is_an_authentication_error() {
     no_secret(&e);
     // Debug output of the config does not carry it either.
     assert!(!format!("{:?}", app.config).contains(SECRET));
+}
+
+#[tokio::test]
+async fn session_state_never_leaks_into_the_next_call() {
+    // One pooled connection, so the next call is guaranteed to reuse it.
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    let default_path = scalar(&app, "SELECT current_setting('search_path')").await;
+    sql(&app, "SET search_path TO pg_catalog").await;
+    sql(&app, "SET statement_timeout = 1").await;
+    sql(&app, "SELECT pg_advisory_lock(4242)").await;
+    sql(&app, "CREATE TEMP TABLE leftover (x int)").await;
+    assert_eq!(scalar(&app, "SELECT current_setting('search_path')").await, default_path);
+    // The server's own statement timeout (from the startup options) is back, not 1 ms.
+    assert_eq!(scalar(&app, "SELECT current_setting('statement_timeout')").await, "30s");
+    assert_eq!(
+        scalar(&app, "SELECT count(*) FROM pg_class WHERE relname = 'leftover'").await,
+        0
+    );
+    let other = support::connect(&db.url).await;
+    let held: i64 = other
+        .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 0, "a session advisory lock survived into the pool");
+}
+
+#[tokio::test]
+async fn paging_past_the_end_does_not_invent_a_total() {
+    let (_db, app) = setup(&[]).await;
+    sql(&app, "CREATE TABLE a (x int)").await;
+    let first = ok(&app, "pg_list_tables", json!({})).await;
+    assert_eq!(first["total"], 1);
+    let past = ok(&app, "pg_list_tables", json!({ "offset": 50 })).await;
+    assert_eq!(past["tables"], json!([]));
+    assert!(past.get("total").is_none(), "{past}");
 }

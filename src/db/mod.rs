@@ -89,7 +89,10 @@ impl Db {
             config.pg.clone(),
             tls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
+                // One extra round trip per checkout buys a clean session every time: a
+                // `SET ROLE`, `SET search_path`, session advisory lock, LISTEN or temp table
+                // left by one call must not leak into the next caller of that connection.
+                recycling_method: RecyclingMethod::Clean,
             },
         );
         let pool = Pool::builder(manager)

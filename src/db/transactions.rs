@@ -349,7 +349,14 @@ pub fn transaction_control(sql: &str) -> Option<&'static str> {
     let mut words = leading_words(sql, 2).into_iter();
     let first = words.next()?;
     const KEYWORDS: [&str; 8] = [
-        "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE",
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "ABORT",
+        "SAVEPOINT",
+        "RELEASE",
     ];
     if let Some(k) = KEYWORDS.iter().find(|k| first.eq_ignore_ascii_case(k)) {
         return Some(k);

@@ -38,7 +38,10 @@ pub(crate) fn paged(key: &str, mut rows: Vec<Value>, offset: u32) -> Value {
     let mut out = Map::new();
     let n = rows.len() as u64;
     out.insert(key.into(), Value::Array(rows));
-    out.insert("total".into(), total.into());
+    // The total rides on the rows, so a page past the end cannot know it.
+    if n > 0 || offset == 0 {
+        out.insert("total".into(), total.into());
+    }
     if u64::from(offset) + n < total {
         out.insert("nextOffset".into(), (u64::from(offset) + n).into());
     }
@@ -66,7 +69,7 @@ async fn read_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
 async fn write_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
     let out = execute(&ctx, &a.sql, &a.params, a.transaction_id.as_deref(), Mode::Write).await?;
     let affected = out.affected;
-    let has_rows = !out.rows.is_empty() || out.columns.len() > 0;
+    let has_rows = !out.rows.is_empty() || !out.columns.is_empty();
     let mut v = out.into_json();
     if let Value::Object(m) = &mut v {
         m.insert("rowsAffected".into(), affected.into());
@@ -113,7 +116,8 @@ async fn list_tables(ctx: Ctx, a: ListTablesArgs) -> ToolResult<Value> {
     let rows = read_rows(
         &ctx,
         &sql,
-        &[json!(a.schema), json!(a.pattern), json!(a.include_system), json!(a.limit), json!(a.offset)],
+        // An explicitly named schema is shown even when it is a system schema.
+        &[json!(a.schema), json!(a.pattern), json!(a.include_system || a.schema.is_some()), json!(a.limit), json!(a.offset)],
     )
     .await?;
     Ok(paged("tables", rows, a.offset))
@@ -289,6 +293,7 @@ pub struct CreateTableArgs {
     pub comment: Option<String>,
 }
 
+#[allow(clippy::result_large_err)] // ToolError is large crate-wide; see error.rs
 fn parse_reference(r: &str) -> ToolResult<String> {
     let (table, column) = match r.trim().strip_suffix(')').and_then(|s| s.split_once('(')) {
         Some((t, c)) => (t.trim(), Some(c.trim())),
@@ -303,6 +308,7 @@ fn parse_reference(r: &str) -> ToolResult<String> {
 
 /// Reject expressions that would end the statement; the extended protocol refuses
 /// several statements anyway, this just gives a clearer error earlier.
+#[allow(clippy::result_large_err)]
 fn check_expression(what: &str, e: &str) -> ToolResult<()> {
     if e.contains(';') || e.contains("--") || e.contains("/*") {
         return Err(ToolError::invalid(format!(
@@ -426,7 +432,8 @@ async fn get_indexes(ctx: Ctx, a: GetIndexesArgs) -> ToolResult<Value> {
           ORDER BY 1, 2, 3",
         user_schema_filter("n.nspname", 3)
     );
-    let rows = read_rows(&ctx, &sql, &[json!(oid), json!(a.schema), json!(a.include_system)]).await?;
+    let show_system = a.include_system || a.schema.is_some();
+    let rows = read_rows(&ctx, &sql, &[json!(oid), json!(a.schema), json!(show_system)]).await?;
     Ok(json!({ "indexes": rows }))
 }
 
@@ -619,7 +626,7 @@ async fn list_objects(ctx: Ctx, a: ListObjectsArgs) -> ToolResult<Value> {
     let rows = read_rows(
         &ctx,
         &sql,
-        &[json!(a.schema), json!(types), json!(a.pattern), json!(a.include_system), json!(a.limit), json!(a.offset)],
+        &[json!(a.schema), json!(types), json!(a.pattern), json!(a.include_system || a.schema.is_some()), json!(a.limit), json!(a.offset)],
     )
     .await?;
     Ok(paged("objects", rows, a.offset))
@@ -791,6 +798,7 @@ pub struct CountArgs {
     pub params: Vec<Value>,
 }
 
+#[allow(clippy::result_large_err)]
 fn where_clause(condition: &Option<String>) -> ToolResult<String> {
     match condition.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) => {

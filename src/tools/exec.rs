@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_query};
 use crate::error::{ToolError, ToolResult};
 use crate::tools::Ctx;
@@ -31,6 +32,15 @@ pub async fn execute(
         let mut tx = slot.lock().await;
         tx.touch();
         let fence = (mode == Mode::Read || ctx.read_only) && !tx.read_only;
+        if fence && let Some(keyword) = transaction_control(sql) {
+            // A COMMIT here would commit the transaction's earlier writes through a read.
+            return Err(ToolError::invalid(format!(
+                "{keyword} cannot be run through a read-only call"
+            ))
+            .suggest(
+                "End the transaction with pg_transaction_commit or pg_transaction_rollback.",
+            ));
+        }
         let client: &tokio_postgres::Client = &tx.client;
         let result = if fence {
             client
@@ -51,11 +61,13 @@ pub async fn execute(
             run_query(client, sql, params, caps).await
         };
         tx.touch();
-        return result.map_err(|e| in_transaction(e, id));
+        // A fenced statement's error was rolled back to the savepoint: the transaction
+        // is still usable, so it must not be called aborted.
+        return result.map_err(|e| if fence { e } else { in_transaction(e, id) });
     }
     // Outside a pinned transaction, BEGIN/COMMIT/SAVEPOINT… would either do nothing useful
     // or leave a pooled connection inside a transaction block that later calls inherit.
-    if let Some(keyword) = crate::db::transactions::transaction_control(sql) {
+    if let Some(keyword) = transaction_control(sql) {
         return Err(ToolError::invalid(format!(
             "{keyword} cannot be run on its own: every call without a transactionId runs on a pooled connection in autocommit"
         ))

@@ -6,6 +6,7 @@
 pub mod core;
 pub mod exec;
 pub mod filter;
+pub mod performance;
 pub mod schema;
 pub mod transactions;
 
@@ -117,10 +118,18 @@ pub struct Tool {
     pub description: &'static str,
     pub hints: Hints,
     pub input_schema: Arc<Map<String, Value>>,
+    /// TypeScript type of the success object, for the Code Mode declarations.
+    pub returns: Option<&'static str>,
     handler: Handler,
 }
 
 impl Tool {
+    /// Declares the TypeScript shape of the result (see `codemode::api`).
+    pub fn returns(mut self, ts_type: &'static str) -> Self {
+        self.returns = Some(ts_type);
+        self
+    }
+
     /// The first line of the description, for listings.
     pub fn summary(&self) -> &str {
         self.description.lines().next().unwrap_or("")
@@ -162,6 +171,7 @@ where
         description,
         hints,
         input_schema,
+        returns: None,
         handler,
     }
 }
@@ -272,6 +282,7 @@ impl Registry {
         tools.extend(core::tools());
         tools.extend(schema::tools());
         tools.extend(transactions::tools());
+        tools.extend(performance::tools());
         Self::from_tools(tools)
     }
 

@@ -26,27 +26,33 @@ fn default_true() -> bool {
     true
 }
 
-/// Checks a name that is one identifier (a schema, a role), taken literally.
-fn single_name(kind: &str, name: &str) -> ToolResult<String> {
+/// Quotes a name that is one identifier (a schema, a role), taken literally; the
+/// error message when it cannot be one. (Plain `String` errors keep clippy's
+/// `result_large_err` quiet for sync helpers; callers wrap them in `ToolError::invalid`.)
+fn single_name(kind: &str, name: &str) -> Result<String, String> {
     if name.is_empty() {
-        return Err(ToolError::invalid(format!("{kind} name is empty")));
+        return Err(format!("{kind} name is empty"));
     }
     if name.contains('\0') {
-        return Err(ToolError::invalid(format!(
-            "{kind} name contains a NUL byte"
-        )));
+        return Err(format!("{kind} name contains a NUL byte"));
     }
     if name.len() > 63 {
-        return Err(ToolError::invalid(format!(
+        return Err(format!(
             "{kind} name '{name}' is longer than PostgreSQL's 63-byte identifier limit"
-        )));
+        ));
     }
     Ok(quote_ident(name))
 }
 
 /// A DROP that failed because other objects depend on the target: say how to proceed.
 fn dependents_hint(mut e: ToolError) -> ToolError {
-    if e.sqlstate.as_deref() == Some("2BP01") {
+    // PostgreSQL's hint says "Use DROP ... CASCADE"; translate it to this tool's argument.
+    // Other hints (an identity sequence: "drop the column instead") are kept as they are.
+    let mentions_cascade = e
+        .suggestion
+        .as_deref()
+        .is_none_or(|s| s.contains("CASCADE"));
+    if e.sqlstate.as_deref() == Some("2BP01") && mentions_cascade {
         e.suggestion = Some(
             "Other objects depend on it (see details.detail). Pass cascade: true to drop them too, or drop them first."
                 .into(),
@@ -78,8 +84,10 @@ pub struct ListSchemasArgs {
     /// Include PostgreSQL's own schemas (pg_catalog, information_schema, pg_toast…, pg_temp…).
     #[serde(default)]
     pub include_system: bool,
+    /// Maximum number of items to return (default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Items to skip: pass the previous page's `nextOffset`.
     #[serde(default)]
     pub offset: u32,
 }
@@ -127,10 +135,13 @@ pub struct CreateSchemaArgs {
 }
 
 async fn create_schema(ctx: Ctx, a: CreateSchemaArgs) -> ToolResult<Value> {
-    let name = single_name("schema", &a.name)?;
+    let name = single_name("schema", &a.name).map_err(ToolError::invalid)?;
     let mut sql = format!("CREATE SCHEMA {}{name}", if_not_exists(a.if_not_exists));
     if let Some(role) = &a.authorization {
-        sql.push_str(&format!(" AUTHORIZATION {}", single_name("role", role)?));
+        sql.push_str(&format!(
+            " AUTHORIZATION {}",
+            single_name("role", role).map_err(ToolError::invalid)?
+        ));
     }
     execute_ddl(&ctx, &sql).await?;
     Ok(json!({ "created": a.name, "sql": sql }))
@@ -150,7 +161,7 @@ pub struct DropSchemaArgs {
 }
 
 async fn drop_schema(ctx: Ctx, a: DropSchemaArgs) -> ToolResult<Value> {
-    let name = single_name("schema", &a.name)?;
+    let name = single_name("schema", &a.name).map_err(ToolError::invalid)?;
     let sql = format!(
         "DROP SCHEMA {}{name}{}",
         if_exists(a.if_exists),
@@ -179,8 +190,10 @@ pub struct ListViewsArgs {
     /// Include PostgreSQL's own schemas (pg_catalog, information_schema).
     #[serde(default)]
     pub include_system: bool,
+    /// Maximum number of items to return (default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Items to skip: pass the previous page's `nextOffset`.
     #[serde(default)]
     pub offset: u32,
 }
@@ -243,17 +256,12 @@ pub struct CreateViewArgs {
     pub with_data: Option<bool>,
 }
 
-/// The view's query, without trailing semicolons; empty is an error.
-fn view_query(sql: &str) -> ToolResult<&str> {
+/// The view's query, without trailing semicolons; `None` when nothing is left.
+fn view_query(sql: &str) -> Option<&str> {
     let q = sql
         .trim()
         .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
-    if q.is_empty() {
-        return Err(ToolError::invalid(
-            "sql is empty; give the SELECT the view should show",
-        ));
-    }
-    Ok(q)
+    (!q.is_empty()).then_some(q)
 }
 
 async fn relation_columns(ctx: &Ctx, q: &QualifiedName) -> ToolResult<Vec<Value>> {
@@ -270,7 +278,8 @@ async fn relation_columns(ctx: &Ctx, q: &QualifiedName) -> ToolResult<Vec<Value>
 
 async fn create_view(ctx: Ctx, a: CreateViewArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.name, a.schema.as_deref())?;
-    let query = view_query(&a.sql)?;
+    let query = view_query(&a.sql)
+        .ok_or_else(|| ToolError::invalid("sql is empty; give the SELECT the view should show"))?;
     if a.materialized && a.or_replace {
         return Err(
             ToolError::invalid("orReplace is not available for materialized views").suggest(
@@ -318,6 +327,7 @@ pub struct DropViewArgs {
     pub name: String,
     /// Schema; when given, `name` is taken literally.
     pub schema: Option<String>,
+    /// Do nothing (no error) when it does not exist.
     #[serde(default)]
     pub if_exists: bool,
     /// Also drop objects that depend on the view.
@@ -371,8 +381,10 @@ pub struct ListSequencesArgs {
     /// Include PostgreSQL's own schemas.
     #[serde(default)]
     pub include_system: bool,
+    /// Maximum number of items to return (default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Items to skip: pass the previous page's `nextOffset`.
     #[serde(default)]
     pub offset: u32,
 }
@@ -449,7 +461,9 @@ pub struct CreateSequenceArgs {
     pub start: Option<i64>,
     /// Step between values; negative for a descending sequence (default 1, never 0).
     pub increment: Option<i64>,
+    /// Lowest value (default 1 ascending, the type's minimum descending).
     pub min_value: Option<i64>,
+    /// Highest value (default the type's maximum ascending, -1 descending).
     pub max_value: Option<i64>,
     /// Values preallocated per session (default 1).
     pub cache: Option<i64>,
@@ -523,6 +537,7 @@ pub struct DropSequenceArgs {
     pub name: String,
     /// Schema; when given, `name` is taken literally.
     pub schema: Option<String>,
+    /// Do nothing (no error) when it does not exist.
     #[serde(default)]
     pub if_exists: bool,
     /// Also drop objects that depend on the sequence (e.g. column defaults using it).
@@ -580,8 +595,10 @@ pub struct ListFunctionsArgs {
     /// Include PostgreSQL's own schemas (pg_catalog alone holds thousands of functions).
     #[serde(default)]
     pub include_system: bool,
+    /// Maximum number of items to return (default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Items to skip: pass the previous page's `nextOffset`.
     #[serde(default)]
     pub offset: u32,
 }
@@ -644,8 +661,10 @@ pub struct ListTriggersArgs {
     pub table: Option<String>,
     /// Schema: with `table`, where the table is; alone, only triggers of tables in it.
     pub schema: Option<String>,
+    /// Maximum number of items to return (default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Items to skip: pass the previous page's `nextOffset`.
     #[serde(default)]
     pub offset: u32,
 }
@@ -733,8 +752,10 @@ pub struct ListConstraintsArgs {
     /// Include PostgreSQL's own schemas.
     #[serde(default)]
     pub include_system: bool,
+    /// Maximum number of items to return (default 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Items to skip: pass the previous page's `nextOffset`.
     #[serde(default)]
     pub offset: u32,
 }
@@ -879,7 +900,7 @@ pub fn tools() -> Vec<Tool> {
             "pg_drop_sequence",
             GROUP,
             "Drop a sequence",
-            "Drop a sequence (optionally IF EXISTS, CASCADE). A sequence owned by a serial/identity column goes away with its column instead.",
+            "Drop a sequence (optionally IF EXISTS, CASCADE). A serial column's sequence needs cascade (which drops the column default); an identity column's sequence goes only with its column.",
             DESTRUCTIVE,
             drop_sequence,
         ),

@@ -16,8 +16,7 @@ use tokio_postgres::SimpleQueryMessage;
 use super::{Ctx, DESTRUCTIVE, Hints, READ, Tool, WRITE, tool};
 use crate::db::ident::quote_ident;
 use crate::db::transactions::{
-    Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate,
-    transaction_control,
+    Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate, transaction_control,
 };
 use crate::db::{Caps, run_query};
 use crate::error::{Category, ToolError, ToolResult};
@@ -35,9 +34,17 @@ const CONTROL: Hints = Hints {
 #[derive(Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum IsolationLevel {
-    #[serde(alias = "read committed", alias = "READ COMMITTED", alias = "READ_COMMITTED")]
+    #[serde(
+        alias = "read committed",
+        alias = "READ COMMITTED",
+        alias = "READ_COMMITTED"
+    )]
     ReadCommitted,
-    #[serde(alias = "repeatable read", alias = "REPEATABLE READ", alias = "REPEATABLE_READ")]
+    #[serde(
+        alias = "repeatable read",
+        alias = "REPEATABLE READ",
+        alias = "REPEATABLE_READ"
+    )]
     RepeatableRead,
     #[serde(alias = "SERIALIZABLE")]
     Serializable,
@@ -59,7 +66,11 @@ fn isolation_name(setting: &str) -> String {
 }
 
 /// `BEGIN ISOLATION LEVEL … READ ONLY DEFERRABLE`, built from the enum only.
-fn begin_sql(isolation: Option<IsolationLevel>, read_only: Option<bool>, deferrable: Option<bool>) -> String {
+fn begin_sql(
+    isolation: Option<IsolationLevel>,
+    read_only: Option<bool>,
+    deferrable: Option<bool>,
+) -> String {
     let mut modes: Vec<String> = Vec::new();
     if let Some(level) = isolation {
         modes.push(format!("ISOLATION LEVEL {}", level.sql()));
@@ -81,7 +92,11 @@ fn begin_sql(isolation: Option<IsolationLevel>, read_only: Option<bool>, deferra
     }
 }
 
-fn check_deferrable(deferrable: Option<bool>, isolation: Option<IsolationLevel>, read_only: bool) -> ToolResult<()> {
+fn check_deferrable(
+    deferrable: Option<bool>,
+    isolation: Option<IsolationLevel>,
+    read_only: bool,
+) -> ToolResult<()> {
     if deferrable == Some(true) && !(isolation == Some(IsolationLevel::Serializable) && read_only) {
         return Err(ToolError::invalid(
             "deferrable only has an effect on a serializable, read-only transaction",
@@ -173,11 +188,15 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
     let Some((isolation, server_read_only)) = settings else {
         // Unknown state: never hand this connection to anyone else.
         drop(deadpool_postgres::Object::take(client));
-        return Err(ToolError::internal(format!("could not start a transaction with {sql}")));
+        return Err(ToolError::internal(format!(
+            "could not start a transaction with {sql}"
+        )));
     };
     if read_only && !server_read_only {
         drop(deadpool_postgres::Object::take(client));
-        return Err(ToolError::internal("the server did not start a READ ONLY transaction"));
+        return Err(ToolError::internal(
+            "the server did not start a READ ONLY transaction",
+        ));
     }
     let isolation = isolation_name(&isolation);
     let id = registry.insert(client, server_read_only, isolation.clone());
@@ -306,8 +325,14 @@ async fn savepoint(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
 /// exist is an error, and an error aborts the whole transaction; so, unless it is
 /// aborted already, the command runs behind a guard savepoint that absorbs the error.
 /// On success the guard is gone with the savepoints after `name`.
-async fn savepoint_command(client: &tokio_postgres::Client, command: &str) -> Result<(), tokio_postgres::Error> {
-    match client.batch_execute(&format!("SAVEPOINT pgmcp_guard; {command}")).await {
+async fn savepoint_command(
+    client: &tokio_postgres::Client,
+    command: &str,
+) -> Result<(), tokio_postgres::Error> {
+    match client
+        .batch_execute(&format!("SAVEPOINT pgmcp_guard; {command}"))
+        .await
+    {
         Ok(()) => Ok(()),
         Err(e) if sqlstate(&e) == Some(IN_FAILED_TRANSACTION) => {
             // Either the transaction was aborted before (then the guard was never made
@@ -351,10 +376,19 @@ async fn release(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
     let slot = ctx.db().transactions.get(&a.transaction_id)?;
     let mut tx = slot.lock().await;
     tx.touch();
-    let result = savepoint_command(&tx.client, &format!("RELEASE SAVEPOINT {}", quote_ident(&a.name))).await;
+    let result = savepoint_command(
+        &tx.client,
+        &format!("RELEASE SAVEPOINT {}", quote_ident(&a.name)),
+    )
+    .await;
     tx.touch();
     if let Err(e) = result {
-        return Err(savepoint_error(e, &a.name, &tx.savepoints, &a.transaction_id));
+        return Err(savepoint_error(
+            e,
+            &a.name,
+            &tx.savepoints,
+            &a.transaction_id,
+        ));
     }
     // Releasing a savepoint also releases every savepoint made after it.
     if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
@@ -372,10 +406,19 @@ async fn rollback_to(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
     let slot = ctx.db().transactions.get(&a.transaction_id)?;
     let mut tx = slot.lock().await;
     tx.touch();
-    let result = savepoint_command(&tx.client, &format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&a.name))).await;
+    let result = savepoint_command(
+        &tx.client,
+        &format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&a.name)),
+    )
+    .await;
     tx.touch();
     if let Err(e) = result {
-        return Err(savepoint_error(e, &a.name, &tx.savepoints, &a.transaction_id));
+        return Err(savepoint_error(
+            e,
+            &a.name,
+            &tx.savepoints,
+            &a.transaction_id,
+        ));
     }
     // The savepoint itself stays; the ones made after it are gone.
     if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
@@ -499,10 +542,10 @@ pub struct ExecuteArgs {
 fn statement_result(out: crate::db::QueryOutput) -> Value {
     let mut m = Map::new();
     m.insert("rowsAffected".into(), out.affected.into());
-    if !out.columns.is_empty() {
-        if let Value::Object(rows) = out.into_json() {
-            m.extend(rows);
-        }
+    if !out.columns.is_empty()
+        && let Value::Object(rows) = out.into_json()
+    {
+        m.extend(rows);
     }
     Value::Object(m)
 }
@@ -522,7 +565,9 @@ async fn run_batch<C: tokio_postgres::GenericClient + Sync>(
             max_rows: caps.max_rows,
             max_bytes: caps.max_bytes.saturating_sub(used).max(1),
         };
-        let out = run_query(client, sql, params, caps).await.map_err(|e| (i, e))?;
+        let out = run_query(client, sql, params, caps)
+            .await
+            .map_err(|e| (i, e))?;
         used += out
             .rows
             .iter()
@@ -540,7 +585,9 @@ fn statement_failed(mut e: ToolError, i: usize, sql: &str, undone: &str) -> Tool
 
 async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
     if a.statements.is_empty() {
-        return Err(ToolError::invalid("statements is empty; give at least one SQL statement"));
+        return Err(ToolError::invalid(
+            "statements is empty; give at least one SQL statement",
+        ));
     }
     for (i, st) in a.statements.iter().enumerate() {
         let (sql, _) = st.parts();
@@ -580,7 +627,9 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
         Err((i, e)) => {
             let undone = match tx.rollback().await {
                 Ok(()) => "the transaction was rolled back and none of the statements took effect",
-                Err(_) => "the connection failed while rolling back; none of the statements were committed",
+                Err(_) => {
+                    "the connection failed while rolling back; none of the statements were committed"
+                }
             };
             return Err(add_details(
                 statement_failed(e, i, a.statements[i].parts().0, undone),
@@ -590,7 +639,10 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
     };
     if let Err(e) = tx.commit().await {
         let mut e = ToolError::from(e);
-        e.error = format!("COMMIT failed, none of the statements took effect: {}", e.error);
+        e.error = format!(
+            "COMMIT failed, none of the statements took effect: {}",
+            e.error
+        );
         return Err(add_details(e, json!({ "committed": false })));
     }
     // A committed SET would outlive the call on this pooled connection.
@@ -607,7 +659,12 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
 
 /// Runs the batch inside an open transaction, behind a savepoint so that a failure undoes
 /// the whole batch and leaves the transaction usable.
-async fn execute_in(ctx: &Ctx, id: &str, statements: &[Statement], caps: Caps) -> ToolResult<Value> {
+async fn execute_in(
+    ctx: &Ctx,
+    id: &str,
+    statements: &[Statement],
+    caps: Caps,
+) -> ToolResult<Value> {
     let slot = ctx.db().transactions.get(id)?;
     let mut tx = slot.lock().await;
     tx.touch();
@@ -622,7 +679,11 @@ async fn execute_in(ctx: &Ctx, id: &str, statements: &[Statement], caps: Caps) -
         .map_err(|e| in_transaction_hint(ToolError::from(e), id))?;
     let outcome = run_batch(&**tx.client, statements, caps).await;
     let result = match outcome {
-        Ok(results) => match tx.client.batch_execute("RELEASE SAVEPOINT pgmcp_execute").await {
+        Ok(results) => match tx
+            .client
+            .batch_execute("RELEASE SAVEPOINT pgmcp_execute")
+            .await
+        {
             Ok(()) => Ok(json!({
                 "transactionId": id,
                 "committed": false,
@@ -634,10 +695,14 @@ async fn execute_in(ctx: &Ctx, id: &str, statements: &[Statement], caps: Caps) -
         Err((i, e)) => {
             let undone = match tx
                 .client
-                .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_execute; RELEASE SAVEPOINT pgmcp_execute")
+                .batch_execute(
+                    "ROLLBACK TO SAVEPOINT pgmcp_execute; RELEASE SAVEPOINT pgmcp_execute",
+                )
                 .await
             {
-                Ok(()) => format!("the batch was undone and transaction {id} is still open and usable"),
+                Ok(()) => {
+                    format!("the batch was undone and transaction {id} is still open and usable")
+                }
                 Err(_) => format!("the batch could not be undone; roll back transaction {id}"),
             };
             Err(statement_failed(e, i, statements[i].parts().0, &undone))
@@ -649,29 +714,69 @@ async fn execute_in(ctx: &Ctx, id: &str, statements: &[Statement], caps: Caps) -
 
 pub fn tools() -> Vec<Tool> {
     vec![
-        tool("pg_transaction_begin", GROUP, "Begin a transaction",
+        tool(
+            "pg_transaction_begin",
+            GROUP,
+            "Begin a transaction",
             "Start a transaction that spans several calls and return its transactionId.\nPass transactionId to pg_read_query, pg_write_query and other tools to run inside it; end it with pg_transaction_commit or pg_transaction_rollback. Options: isolationLevel (read_committed, repeatable_read, serializable), readOnly, deferrable. Idle transactions are rolled back after the server's idle timeout. In restricted mode it is always READ ONLY.",
-            READ, begin),
-        tool("pg_transaction_commit", GROUP, "Commit a transaction",
+            READ,
+            begin,
+        ),
+        tool(
+            "pg_transaction_commit",
+            GROUP,
+            "Commit a transaction",
             "Commit an open transaction and release its connection.\nIf an earlier statement failed, the transaction cannot be committed: it is rolled back and an error says so (committed: false).",
-            WRITE, commit),
-        tool("pg_transaction_rollback", GROUP, "Roll back a transaction",
+            WRITE,
+            commit,
+        ),
+        tool(
+            "pg_transaction_rollback",
+            GROUP,
+            "Roll back a transaction",
             "Roll back an open transaction, discarding its changes, and release its connection.",
-            CONTROL, rollback),
-        tool("pg_transaction_savepoint", GROUP, "Create a savepoint",
+            CONTROL,
+            rollback,
+        ),
+        tool(
+            "pg_transaction_savepoint",
+            GROUP,
+            "Create a savepoint",
             "Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error.",
-            CONTROL, savepoint),
-        tool("pg_transaction_release", GROUP, "Release a savepoint",
+            CONTROL,
+            savepoint,
+        ),
+        tool(
+            "pg_transaction_release",
+            GROUP,
+            "Release a savepoint",
             "Release (forget) a savepoint and every savepoint made after it, keeping their changes.",
-            CONTROL, release),
-        tool("pg_transaction_rollback_to", GROUP, "Roll back to a savepoint",
+            CONTROL,
+            release,
+        ),
+        tool(
+            "pg_transaction_rollback_to",
+            GROUP,
+            "Roll back to a savepoint",
             "Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open.",
-            CONTROL, rollback_to),
-        tool("pg_transaction_status", GROUP, "Show open transactions",
+            CONTROL,
+            rollback_to,
+        ),
+        tool(
+            "pg_transaction_status",
+            GROUP,
+            "Show open transactions",
             "Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction.",
-            READ, status),
-        tool("pg_transaction_execute", GROUP, "Run statements atomically",
+            READ,
+            status,
+        ),
+        tool(
+            "pg_transaction_execute",
+            GROUP,
+            "Run statements atomically",
             "Run several statements atomically: all take effect or none.\nWithout transactionId they run in a new transaction that is committed at the end and rolled back on the first failure (the error names the failing statement's 0-based index and SQL). With transactionId they run inside that open transaction (not committed; a failure undoes just this batch). Statements are SQL strings or {sql, params} objects; each result has rowsAffected, and rows when the statement returns rows.",
-            DESTRUCTIVE, execute),
+            DESTRUCTIVE,
+            execute,
+        ),
     ]
 }
