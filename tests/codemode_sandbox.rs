@@ -119,7 +119,7 @@ fn tight() -> SandboxLimits {
     SandboxLimits {
         loop_iterations: 100_000,
         recursion: 200,
-        instruction_budget: Some(20_000_000),
+        instruction_budget: Some(5_000_000),
         ..SandboxLimits::default()
     }
 }

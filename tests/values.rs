@@ -6,34 +6,24 @@
 //! Each test works in a schema of its own so the tests can run in parallel
 //! against one database.
 
+mod support;
+
 use pgmcp::db::values::{RawValue, column_to_json, decode, row_to_json};
 use serde_json::{Value, json};
-use tokio_postgres::{Client, NoTls};
-
-fn database_url() -> String {
-    std::env::var("PGMCP_TEST_DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "set PGMCP_TEST_DATABASE_URL to a PostgreSQL 15 database \
-             (e.g. postgres://postgres@127.0.0.1:54329/postgres) to run these tests"
-        )
-    })
-}
+use tokio_postgres::Client;
 
 /// A connection whose `search_path` starts with a fresh schema, dropped on
 /// `finish`.
 struct TestDb {
     client: Client,
     schema: String,
+    _db: support::TestDb,
 }
 
 impl TestDb {
     async fn new() -> TestDb {
-        let (client, connection) = tokio_postgres::connect(&database_url(), NoTls)
-            .await
-            .expect("connect to test database");
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let db = support::test_db().await;
+        let client = support::connect(&db.url).await;
         let schema = format!("values_{}", uuid::Uuid::new_v4().simple());
         client
             .batch_execute(&format!(
@@ -41,7 +31,11 @@ impl TestDb {
             ))
             .await
             .expect("create test schema");
-        TestDb { client, schema }
+        TestDb {
+            client,
+            schema,
+            _db: db,
+        }
     }
 
     async fn exec(&self, sql: &str) {

@@ -155,16 +155,16 @@ pub(crate) fn native_kind_name(err: &boa_engine::JsNativeError) -> &'static str 
 
 /// `Name: message` for error objects, a short string for anything else.
 pub fn describe_value_short(v: &JsValue, context: &mut Context) -> String {
-    if let Some(obj) = v.as_object() {
-        if obj.is::<ErrorData>() {
-            let name = get_string(&obj, "name", context).unwrap_or_else(|| "Error".into());
-            let message = get_string(&obj, "message", context).unwrap_or_default();
-            return if message.is_empty() {
-                name
-            } else {
-                format!("{name}: {message}")
-            };
-        }
+    if let Some(obj) = v.as_object()
+        && obj.is::<ErrorData>()
+    {
+        let name = get_string(&obj, "name", context).unwrap_or_else(|| "Error".into());
+        let message = get_string(&obj, "message", context).unwrap_or_default();
+        return if message.is_empty() {
+            name
+        } else {
+            format!("{name}: {message}")
+        };
     }
     match v.variant() {
         JsVariant::String(s) => s.to_std_string_lossy(),

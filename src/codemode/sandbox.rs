@@ -712,12 +712,12 @@ impl Runner<'_> {
                 // generator). Report the limit that caused it when we can tell.
                 let st = context.get_data::<StateHandle>().map(|h| h.0.clone());
                 let mut outcome = Outcome::default();
-                if let Some(st) = st {
-                    if let Ok(mut s) = st.try_borrow_mut() {
-                        outcome.logs = std::mem::take(&mut s.logs);
-                        outcome.tool_calls = s.tool_calls;
-                        outcome.error = s.abort.take();
-                    }
+                if let Some(st) = st
+                    && let Ok(mut s) = st.try_borrow_mut()
+                {
+                    outcome.logs = std::mem::take(&mut s.logs);
+                    outcome.tool_calls = s.tool_calls;
+                    outcome.error = s.abort.take();
                 }
                 if outcome.error.is_none() {
                     outcome.error = Some(if context.instructions_remaining() == 0 {
@@ -737,12 +737,12 @@ impl Runner<'_> {
         };
         // Release GC roots held by the host before the context goes away.
         jobs.clear();
-        if let Some(h) = context.remove_data::<StateHandle>() {
-            if let Ok(mut s) = h.0.try_borrow_mut() {
-                s.pending.clear();
-                outcome.logs = std::mem::take(&mut s.logs);
-                outcome.tool_calls = s.tool_calls;
-            }
+        if let Some(h) = context.remove_data::<StateHandle>()
+            && let Ok(mut s) = h.0.try_borrow_mut()
+        {
+            s.pending.clear();
+            outcome.logs = std::mem::take(&mut s.logs);
+            outcome.tool_calls = s.tool_calls;
         }
         if catch_unwind(AssertUnwindSafe(|| drop(context))).is_err() {
             // Leaked; nothing else to do.
@@ -871,12 +871,9 @@ impl Runner<'_> {
         let root_promise = root.as_promise();
 
         // The event loop.
-        loop {
-            if let Some(p) = &root_promise {
-                if !matches!(p.state(), PromiseState::Pending) {
-                    break;
-                }
-            } else {
+        // A program that did not evaluate to a promise is its own result.
+        while let Some(p) = &root_promise {
+            if !matches!(p.state(), PromiseState::Pending) {
                 break;
             }
             self.flush(context, &st);
@@ -1178,11 +1175,11 @@ fn js_error(err: &JsError, context: &mut Context) -> SandboxError {
             if let Some(message) = convert::get_string(&obj, "message", context) {
                 e.message = message;
             }
-            if let Some(stack) = convert::get_string(&obj, "stack", context) {
-                if let Some((line, col)) = position_in_stack(&stack) {
-                    e.js_line = Some(line);
-                    e.js_column = Some(col);
-                }
+            if let Some(stack) = convert::get_string(&obj, "stack", context)
+                && let Some((line, col)) = position_in_stack(&stack)
+            {
+                e.js_line = Some(line);
+                e.js_column = Some(col);
             }
             // Extra own fields (a PgError's code, sqlstate, ...).
             let converter = host_converter(context);

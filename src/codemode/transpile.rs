@@ -1014,11 +1014,8 @@ impl Scanner<'_> {
         }
         self.settle(Some(word));
         let header = matches!(word, b"if" | b"for" | b"while" | b"with" | b"catch");
-        if header || (word == b"await" && self.header_next) {
-            self.header_next = true;
-        } else {
-            self.header_next = false;
-        }
+        // `for await (` keeps the header pending across `await`.
+        self.header_next = header || (word == b"await" && self.header_next);
         if is_nesting_keyword(word) {
             self.bump(COST_CHAIN)?;
             self.prev = Prev::Keyword;
