@@ -280,8 +280,7 @@ type Parsed = (tokio_postgres::Config, Option<SslMode>, Option<String>);
 /// out first because tokio-postgres rejects the verifying modes libpq users rely on.
 pub fn parse_connection_string(s: &str) -> Result<Parsed, ConfigError> {
     let s = s.trim();
-    let (rest, ssl_mode, root) = if s.starts_with("postgres://") || s.starts_with("postgresql://")
-    {
+    let (rest, ssl_mode, root) = if s.starts_with("postgres://") || s.starts_with("postgresql://") {
         extract_url_params(s)
     } else {
         extract_kv_params(s)
@@ -546,9 +545,20 @@ mod tests {
         let c = cfg(ServerArgs::default(), &e);
         assert_eq!(describe_target(&c.pg), "a@h1:5432/d1");
         let e2 = env(&[("DATABASE_URL", "postgres://b@h2/d2"), ("PGHOST", "h3")]);
-        assert_eq!(describe_target(&cfg(ServerArgs::default(), &e2).pg), "b@h2:5432/d2");
-        let e3 = env(&[("PGHOST", "h3"), ("PGUSER", "u3"), ("PGPORT", "6543"), ("PGDATABASE", "x")]);
-        assert_eq!(describe_target(&cfg(ServerArgs::default(), &e3).pg), "u3@h3:6543/x");
+        assert_eq!(
+            describe_target(&cfg(ServerArgs::default(), &e2).pg),
+            "b@h2:5432/d2"
+        );
+        let e3 = env(&[
+            ("PGHOST", "h3"),
+            ("PGUSER", "u3"),
+            ("PGPORT", "6543"),
+            ("PGDATABASE", "x"),
+        ]);
+        assert_eq!(
+            describe_target(&cfg(ServerArgs::default(), &e3).pg),
+            "u3@h3:6543/x"
+        );
     }
 
     #[test]
@@ -576,9 +586,10 @@ mod tests {
 
     #[test]
     fn verifying_ssl_modes_are_accepted_in_both_syntaxes() {
-        let (_, m, root) =
-            parse_connection_string("postgres://u@h/d?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem")
-                .unwrap();
+        let (_, m, root) = parse_connection_string(
+            "postgres://u@h/d?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem",
+        )
+        .unwrap();
         assert_eq!(m, Some(SslMode::VerifyFull));
         assert_eq!(root.as_deref(), Some("/tmp/ca.pem"));
         let (pg, m, _) =

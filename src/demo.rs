@@ -77,7 +77,8 @@ ANALYZE;
 
 /// Starts the cluster and loads the sample data; returns it with the URL to use.
 pub async fn start() -> anyhow::Result<(Cluster, String)> {
-    let cluster = tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default())).await??;
+    let cluster =
+        tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default())).await??;
     let url = cluster.url("postgres");
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     let conn_task = tokio::spawn(conn);

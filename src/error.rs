@@ -155,7 +155,9 @@ pub fn from_pg_error(e: &tokio_postgres::Error) -> ToolError {
             "TLS_ERROR",
             format!("TLS negotiation with PostgreSQL failed: {text}"),
         )
-        .suggest("Check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert.");
+        .suggest(
+            "Check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert.",
+        );
     }
     if e.is_closed() || lower.contains("connection closed") || lower.contains("broken pipe") {
         return ToolError::new(

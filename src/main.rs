@@ -127,7 +127,8 @@ async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
 
     let reaper = {
         let app = app.clone();
-        let every = (app.db.transactions.idle_timeout() / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let every = (app.db.transactions.idle_timeout() / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
@@ -137,8 +138,11 @@ async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
         })
     };
 
-    let (reader, writer, output_task) = stdio::filtered_transport(tokio::io::stdin(), tokio::io::stdout());
-    let service = PgMcpServer::new(app.clone(), page_size).serve((reader, writer)).await?;
+    let (reader, writer, output_task) =
+        stdio::filtered_transport(tokio::io::stdin(), tokio::io::stdout());
+    let service = PgMcpServer::new(app.clone(), page_size)
+        .serve((reader, writer))
+        .await?;
     let cancel = service.cancellation_token();
     let waiting = service.waiting();
     tokio::pin!(waiting);
@@ -165,7 +169,10 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             std::future::pending::<()>().await;
             return;
         };

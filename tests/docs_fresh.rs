@@ -23,10 +23,18 @@ fn tools_md_matches_the_registry() {
 fn every_tool_is_documented_with_its_arguments() {
     let md = tools_markdown(&Registry::builtin());
     for t in Registry::builtin().all() {
-        assert!(md.contains(&format!("### `{}`", t.name)), "{} missing", t.name);
+        assert!(
+            md.contains(&format!("### `{}`", t.name)),
+            "{} missing",
+            t.name
+        );
         if let Some(props) = t.input_schema.get("properties").and_then(|p| p.as_object()) {
             for arg in props.keys() {
-                assert!(md.contains(&format!("| `{arg}` |")), "{}.{arg} missing", t.name);
+                assert!(
+                    md.contains(&format!("| `{arg}` |")),
+                    "{}.{arg} missing",
+                    t.name
+                );
             }
         }
     }

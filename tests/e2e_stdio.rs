@@ -59,13 +59,16 @@ impl Server {
             .lines
             .recv_timeout(Duration::from_secs(30))
             .expect("no response from pgmcp within 30 s");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carried a non-JSON line {line:?}: {e}"))
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout carried a non-JSON line {line:?}: {e}"))
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        self.send_raw(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string());
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
         loop {
             let msg = self.recv();
             if msg.get("id") == Some(&json!(id)) {
@@ -95,7 +98,9 @@ impl Server {
 
     fn call(&mut self, name: &str, args: Value) -> Value {
         let r = self.request("tools/call", json!({"name": name, "arguments": args}));
-        r.get("result").cloned().unwrap_or_else(|| panic!("tools/call answered with a protocol error: {r}"))
+        r.get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("tools/call answered with a protocol error: {r}"))
     }
 
     /// Closes stdin and waits for a clean exit.
@@ -118,7 +123,10 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(start.elapsed() < limit, "pgmcp did not exit within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "pgmcp did not exit within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -153,7 +161,10 @@ async fn full_session_over_stdio() {
     assert_eq!(s.request("ping", json!({}))["result"], json!({}));
 
     let tools = list_all_tools(&mut s);
-    let read = tools.iter().find(|t| t["name"] == "pg_read_query").expect("pg_read_query listed");
+    let read = tools
+        .iter()
+        .find(|t| t["name"] == "pg_read_query")
+        .expect("pg_read_query listed");
     assert_eq!(read["annotations"]["readOnlyHint"], true);
     assert_eq!(read["inputSchema"]["type"], "object");
     assert!(read["inputSchema"]["properties"]["sql"].is_object());
@@ -161,14 +172,20 @@ async fn full_session_over_stdio() {
     assert_eq!(drop["annotations"]["destructiveHint"], true);
 
     // A successful call: structured content, mirrored as text.
-    let ok = s.call("pg_read_query", json!({"sql": "select $1::int + 1 as n", "params": [41]}));
+    let ok = s.call(
+        "pg_read_query",
+        json!({"sql": "select $1::int + 1 as n", "params": [41]}),
+    );
     assert_eq!(ok["isError"], false, "{ok}");
     assert_eq!(ok["structuredContent"]["rows"], json!([{"n": 42}]));
     let text: Value = serde_json::from_str(ok["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text, ok["structuredContent"]);
 
     // A failing call is a tool error in the DESIGN.md shape, not a protocol error.
-    let err = s.call("pg_read_query", json!({"sql": "select * from no_such_table"}));
+    let err = s.call(
+        "pg_read_query",
+        json!({"sql": "select * from no_such_table"}),
+    );
     assert_eq!(err["isError"], true);
     let body = &err["structuredContent"];
     assert_eq!(body["success"], false);
@@ -179,13 +196,26 @@ async fn full_session_over_stdio() {
 
     // Wrong argument types name the problem and the expected arguments.
     let bad = s.call("pg_read_query", json!({"sql": 5}));
-    assert_eq!(bad["structuredContent"]["code"], "INVALID_ARGUMENT", "{bad}");
-    assert!(bad["structuredContent"]["suggestion"].as_str().unwrap().contains("sql (string, required)"));
+    assert_eq!(
+        bad["structuredContent"]["code"], "INVALID_ARGUMENT",
+        "{bad}"
+    );
+    assert!(
+        bad["structuredContent"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("sql (string, required)")
+    );
 
     // Unknown tools are tool errors with a did-you-mean.
     let unknown = s.call("pg_read_qery", json!({}));
     assert_eq!(unknown["structuredContent"]["code"], "UNKNOWN_TOOL");
-    assert!(unknown["structuredContent"]["suggestion"].as_str().unwrap().contains("pg_read_query"));
+    assert!(
+        unknown["structuredContent"]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("pg_read_query")
+    );
 
     // A malformed frame gets a JSON-RPC parse error and the server keeps serving.
     s.send_raw("{\"jsonrpc\": \"2.0\", \"id\": 99, \"method\": ");
@@ -225,7 +255,10 @@ async fn tools_list_pages_with_cursors() {
 #[test]
 fn serves_while_the_database_is_down_and_names_the_problem() {
     // Port 1 on loopback: nothing listens there.
-    let mut s = Server::start(&["--postgres", "postgres://someone:hunter2secret@127.0.0.1:1/nodb"]);
+    let mut s = Server::start(&[
+        "--postgres",
+        "postgres://someone:hunter2secret@127.0.0.1:1/nodb",
+    ]);
     let init = s.initialize();
     assert_eq!(init["result"]["serverInfo"]["name"], "pgmcp");
     assert!(!list_all_tools(&mut s).is_empty());
@@ -235,18 +268,30 @@ fn serves_while_the_database_is_down_and_names_the_problem() {
     assert_eq!(body["code"], "CONNECTION_REFUSED", "{body}");
     assert_eq!(body["category"], "connection");
     assert!(body["suggestion"].is_string());
-    assert!(!r.to_string().contains("hunter2secret"), "password leaked: {r}");
+    assert!(
+        !r.to_string().contains("hunter2secret"),
+        "password leaked: {r}"
+    );
     assert!(s.finish().success());
 }
 
 #[test]
 fn restricted_mode_lists_only_read_only_tools() {
-    let mut s = Server::start(&["--postgres", "postgres://x@127.0.0.1:1/x", "--access-mode", "restricted"]);
+    let mut s = Server::start(&[
+        "--postgres",
+        "postgres://x@127.0.0.1:1/x",
+        "--access-mode",
+        "restricted",
+    ]);
     s.initialize();
     let tools = list_all_tools(&mut s);
     assert!(!tools.is_empty());
     for t in &tools {
-        assert_eq!(t["annotations"]["readOnlyHint"], true, "{} is listed in restricted mode", t["name"]);
+        assert_eq!(
+            t["annotations"]["readOnlyHint"], true,
+            "{} is listed in restricted mode",
+            t["name"]
+        );
     }
     let r = s.call("pg_write_query", json!({"sql": "select 1"}));
     assert_eq!(r["isError"], true);
@@ -254,7 +299,12 @@ fn restricted_mode_lists_only_read_only_tools() {
 
 #[test]
 fn tool_filter_limits_the_list() {
-    let mut s = Server::start(&["--postgres", "postgres://x@127.0.0.1:1/x", "--tool-filter", "core,-pg_drop_table"]);
+    let mut s = Server::start(&[
+        "--postgres",
+        "postgres://x@127.0.0.1:1/x",
+        "--tool-filter",
+        "core,-pg_drop_table",
+    ]);
     s.initialize();
     let names: Vec<String> = list_all_tools(&mut s)
         .iter()
@@ -273,21 +323,27 @@ async fn sigterm_rolls_back_and_exits_cleanly() {
     s.initialize();
     s.call("pg_write_query", json!({"sql": "create table t (x int)"}));
     let begin = s.call("pg_transaction_begin", json!({}));
-    if begin["isError"] == true {
-        // The transactions group is not available in this build; the signal path still matters.
-        eprintln!("pg_transaction_begin unavailable: {begin}");
-    } else {
-        let id = begin["structuredContent"]["transactionId"].as_str().unwrap().to_string();
-        let w = s.call("pg_write_query", json!({"sql": "insert into t values (1)", "transactionId": id}));
-        assert_eq!(w["isError"], false, "{w}");
-    }
+    assert_eq!(begin["isError"], false, "{begin}");
+    let id = begin["structuredContent"]["transactionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w = s.call(
+        "pg_write_query",
+        json!({"sql": "insert into t values (1)", "transactionId": id}),
+    );
+    assert_eq!(w["isError"], false, "{w}");
     let pid = s.child.id() as i32;
     // SAFETY: plain kill(2) on our own child.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let status = wait_with_timeout(&mut s.child, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
     let client = support::connect(&db.url).await;
-    let n: i64 = client.query_one("select count(*) from t", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("select count(*) from t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0, "the open transaction was not rolled back");
     let idle: i64 = client
         .query_one(
@@ -303,17 +359,27 @@ async fn sigterm_rolls_back_and_exits_cleanly() {
 #[test]
 fn list_tools_command_honours_the_filter() {
     let out = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
-        .args(["list-tools", "--tool-filter", "core,-pg_drop_table,+pg_list_schemas"])
+        .args([
+            "list-tools",
+            "--tool-filter",
+            "core,-pg_drop_table,+pg_list_schemas",
+        ])
         .env_remove("POSTGRES_URL")
         .output()
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let names: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(names.contains(&"pg_read_query"), "{text}");
     assert!(names.contains(&"pg_list_schemas"), "{text}");
     assert!(!names.contains(&"pg_drop_table"), "{text}");
-    assert!(!names.iter().any(|n| n.starts_with("pg_transaction")), "{text}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("pg_transaction")),
+        "{text}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
         .args(["list-tools", "--tool-filter", "core;drop"])
         .output()

@@ -2563,16 +2563,29 @@ async fn session_state_never_leaks_into_the_next_call() {
     sql(&app, "SET statement_timeout = 1").await;
     sql(&app, "SELECT pg_advisory_lock(4242)").await;
     sql(&app, "CREATE TEMP TABLE leftover (x int)").await;
-    assert_eq!(scalar(&app, "SELECT current_setting('search_path')").await, default_path);
-    // The server's own statement timeout (from the startup options) is back, not 1 ms.
-    assert_eq!(scalar(&app, "SELECT current_setting('statement_timeout')").await, "30s");
     assert_eq!(
-        scalar(&app, "SELECT count(*) FROM pg_class WHERE relname = 'leftover'").await,
+        scalar(&app, "SELECT current_setting('search_path')").await,
+        default_path
+    );
+    // The server's own statement timeout (from the startup options) is back, not 1 ms.
+    assert_eq!(
+        scalar(&app, "SELECT current_setting('statement_timeout')").await,
+        "30s"
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM pg_class WHERE relname = 'leftover'"
+        )
+        .await,
         0
     );
     let other = support::connect(&db.url).await;
     let held: i64 = other
-        .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);

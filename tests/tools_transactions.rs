@@ -95,8 +95,23 @@ async fn visible(observer: &tokio_postgres::Client) -> Vec<i32> {
         .collect()
 }
 
-/// Sessions of this database stuck inside a transaction.
-async fn idle_in_transaction(observer: &tokio_postgres::Client) -> i64 {
+/// Sessions of this database idle inside a transaction, once that number is `expected`
+/// (or what it still is after two seconds). A backend reports its state just before
+/// telling the client it is ready, and a client may return on an error before that, so
+/// the count can briefly lag behind.
+async fn idle_in_transaction(observer: &tokio_postgres::Client, expected: i64) -> i64 {
+    let mut n = count_idle_in_transaction(observer).await;
+    for _ in 0..40 {
+        if n == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        n = count_idle_in_transaction(observer).await;
+    }
+    n
+}
+
+async fn count_idle_in_transaction(observer: &tokio_postgres::Client) -> i64 {
     observer
         .query_one(
             "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND datname = current_database()",
@@ -279,7 +294,7 @@ async fn commit_makes_writes_visible_to_other_sessions() {
     .await;
     assert_eq!(v, json!({ "transactionId": tx, "committed": true }));
     assert_eq!(visible(&observer).await, vec![1, 2]);
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -336,7 +351,7 @@ async fn rollback_discards_writes() {
     )
     .await;
     expect(&e, "TRANSACTION_NOT_FOUND", "not_found");
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -382,7 +397,7 @@ async fn commit_of_an_aborted_transaction_is_an_error() {
     )
     .await;
     expect(&e, "TRANSACTION_NOT_FOUND", "not_found");
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -417,7 +432,7 @@ async fn commit_that_fails_at_commit_time_reports_it() {
         .get(0);
     assert_eq!(n, 0);
     assert_eq!(scalar(&app, "SELECT 1", None).await, 1);
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -480,7 +495,7 @@ async fn commit_waits_for_a_statement_running_in_the_transaction() {
     // The statement ran inside the transaction and was committed with it.
     assert_eq!(slow.await.unwrap().unwrap()["rowsAffected"], 1);
     assert_eq!(visible(&observer).await, vec![7]);
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1059,7 +1074,7 @@ async fn execute_runs_statements_in_one_transaction() {
     )
     .await;
     assert_eq!(v["results"][0]["rows"], v["results"][1]["rows"], "{v}");
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -1102,7 +1117,7 @@ async fn execute_is_atomic() {
     assert_eq!(e["sqlstate"], "25006", "{e:#}");
     assert_eq!(e["details"]["failedStatement"], 1, "{e:#}");
     assert!(visible(&observer).await.is_empty());
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -1197,7 +1212,7 @@ async fn idle_transactions_are_rolled_back_by_the_reaper() {
     let (_db, app, observer) = setup(&["--transaction-idle-timeout", "1"]).await;
     let idle = begin(&app, json!({})).await;
     insert(&app, &idle, 1).await;
-    assert_eq!(idle_in_transaction(&observer).await, 1);
+    assert_eq!(idle_in_transaction(&observer, 1).await, 1);
     // Nothing is reaped before the timeout.
     assert_eq!(app.db.transactions.reap_idle().await, 0);
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -1238,7 +1253,7 @@ async fn idle_transactions_are_rolled_back_by_the_reaper() {
         json!({ "sql": "INSERT INTO t VALUES (3, 'z')" }),
     )
     .await;
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
 }
 
 #[tokio::test]
@@ -1263,7 +1278,7 @@ async fn rollback_all_rolls_back_everything() {
         json!({ "transactionId": ids[1], "name": "s" }),
     )
     .await;
-    assert_eq!(idle_in_transaction(&observer).await, 3);
+    assert_eq!(idle_in_transaction(&observer, 3).await, 3);
 
     assert_eq!(app.db.transactions.rollback_all().await, 3);
     assert_eq!(
@@ -1280,7 +1295,50 @@ async fn rollback_all_rolls_back_everything() {
         expect(&e, "TRANSACTION_NOT_FOUND", "not_found");
     }
     assert!(visible(&observer).await.is_empty());
-    assert_eq!(idle_in_transaction(&observer).await, 0);
+    assert_eq!(idle_in_transaction(&observer, 0).await, 0);
     assert_eq!(app.db.transactions.rollback_all().await, 0);
     assert_eq!(scalar(&app, "SELECT 1", None).await, 1);
+}
+
+#[tokio::test]
+async fn transaction_control_cannot_escape_a_pinned_transaction() {
+    // Restricted mode: COMMIT through a read would end the READ ONLY transaction and leave
+    // the pinned connection in autocommit, where the next statement could write.
+    let (_db, app, observer) = setup(&["--access-mode", "restricted"]).await;
+    let tx = begin(&app, json!({})).await;
+    for stmt in [
+        "COMMIT",
+        "rollback",
+        "END",
+        "ABORT",
+        "begin",
+        "COMMIT AND CHAIN",
+    ] {
+        let e = fail(
+            &app,
+            "pg_read_query",
+            json!({ "sql": stmt, "transactionId": tx }),
+        )
+        .await;
+        assert_eq!(e["code"], "INVALID_ARGUMENT", "{stmt}: {e}");
+    }
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "INSERT INTO t VALUES (1)", "transactionId": tx }),
+    )
+    .await;
+    assert_eq!(e["sqlstate"], "25006", "{e}");
+    assert!(visible(&observer).await.is_empty());
+
+    // Unrestricted: COMMIT through pg_write_query must not bypass pg_transaction_commit either.
+    let (_db2, app2, _observer2) = setup(&[]).await;
+    let tx2 = begin(&app2, json!({})).await;
+    let e = fail(
+        &app2,
+        "pg_write_query",
+        json!({ "sql": "COMMIT", "transactionId": tx2 }),
+    )
+    .await;
+    assert_eq!(e["code"], "INVALID_ARGUMENT", "{e}");
 }

@@ -38,7 +38,7 @@ use boa_engine::{
     Context, JsError, JsObject, JsValue, JsVariant,
     builtins::{error::Error as ErrorData, promise::Promise},
     object::builtins::{
-        JsArray, JsArrayBuffer, JsDataView, JsDate, JsFunction, JsMap, JsRegExp, JsSet,
+        JsArray, JsArrayBuffer, JsDataView, JsDate, JsFunction, JsMap, JsProxy, JsRegExp, JsSet,
         JsTypedArray, JsWeakMap, JsWeakSet,
     },
     property::PropertyKey,
@@ -77,6 +77,7 @@ pub struct Converted {
 /// ran, so a user overriding `Object.keys` cannot change what is read.
 pub struct Converter {
     object_keys: Option<JsFunction>,
+    array_is_array: Option<JsFunction>,
 }
 
 impl Converter {
@@ -87,7 +88,18 @@ impl Converter {
             .get(PropertyKey::from(boa_engine::js_string!("keys")), context)
             .ok()
             .and_then(|v| v.as_function());
-        Self { object_keys }
+        let array_ctor = context.intrinsics().constructors().array().constructor();
+        let array_is_array = array_ctor
+            .get(
+                PropertyKey::from(boa_engine::js_string!("isArray")),
+                context,
+            )
+            .ok()
+            .and_then(|v| v.as_function());
+        Self {
+            object_keys,
+            array_is_array,
+        }
     }
 
     /// Converts `value`. `Err` only for engine errors (limits) raised by user code run during
@@ -388,7 +400,7 @@ impl Run<'_> {
             }
             return Ok(Value::Array(out));
         }
-        if obj.is_array() {
+        if obj.is_array() || self.is_proxied_array(obj, context)? {
             return self.array(obj, depth, context);
         }
         self.plain_object(obj, depth, context)
@@ -493,6 +505,21 @@ impl Run<'_> {
             i += 1;
         }
         Ok(Value::Array(out))
+    }
+
+    /// `Array.isArray` sees through proxies; `JsObject::is_array` does not.
+    fn is_proxied_array(&mut self, obj: &JsObject, context: &mut Context) -> Result<bool, JsError> {
+        if JsProxy::from_object(obj.clone()).is_err() {
+            return Ok(false);
+        }
+        let Some(f) = self.conv.array_is_array.clone() else {
+            return Ok(false);
+        };
+        match f.call(&JsValue::undefined(), &[obj.clone().into()], context) {
+            Ok(v) => Ok(v.to_boolean()),
+            Err(e) if is_engine(&e) => Err(e),
+            Err(_) => Ok(false),
+        }
     }
 
     fn keys(&mut self, obj: &JsObject, context: &mut Context) -> Result<Vec<JsValue>, JsError> {

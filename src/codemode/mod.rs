@@ -1,4 +1,4 @@
 //! Code Mode: run agent-written TypeScript against the `pg.*` API in a sandbox.
-pub mod transpile;
 pub mod convert;
 pub mod sandbox;
+pub mod transpile;

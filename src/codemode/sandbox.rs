@@ -93,6 +93,9 @@ const PRELUDE: &str = include_str!("../../js-prelude/prelude.js");
 /// Largest ArrayBuffer the sandbox may allocate.
 pub const MAX_BUFFER_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Largest serialized argument object of one `pg.*` call.
+pub const MAX_ARGS_BYTES: usize = 8 * 1024 * 1024;
+
 /// Instructions granted on top of the user's budget for the prelude itself (its actual use
 /// is a few hundred instructions per manifest entry).
 const PRELUDE_BASE_ALLOWANCE: u64 = 100_000;
@@ -517,6 +520,15 @@ fn native_call(_this: &JsValue, args: &[JsValue], context: &mut Context) -> JsRe
         .and_then(JsValue::as_string)
         .map(|s| s.to_std_string_lossy())
         .unwrap_or_else(|| "{}".into());
+    if json.len() > MAX_ARGS_BYTES {
+        let err = JsNativeError::range()
+            .with_message(format!(
+                "{tool}: arguments are {} bytes of JSON; the limit is {MAX_ARGS_BYTES}",
+                json.len()
+            ))
+            .into_opaque(context);
+        return Ok(JsPromise::reject(JsError::from_opaque(err.into()), context)?.into());
+    }
     let parsed: Value = match serde_json::from_str(&json) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -1105,6 +1117,88 @@ fn harden_realm(context: &mut Context) -> Result<(), String> {
     Ok(())
 }
 
+/// The manifest in the compact shape the prelude expects (see `js-prelude/prelude.js`),
+/// with the `pg.help()` texts rendered here rather than in JS (the prelude is parsed on
+/// every run, so it is kept small).
+fn prelude_api(manifest: &Manifest) -> Value {
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_group: HashMap<&str, Vec<&ManifestEntry>> = HashMap::new();
+    for e in &manifest.entries {
+        let list = by_group.entry(e.group.as_str()).or_default();
+        if list.is_empty() {
+            order.push(e.group.as_str());
+        }
+        list.push(e);
+    }
+    let groups: Vec<Value> = order
+        .iter()
+        .map(|g| {
+            let methods: Vec<Value> = by_group[g]
+                .iter()
+                .map(|e| serde_json::json!([e.method, e.tool, e.primary]))
+                .collect();
+            serde_json::json!([g, methods])
+        })
+        .collect();
+    let aliases: Vec<Value> = manifest
+        .aliases
+        .iter()
+        .map(|a| serde_json::json!([a.name, a.tool, a.positional]))
+        .collect();
+
+    let mut group_help = serde_json::Map::new();
+    for g in &order {
+        let mut text = format!(
+            "pg.{g} methods (args is the tool's input object; a string maps to the primary \
+             parameter):"
+        );
+        for e in &by_group[g] {
+            let arg = match &e.primary {
+                Some(p) => format!("args | {p}"),
+                None => "args".to_string(),
+            };
+            text.push_str(&format!("\n  pg.{g}.{}({arg})  [{}]", e.method, e.tool));
+        }
+        group_help.insert((*g).to_string(), Value::String(text));
+    }
+    let index = match &manifest.help_text {
+        Some(t) => t.clone(),
+        None => {
+            let mut lines = vec![
+                "pg.* API. Every call returns a Promise; await it.".to_string(),
+                String::new(),
+            ];
+            if !manifest.aliases.is_empty() {
+                lines.push("Shortcuts:".into());
+                for a in &manifest.aliases {
+                    lines.push(format!(
+                        "  pg.{}({})  [{}]",
+                        a.name,
+                        a.positional.join(", "),
+                        a.tool
+                    ));
+                }
+                lines.push(String::new());
+            }
+            lines.push("Groups (pg.help('group') lists methods):".into());
+            for g in &order {
+                let names: Vec<&str> = by_group[g].iter().map(|e| e.method.as_str()).collect();
+                lines.push(format!("  {g}: {}", names.join(", ")));
+            }
+            lines.join("\n")
+        }
+    };
+    serde_json::json!({
+        "groups": groups,
+        "aliases": aliases,
+        "help": {
+            "index": index,
+            "known": format!("Groups: {}", order.join(", ")),
+            "groups": group_help,
+        },
+    })
+}
+
 /// Evaluates the prelude and calls it with the natives and the manifest.
 fn install_prelude(context: &mut Context, manifest: &Manifest) -> Result<(), String> {
     let setup = Script::parse(
@@ -1131,13 +1225,8 @@ fn install_prelude(context: &mut Context, manifest: &Manifest) -> Result<(), Str
         .property(js_string!("call"), call, Attribute::empty())
         .property(js_string!("log"), log, Attribute::empty())
         .build();
-    let manifest_json = serde_json::json!({
-        "entries": manifest.entries,
-        "aliases": manifest.aliases,
-        "helpText": manifest.help_text,
-    });
-    let manifest_js =
-        JsValue::from_json(&manifest_json, context).map_err(|e| format!("manifest: {e}"))?;
+    let manifest_js = JsValue::from_json(&prelude_api(manifest), context)
+        .map_err(|e| format!("manifest: {e}"))?;
     setup
         .call(
             &JsValue::undefined(),

@@ -19,7 +19,6 @@ impl QualifiedName {
             None => quote_ident(&self.name),
         }
     }
-
 }
 
 impl std::fmt::Display for QualifiedName {
@@ -50,7 +49,9 @@ fn check_name(kind: &str, name: &str) -> Result<(), ToolError> {
         return Err(ToolError::invalid(format!("{kind} name is empty")));
     }
     if name.contains('\0') {
-        return Err(ToolError::invalid(format!("{kind} name contains a NUL byte")));
+        return Err(ToolError::invalid(format!(
+            "{kind} name contains a NUL byte"
+        )));
     }
     // PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes; refusing is clearer than
     // silently addressing a different object.
@@ -130,7 +131,9 @@ fn split_dotted(input: &str) -> Result<Vec<String>, ToolError> {
         }
     }
     if in_quotes {
-        return Err(ToolError::invalid(format!("unterminated double quote in '{input}'")));
+        return Err(ToolError::invalid(format!(
+            "unterminated double quote in '{input}'"
+        )));
     }
     parts.push(current);
     Ok(parts)
@@ -150,11 +153,11 @@ pub fn check_type_name(ty: &str) -> Result<(), ToolError> {
             ')' => depth -= 1,
             _ => ok = false,
         }
-        if depth < 0 || depth > 1 {
+        if !(0..=1).contains(&depth) {
             ok = false;
         }
     }
-    if !ok || depth != 0 || t.contains("--") || t.matches('"').count() % 2 != 0 {
+    if !ok || depth != 0 || t.contains("--") || !t.matches('"').count().is_multiple_of(2) {
         return Err(ToolError::invalid(format!("'{ty}' is not a valid type name"))
             .suggest("Use a PostgreSQL type such as integer, text, varchar(50), numeric(10,2), timestamptz, jsonb or text[]."));
     }
@@ -169,7 +172,10 @@ mod tests {
     fn quoting_doubles_quotes() {
         assert_eq!(quote_ident("a"), "\"a\"");
         assert_eq!(quote_ident("My \"T\""), "\"My \"\"T\"\"\"");
-        assert_eq!(quote_ident("x\"; DROP TABLE y; --"), "\"x\"\"; DROP TABLE y; --\"");
+        assert_eq!(
+            quote_ident("x\"; DROP TABLE y; --"),
+            "\"x\"\"; DROP TABLE y; --\""
+        );
     }
 
     #[test]
@@ -181,7 +187,10 @@ mod tests {
         let q = parse_qualified("a.b", Some("s")).unwrap();
         assert_eq!((q.schema.as_deref(), q.name.as_str()), (Some("s"), "a.b"));
         let q = parse_qualified("\"My Schema\".\"a.b\"", None).unwrap();
-        assert_eq!((q.schema.as_deref(), q.name.as_str()), (Some("My Schema"), "a.b"));
+        assert_eq!(
+            (q.schema.as_deref(), q.name.as_str()),
+            (Some("My Schema"), "a.b")
+        );
         assert_eq!(q.quoted(), "\"My Schema\".\"a.b\"");
         assert!(parse_qualified("a.b.c", None).is_err());
         assert!(parse_qualified("", None).is_err());
@@ -190,10 +199,24 @@ mod tests {
 
     #[test]
     fn type_names() {
-        for ok in ["int", "varchar(20)", "numeric(10, 2)", "timestamp with time zone", "text[]", "public.mood"] {
+        for ok in [
+            "int",
+            "varchar(20)",
+            "numeric(10, 2)",
+            "timestamp with time zone",
+            "text[]",
+            "public.mood",
+        ] {
             check_type_name(ok).unwrap();
         }
-        for bad in ["int); drop table x; --", "text -- c", "a;b", "((", "int)", "x'y"] {
+        for bad in [
+            "int); drop table x; --",
+            "text -- c",
+            "a;b",
+            "((",
+            "int)",
+            "x'y",
+        ] {
             assert!(check_type_name(bad).is_err(), "{bad}");
         }
     }

@@ -177,7 +177,11 @@ pub async fn run_query<C: GenericClient + Sync>(
         .enumerate()
         .map(|(i, (v, ty))| JsonParam::new(v, ty, i + 1))
         .collect::<Result<_, _>>()?;
-    let columns: Vec<String> = stmt.columns().iter().map(|c| c.name().to_string()).collect();
+    let columns: Vec<String> = stmt
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     let stream = client
         .query_raw(&stmt, bound.iter())
         .await

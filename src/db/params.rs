@@ -80,7 +80,11 @@ fn array_literal(items: &[Value]) -> String {
 }
 
 impl ToSql for JsonParam {
-    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match &self.text {
             None => Ok(IsNull::Yes),
             Some(t) => {
@@ -108,8 +112,14 @@ mod tests {
 
     #[test]
     fn array_literals_quote_everything() {
-        assert_eq!(array_literal(&[json!(1), json!(null), json!("a\"b\\c")]), r#"{"1",NULL,"a\"b\\c"}"#);
-        assert_eq!(array_literal(&[json!([1, 2]), json!([3, 4])]), r#"{{"1","2"},{"3","4"}}"#);
+        assert_eq!(
+            array_literal(&[json!(1), json!(null), json!("a\"b\\c")]),
+            r#"{"1",NULL,"a\"b\\c"}"#
+        );
+        assert_eq!(
+            array_literal(&[json!([1, 2]), json!([3, 4])]),
+            r#"{{"1","2"},{"3","4"}}"#
+        );
         assert_eq!(array_literal(&[]), "{}");
     }
 }

@@ -49,7 +49,11 @@ pub fn to_call_result(result: Result<Value, ToolError>) -> CallToolResult {
     match result {
         Ok(v) => {
             // structuredContent must be an object; wrap anything else.
-            let v = if v.is_object() { v } else { serde_json::json!({ "result": v }) };
+            let v = if v.is_object() {
+                v
+            } else {
+                serde_json::json!({ "result": v })
+            };
             CallToolResult::structured(v)
         }
         Err(e) => CallToolResult::structured_error(e.to_json()),
@@ -88,8 +92,9 @@ impl ServerHandler for PgMcpServer {
             ));
         }
         let end = (start + self.page_size).min(visible.len());
-        let mut result =
-            ListToolsResult::with_all_items(visible[start..end].iter().map(|t| to_mcp_tool(t)).collect());
+        let mut result = ListToolsResult::with_all_items(
+            visible[start..end].iter().map(|t| to_mcp_tool(t)).collect(),
+        );
         if end < visible.len() {
             result.next_cursor = Some(end.to_string());
         }
@@ -115,8 +120,12 @@ impl ServerHandler for PgMcpServer {
             )),
         };
         match &result {
-            Ok(_) => tracing::debug!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call ok"),
-            Err(e) => tracing::info!(tool = %name, code = %e.code, ms = started.elapsed().as_millis() as u64, "tool call failed"),
+            Ok(_) => {
+                tracing::debug!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call ok")
+            }
+            Err(e) => {
+                tracing::info!(tool = %name, code = %e.code, ms = started.elapsed().as_millis() as u64, "tool call failed")
+            }
         }
         Ok(to_call_result(result).into())
     }

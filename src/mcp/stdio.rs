@@ -154,7 +154,11 @@ async fn write_output<W: AsyncWrite + Unpin>(mut sink: W, mut frames: mpsc::Rece
 pub fn filtered_transport<R, W>(
     input: R,
     output: W,
-) -> (tokio::io::DuplexStream, tokio::io::DuplexStream, tokio::task::JoinHandle<()>)
+) -> (
+    tokio::io::DuplexStream,
+    tokio::io::DuplexStream,
+    tokio::task::JoinHandle<()>,
+)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -176,10 +180,17 @@ mod tests {
     async fn lines_are_capped_without_buffering_everything() {
         let data = b"short\nxxxxxxxxxxxxxxxxxxxx\nok\nunterminated".to_vec();
         let mut r = BufReader::with_capacity(4, &data[..]);
-        assert!(matches!(read_line(&mut r, 10).await.unwrap(), Line::Complete(l) if l == b"short\n"));
-        assert!(matches!(read_line(&mut r, 10).await.unwrap(), Line::TooLong(21)));
+        assert!(
+            matches!(read_line(&mut r, 10).await.unwrap(), Line::Complete(l) if l == b"short\n")
+        );
+        assert!(matches!(
+            read_line(&mut r, 10).await.unwrap(),
+            Line::TooLong(21)
+        ));
         assert!(matches!(read_line(&mut r, 10).await.unwrap(), Line::Complete(l) if l == b"ok\n"));
-        assert!(matches!(read_line(&mut r, 100).await.unwrap(), Line::Complete(l) if l == b"unterminated"));
+        assert!(
+            matches!(read_line(&mut r, 100).await.unwrap(), Line::Complete(l) if l == b"unterminated")
+        );
         assert!(matches!(read_line(&mut r, 10).await.unwrap(), Line::Eof));
     }
 }

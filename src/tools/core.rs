@@ -62,12 +62,26 @@ pub struct QueryArgs {
 }
 
 async fn read_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
-    let out = execute(&ctx, &a.sql, &a.params, a.transaction_id.as_deref(), Mode::Read).await?;
+    let out = execute(
+        &ctx,
+        &a.sql,
+        &a.params,
+        a.transaction_id.as_deref(),
+        Mode::Read,
+    )
+    .await?;
     Ok(out.into_json())
 }
 
 async fn write_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
-    let out = execute(&ctx, &a.sql, &a.params, a.transaction_id.as_deref(), Mode::Write).await?;
+    let out = execute(
+        &ctx,
+        &a.sql,
+        &a.params,
+        a.transaction_id.as_deref(),
+        Mode::Write,
+    )
+    .await?;
     let affected = out.affected;
     let has_rows = !out.rows.is_empty() || !out.columns.is_empty();
     let mut v = out.into_json();
@@ -117,7 +131,13 @@ async fn list_tables(ctx: Ctx, a: ListTablesArgs) -> ToolResult<Value> {
         &ctx,
         &sql,
         // An explicitly named schema is shown even when it is a system schema.
-        &[json!(a.schema), json!(a.pattern), json!(a.include_system || a.schema.is_some()), json!(a.limit), json!(a.offset)],
+        &[
+            json!(a.schema),
+            json!(a.pattern),
+            json!(a.include_system || a.schema.is_some()),
+            json!(a.limit),
+            json!(a.offset),
+        ],
     )
     .await?;
     Ok(paged("tables", rows, a.offset))
@@ -134,13 +154,19 @@ pub struct TableArgs {
 
 /// Resolves a relation to its oid, or a NOT_FOUND error that says where to look.
 pub(crate) async fn resolve_relation(ctx: &Ctx, q: &QualifiedName, what: &str) -> ToolResult<i64> {
-    let rows = read_rows(ctx, "SELECT to_regclass($1)::oid::int8 AS oid", &[json!(q.quoted())]).await?;
+    let rows = read_rows(
+        ctx,
+        "SELECT to_regclass($1)::oid::int8 AS oid",
+        &[json!(q.quoted())],
+    )
+    .await?;
     rows.first()
         .and_then(|r| r.get("oid"))
         .and_then(Value::as_i64)
         .ok_or_else(|| {
-            ToolError::not_found("NOT_FOUND", format!("{what} '{q}' does not exist"))
-                .suggest("Names are case-sensitive; pg_list_tables / pg_list_objects show what exists.")
+            ToolError::not_found("NOT_FOUND", format!("{what} '{q}' does not exist")).suggest(
+                "Names are case-sensitive; pg_list_tables / pg_list_objects show what exists.",
+            )
         })
 }
 
@@ -321,7 +347,9 @@ fn check_expression(what: &str, e: &str) -> ToolResult<()> {
 async fn create_table(ctx: Ctx, a: CreateTableArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.columns.is_empty() {
-        return Err(ToolError::invalid("columns is empty; a table needs at least one column"));
+        return Err(ToolError::invalid(
+            "columns is empty; a table needs at least one column",
+        ));
     }
     let mut defs = Vec::new();
     for c in &a.columns {
@@ -354,13 +382,25 @@ async fn create_table(ctx: Ctx, a: CreateTableArgs) -> ToolResult<Value> {
     }
     let sql = format!(
         "CREATE TABLE {}{} ({})",
-        if a.if_not_exists { "IF NOT EXISTS " } else { "" },
+        if a.if_not_exists {
+            "IF NOT EXISTS "
+        } else {
+            ""
+        },
         q.quoted(),
         defs.join(", ")
     );
     execute_ddl(&ctx, &sql).await?;
     if let Some(comment) = &a.comment {
-        execute_ddl(&ctx, &format!("COMMENT ON TABLE {} IS {}", q.quoted(), quote_literal(comment))).await?;
+        execute_ddl(
+            &ctx,
+            &format!(
+                "COMMENT ON TABLE {} IS {}",
+                q.quoted(),
+                quote_literal(comment)
+            ),
+        )
+        .await?;
     }
     Ok(json!({ "created": q.to_string(), "sql": sql }))
 }
@@ -433,7 +473,12 @@ async fn get_indexes(ctx: Ctx, a: GetIndexesArgs) -> ToolResult<Value> {
         user_schema_filter("n.nspname", 3)
     );
     let show_system = a.include_system || a.schema.is_some();
-    let rows = read_rows(&ctx, &sql, &[json!(oid), json!(a.schema), json!(show_system)]).await?;
+    let rows = read_rows(
+        &ctx,
+        &sql,
+        &[json!(oid), json!(a.schema), json!(show_system)],
+    )
+    .await?;
     Ok(json!({ "indexes": rows }))
 }
 
@@ -475,7 +520,9 @@ pub struct CreateIndexArgs {
 async fn create_index(ctx: Ctx, a: CreateIndexArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.columns.is_empty() {
-        return Err(ToolError::invalid("columns is empty; name at least one column to index"));
+        return Err(ToolError::invalid(
+            "columns is empty; name at least one column to index",
+        ));
     }
     let mut cols = Vec::new();
     let mut plain = Vec::new();
@@ -488,10 +535,12 @@ async fn create_index(ctx: Ctx, a: CreateIndexArgs) -> ToolResult<Value> {
         cols.push(format!("{}{dir}", quote_ident(name)));
         plain.push(name.to_string());
     }
-    let name = a
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}_{}_idx", q.name, plain.join("_")).chars().take(63).collect());
+    let name = a.name.clone().unwrap_or_else(|| {
+        format!("{}_{}_idx", q.name, plain.join("_"))
+            .chars()
+            .take(63)
+            .collect()
+    });
     let method = match a.method.unwrap_or(IndexMethod::Btree) {
         IndexMethod::Btree => "btree",
         IndexMethod::Hash => "hash",
@@ -504,7 +553,11 @@ async fn create_index(ctx: Ctx, a: CreateIndexArgs) -> ToolResult<Value> {
         "CREATE {}INDEX {}{}{} ON {} USING {method} ({})",
         if a.unique { "UNIQUE " } else { "" },
         if a.concurrently { "CONCURRENTLY " } else { "" },
-        if a.if_not_exists { "IF NOT EXISTS " } else { "" },
+        if a.if_not_exists {
+            "IF NOT EXISTS "
+        } else {
+            ""
+        },
         quote_ident(&name),
         q.quoted(),
         cols.join(", ")
@@ -626,7 +679,14 @@ async fn list_objects(ctx: Ctx, a: ListObjectsArgs) -> ToolResult<Value> {
     let rows = read_rows(
         &ctx,
         &sql,
-        &[json!(a.schema), json!(types), json!(a.pattern), json!(a.include_system || a.schema.is_some()), json!(a.limit), json!(a.offset)],
+        &[
+            json!(a.schema),
+            json!(types),
+            json!(a.pattern),
+            json!(a.include_system || a.schema.is_some()),
+            json!(a.limit),
+            json!(a.offset),
+        ],
     )
     .await?;
     Ok(paged("objects", rows, a.offset))
@@ -647,7 +707,12 @@ async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.name, a.schema.as_deref())?;
     let schema = q.schema.clone();
     let wants = |k: ObjectKind| a.kind.is_none() || a.kind == Some(k);
-    let is_relation_kind = a.kind.is_none_or(|k| !matches!(k, ObjectKind::Function | ObjectKind::Procedure | ObjectKind::Type));
+    let is_relation_kind = a.kind.is_none_or(|k| {
+        !matches!(
+            k,
+            ObjectKind::Function | ObjectKind::Procedure | ObjectKind::Type
+        )
+    });
     if is_relation_kind {
         let rel = read_rows(
             &ctx,
@@ -656,12 +721,22 @@ async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<Value> {
         )
         .await?;
         // A composite type has a pg_class row too (relkind 'c'); it is described as a type below.
-        if let Some(r) = rel.first().filter(|r| r.get("relkind").and_then(Value::as_str) != Some("c")) {
+        if let Some(r) = rel
+            .first()
+            .filter(|r| r.get("relkind").and_then(Value::as_str) != Some("c"))
+        {
             let oid = r.get("oid").cloned().unwrap_or(Value::Null);
             let relkind = r.get("relkind").and_then(Value::as_str).unwrap_or("");
             return match relkind {
                 "r" | "p" | "f" => {
-                    let mut v = describe_table(ctx, TableArgs { table: a.name.clone(), schema: a.schema.clone() }).await?;
+                    let mut v = describe_table(
+                        ctx,
+                        TableArgs {
+                            table: a.name.clone(),
+                            schema: a.schema.clone(),
+                        },
+                    )
+                    .await?;
                     v["type"] = "table".into();
                     Ok(v)
                 }
@@ -760,8 +835,10 @@ async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<Value> {
             return Ok(r);
         }
     }
-    Err(ToolError::not_found("NOT_FOUND", format!("no object named '{q}'"))
-        .suggest("Names are case-sensitive; pg_list_objects shows what exists."))
+    Err(
+        ToolError::not_found("NOT_FOUND", format!("no object named '{q}'"))
+            .suggest("Names are case-sensitive; pg_list_objects shows what exists."),
+    )
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -800,7 +877,11 @@ pub struct CountArgs {
 
 #[allow(clippy::result_large_err)]
 fn where_clause(condition: &Option<String>) -> ToolResult<String> {
-    match condition.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    match condition
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         Some(c) => {
             check_expression("where", c)?;
             Ok(format!(" WHERE {c}"))
@@ -811,17 +892,33 @@ fn where_clause(condition: &Option<String>) -> ToolResult<String> {
 
 async fn count(ctx: Ctx, a: CountArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
-    let sql = format!("SELECT count(*) AS count FROM {}{}", q.quoted(), where_clause(&a.condition)?);
+    let sql = format!(
+        "SELECT count(*) AS count FROM {}{}",
+        q.quoted(),
+        where_clause(&a.condition)?
+    );
     let rows = read_rows(&ctx, &sql, &a.params).await?;
-    let n = rows.first().and_then(|r| r.get("count")).cloned().unwrap_or(0.into());
+    let n = rows
+        .first()
+        .and_then(|r| r.get("count"))
+        .cloned()
+        .unwrap_or(0.into());
     Ok(json!({ "count": n }))
 }
 
 async fn exists(ctx: Ctx, a: CountArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
-    let sql = format!("SELECT EXISTS (SELECT 1 FROM {}{}) AS exists", q.quoted(), where_clause(&a.condition)?);
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {}{}) AS exists",
+        q.quoted(),
+        where_clause(&a.condition)?
+    );
     let rows = read_rows(&ctx, &sql, &a.params).await?;
-    let b = rows.first().and_then(|r| r.get("exists")).cloned().unwrap_or(false.into());
+    let b = rows
+        .first()
+        .and_then(|r| r.get("exists"))
+        .cloned()
+        .unwrap_or(false.into());
     Ok(json!({ "exists": b }))
 }
 
@@ -844,11 +941,14 @@ pub struct UpsertArgs {
 async fn upsert(ctx: Ctx, a: UpsertArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.data.is_empty() {
-        return Err(ToolError::invalid("data is empty; give at least one column"));
+        return Err(ToolError::invalid(
+            "data is empty; give at least one column",
+        ));
     }
     if a.conflict_columns.is_empty() {
-        return Err(ToolError::invalid("conflictColumns is empty")
-            .suggest("Name the primary key or unique columns that identify the row, e.g. [\"id\"]."));
+        return Err(ToolError::invalid("conflictColumns is empty").suggest(
+            "Name the primary key or unique columns that identify the row, e.g. [\"id\"].",
+        ));
     }
     let cols: Vec<&String> = a.data.keys().collect();
     let params: Vec<Value> = a.data.values().cloned().collect();
@@ -875,10 +975,21 @@ async fn upsert(ctx: Ctx, a: UpsertArgs) -> ToolResult<Value> {
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {action}{}",
         q.quoted(),
-        cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "),
+        cols.iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
         placeholders.join(", "),
-        a.conflict_columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "),
-        if returning { " RETURNING *, (xmax = 0) AS _inserted" } else { "" }
+        a.conflict_columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if returning {
+            " RETURNING *, (xmax = 0) AS _inserted"
+        } else {
+            ""
+        }
     );
     let out = execute(&ctx, &sql, &params, None, Mode::Write).await?;
     let mut result = json!({ "rowsAffected": out.affected });
@@ -926,10 +1037,18 @@ async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
         return Err(ToolError::invalid("every row is empty; give column values"));
     }
     let per_chunk = (MAX_PARAMS / columns.len()).clamp(1, 1000);
-    let col_list = columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+    let col_list = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
     let suffix = format!(
         "{}{}",
-        if a.on_conflict_do_nothing { " ON CONFLICT DO NOTHING" } else { "" },
+        if a.on_conflict_do_nothing {
+            " ON CONFLICT DO NOTHING"
+        } else {
+            ""
+        },
         if a.returning { " RETURNING *" } else { "" }
     );
 
@@ -961,11 +1080,22 @@ async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
             }
             tuples.push(format!("({})", slots.join(", ")));
         }
-        let sql = format!("INSERT INTO {} ({col_list}) VALUES {}{suffix}", q.quoted(), tuples.join(", "));
-        let out = crate::db::run_query(&*tx, &sql, &params, caps).await.map_err(|mut e| {
-            e.error = format!("{} (in rows {}–{})", e.error, chunk_no * per_chunk + 1, chunk_no * per_chunk + chunk.len());
-            e
-        })?;
+        let sql = format!(
+            "INSERT INTO {} ({col_list}) VALUES {}{suffix}",
+            q.quoted(),
+            tuples.join(", ")
+        );
+        let out = crate::db::run_query(&*tx, &sql, &params, caps)
+            .await
+            .map_err(|mut e| {
+                e.error = format!(
+                    "{} (in rows {}–{})",
+                    e.error,
+                    chunk_no * per_chunk + 1,
+                    chunk_no * per_chunk + chunk.len()
+                );
+                e
+            })?;
         inserted += out.affected;
         truncated |= out.truncated.is_some();
         if returned.len() < caps.max_rows {
@@ -1003,7 +1133,11 @@ async fn truncate(ctx: Ctx, a: TruncateArgs) -> ToolResult<Value> {
     let sql = format!(
         "TRUNCATE TABLE {}{}{}",
         q.quoted(),
-        if a.restart_identity { " RESTART IDENTITY" } else { "" },
+        if a.restart_identity {
+            " RESTART IDENTITY"
+        } else {
+            ""
+        },
         if a.cascade { " CASCADE" } else { "" }
     );
     execute_ddl(&ctx, &sql).await?;
@@ -1012,56 +1146,141 @@ async fn truncate(ctx: Ctx, a: TruncateArgs) -> ToolResult<Value> {
 
 pub fn tools() -> Vec<Tool> {
     vec![
-        tool("pg_read_query", GROUP, "Run a read-only query",
+        tool(
+            "pg_read_query",
+            GROUP,
+            "Run a read-only query",
             "Run one SELECT (or other read-only statement) and return its rows.\nRuns in a READ ONLY transaction that is rolled back, so it can never change data. Use $1, $2… placeholders with `params`. Results are capped (see `truncated`).",
-            READ, read_query),
-        tool("pg_write_query", GROUP, "Run a statement that changes data",
+            READ,
+            read_query,
+        ),
+        tool(
+            "pg_write_query",
+            GROUP,
+            "Run a statement that changes data",
             "Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING).\nUse $1, $2… placeholders with `params`. Pass `transactionId` to run inside an open transaction.",
-            DESTRUCTIVE, write_query),
-        tool("pg_list_tables", GROUP, "List tables",
+            DESTRUCTIVE,
+            write_query,
+        ),
+        tool(
+            "pg_list_tables",
+            GROUP,
+            "List tables",
             "List tables with schema, estimated rows, total size and comment.\nSystem schemas are hidden unless includeSystem; page with limit/offset.",
-            READ, list_tables),
-        tool("pg_describe_table", GROUP, "Describe a table",
+            READ,
+            list_tables,
+        ),
+        tool(
+            "pg_describe_table",
+            GROUP,
+            "Describe a table",
             "Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments.",
-            READ, describe_table),
-        tool("pg_create_table", GROUP, "Create a table",
+            READ,
+            describe_table,
+        ),
+        tool(
+            "pg_create_table",
+            GROUP,
+            "Create a table",
             "Create a table from column definitions (name, type, nullable, default, primaryKey, unique, references).",
-            WRITE, create_table),
-        tool("pg_drop_table", GROUP, "Drop a table",
+            WRITE,
+            create_table,
+        ),
+        tool(
+            "pg_drop_table",
+            GROUP,
+            "Drop a table",
             "Drop a table (optionally IF EXISTS, CASCADE). Its data is lost.",
-            DESTRUCTIVE, drop_table),
-        tool("pg_get_indexes", GROUP, "List indexes",
+            DESTRUCTIVE,
+            drop_table,
+        ),
+        tool(
+            "pg_get_indexes",
+            GROUP,
+            "List indexes",
             "List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables.",
-            READ, get_indexes),
-        tool("pg_create_index", GROUP, "Create an index",
+            READ,
+            get_indexes,
+        ),
+        tool(
+            "pg_create_index",
+            GROUP,
+            "Create an index",
             "Create an index on columns of a table (unique, partial, method, concurrently).",
-            WRITE, create_index),
-        tool("pg_drop_index", GROUP, "Drop an index",
+            WRITE,
+            create_index,
+        ),
+        tool(
+            "pg_drop_index",
+            GROUP,
+            "Drop an index",
             "Drop an index (optionally IF EXISTS, CASCADE, CONCURRENTLY).",
-            DESTRUCTIVE, drop_index),
-        tool("pg_list_objects", GROUP, "List database objects",
+            DESTRUCTIVE,
+            drop_index,
+        ),
+        tool(
+            "pg_list_objects",
+            GROUP,
+            "List database objects",
             "List tables, views, materialized views, sequences, indexes, functions, procedures and types, filtered by schema, kind and name pattern.",
-            READ, list_objects),
-        tool("pg_object_details", GROUP, "Describe any object",
+            READ,
+            list_objects,
+        ),
+        tool(
+            "pg_object_details",
+            GROUP,
+            "Describe any object",
             "Details of a table, view, sequence, index, function (with definition) or type (enum labels, domain base, composite attributes).",
-            READ, object_details),
-        tool("pg_list_extensions", GROUP, "List extensions",
+            READ,
+            object_details,
+        ),
+        tool(
+            "pg_list_extensions",
+            GROUP,
+            "List extensions",
             "List installed extensions with version and schema, or with available=true every extension the server can install.",
-            READ, list_extensions),
-        tool("pg_count", GROUP, "Count rows",
+            READ,
+            list_extensions,
+        ),
+        tool(
+            "pg_count",
+            GROUP,
+            "Count rows",
             "Count the rows of a table, optionally matching a SQL condition with $n parameters.",
-            READ, count),
-        tool("pg_exists", GROUP, "Check whether rows exist",
+            READ,
+            count,
+        ),
+        tool(
+            "pg_exists",
+            GROUP,
+            "Check whether rows exist",
             "Whether any row of a table matches an optional SQL condition (stops at the first match).",
-            READ, exists),
-        tool("pg_upsert", GROUP, "Insert or update a row",
+            READ,
+            exists,
+        ),
+        tool(
+            "pg_upsert",
+            GROUP,
+            "Insert or update a row",
             "Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted.",
-            WRITE, upsert),
-        tool("pg_batch_insert", GROUP, "Insert many rows",
+            WRITE,
+            upsert,
+        ),
+        tool(
+            "pg_batch_insert",
+            GROUP,
+            "Insert many rows",
             "Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit.",
-            WRITE, batch_insert),
-        tool("pg_truncate", GROUP, "Empty a table",
+            WRITE,
+            batch_insert,
+        ),
+        tool(
+            "pg_truncate",
+            GROUP,
+            "Empty a table",
             "Remove every row of a table (TRUNCATE), optionally restarting identities and cascading.",
-            DESTRUCTIVE, truncate),
+            DESTRUCTIVE,
+            truncate,
+        ),
     ]
 }

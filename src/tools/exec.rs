@@ -32,10 +32,12 @@ pub async fn execute(
         let mut tx = slot.lock().await;
         tx.touch();
         let fence = (mode == Mode::Read || ctx.read_only) && !tx.read_only;
-        if fence && let Some(keyword) = transaction_control(sql) {
-            // A COMMIT here would commit the transaction's earlier writes through a read.
+        if let Some(keyword) = transaction_control(sql) {
+            // A COMMIT or ROLLBACK here would end the transaction behind the registry's back:
+            // the pinned connection would go on in autocommit, outside any read-only
+            // transaction, and a read could commit earlier writes.
             return Err(ToolError::invalid(format!(
-                "{keyword} cannot be run through a read-only call"
+                "{keyword} cannot be run inside a pinned transaction through a query tool"
             ))
             .suggest(
                 "End the transaction with pg_transaction_commit or pg_transaction_rollback.",

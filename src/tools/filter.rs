@@ -29,11 +29,7 @@ impl ToolFilter {
             let name = match &rule {
                 Rule::Only(x) | Rule::Add(x) | Rule::Remove(x) => x,
             };
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!(
                     "invalid --tool-filter entry '{raw}': expected a group or tool name, optionally prefixed with + or -"
                 ));

@@ -189,7 +189,8 @@ fn schema_for<A: JsonSchema>() -> Map<String, Value> {
     map.remove("$schema");
     map.remove("title");
     map.entry("type").or_insert_with(|| "object".into());
-    map.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+    map.entry("properties")
+        .or_insert_with(|| Value::Object(Map::new()));
     map
 }
 
@@ -350,7 +351,12 @@ impl Registry {
         } else {
             format!(
                 "Did you mean {}?",
-                close.iter().take(3).map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+                close
+                    .iter()
+                    .take(3)
+                    .map(|(_, n)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         });
         err
@@ -433,7 +439,8 @@ fn arguments_table(schema: &Map<String, Value>) -> String {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let mut out = String::from("| argument | type | required | description |\n| --- | --- | --- | --- |\n");
+    let mut out =
+        String::from("| argument | type | required | description |\n| --- | --- | --- | --- |\n");
     for (name, p) in props {
         let desc = p
             .get("description")
@@ -444,7 +451,11 @@ fn arguments_table(schema: &Map<String, Value>) -> String {
         out.push_str(&format!(
             "| `{name}` | {} | {} | {desc} |\n",
             type_label(p),
-            if required.contains(&name.as_str()) { "yes" } else { "" }
+            if required.contains(&name.as_str()) {
+                "yes"
+            } else {
+                ""
+            }
         ));
     }
     out
@@ -462,7 +473,12 @@ mod tests {
             assert!(t.name.starts_with("pg_"), "{}", t.name);
             assert!(seen.insert(t.name), "duplicate {}", t.name);
             assert!(!t.description.is_empty());
-            assert_eq!(t.input_schema.get("type"), Some(&Value::from("object")), "{}", t.name);
+            assert_eq!(
+                t.input_schema.get("type"),
+                Some(&Value::from("object")),
+                "{}",
+                t.name
+            );
         }
     }
 

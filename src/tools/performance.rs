@@ -46,12 +46,18 @@ pub struct ExplainArgs {
 async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Value> {
     let trimmed = a.sql.trim_start().to_ascii_lowercase();
     if trimmed.starts_with("explain") {
-        return Err(ToolError::invalid("pass the statement itself, without EXPLAIN")
-            .suggest("Use the analyze/buffers/verbose/format arguments for EXPLAIN options."));
+        return Err(
+            ToolError::invalid("pass the statement itself, without EXPLAIN")
+                .suggest("Use the analyze/buffers/verbose/format arguments for EXPLAIN options."),
+        );
     }
     let mut options = vec![format!(
         "FORMAT {}",
-        if a.format == PlanFormat::Json { "JSON" } else { "TEXT" }
+        if a.format == PlanFormat::Json {
+            "JSON"
+        } else {
+            "TEXT"
+        }
     )];
     if a.analyze {
         options.push("ANALYZE".into());
@@ -72,7 +78,8 @@ async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Value> {
         }
         e
     })?;
-    let first_col = |row: &serde_json::Map<String, Value>| row.values().next().cloned().unwrap_or(Value::Null);
+    let first_col =
+        |row: &serde_json::Map<String, Value>| row.values().next().cloned().unwrap_or(Value::Null);
     if a.format == PlanFormat::Text {
         let lines: Vec<String> = out
             .rows
@@ -90,7 +97,10 @@ async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Value> {
         "totalCost": plan.get("Total Cost"),
         "estimatedRows": plan.get("Plan Rows"),
     });
-    for (from, to) in [("Planning Time", "planningTimeMs"), ("Execution Time", "executionTimeMs")] {
+    for (from, to) in [
+        ("Planning Time", "planningTimeMs"),
+        ("Execution Time", "executionTimeMs"),
+    ] {
         if let Some(v) = top.get(from) {
             result[to] = v.clone();
         }
@@ -152,7 +162,10 @@ async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<Value> {
         )
         .await?;
         return rows.into_iter().next().ok_or_else(|| {
-            ToolError::not_found("NOT_FOUND", format!("'{q}' has no table statistics (is it a view?)"))
+            ToolError::not_found(
+                "NOT_FOUND",
+                format!("'{q}' has no table statistics (is it a view?)"),
+            )
         });
     }
     let sql = format!(

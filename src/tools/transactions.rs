@@ -176,17 +176,24 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
             "{sql}; SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
         ))
         .await;
-    let settings = reply.ok().and_then(|msgs| {
-        msgs.into_iter().find_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((
-                r.get(0).unwrap_or_default().to_string(),
-                r.get(1) == Some("on"),
-            )),
-            _ => None,
-        })
+    let msgs = match reply {
+        Ok(m) => m,
+        Err(e) => {
+            // Unknown state: never hand this connection to anyone else.
+            drop(deadpool_postgres::Object::take(client));
+            let mut e = ToolError::from(e);
+            e.error = format!("could not start a transaction ({sql}): {}", e.error);
+            return Err(e);
+        }
+    };
+    let settings = msgs.into_iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => Some((
+            r.get(0).unwrap_or_default().to_string(),
+            r.get(1) == Some("on"),
+        )),
+        _ => None,
     });
     let Some((isolation, server_read_only)) = settings else {
-        // Unknown state: never hand this connection to anyone else.
         drop(deadpool_postgres::Object::take(client));
         return Err(ToolError::internal(format!(
             "could not start a transaction with {sql}"
