@@ -15,10 +15,16 @@
   const isArray = Array.isArray, P = Promise;
 
   // Arguments cross as JSON text only: a throwing getter, toJSON, proxy trap or BigInt
-  // rejects just this call.
-  function invoke(tool, args) {
+  // rejects just this call. Calls made through a `tx` object carry its transaction id.
+  function invoke(tool, args, txId) {
     let json;
     try {
+      if (txId !== null) {
+        const o = create(null);
+        if (args !== undefined && args !== null) for (const k in args) o[k] = args[k];
+        o.__pgmcp_tx = txId;
+        args = o;
+      }
       json = args === undefined ? "{}" : stringify(args);
     } catch (err) {
       return new P((_, reject) => reject(err));
@@ -27,7 +33,7 @@
   }
 
   // Method shorthand: named, and not a constructor.
-  function method(name, tool, primary) {
+  function method(name, tool, primary, txId) {
     return {
       [name](args) {
         if (typeof args === "string" && primary !== null) {
@@ -35,12 +41,12 @@
           o[primary] = args;
           args = o;
         }
-        return invoke(tool, args);
+        return invoke(tool, args, txId);
       },
     }[name];
   }
 
-  function alias(name, tool, params) {
+  function alias(name, tool, params, txId) {
     return {
       [name](...argv) {
         let args = argv[0];
@@ -50,33 +56,63 @@
             if (argv[i] !== undefined) args[params[i]] = argv[i];
           }
         }
-        return invoke(tool, args);
+        return invoke(tool, args, txId);
       },
     }[name];
   }
 
-  const pg = create(null);
-  for (const [group, methods] of api.groups) {
-    let built;
-    define(pg, group, {
-      enumerable: true,
-      get() {
-        if (built === undefined) {
-          // Runs after user code: no iterators, nothing user-replaceable.
-          built = create(null);
-          for (let i = 0; i < methods.length; i++) {
-            const m = methods[i];
-            built[m[0]] = method(m[0], m[1], m[2]);
+  // `pg`, or (with a transaction id) the `tx` handed to pg.transaction's callback: the
+  // same API, every call pinned to that transaction's connection.
+  function makeApi(txId) {
+    const o = create(null);
+    for (const [group, methods] of api.groups) {
+      let built;
+      define(o, group, {
+        enumerable: true,
+        get() {
+          if (built === undefined) {
+            // Runs after user code: no iterators, nothing user-replaceable.
+            built = create(null);
+            for (let i = 0; i < methods.length; i++) {
+              const m = methods[i];
+              built[m[0]] = method(m[0], m[1], m[2], txId);
+            }
+            freeze(built);
           }
-          freeze(built);
+          return built;
+        },
+      });
+    }
+    for (const [name, tool, params] of api.aliases) {
+      if (!(name in o)) o[name] = alias(name, tool, params, txId);
+    }
+    return o;
+  }
+
+  const TX = "__transaction";
+  const pg = makeApi(null);
+  pg.transaction = {
+    async transaction(fn) {
+      if (typeof fn !== "function") {
+        throw new TypeError("pg.transaction needs a function: pg.transaction(async (tx) => { ... })");
+      }
+      const begin = await invoke(TX, { op: "begin" }, null);
+      const id = begin.transactionId;
+      let value;
+      try {
+        value = await fn(freeze(makeApi(id)));
+      } catch (err) {
+        try {
+          await invoke(TX, { op: "rollback", id }, null);
+        } catch (_) {
+          // The original error is the one worth reporting.
         }
-        return built;
-      },
-    });
-  }
-  for (const [name, tool, params] of api.aliases) {
-    if (!(name in pg)) pg[name] = alias(name, tool, params);
-  }
+        throw err;
+      }
+      await invoke(TX, { op: "commit", id }, null);
+      return value;
+    },
+  }.transaction;
   const help = api.help;
   pg.help = {
     help(group) {

@@ -55,6 +55,61 @@ pub struct ServerArgs {
     /// Seconds an explicit transaction may stay idle before it is rolled back.
     #[arg(global = true, long, default_value_t = 300)]
     pub transaction_idle_timeout: u64,
+    #[command(flatten)]
+    pub code: CodeArgs,
+}
+
+/// Code Mode (`pg_execute_code`) limits. Every limit error names the flag that raises it.
+#[derive(Debug, Clone, Args)]
+pub struct CodeArgs {
+    /// Largest `timeout` (ms) an execution may ask for; larger requests are clamped.
+    #[arg(global = true, long, default_value_t = 60_000)]
+    pub code_max_timeout: u64,
+    /// Memory an execution may allocate, in MB (worker address-space limit).
+    #[arg(global = true, long, default_value_t = 128)]
+    pub code_memory_mb: u64,
+    /// `process` (default): each execution in a killable worker process with OS limits.
+    /// `thread`: in-process, for platforms without fork and for fuzzing (no memory limit, no kill).
+    #[arg(global = true, long, value_enum, default_value_t = Isolation::Process)]
+    pub sandbox_isolation: Isolation,
+    /// Pre-started idle workers that hide the spawn latency.
+    #[arg(global = true, long, default_value_t = 2)]
+    pub code_worker_pool: usize,
+    #[arg(global = true, long, default_value_t = 1000)]
+    pub code_max_tool_calls: u32,
+    #[arg(global = true, long, default_value_t = 32)]
+    pub code_max_in_flight: u32,
+    /// Bytecode instructions per execution (0 = unlimited; the timeout still applies).
+    #[arg(global = true, long, default_value_t = 500_000_000)]
+    pub code_max_instructions: u64,
+    #[arg(global = true, long, default_value_t = 10_000_000)]
+    pub code_max_loop_iterations: u64,
+    #[arg(global = true, long, default_value_t = 1_000)]
+    pub code_max_recursion: usize,
+    #[arg(global = true, long, default_value_t = 1024 * 1024)]
+    pub code_max_result_bytes: usize,
+    #[arg(global = true, long, default_value_t = 64 * 1024)]
+    pub code_max_log_bytes: usize,
+    #[arg(global = true, long, default_value_t = 50 * 1024)]
+    pub code_max_source_bytes: usize,
+    #[arg(global = true, long, default_value_t = 256)]
+    pub code_max_depth: usize,
+    /// The executable run as the sandbox worker (default: this binary).
+    #[arg(global = true, long, env = "PGMCP_WORKER_EXE", hide = true)]
+    pub code_worker_exe: Option<std::path::PathBuf>,
+}
+
+impl Default for CodeArgs {
+    fn default() -> Self {
+        parse_server_args(["pgmcp"]).map(|a| a.code).unwrap_or_else(|e| panic!("clap defaults: {e}"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Isolation {
+    #[default]
+    Process,
+    Thread,
 }
 
 /// Parses server flags as the command line would (defaults included); for embedding
@@ -124,6 +179,7 @@ pub struct Config {
     pub max_rows: usize,
     pub max_result_bytes: usize,
     pub transaction_idle_timeout: Duration,
+    pub code: CodeArgs,
 }
 
 impl std::fmt::Debug for Config {
@@ -270,6 +326,7 @@ impl Config {
             max_rows: args.max_rows,
             max_result_bytes: args.max_result_bytes.max(1024),
             transaction_idle_timeout: Duration::from_secs(args.transaction_idle_timeout.max(1)),
+            code: args.code.clone(),
         })
     }
 }

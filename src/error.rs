@@ -21,6 +21,8 @@ pub enum Category {
     NotFound,
     /// A limit or timeout was hit.
     Limit,
+    /// Code Mode: the script itself failed (a thrown error, a crashed worker).
+    Sandbox,
     /// A bug or an unexpected state on our side.
     Internal,
 }
@@ -39,6 +41,9 @@ pub struct ToolError {
     /// Extra machine-readable facts (PostgreSQL detail, position, the limit that was hit…).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
+    /// Protocol-level metadata (MCP `_meta`), e.g. Code Mode metrics; not part of the body.
+    #[serde(skip)]
+    pub meta: Option<Value>,
 }
 
 pub type ToolResult<T = Value> = Result<T, ToolError>;
@@ -53,6 +58,7 @@ impl ToolError {
             suggestion: None,
             sqlstate: None,
             details: None,
+            meta: None,
         }
     }
 

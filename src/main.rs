@@ -51,6 +51,11 @@ fn init_logging(level: &str) {
 }
 
 fn main() -> ExitCode {
+    // The sandbox worker: no CLI parsing, no logging setup, no runtime. It is this binary
+    // re-executed by the server with an empty environment.
+    if std::env::args_os().nth(1).is_some_and(|a| a == pgmcp::codemode::worker::WORKER_ARG) {
+        return ExitCode::from(pgmcp::codemode::worker::worker_main().clamp(0, 255) as u8);
+    }
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let command = cli.command.unwrap_or(Command::Serve);
@@ -120,6 +125,7 @@ async fn demo(mut args: ServerArgs, page_size: usize) -> anyhow::Result<()> {
 
 async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
     let app = App::new(config)?;
+    app.code.warm(&app.config.code);
     for name in app.registry.unknown_filter_names(&app.config) {
         tracing::warn!("--tool-filter entry '{name}' matches no tool or group");
     }

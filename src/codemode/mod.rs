@@ -1,4 +1,381 @@
-//! Code Mode: run agent-written TypeScript against the `pg.*` API in a sandbox.
+//! Code Mode: `pg_execute_code` runs agent-written TypeScript against the `pg.*` API.
+//!
+//! transpile (oxc: strip types, wrap as an async body) → sandbox (Boa, fresh realm, budgets)
+//! inside a worker process (rlimits, killed at the deadline) → every `pg.*` call comes back
+//! as a frame and runs through the same registry as a direct tool call.
+
+pub mod api;
 pub mod convert;
+pub mod frames;
 pub mod sandbox;
 pub mod transpile;
+pub mod worker;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::{CodeArgs, Isolation};
+use crate::error::{Category, ToolError, ToolResult};
+use crate::tools::{Ctx, Tool, WRITE, tool};
+use sandbox::{Outcome, SandboxLimits};
+
+use worker::{Failure, Serve, WorkerPool};
+
+pub const GROUP: &str = "codemode";
+const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Stack reserved for the JS thread: Boa's parser and interpreter recurse deeply on
+/// legitimate code, and the reservation costs address space, not memory.
+pub const JS_STACK_BYTES: usize = 128 * 1024 * 1024;
+/// Name of the bridge call the prelude uses for `pg.transaction`.
+const TRANSACTION_CALL: &str = "__transaction";
+/// Argument key the prelude adds to calls made through a `tx` object.
+const TX_KEY: &str = "__pgmcp_tx";
+
+/// Process-wide Code Mode state: the idle worker pool, created on first use.
+#[derive(Default)]
+pub struct Engine {
+    pool: OnceLock<Arc<WorkerPool>>,
+}
+
+impl Engine {
+    fn pool(&self, cfg: &CodeArgs) -> &Arc<WorkerPool> {
+        self.pool.get_or_init(|| {
+            let exe = cfg
+                .code_worker_exe
+                .clone()
+                .or_else(|| std::env::current_exe().ok())
+                .unwrap_or_else(|| "pgmcp".into());
+            WorkerPool::new(exe, cfg.code_worker_pool)
+        })
+    }
+
+    /// Starts the idle workers now rather than on the first execution.
+    pub fn warm(&self, cfg: &CodeArgs) {
+        if cfg.sandbox_isolation == Isolation::Process && cfg.code_worker_pool > 0 {
+            self.pool(cfg).refill();
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExecuteCodeArgs {
+    /// TypeScript (or JavaScript) function body. Top-level await and return work; the last
+    /// expression is returned when there is no return.
+    pub code: String,
+    /// Wall-clock limit in milliseconds (default 30000; clamped to the server's maximum).
+    pub timeout: Option<u64>,
+    /// Run every call of this execution read-only (write tools are absent from `pg`).
+    pub readonly: Option<bool>,
+    /// Include metrics (time, CPU, memory, tool calls, token estimate) in the result itself.
+    pub metrics: Option<bool>,
+}
+
+/// Mutable facts about one execution, shared with the bridge's call handler.
+#[derive(Default)]
+struct ExecState {
+    calls: AtomicU32,
+    transactions: Mutex<Vec<String>>,
+}
+
+pub fn limits(cfg: &CodeArgs) -> SandboxLimits {
+    SandboxLimits {
+        loop_iterations: cfg.code_max_loop_iterations,
+        recursion: cfg.code_max_recursion,
+        instruction_budget: (cfg.code_max_instructions > 0).then_some(cfg.code_max_instructions),
+        max_tool_calls: cfg.code_max_tool_calls,
+        max_in_flight: cfg.code_max_in_flight.max(1),
+        max_result_bytes: cfg.code_max_result_bytes,
+        max_log_bytes: cfg.code_max_log_bytes,
+        ..SandboxLimits::default()
+    }
+}
+
+async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
+    let started = Instant::now();
+    let cfg = ctx.app.config.code.clone();
+    let requested = a.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
+    if requested == 0 {
+        return Err(ToolError::invalid("timeout must be at least 1 ms"));
+    }
+    let timeout_ms = requested.min(cfg.code_max_timeout);
+    let readonly = ctx.read_only || a.readonly.unwrap_or(false);
+
+    let tlimits = transpile::TranspileLimits {
+        max_source_bytes: cfg.code_max_source_bytes,
+        max_depth: cfg.code_max_depth,
+    };
+    let code = a.code;
+    let transpiled = tokio::task::spawn_blocking(move || transpile::transpile(&code, &tlimits))
+        .await
+        .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
+        .map_err(code_error)?;
+
+    let visible: Vec<&Tool> = ctx
+        .app
+        .registry
+        .visible(&ctx.app.config)
+        .filter(|t| !readonly || t.hints.read_only)
+        .collect();
+    let mut manifest = api::manifest(visible.iter().copied());
+    manifest.help_text = Some(api::declarations(visible.iter().copied()));
+
+    let state = Arc::new(ExecState::default());
+    let serve = make_serve(&ctx, readonly, &manifest, state.clone());
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let _cancel_on_drop = cancel.clone().drop_guard();
+    let limits = limits(&cfg);
+    let run = match cfg.sandbox_isolation {
+        Isolation::Process => {
+            let os = frames::OsLimits {
+                memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
+                cpu_seconds: timeout_ms.div_ceil(1000) + 1,
+                stack_bytes: JS_STACK_BYTES,
+            };
+            let pool = ctx.app.code.pool(&cfg).clone();
+            worker::run_in_process(&pool, transpiled.js.clone(), manifest, limits, os, deadline, serve, cancel.clone()).await
+        }
+        Isolation::Thread => {
+            worker::run_in_thread(transpiled.js.clone(), manifest, limits, JS_STACK_BYTES, deadline, serve, cancel.clone()).await
+        }
+    };
+
+    // Whatever happened, nothing this execution started may stay open on the server.
+    let open: Vec<String> = std::mem::take(&mut *state.transactions.lock().unwrap_or_else(|p| p.into_inner()));
+    for id in open {
+        if let Ok(slot) = ctx.app.db.transactions.take(&id) {
+            let _ = crate::db::transactions::finish(slot, crate::db::transactions::Finish::Rollback).await;
+        }
+    }
+
+    let calls = state.calls.load(Ordering::Relaxed);
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let clamped = (requested > timeout_ms).then(|| json!({ "requestedMs": requested, "usedMs": timeout_ms }));
+    match run {
+        Ok((outcome, usage)) => finish(outcome, usage, &transpiled, wall_ms, calls, clamped, a.metrics.unwrap_or(false)),
+        Err(failure) => Err(failure_error(failure, timeout_ms, &cfg, wall_ms, calls)),
+    }
+}
+
+fn make_serve(ctx: &Ctx, readonly: bool, manifest: &sandbox::Manifest, state: Arc<ExecState>) -> Serve {
+    let app = ctx.app.clone();
+    let allowed: Arc<Vec<String>> = Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect());
+    Arc::new(move |tool: String, mut args: Value| {
+        let app = app.clone();
+        let allowed = allowed.clone();
+        let state = state.clone();
+        Box::pin(async move {
+            state.calls.fetch_add(1, Ordering::Relaxed);
+            let mut ctx = Ctx::new(app.clone());
+            ctx.read_only = readonly;
+            if let Value::Object(map) = &mut args
+                && let Some(Value::String(id)) = map.remove(TX_KEY)
+            {
+                ctx.transaction = Some(id);
+            }
+            if tool == TRANSACTION_CALL {
+                return transaction_call(ctx, args, &state).await.map_err(|e| e.to_json());
+            }
+            if !allowed.contains(&tool) {
+                return Err(ToolError::not_found("UNKNOWN_TOOL", format!("'{tool}' is not available to code on this server"))
+                    .suggest("pg.help() lists what is available.")
+                    .to_json());
+            }
+            app.registry.call(ctx, &tool, args).await.map_err(|e| e.to_json())
+        })
+    })
+}
+
+/// `pg.transaction`: begin, commit or roll back a transaction owned by this execution.
+async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResult<Value> {
+    let op = args.get("op").and_then(Value::as_str).unwrap_or("");
+    let app = ctx.app.clone();
+    let tool = |name: &str| {
+        app.registry
+            .get(name)
+            .ok_or_else(|| ToolError::internal(format!("{name} is missing")))
+    };
+    match op {
+        "begin" => {
+            // Bypasses the tool filter on purpose: pg.transaction is part of the code API
+            // whatever tools are exposed. Read-only executions get READ ONLY transactions.
+            let v = tool("pg_transaction_begin")?.invoke(ctx.clone(), json!({ "readOnly": ctx.read_only })).await?;
+            if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
+                state.transactions.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_string());
+            }
+            Ok(v)
+        }
+        "commit" | "rollback" => {
+            let id = args.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+            let owned = {
+                let mut open = state.transactions.lock().unwrap_or_else(|p| p.into_inner());
+                let pos = open.iter().position(|t| *t == id);
+                pos.map(|p| open.remove(p)).is_some()
+            };
+            if !owned {
+                return Err(ToolError::invalid("not a transaction of this execution"));
+            }
+            let name = if op == "commit" && !ctx.read_only { "pg_transaction_commit" } else { "pg_transaction_rollback" };
+            tool(name)?.invoke(ctx, json!({ "transactionId": id })).await
+        }
+        _ => Err(ToolError::invalid("unknown transaction operation")),
+    }
+}
+
+fn code_error(e: transpile::CodeError) -> ToolError {
+    let mut details = Map::new();
+    for (k, v) in [("line", e.line.map(Value::from)), ("column", e.column.map(Value::from)), ("snippet", e.snippet.clone().map(Value::from)), ("limit", e.limit.clone().map(Value::from))] {
+        if let Some(v) = v {
+            details.insert(k.into(), v);
+        }
+    }
+    let category = if e.code == transpile::SYNTAX_ERROR || e.code == transpile::MODULE_SYNTAX { Category::Validation } else { Category::Limit };
+    let message = match (e.line, e.column) {
+        (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),
+        _ => e.message.clone(),
+    };
+    let mut err = ToolError::new(category, e.code, message).with_details(Value::Object(details));
+    if let Some(limit) = &e.limit {
+        err = err.suggest(format!("Simplify the code, or raise the limit: {limit}."));
+    }
+    err
+}
+
+fn metrics(wall_ms: u64, usage: Option<&frames::Usage>, calls: u32, body_bytes: usize) -> Value {
+    let mut m = json!({
+        "wallTimeMs": wall_ms,
+        "toolCalls": calls,
+        "tokenEstimate": body_bytes.div_ceil(4),
+    });
+    if let Some(usage) = usage {
+        m["cpuTimeMs"] = usage.cpu_ms.into();
+        if let Some(kb) = usage.max_rss_kb {
+            m["memoryUsedMb"] = ((kb as f64 / 1024.0 * 10.0).round() / 10.0).into();
+        }
+    }
+    m
+}
+
+fn finish(
+    outcome: Outcome,
+    usage: Option<frames::Usage>,
+    transpiled: &transpile::Transpiled,
+    wall_ms: u64,
+    calls: u32,
+    clamped: Option<Value>,
+    inline_metrics: bool,
+) -> ToolResult<Value> {
+    let logs = (!outcome.logs.is_empty()).then(|| serde_json::to_value(&outcome.logs).unwrap_or(Value::Null));
+    if let Some(err) = &outcome.error {
+        let mut details = Map::new();
+        let mut message = match &err.name {
+            Some(name) if err.code == sandbox::codes::JS_ERROR => format!("{name}: {}", err.message),
+            _ => err.message.clone(),
+        };
+        if let (Some(l), Some(c)) = (err.js_line, err.js_column)
+            && let Some((line, column)) = transpiled.original_position(l, c)
+        {
+            message = format!("{message} (line {line}, column {column})");
+            details.insert("line".into(), line.into());
+            details.insert("column".into(), column.into());
+            if let Some(s) = transpiled.snippet(line, column) {
+                details.insert("snippet".into(), s.into());
+            }
+        }
+        if let Some(name) = &err.name {
+            details.insert("name".into(), name.clone().into());
+        }
+        if let Some(limit) = &err.limit {
+            details.insert("limit".into(), limit.clone().into());
+        }
+        if let Some(d) = &err.details {
+            details.insert("thrown".into(), d.clone());
+        }
+        if let Some(logs) = logs {
+            details.insert("logs".into(), logs);
+        }
+        let category = if err.code == sandbox::codes::JS_ERROR { Category::Sandbox } else { Category::Limit };
+        let mut e = ToolError::new(category, &err.code, message).with_details(Value::Object(details));
+        if let Some(limit) = &err.limit {
+            e = e.suggest(format!("Do less per execution, or raise the limit ({limit})."));
+        } else if err.code == sandbox::codes::UNSETTLED {
+            e = e.suggest("Await every promise; a promise that never resolves cannot be returned.");
+        }
+        e.meta = Some(metrics(wall_ms, usage.as_ref(), calls, 0));
+        return Err(e);
+    }
+    let mut body = Map::new();
+    body.insert("success".into(), true.into());
+    body.insert("result".into(), outcome.result.clone().unwrap_or(Value::Null));
+    if let Some(t) = &outcome.result_truncated {
+        body.insert(
+            "resultTruncated".into(),
+            json!({ "originalBytes": t.original_bytes, "maxBytes": t.max_bytes, "raiseWith": "--code-max-result-bytes" }),
+        );
+    }
+    if let Some(logs) = logs {
+        body.insert("logs".into(), logs);
+    }
+    if let Some(c) = clamped {
+        body.insert("timeoutClamped".into(), c);
+    }
+    let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
+    let m = metrics(wall_ms, usage.as_ref(), calls, size);
+    if inline_metrics {
+        body.insert("metrics".into(), m.clone());
+    }
+    body.insert("_meta".into(), json!({ "metrics": m }));
+    Ok(Value::Object(body))
+}
+
+fn failure_error(f: Failure, timeout_ms: u64, cfg: &CodeArgs, wall_ms: u64, calls: u32) -> ToolError {
+    let (category, message, suggestion) = match &f {
+        Failure::Timeout => (
+            Category::Limit,
+            format!("the execution did not finish within its {timeout_ms} ms timeout and was stopped"),
+            format!("Do less per execution, or pass a larger `timeout` (at most {} ms, --code-max-timeout).", cfg.code_max_timeout),
+        ),
+        Failure::MemoryLimit => (
+            Category::Limit,
+            format!("the execution ran out of its {} MB of memory", cfg.code_memory_mb),
+            "Keep less data in memory (aggregate in SQL), or raise --code-memory-mb.".into(),
+        ),
+        Failure::CpuLimit => (Category::Limit, "the execution used up its CPU time".into(), "Do less work per execution.".into()),
+        Failure::StackOverflow => (
+            Category::Limit,
+            "the execution overflowed its stack (nesting or recursion too deep)".into(),
+            "Reduce nesting depth or recursion.".into(),
+        ),
+        Failure::Crashed(why) => (Category::Sandbox, format!("the sandbox worker crashed: {why}"), "Retry; if it repeats, simplify the code.".into()),
+        Failure::Cancelled => (Category::Limit, "the execution was cancelled".into(), "".into()),
+        Failure::Spawn(why) => (Category::Internal, format!("could not start a sandbox worker: {why}"), "Check the server's logs; --sandbox-isolation thread avoids worker processes.".into()),
+    };
+    let mut e = ToolError::new(category, f.code(), message);
+    if !suggestion.is_empty() {
+        e = e.suggest(suggestion);
+    }
+    e.meta = Some(metrics(wall_ms, None, calls, 0));
+    e
+}
+
+pub fn tools() -> Vec<Tool> {
+    vec![tool(
+        "pg_execute_code",
+        GROUP,
+        "Run TypeScript against the database",
+        DESCRIPTION,
+        WRITE,
+        execute_code,
+    )
+    .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")
+    .enforcing_read_only()]
+}
+
+const DESCRIPTION: &str = "Run TypeScript that calls the database through an async `pg` API, and get only its final value back.\n\
+One call replaces many tool round trips and keeps intermediate rows out of the conversation. The code is an async function body: use await, return a value (or end with an expression). Every tool is pg.<group>.<method>(args), e.g. pg.core.readQuery({sql}); shortcuts: pg.query(sql, params?) → {rows, rowCount}, pg.execute(sql, params?), pg.listTables(), pg.describeTable(table), pg.getTableStats(table), pg.getIndexes(table), pg.createIndex({table, columns}), pg.explain(sql), pg.transaction(async tx => …). A failing call throws an Error with .code and .suggestion. console.log output is returned in `logs`. pg.help() returns the TypeScript declarations of the whole API (also the MCP resource pgmcp://code-mode/api.d.ts). No imports, no network, no filesystem; time, memory and call limits apply.";

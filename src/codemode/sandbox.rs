@@ -56,6 +56,20 @@
 //!   replaced by a preview that fits and `result_truncated` says so (not an error).
 //! * **Logs** (`max_log_entries`, `max_log_bytes`, `--code-max-log-bytes`): later entries are
 //!   dropped after a single `"[logs truncated]"` marker.
+//! * Call arguments over [`MAX_ARGS_BYTES`] of JSON reject that call with a `RangeError`.
+//! * Not covered here (the worker process is the backstop): memory (`'x'.repeat(2**30)` or
+//!   doubling a string aborts on allocation failure), time inside one native built-in, and
+//!   native stack depth (parser nesting; the caller provides a large stack — JS recursion
+//!   itself needs well under 1 KB of native stack per level in release builds).
+//!
+//! # How a run ends
+//! The first limit the host records wins, whatever JS does afterwards. The run stops as soon
+//! as the root promise settles: jobs still queued are dropped and `pg.*` calls still waiting
+//! for an in-flight slot are never submitted (calls already submitted may complete at the
+//! host; their results are ignored). An engine error inside an *async generator* trips an
+//! internal Boa assertion (a panic): it is caught, the context is leaked rather than dropped,
+//! and the limit that caused it is reported (`ENGINE_ERROR` if none can be named). The
+//! default panic hook still prints that panic to stderr.
 
 use std::{
     cell::{Cell, RefCell},

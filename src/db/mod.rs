@@ -22,6 +22,8 @@ use params::JsonParam;
 pub struct Db {
     pool: Pool,
     target: String,
+    /// Kept for cancel requests, which open their own connection.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     pub transactions: transactions::TxRegistry,
 }
 
@@ -87,7 +89,7 @@ impl Db {
         let tls = tls::make_connector(config.ssl_mode, config.ssl_root_cert.as_deref())?;
         let manager = Manager::from_config(
             config.pg.clone(),
-            tls,
+            tls.clone(),
             ManagerConfig {
                 // One extra round trip per checkout buys a clean session every time: a
                 // `SET ROLE`, `SET search_path`, session advisory lock, LISTEN or temp table
@@ -105,6 +107,7 @@ impl Db {
             .map_err(|e| ConfigError(format!("cannot create the connection pool: {e}")))?;
         Ok(Db {
             pool,
+            tls,
             target: describe_target(&config.pg),
             transactions: transactions::TxRegistry::new(config.transaction_idle_timeout),
         })
@@ -141,6 +144,29 @@ impl Db {
         err
     }
 
+    /// Arms a guard that cancels the statement running on `client` at the server if the
+    /// guard is dropped before [`CancelGuard::disarm`] — i.e. when the caller's future was
+    /// dropped mid-query (timeout, client cancellation, a killed Code Mode worker).
+    /// Without it PostgreSQL would keep running an abandoned query to completion.
+    pub fn cancel_guard(&self, client: &tokio_postgres::Client) -> CancelGuard {
+        CancelGuard {
+            token: Some(client.cancel_token()),
+            tls: self.tls.clone(),
+            pooled: None,
+        }
+    }
+
+    /// Like [`Db::cancel_guard`] for a pooled connection the guard takes over: if the
+    /// guard fires, the connection is detached from the pool, so the late-arriving cancel
+    /// request can never hit the next borrower's query.
+    pub fn guard_pooled(&self, client: Object) -> CancelGuard {
+        CancelGuard {
+            token: Some(client.cancel_token()),
+            tls: self.tls.clone(),
+            pooled: Some(client),
+        }
+    }
+
     /// Closes the pool: idle connections are dropped, checkouts fail from now on.
     pub fn close(&self) {
         self.pool.close();
@@ -148,6 +174,43 @@ impl Db {
 
     pub fn target(&self) -> &str {
         &self.target
+    }
+}
+
+pub struct CancelGuard {
+    token: Option<tokio_postgres::CancelToken>,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    pooled: Option<Object>,
+}
+
+impl CancelGuard {
+    /// The pooled connection this guard holds.
+    pub fn client(&mut self) -> &mut Object {
+        self.pooled
+            .as_mut()
+            .expect("client() is only called on guards made by guard_pooled")
+    }
+
+    /// The statement finished: nothing to cancel; a pooled connection goes back to the pool.
+    pub fn disarm(mut self) {
+        self.token = None;
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        let Some(token) = self.token.take() else { return };
+        if let Some(client) = self.pooled.take() {
+            drop(Object::take(client));
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let tls = self.tls.clone();
+            handle.spawn(async move {
+                if let Err(e) = token.cancel_query(tls).await {
+                    tracing::debug!("cancelling an abandoned query failed: {e}");
+                }
+            });
+        }
     }
 }
 

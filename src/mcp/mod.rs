@@ -33,10 +33,13 @@ impl PgMcpServer {
     }
 }
 
-pub fn to_mcp_tool(t: &Tool) -> McpTool {
+/// The MCP description of a tool. In restricted mode a tool that enforces read-only
+/// itself (Code Mode) *is* read-only, and says so.
+pub fn to_mcp_tool(t: &Tool, restricted: bool) -> McpTool {
+    let read_only = t.hints.read_only || (restricted && t.enforces_read_only);
     let annotations = ToolAnnotations::with_title(t.title)
-        .read_only(t.hints.read_only)
-        .destructive(t.hints.destructive)
+        .read_only(read_only)
+        .destructive(t.hints.destructive && !read_only)
         .idempotent(t.hints.idempotent)
         .open_world(t.hints.open_world);
     McpTool::new_with_raw(t.name, Some(t.description.into()), t.input_schema.clone())
@@ -46,18 +49,22 @@ pub fn to_mcp_tool(t: &Tool) -> McpTool {
 
 /// A tool outcome as MCP content: the JSON object in `structuredContent`, mirrored as text.
 pub fn to_call_result(result: Result<Value, ToolError>) -> CallToolResult {
-    match result {
-        Ok(v) => {
+    let (result, meta) = match result {
+        Ok(mut v) => {
+            // A tool may attach protocol metadata under `_meta`; it is not content.
+            let meta = v.as_object_mut().and_then(|m| m.remove("_meta"));
             // structuredContent must be an object; wrap anything else.
             let v = if v.is_object() {
                 v
             } else {
                 serde_json::json!({ "result": v })
             };
-            CallToolResult::structured(v)
+            (CallToolResult::structured(v), meta)
         }
-        Err(e) => CallToolResult::structured_error(e.to_json()),
-    }
+        Err(e) => (CallToolResult::structured_error(e.to_json()), e.meta),
+    };
+    let meta = meta.and_then(|m| serde_json::from_value::<rmcp::model::MetaObject>(m).ok());
+    result.with_meta(meta)
 }
 
 impl ServerHandler for PgMcpServer {
@@ -85,6 +92,7 @@ impl ServerHandler for PgMcpServer {
             })?,
         };
         let visible: Vec<&Tool> = self.app.registry.visible(&self.app.config).collect();
+        let restricted = self.app.config.access_mode == crate::config::AccessMode::Restricted;
         if start > visible.len() {
             return Err(McpError::invalid_params(
                 format!("cursor {start} is past the end of the tool list"),
@@ -93,7 +101,7 @@ impl ServerHandler for PgMcpServer {
         }
         let end = (start + self.page_size).min(visible.len());
         let mut result = ListToolsResult::with_all_items(
-            visible[start..end].iter().map(|t| to_mcp_tool(t)).collect(),
+            visible[start..end].iter().map(|t| to_mcp_tool(t, restricted)).collect(),
         );
         if end < visible.len() {
             result.next_cursor = Some(end.to_string());

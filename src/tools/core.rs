@@ -1052,18 +1052,7 @@ async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
         if a.returning { " RETURNING *" } else { "" }
     );
 
-    // All chunks in one transaction: a failure in chunk 3 must not leave chunks 1–2 behind.
-    let mut client = ctx.db().client().await?;
-    let tx = client
-        .build_transaction()
-        .read_only(ctx.read_only)
-        .start()
-        .await
-        .map_err(ToolError::from)?;
-    let mut inserted = 0u64;
-    let mut returned = Vec::new();
-    let mut truncated = false;
-    let caps = ctx.caps();
+    let mut statements = Vec::new();
     for (chunk_no, chunk) in a.rows.chunks(per_chunk).enumerate() {
         let mut params = Vec::with_capacity(chunk.len() * columns.len());
         let mut tuples = Vec::with_capacity(chunk.len());
@@ -1085,24 +1074,57 @@ async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
             q.quoted(),
             tuples.join(", ")
         );
-        let out = crate::db::run_query(&*tx, &sql, &params, caps)
-            .await
-            .map_err(|mut e| {
-                e.error = format!(
-                    "{} (in rows {}–{})",
-                    e.error,
-                    chunk_no * per_chunk + 1,
-                    chunk_no * per_chunk + chunk.len()
-                );
-                e
-            })?;
+        let rows_label = format!(
+            "rows {}–{}",
+            chunk_no * per_chunk + 1,
+            chunk_no * per_chunk + chunk.len()
+        );
+        statements.push((sql, params, rows_label));
+    }
+    let label = |rows_label: &str| {
+        let rows_label = rows_label.to_string();
+        move |mut e: ToolError| {
+            e.error = format!("{} (in {rows_label})", e.error);
+            e
+        }
+    };
+
+    let caps = ctx.caps();
+    let mut inserted = 0u64;
+    let mut returned = Vec::new();
+    let mut truncated = false;
+    let mut collect = |out: crate::db::QueryOutput| {
         inserted += out.affected;
         truncated |= out.truncated.is_some();
         if returned.len() < caps.max_rows {
             returned.extend(out.rows.into_iter().map(Value::Object));
         }
+    };
+    if ctx.transaction.is_some() {
+        // Inside the caller's pinned transaction, which provides the atomicity.
+        for (sql, params, rows_label) in &statements {
+            let out = execute(&ctx, sql, params, None, Mode::Write)
+                .await
+                .map_err(label(rows_label))?;
+            collect(out);
+        }
+    } else {
+        // All chunks in one transaction: a failure in chunk 3 must not leave chunks 1–2 behind.
+        let mut client = ctx.db().client().await?;
+        let tx = client
+            .build_transaction()
+            .read_only(ctx.read_only)
+            .start()
+            .await
+            .map_err(ToolError::from)?;
+        for (sql, params, rows_label) in &statements {
+            let out = crate::db::run_query(&*tx, sql, params, caps)
+                .await
+                .map_err(label(rows_label))?;
+            collect(out);
+        }
+        tx.commit().await.map_err(ToolError::from)?;
     }
-    tx.commit().await.map_err(ToolError::from)?;
     let mut result = json!({ "inserted": inserted });
     if a.returning {
         if returned.len() > caps.max_rows || truncated {

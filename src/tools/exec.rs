@@ -27,7 +27,7 @@ pub async fn execute(
     mode: Mode,
 ) -> ToolResult<QueryOutput> {
     let caps = ctx.caps();
-    if let Some(id) = tx_id {
+    if let Some(id) = tx_id.or(ctx.transaction.as_deref()) {
         let slot = ctx.db().transactions.get(id)?;
         let mut tx = slot.lock().await;
         tx.touch();
@@ -44,6 +44,7 @@ pub async fn execute(
             ));
         }
         let client: &tokio_postgres::Client = &tx.client;
+        let guard = ctx.db().cancel_guard(client);
         let result = if fence {
             client
                 .batch_execute("SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on")
@@ -62,6 +63,7 @@ pub async fn execute(
         } else {
             run_query(client, sql, params, caps).await
         };
+        guard.disarm();
         tx.touch();
         // A fenced statement's error was rolled back to the savepoint: the transaction
         // is still usable, so it must not be called aborted.
@@ -75,8 +77,9 @@ pub async fn execute(
         ))
         .suggest("Use pg_transaction_begin, pass its transactionId to each statement, then pg_transaction_commit or pg_transaction_rollback."));
     }
-    let mut client = ctx.db().client().await?;
-    if mode == Mode::Read || ctx.read_only {
+    let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
+    let client = guard.client();
+    let out = if mode == Mode::Read || ctx.read_only {
         let tx = client
             .build_transaction()
             .read_only(true)
@@ -88,8 +91,10 @@ pub async fn execute(
         tx.rollback().await.map_err(ToolError::from)?;
         out
     } else {
-        run_query(&**client, sql, params, caps).await
-    }
+        run_query(&***client, sql, params, caps).await
+    };
+    guard.disarm();
+    out
 }
 
 /// Runs a statement written by pgmcp itself (DDL built from quoted identifiers) with no

@@ -28,6 +28,7 @@ pub struct App {
     pub db: Db,
     pub config: Config,
     pub registry: Registry,
+    pub code: crate::codemode::Engine,
 }
 
 impl App {
@@ -38,6 +39,7 @@ impl App {
             db,
             config,
             registry: Registry::builtin(),
+            code: crate::codemode::Engine::default(),
         }))
     }
 
@@ -58,12 +60,19 @@ impl App {
 pub struct Ctx {
     pub app: Arc<App>,
     pub read_only: bool,
+    /// Run every statement of this call inside this pinned transaction (Code Mode's
+    /// `pg.transaction(tx => …)`), as if each call had passed `transactionId`.
+    pub transaction: Option<String>,
 }
 
 impl Ctx {
     pub fn new(app: Arc<App>) -> Self {
         let read_only = app.config.access_mode == AccessMode::Restricted;
-        Ctx { app, read_only }
+        Ctx {
+            app,
+            read_only,
+            transaction: None,
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -120,10 +129,19 @@ pub struct Tool {
     pub input_schema: Arc<Map<String, Value>>,
     /// TypeScript type of the success object, for the Code Mode declarations.
     pub returns: Option<&'static str>,
+    /// The tool enforces read-only mode itself (Code Mode runs every inner call read-only),
+    /// so it stays available in restricted mode despite not being read-only by nature.
+    pub enforces_read_only: bool,
     handler: Handler,
 }
 
 impl Tool {
+    /// Marks the tool as enforcing the read-only capability itself (see `enforces_read_only`).
+    pub fn enforcing_read_only(mut self) -> Self {
+        self.enforces_read_only = true;
+        self
+    }
+
     /// Declares the TypeScript shape of the result (see `codemode::api`).
     pub fn returns(mut self, ts_type: &'static str) -> Self {
         self.returns = Some(ts_type);
@@ -172,6 +190,7 @@ where
         hints,
         input_schema,
         returns: None,
+        enforces_read_only: false,
         handler,
     }
 }
@@ -284,6 +303,7 @@ impl Registry {
         tools.extend(schema::tools());
         tools.extend(transactions::tools());
         tools.extend(performance::tools());
+        tools.extend(crate::codemode::tools());
         Self::from_tools(tools)
     }
 
@@ -321,7 +341,7 @@ impl Registry {
             Some(t) if is_visible(t, &ctx.app.config) => t,
             _ => return Err(self.unknown_tool(name, &ctx.app.config)),
         };
-        if ctx.read_only && !tool.hints.read_only {
+        if ctx.read_only && !tool.hints.read_only && !tool.enforces_read_only {
             return Err(ToolError::permission(format!(
                 "{name} changes the database and is not available in read-only mode"
             ))
@@ -365,7 +385,7 @@ impl Registry {
 
 fn is_visible(tool: &Tool, config: &Config) -> bool {
     config.tool_filter.allows(tool.name, tool.group)
-        && (config.access_mode == AccessMode::Unrestricted || tool.hints.read_only)
+        && (config.access_mode == AccessMode::Unrestricted || tool.hints.read_only || tool.enforces_read_only)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

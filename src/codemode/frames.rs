@@ -1,0 +1,97 @@
+//! The parent ⇄ worker protocol: length-prefixed JSON frames over the worker's stdin and
+//! stdout. A frame is a 4-byte big-endian length followed by that many bytes of JSON.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::sandbox::{Manifest, Outcome, SandboxLimits};
+
+/// Largest frame either side accepts; a bigger length means a corrupt or hostile stream.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ToWorker {
+    /// Run one program; sent once per worker.
+    Run {
+        js: String,
+        manifest: Manifest,
+        limits: SandboxLimits,
+        os: OsLimits,
+    },
+    /// The completion of a `pg.*` call.
+    Result {
+        id: u64,
+        ok: bool,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum FromWorker {
+    /// The worker is up and waiting for `Run`.
+    Ready,
+    /// A `pg.*` call for the parent to serve through the registry.
+    Call { id: u64, tool: String, args: Value },
+    /// The program finished (successfully or not) inside the engine.
+    Done { outcome: Outcome, usage: Option<Usage> },
+}
+
+/// Resources the run consumed, as measured where it ran.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub cpu_ms: u64,
+    /// Peak resident memory of the worker process; unknown in thread isolation.
+    pub max_rss_kb: Option<u64>,
+}
+
+/// Operating-system limits the worker applies to itself before running user code.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OsLimits {
+    /// Bytes of address space user code may add on top of what the worker already mapped.
+    pub memory_bytes: u64,
+    /// CPU seconds (RLIMIT_CPU).
+    pub cpu_seconds: u64,
+    /// Stack reserved for the JS thread.
+    pub stack_bytes: usize,
+}
+
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let body = serde_json::to_vec(msg).unwrap_or_else(|_| b"{}".to_vec());
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Blocking read of one frame (the worker side).
+pub fn read_blocking<T: for<'de> Deserialize<'de>>(r: &mut impl std::io::Read) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame too large"));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    serde_json::from_slice(&body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Async read of one frame (the parent side).
+pub async fn read_async<T: for<'de> Deserialize<'de>>(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> std::io::Result<T> {
+    use tokio::io::AsyncReadExt;
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame too large"));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    serde_json::from_slice(&body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}

@@ -1,0 +1,447 @@
+//! Where untrusted code runs. Boa cannot interrupt a native loop, survive a parser stack
+//! overflow or an allocation failure, so by default each execution runs in a *worker
+//! process* — this binary re-executed with [`WORKER_ARG`] — that the server can kill:
+//!
+//! * the worker has no database connection, no credentials and an empty environment; every
+//!   `pg.*` call is a frame the parent serves through the registry;
+//! * before user code runs it limits itself (address space, CPU seconds, no new file
+//!   descriptors, no core dumps) and runs the engine on a thread with a large stack;
+//! * the parent owns the deadline and kills the worker at it, whatever the worker is doing;
+//! * one execution per worker, then it exits: no state crosses executions. A few idle
+//!   workers are kept started to hide the spawn cost.
+//!
+//! `thread` isolation runs the same engine on a thread of the server instead; it keeps the
+//! instruction budget and every engine limit but cannot enforce memory, cannot survive a
+//! crash, and at the deadline can only abandon the thread (the instruction budget ends it).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::sync::{Mutex, mpsc};
+
+use super::frames::{self, FromWorker, OsLimits, ToWorker, Usage};
+use super::sandbox::{self, Bridge, Manifest, Outcome, SandboxLimits};
+
+/// argv[1] that turns the pgmcp binary into a sandbox worker.
+pub const WORKER_ARG: &str = "__sandbox-worker";
+
+/// Why a run ended outside the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Timeout,
+    MemoryLimit,
+    CpuLimit,
+    StackOverflow,
+    Crashed(String),
+    Cancelled,
+    Spawn(String),
+}
+
+impl Failure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Timeout => "TIMEOUT",
+            Failure::MemoryLimit => "MEMORY_LIMIT",
+            Failure::CpuLimit => "CPU_LIMIT",
+            Failure::StackOverflow => "STACK_OVERFLOW",
+            Failure::Crashed(_) => "WORKER_CRASHED",
+            Failure::Cancelled => "CANCELLED",
+            Failure::Spawn(_) => "WORKER_UNAVAILABLE",
+        }
+    }
+}
+
+/// Serves one `pg.*` call: `(tool, args) -> Ok(success) | Err(tool error JSON)`.
+pub type Serve = Arc<dyn Fn(String, Value) -> BoxFuture<'static, Result<Value, Value>> + Send + Sync>;
+
+// ------------------------------------------------------------------------------------------
+// Worker side
+// ------------------------------------------------------------------------------------------
+
+/// Entry point of the worker process. Never returns to `main`'s normal path.
+pub fn worker_main() -> i32 {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fds 0 and 1 are the pipes the parent gave us and nothing else in this process
+    // uses them; taking ownership here is what keeps std's locked handles out of the way.
+    let mut input = std::io::BufReader::new(unsafe { std::fs::File::from_raw_fd(0) });
+    let mut output = std::io::BufWriter::new(unsafe { std::fs::File::from_raw_fd(1) });
+    if write_frame(&mut output, &FromWorker::Ready).is_err() {
+        return 70;
+    }
+    let (js, manifest, limits, os) = match frames::read_blocking::<ToWorker>(&mut input) {
+        Ok(ToWorker::Run { js, manifest, limits, os }) => (js, manifest, limits, os),
+        _ => return 0, // parent went away or sent nonsense: nothing to run
+    };
+    if let Err(e) = apply_os_limits(&os) {
+        eprintln!("pgmcp worker: cannot apply limits: {e}");
+        return 71;
+    }
+    let runner = std::thread::Builder::new()
+        .name("pgmcp-js".into())
+        .stack_size(os.stack_bytes)
+        .spawn(move || {
+            let mut bridge = FrameBridge { input, output };
+            let outcome = sandbox::run(&js, &manifest, &limits, &mut bridge);
+            let usage = Some(process_usage());
+            let _ = write_frame(&mut bridge.output, &FromWorker::Done { outcome, usage });
+        });
+    match runner.map(|h| h.join()) {
+        Ok(Ok(())) => 0,
+        _ => 72,
+    }
+}
+
+/// CPU time and peak memory of this (worker) process.
+fn process_usage() -> Usage {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Usage::default();
+    }
+    let ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
+    Usage {
+        cpu_ms: ms(ru.ru_utime) + ms(ru.ru_stime),
+        max_rss_kb: Some(ru.ru_maxrss as u64),
+    }
+}
+
+/// CPU time of the calling thread (thread isolation).
+fn thread_usage() -> Usage {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Usage::default();
+    }
+    Usage {
+        cpu_ms: ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000,
+        max_rss_kb: None,
+    }
+}
+
+fn write_frame(out: &mut impl Write, msg: &FromWorker) -> std::io::Result<()> {
+    out.write_all(&frames::encode(msg))?;
+    out.flush()
+}
+
+struct FrameBridge {
+    input: std::io::BufReader<std::fs::File>,
+    output: std::io::BufWriter<std::fs::File>,
+}
+
+impl Bridge for FrameBridge {
+    fn submit(&mut self, call_id: u64, tool: &str, args: Value) -> Result<(), String> {
+        write_frame(&mut self.output, &FromWorker::Call { id: call_id, tool: tool.to_string(), args })
+            .map_err(|_| "the server closed the bridge".to_string())
+    }
+
+    fn wait(&mut self) -> Option<(u64, Result<Value, Value>)> {
+        match frames::read_blocking::<ToWorker>(&mut self.input) {
+            Ok(ToWorker::Result { id, ok, value }) => Some((id, if ok { Ok(value) } else { Err(value) })),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
+    fn set(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
+        let lim = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+        // SAFETY: setrlimit with a valid pointer to an initialised struct.
+        if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    // RLIMIT_DATA (private writable memory: heap, malloc arenas, thread stacks) rather than
+    // RLIMIT_AS: glibc reserves 64 MB of address space per malloc arena up front, so an
+    // address-space limit measures reservations, not use. What the worker already holds
+    // (VmData) is not user code's to spend; the JS thread's stack is added on top.
+    let data_now = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmData:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(64 << 20);
+    let data = data_now + os.stack_bytes as u64 + os.memory_bytes;
+    set(libc::RLIMIT_CORE, 0, 0)?;
+    set(libc::RLIMIT_DATA, data, data)?;
+    set(libc::RLIMIT_CPU, os.cpu_seconds, os.cpu_seconds + 1)?;
+    // stdin, stdout, stderr: nothing new can be opened.
+    set(libc::RLIMIT_NOFILE, 3, 3)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn apply_os_limits(_os: &OsLimits) -> std::io::Result<()> {
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------
+// Parent side
+// ------------------------------------------------------------------------------------------
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    stderr: Option<ChildStderr>,
+    pid: Option<u32>,
+}
+
+/// Idle, pre-started workers. Each is used for exactly one execution.
+pub struct WorkerPool {
+    exe: PathBuf,
+    idle: Mutex<Vec<Worker>>,
+    target: usize,
+}
+
+impl WorkerPool {
+    pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
+        Arc::new(WorkerPool { exe, idle: Mutex::new(Vec::new()), target })
+    }
+
+    async fn spawn(exe: &PathBuf) -> std::io::Result<Worker> {
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.arg(WORKER_ARG)
+            .env_clear()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn()?;
+        let mut stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let ready = tokio::time::timeout(Duration::from_secs(10), frames::read_async::<FromWorker>(&mut stdout)).await;
+        match ready {
+            Ok(Ok(FromWorker::Ready)) => {}
+            _ => return Err(std::io::Error::other("the sandbox worker did not start")),
+        }
+        Ok(Worker {
+            stdin: child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?,
+            stderr: child.stderr.take(),
+            pid: child.id(),
+            stdout,
+            child,
+        })
+    }
+
+    async fn take(self: &Arc<Self>) -> std::io::Result<Worker> {
+        let worker = self.idle.lock().await.pop();
+        let worker = match worker {
+            Some(w) => w,
+            None => Self::spawn(&self.exe).await?,
+        };
+        self.refill();
+        Ok(worker)
+    }
+
+    /// Tops the idle set up in the background.
+    pub fn refill(self: &Arc<Self>) {
+        let pool = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if pool.idle.lock().await.len() >= pool.target {
+                    return;
+                }
+                match Self::spawn(&pool.exe).await {
+                    Ok(w) => pool.idle.lock().await.push(w),
+                    Err(e) => {
+                        tracing::warn!("cannot pre-start a sandbox worker: {e}");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Runs `js` in a fresh worker process, serving its `pg.*` calls with `serve`, until it
+/// finishes, `deadline` passes or `cancel` fires.
+pub async fn run_in_process(
+    pool: &Arc<WorkerPool>,
+    js: String,
+    manifest: Manifest,
+    limits: SandboxLimits,
+    os: OsLimits,
+    deadline: Instant,
+    serve: Serve,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<(Outcome, Option<Usage>), Failure> {
+    let Worker { mut child, mut stdin, mut stdout, stderr, pid } =
+        pool.take().await.map_err(|e| Failure::Spawn(e.to_string()))?;
+    // Frames are read on their own task: a read cut short by select! would lose bytes.
+    let (from_tx, mut from_rx) = mpsc::channel::<FromWorker>(64);
+    let reader = tokio::spawn(async move {
+        while let Ok(frame) = frames::read_async::<FromWorker>(&mut stdout).await {
+            if from_tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let stderr_tail = tokio::spawn(read_tail(stderr));
+    let start = ToWorker::Run { js, manifest, limits, os };
+    let _ = stdin.write_all(&frames::encode(&start)).await;
+    let _ = stdin.flush().await;
+
+    let mut in_flight = FuturesUnordered::new();
+    let sleep = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(sleep);
+    let ended = loop {
+        tokio::select! {
+            frame = from_rx.recv() => match frame {
+                Some(FromWorker::Call { id, tool, args }) => {
+                    let serve = serve.clone();
+                    in_flight.push(async move { (id, serve(tool, args).await) });
+                }
+                Some(FromWorker::Done { outcome, usage }) => break Ok((outcome, usage)),
+                Some(FromWorker::Ready) => {}
+                None => break Err(None),
+            },
+            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                let (ok, value) = match result { Ok(v) => (true, v), Err(v) => (false, v) };
+                let _ = stdin.write_all(&frames::encode(&ToWorker::Result { id, ok, value })).await;
+                let _ = stdin.flush().await;
+            }
+            _ = &mut sleep => break Err(Some(Failure::Timeout)),
+            _ = cancel.cancelled() => break Err(Some(Failure::Cancelled)),
+        }
+    };
+    // In-flight calls are dropped with the futures; the caller cancels their queries.
+    drop(in_flight);
+    let result = match ended {
+        Ok(outcome) => Ok(outcome),
+        Err(Some(failure)) => {
+            let _ = child.start_kill();
+            Err(failure)
+        }
+        Err(None) => {
+            // The worker died on its own: find out how.
+            let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            let tail = tokio::time::timeout(Duration::from_secs(1), stderr_tail).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+            tracing::debug!(stderr = %tail, "sandbox worker died");
+            Err(classify(status.ok().and_then(|s| s.ok()), &tail))
+        }
+    };
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    reader.abort();
+    tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
+    result
+}
+
+async fn read_tail(stderr: Option<ChildStderr>) -> String {
+    use tokio::io::AsyncReadExt;
+    let Some(mut stderr) = stderr else { return String::new() };
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 64 * 1024 {
+            buf.drain(..buf.len() - 16 * 1024);
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn classify(status: Option<std::process::ExitStatus>, stderr: &str) -> Failure {
+    #[cfg(unix)]
+    use std::os::unix::process::ExitStatusExt;
+    if stderr.contains("has overflowed its stack") {
+        return Failure::StackOverflow;
+    }
+    if stderr.contains("memory allocation of") || stderr.contains("out of memory") || stderr.contains("capacity overflow") {
+        return Failure::MemoryLimit;
+    }
+    #[cfg(unix)]
+    if let Some(sig) = status.and_then(|s| s.signal()) {
+        if sig == libc::SIGXCPU || sig == libc::SIGKILL {
+            return Failure::CpuLimit;
+        }
+        return Failure::Crashed(format!("the sandbox worker was killed by signal {sig}"));
+    }
+    Failure::Crashed(match status.and_then(|s| s.code()) {
+        Some(code) => format!("the sandbox worker exited with status {code}"),
+        None => "the sandbox worker stopped unexpectedly".into(),
+    })
+}
+
+/// Thread isolation: the same engine on a thread of this process.
+pub async fn run_in_thread(
+    js: String,
+    manifest: Manifest,
+    limits: SandboxLimits,
+    stack_bytes: usize,
+    deadline: Instant,
+    serve: Serve,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<(Outcome, Option<Usage>), Failure> {
+    let (from_tx, mut from_rx) = mpsc::unbounded_channel::<FromWorker>();
+    let (to_tx, to_rx) = std::sync::mpsc::channel::<(u64, Result<Value, Value>)>();
+    struct ThreadBridge {
+        from: mpsc::UnboundedSender<FromWorker>,
+        to: std::sync::mpsc::Receiver<(u64, Result<Value, Value>)>,
+    }
+    impl Bridge for ThreadBridge {
+        fn submit(&mut self, call_id: u64, tool: &str, args: Value) -> Result<(), String> {
+            self.from
+                .send(FromWorker::Call { id: call_id, tool: tool.to_string(), args })
+                .map_err(|_| "the server closed the bridge".to_string())
+        }
+        fn wait(&mut self) -> Option<(u64, Result<Value, Value>)> {
+            self.to.recv().ok()
+        }
+    }
+    let done_tx = from_tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("pgmcp-js".into())
+        .stack_size(stack_bytes)
+        .spawn(move || {
+            let mut bridge = ThreadBridge { from: from_tx, to: to_rx };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sandbox::run(&js, &manifest, &limits, &mut bridge)
+            }));
+            if let Ok(outcome) = outcome {
+                let usage = Some(thread_usage());
+                let _ = done_tx.send(FromWorker::Done { outcome, usage });
+            }
+        });
+    if let Err(e) = spawned {
+        return Err(Failure::Spawn(e.to_string()));
+    }
+    let mut in_flight = FuturesUnordered::new();
+    let sleep = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            frame = from_rx.recv() => match frame {
+                Some(FromWorker::Call { id, tool, args }) => {
+                    let serve = serve.clone();
+                    in_flight.push(async move { (id, serve(tool, args).await) });
+                }
+                Some(FromWorker::Done { outcome, usage }) => return Ok((outcome, usage)),
+                Some(FromWorker::Ready) => {}
+                None => return Err(Failure::Crashed("the sandbox thread panicked".into())),
+            },
+            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                let _ = to_tx.send((id, result));
+            }
+            // Dropping `to_tx` on return closes the bridge, so a thread waiting on a call
+            // ends with BRIDGE_CLOSED; a thread in a busy loop runs into its budget.
+            _ = &mut sleep => return Err(Failure::Timeout),
+            _ = cancel.cancelled() => return Err(Failure::Cancelled),
+        }
+    }
+}

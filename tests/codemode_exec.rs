@@ -1,0 +1,422 @@
+//! `pg_execute_code` end to end through the registry: TypeScript → oxc → Boa in a worker
+//! process (the built pgmcp binary) → `pg.*` frames → the registry → a real PostgreSQL.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgmcp::config::{Config, parse_server_args};
+use pgmcp::tools::App;
+use serde_json::{Value, json};
+
+fn app(url: &str, extra: &[&str]) -> Arc<App> {
+    let mut args = vec!["pgmcp", "--postgres", url, "--code-worker-exe", env!("CARGO_BIN_EXE_pgmcp")];
+    args.extend_from_slice(extra);
+    App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
+}
+
+async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
+    let db = support::test_db().await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE items (id int PRIMARY KEY, name text, qty int);
+             INSERT INTO items SELECT g, 'item ' || g, g % 7 FROM generate_series(1, 50) g;",
+        )
+        .await
+        .unwrap();
+    let a = app(&db.url, extra);
+    (db, a)
+}
+
+async fn run(app: &Arc<App>, code: &str) -> Result<Value, Value> {
+    app.call("pg_execute_code", json!({ "code": code })).await.map_err(|e| e.to_json())
+}
+
+async fn run_with(app: &Arc<App>, args: Value) -> Result<Value, Value> {
+    app.call("pg_execute_code", args).await.map_err(|e| e.to_json())
+}
+
+#[track_caller]
+fn result(v: &Result<Value, Value>) -> &Value {
+    match v {
+        Ok(v) => {
+            assert_eq!(v["success"], true, "{v}");
+            &v["result"]
+        }
+        Err(e) => panic!("execution failed: {e:#}"),
+    }
+}
+
+#[track_caller]
+fn error_code(v: &Result<Value, Value>) -> String {
+    match v {
+        Ok(v) => panic!("execution unexpectedly succeeded: {v:#}"),
+        Err(e) => e["code"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// Every failure test ends with this: the same server still runs code.
+async fn still_works(app: &Arc<App>) {
+    let r = run(app, "const r = await pg.query('select 41 + 1 as n'); r.rows[0].n").await;
+    assert_eq!(result(&r), &json!(42));
+}
+
+#[tokio::test]
+async fn typescript_values_and_queries() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(
+        &app,
+        r#"
+        interface Item { id: number; name: string; qty: number }
+        enum Kind { A = "a", B = "b" }
+        type Pair<T> = [T, T];
+        const rows = (await pg.query("select * from items where qty = $1 order by id", [3])).rows as Item[];
+        const ids: Pair<number> = [rows[0]!.id, rows[1]!.id];
+        const big = 2n ** 70n;
+        ({ ids, kind: Kind.B, n: rows.length, big, when: new Date(0), nothing: undefined, set: new Set([1, 2]) })
+        "#,
+    )
+    .await;
+    let v = result(&r);
+    assert_eq!(v["ids"], json!([3, 10]));
+    assert_eq!(v["kind"], "b");
+    assert_eq!(v["n"], 7);
+    assert_eq!(v["big"], "1180591620717411303424");
+    assert_eq!(v["when"], "1970-01-01T00:00:00.000Z");
+    assert_eq!(v["set"], json!([1, 2]));
+    // Only what the model needs: success and result, metrics in _meta.
+    let body = r.as_ref().unwrap();
+    assert!(body.get("logs").is_none());
+    assert!(body["_meta"]["metrics"]["toolCalls"].as_u64() == Some(1), "{body}");
+}
+
+#[tokio::test]
+async fn group_api_primary_parameter_help_and_logs() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(
+        &app,
+        r#"
+        const a = await pg.core.readQuery("select count(*)::int as n from items");
+        const t = await pg.listTables();
+        const d = await pg.describeTable("items");
+        console.log("tables", t.tables.length);
+        console.warn({ cols: d.columns.length });
+        return { n: a.rows[0].n, cols: d.columns.map(c => c.name), help: pg.help().includes("declare const pg") };
+        "#,
+    )
+    .await;
+    let v = result(&r);
+    assert_eq!(v["n"], 50);
+    assert_eq!(v["cols"], json!(["id", "name", "qty"]));
+    assert_eq!(v["help"], true);
+    let logs = &r.as_ref().unwrap()["logs"];
+    assert_eq!(logs[0]["message"], "tables 1", "{logs}");
+    assert_eq!(logs[1]["level"], "warn");
+}
+
+#[tokio::test]
+async fn errors_carry_typescript_positions() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(&app, "interface A {\n  x: number;\n}\nconst a: A = { x: 1 };\nthrow new TypeError('boom ' + a.x);\n").await;
+    assert_eq!(error_code(&r), "JS_ERROR");
+    let e = r.unwrap_err();
+    assert!(e["error"].as_str().unwrap().contains("TypeError: boom 1"), "{e}");
+    assert_eq!(e["details"]["line"], 5, "{e}");
+    assert_eq!(e["category"], "sandbox");
+
+    let r = run(&app, "const x = ;").await;
+    assert_eq!(error_code(&r), "SYNTAX_ERROR");
+    assert_eq!(r.unwrap_err()["details"]["line"], 1);
+    let r = run(&app, "import fs from 'fs';").await;
+    assert_eq!(error_code(&r), "MODULE_SYNTAX");
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn tool_errors_are_catchable_with_their_fields() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(
+        &app,
+        r#"try { await pg.query("select * from missing_table"); return "no"; }
+           catch (e) { return { code: e.code, sqlstate: e.sqlstate, hasSuggestion: typeof e.suggestion === "string", isError: e instanceof Error }; }"#,
+    )
+    .await;
+    assert_eq!(result(&r), &json!({ "code": "UNDEFINED_TABLE", "sqlstate": "42P01", "hasSuggestion": true, "isError": true }));
+    // Uncaught, it fails the execution with the tool error's fields attached.
+    let r = run(&app, "await pg.query('select * from missing_table')").await;
+    assert_eq!(error_code(&r), "JS_ERROR");
+    assert_eq!(r.unwrap_err()["details"]["thrown"]["code"], "UNDEFINED_TABLE");
+}
+
+#[tokio::test]
+async fn many_sequential_and_concurrent_calls() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(
+        &app,
+        "let sum = 0; for (let i = 0; i < 1000; i++) { sum += (await pg.query('select $1::int as v', [i])).rows[0].v; } sum",
+    )
+    .await;
+    assert_eq!(result(&r), &json!(499500));
+    let r = run(
+        &app,
+        "const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => pg.query('select $1::int * 2 as v', [i]))); rs.reduce((a, r) => a + r.rows[0].v, 0)",
+    )
+    .await;
+    assert_eq!(result(&r), &json!(9900));
+}
+
+#[tokio::test]
+async fn transactions_commit_and_roll_back() {
+    let (db, app) = setup(&[]).await;
+    let r = run(
+        &app,
+        "await pg.transaction(async (tx) => { await tx.execute('insert into items values (100, $1, 1)', ['committed']); }); 'ok'",
+    )
+    .await;
+    assert_eq!(result(&r), "ok");
+    let r = run(
+        &app,
+        r#"try {
+             await pg.transaction(async (tx) => {
+               await tx.execute("insert into items values (101, 'rolled back', 1)");
+               const seen = await tx.query("select count(*)::int as n from items where id = 101");
+               if (seen.rows[0].n !== 1) throw new Error("not visible inside the transaction");
+               throw new Error("abort");
+             });
+           } catch (e) { return e.message; }"#,
+    )
+    .await;
+    assert_eq!(result(&r), "abort");
+    let client = support::connect(&db.url).await;
+    let ids: Vec<i32> = client
+        .query("select id from items where id >= 100 order by id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![100]);
+    // A transaction left open by a failing script is rolled back, and its connection freed.
+    let r = run(&app, "await pg.transaction(async (tx) => { await tx.execute(\"insert into items values (102, 'x', 1)\"); await new Promise(() => {}); })").await;
+    assert!(r.is_err());
+    assert!(app.db.transactions.ids().is_empty(), "transactions left open");
+    let n: i64 = client.query_one("select count(*) from items where id = 102", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn readonly_executions_cannot_write() {
+    let (db, app) = setup(&[]).await;
+    let r = run_with(
+        &app,
+        json!({ "code": "({ execute: typeof pg.execute, write: typeof pg.core.writeQuery, query: typeof pg.query })", "readonly": true }),
+    )
+    .await;
+    assert_eq!(result(&r), &json!({ "execute": "undefined", "write": "undefined", "query": "function" }));
+    let r = run_with(
+        &app,
+        json!({ "code": "try { await pg.query('delete from items'); return 'deleted' } catch (e) { return e.sqlstate }", "readonly": true }),
+    )
+    .await;
+    assert_eq!(result(&r), "25006");
+    let r = run_with(
+        &app,
+        json!({ "code": "await pg.transaction(async (tx) => { await tx.query('delete from items') })", "readonly": true }),
+    )
+    .await;
+    assert!(r.is_err());
+    // Restricted access mode applies to every execution.
+    let restricted = self::app(&db.url, &["--access-mode", "restricted"]);
+    let r = run(&restricted, "try { await pg.query('delete from items'); return 'deleted' } catch (e) { return e.sqlstate }").await;
+    assert_eq!(result(&r), "25006");
+    let client = support::connect(&db.url).await;
+    let n: i64 = client.query_one("select count(*) from items", &[]).await.unwrap().get(0);
+    assert_eq!(n, 50);
+}
+
+#[tokio::test]
+async fn timeout_kills_the_worker_and_cancels_its_query() {
+    let (db, app) = setup(&["--code-max-instructions", "0"]).await;
+    // A busy loop with no instruction budget: only the parent's kill can stop it.
+    let r = run_with(&app, json!({ "code": "while (true) {}", "timeout": 1000 })).await;
+    assert_eq!(error_code(&r), "TIMEOUT");
+    // A query running when the deadline passes is cancelled at the server.
+    let r = run_with(&app, json!({ "code": "await pg.query('select pg_sleep(30) as s')", "timeout": 1000 })).await;
+    assert_eq!(error_code(&r), "TIMEOUT");
+    let client = support::connect(&db.url).await;
+    let mut running = 1;
+    for _ in 0..50 {
+        running = client
+            .query_one(
+                "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid() and state = 'active'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(running, 0, "the abandoned query is still running");
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn timeout_is_clamped_to_the_server_maximum() {
+    let (_db, app) = setup(&["--code-max-timeout", "2000"]).await;
+    let r = run_with(&app, json!({ "code": "1", "timeout": 999999 })).await;
+    assert_eq!(result(&r), &json!(1));
+    assert_eq!(r.unwrap()["timeoutClamped"], json!({ "requestedMs": 999999, "usedMs": 2000 }));
+}
+
+#[tokio::test]
+async fn memory_bombs_hit_the_memory_limit() {
+    let (_db, app) = setup(&["--code-memory-mb", "64"]).await;
+    for bomb in ["'x'.repeat(2 ** 30).length", "new Array(1e9).fill(0).length", "new Uint8Array(2 ** 31).length"] {
+        let r = run_with(&app, json!({ "code": bomb, "timeout": 5000 })).await;
+        let code = error_code(&r);
+        // A RangeError from the engine is also a clean refusal; a native fill loop that
+        // allocates slowly is stopped by the parent's kill at the deadline.
+        assert!(["MEMORY_LIMIT", "JS_ERROR", "TIMEOUT"].contains(&code.as_str()), "{bomb}: {r:?}");
+        if code == "JS_ERROR" {
+            assert!(r.unwrap_err()["error"].as_str().unwrap().contains("RangeError"), "{bomb}");
+        }
+    }
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn deep_nesting_in_data_and_source() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(&app, "let a: any = []; for (let i = 0; i < 10000; i++) a = [a]; return a;").await;
+    assert!(r.is_ok(), "{r:?}");
+    let deep_source = format!("return {}1{};", "(".repeat(5000), ")".repeat(5000));
+    let r = run(&app, &deep_source).await;
+    assert_eq!(error_code(&r), "NESTING_TOO_DEEP");
+    let r = run(&app, "let a: any = []; for (let i = 0; i < 1000000; i++) a = [a]; return JSON.stringify(a).length;").await;
+    let code = error_code(&r);
+    assert!(["STACK_OVERFLOW", "RECURSION_LIMIT", "JS_ERROR", "INSTRUCTION_LIMIT"].contains(&code.as_str()), "{r:?}");
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn engine_limits_end_runaway_code() {
+    let (_db, app) = setup(&["--code-max-instructions", "20000000"]).await;
+    for (code, expected) in [
+        ("try { while (true) {} } catch {} ", &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..]),
+        ("await pg.query('select 1'); while (true) {}", &["INSTRUCTION_LIMIT", "LOOP_LIMIT"][..]),
+        ("[1, 2].map(() => { while (true) {} })", &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..]),
+        ("function f(): number { return f() + 1 } f()", &["RECURSION_LIMIT"][..]),
+        ("function f(): number { try { return f() } catch { return f() } } f()", &["RECURSION_LIMIT", "INSTRUCTION_LIMIT"][..]),
+        ("/(a+)+$/.test('a'.repeat(40) + 'b')", &["INSTRUCTION_LIMIT", "TIMEOUT"][..]),
+    ] {
+        let r = run_with(&app, json!({ "code": code, "timeout": 5000 })).await;
+        let got = error_code(&r);
+        assert!(expected.contains(&got.as_str()), "{code}: {r:?}");
+        if got != "TIMEOUT" {
+            assert!(r.as_ref().unwrap_err()["suggestion"].is_string() || got == "RECURSION_LIMIT", "{r:?}");
+        }
+    }
+    let r = run(&app, "await new Promise(() => {})").await;
+    assert_eq!(error_code(&r), "UNSETTLED");
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn tool_call_cap_cannot_be_caught() {
+    let (_db, app) = setup(&["--code-max-tool-calls", "5"]).await;
+    let r = run(&app, "for (let i = 0; i < 10; i++) { try { await pg.query('select 1') } catch {} } 'done'").await;
+    assert_eq!(error_code(&r), "TOOL_CALL_LIMIT");
+    assert!(r.unwrap_err()["details"]["limit"].as_str().unwrap().contains("--code-max-tool-calls"));
+}
+
+#[tokio::test]
+async fn isolation_no_string_compilation_no_state_no_host() {
+    let (_db, app) = setup(&[]).await;
+    for code in [
+        "eval('1+1')",
+        "Function('return 1')()",
+        "(async () => {}).constructor('return 1')",
+        "(function* () {}).constructor('yield 1')",
+        "pg.query.constructor('return process')()",
+    ] {
+        let r = run(&app, code).await;
+        assert_eq!(error_code(&r), "JS_ERROR", "{code}: {r:?}");
+    }
+    let r = run(&app, "try { await import('./x.js'); return 'loaded' } catch (e) { return 'refused' }").await;
+    assert_eq!(error_code(&r), "MODULE_SYNTAX");
+    let r = run(&app, "(globalThis as any).leak = 1; (Object.prototype as any).polluted = 1; 'set'").await;
+    assert_eq!(result(&r), "set");
+    let r = run(&app, "({ leak: typeof (globalThis as any).leak, polluted: typeof ({} as any).polluted, process: typeof (globalThis as any).process, require: typeof (globalThis as any).require, fetch: typeof (globalThis as any).fetch, sab: typeof (globalThis as any).SharedArrayBuffer })").await;
+    assert_eq!(
+        result(&r),
+        &json!({ "leak": "undefined", "polluted": "undefined", "process": "undefined", "require": "undefined", "fetch": "undefined", "sab": "undefined" })
+    );
+    // Errors expose no host paths or Rust type names.
+    let r = run(&app, "null.x").await;
+    let text = r.unwrap_err().to_string();
+    assert!(!text.contains("/root") && !text.contains(".rs") && !text.contains("boa_"), "{text}");
+}
+
+#[tokio::test]
+async fn thread_isolation_runs_the_same_engine() {
+    let (_db, app) = setup(&["--sandbox-isolation", "thread"]).await;
+    still_works(&app).await;
+    let r = run(&app, "try { while (true) {} } catch {}").await;
+    assert!(["LOOP_LIMIT", "INSTRUCTION_LIMIT"].contains(&error_code(&r).as_str()));
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn the_seed_example_runs_as_written() {
+    let (db, app) = setup(&[]).await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (id serial PRIMARY KEY, user_id int, kind text);
+             INSERT INTO events (user_id, kind) SELECT g % 500, 'k' || (g % 5) FROM generate_series(1, 20000) g;
+             ANALYZE events;
+             SELECT count(*) FROM events WHERE user_id = 1; SELECT count(*) FROM events WHERE user_id = 2;
+             SELECT count(*) FROM events WHERE user_id = 3;
+             SELECT pg_stat_force_next_flush();",
+        )
+        .await
+        .unwrap();
+    // Statistics reach the views when the scanning session flushes them; wait for that.
+    let observer = support::connect(&db.url).await;
+    for _ in 0..100 {
+        let n: i64 = observer
+            .query_one("select coalesce(sum(seq_scan), 0)::int8 from pg_stat_user_tables where relname = 'events'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if n >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = run(
+        &app,
+        r#"
+        const { tables } = await pg.listTables();
+        const advice = [];
+        for (const t of tables) {
+          const stats = await pg.getTableStats(t.name);
+          if (stats.seq_scan > 2 && (stats.idx_scan ?? 0) < stats.seq_scan) {
+            const { columns } = await pg.describeTable(t.name);
+            const candidate = columns.find((c: any) => c.name.endsWith("_id"));
+            if (candidate) advice.push({ table: t.name, column: candidate.name, seqScans: stats.seq_scan });
+          }
+        }
+        return advice;
+        "#,
+    )
+    .await;
+    let advice = result(&r);
+    assert!(advice.as_array().unwrap().iter().any(|a| a["table"] == "events" && a["column"] == "user_id"), "{advice}");
+}
+
