@@ -160,22 +160,20 @@ fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
         }
         Ok(())
     }
-    // RLIMIT_DATA (private writable memory: heap, malloc arenas, thread stacks) rather than
-    // RLIMIT_AS: glibc reserves 64 MB of address space per malloc arena up front, so an
-    // address-space limit measures reservations, not use. What the worker already holds
-    // (VmData) is not user code's to spend; the JS thread's stack is added on top.
-    let data_now = std::fs::read_to_string("/proc/self/status")
+    // One malloc arena: glibc otherwise reserves 64 MB of address space per arena for the
+    // JS thread, and the address-space limit below would measure reservations, not use.
+    // SAFETY: mallopt only tunes the allocator; called before the JS thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    // What is mapped already (binary, libraries, heap so far) is not user code's to spend;
+    // the JS thread's stack reservation is added on top.
+    let mapped = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmData:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
-        })
-        .map(|kb| kb * 1024)
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u64>().ok()))
+        .map(|pages| pages * 4096)
         .unwrap_or(64 << 20);
-    let data = data_now + os.stack_bytes as u64 + os.memory_bytes;
+    let address_space = mapped + os.stack_bytes as u64 + os.memory_bytes;
     set(libc::RLIMIT_CORE, 0, 0)?;
-    set(libc::RLIMIT_DATA, data, data)?;
+    set(libc::RLIMIT_AS, address_space, address_space)?;
     set(libc::RLIMIT_CPU, os.cpu_seconds, os.cpu_seconds + 1)?;
     // stdin, stdout, stderr: nothing new can be opened.
     set(libc::RLIMIT_NOFILE, 3, 3)?;
