@@ -101,7 +101,9 @@ pub struct CodeArgs {
 
 impl Default for CodeArgs {
     fn default() -> Self {
-        parse_server_args(["pgmcp"]).map(|a| a.code).unwrap_or_else(|e| panic!("clap defaults: {e}"))
+        parse_server_args(["pgmcp"])
+            .map(|a| a.code)
+            .unwrap_or_else(|e| panic!("clap defaults: {e}"))
     }
 }
 

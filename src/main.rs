@@ -29,13 +29,41 @@ enum Command {
     /// Serve MCP over stdio (the default).
     Serve,
     /// Start a throwaway PostgreSQL with sample data and serve MCP on stdio against it.
-    Demo,
+    Demo {
+        /// Run this Code Mode script (a file, or `-` for stdin) against the sample database
+        /// instead of serving MCP.
+        #[arg(long, value_name = "FILE")]
+        exec: Option<String>,
+        #[command(flatten)]
+        opts: ExecOpts,
+    },
+    /// Run a Code Mode script (TypeScript; a file or `-` for stdin) against the database
+    /// and print the result as JSON. Exit status 0 on success, 1 on failure.
+    Exec {
+        #[arg(value_name = "FILE")]
+        file: String,
+        #[command(flatten)]
+        opts: ExecOpts,
+    },
     /// Print the tools this configuration exposes.
     ListTools {
         /// Print the full Markdown reference (docs/TOOLS.md) instead.
         #[arg(long)]
         markdown: bool,
+        /// Print the Code Mode API declarations (docs/CODE_MODE_API.d.ts) instead.
+        #[arg(long, conflicts_with = "markdown")]
+        declarations: bool,
     },
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct ExecOpts {
+    /// Wall-clock limit in milliseconds.
+    #[arg(long = "exec-timeout", value_name = "MS")]
+    timeout: Option<u64>,
+    /// Run every call of the script read-only.
+    #[arg(long)]
+    readonly: bool,
 }
 
 fn init_logging(level: &str) {
@@ -53,14 +81,17 @@ fn init_logging(level: &str) {
 fn main() -> ExitCode {
     // The sandbox worker: no CLI parsing, no logging setup, no runtime. It is this binary
     // re-executed by the server with an empty environment.
-    if std::env::args_os().nth(1).is_some_and(|a| a == pgmcp::codemode::worker::WORKER_ARG) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == pgmcp::codemode::worker::WORKER_ARG)
+    {
         return ExitCode::from(pgmcp::codemode::worker::worker_main().clamp(0, 255) as u8);
     }
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Demo = command {
-        return run_async(demo(cli.server, cli.tools_page_size));
+    if let Command::Demo { exec, opts } = command {
+        return run_async(demo(cli.server, cli.tools_page_size, exec, opts));
     }
     let config = match Config::from_args(&cli.server) {
         Ok(c) => c,
@@ -70,10 +101,19 @@ fn main() -> ExitCode {
         }
     };
     match command {
-        Command::Demo => unreachable!("handled above"),
-        Command::ListTools { markdown } => {
+        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Exec { file, opts } => run_async(exec(config, file, opts)),
+        Command::ListTools {
+            markdown,
+            declarations,
+        } => {
             let registry = Registry::builtin();
-            if markdown {
+            if declarations {
+                print!(
+                    "{}",
+                    pgmcp::codemode::api::declarations(registry.all().iter())
+                );
+            } else if markdown {
                 print!("{}", tools_markdown(&registry));
             } else {
                 for t in registry.visible(&config) {
@@ -82,11 +122,15 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Serve => run_async(serve(config, cli.tools_page_size)),
+        Command::Serve => run_async(async move {
+            serve(config, cli.tools_page_size)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
     }
 }
 
-fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -99,7 +143,7 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
     // client has not closed stdin); don't wait for it.
     runtime.shutdown_background();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("pgmcp: {e:#}");
             ExitCode::FAILURE
@@ -107,10 +151,17 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
     }
 }
 
-async fn demo(mut args: ServerArgs, page_size: usize) -> anyhow::Result<()> {
+async fn demo(
+    mut args: ServerArgs,
+    page_size: usize,
+    script: Option<String>,
+    opts: ExecOpts,
+) -> anyhow::Result<ExitCode> {
     eprintln!("pgmcp demo: starting a throwaway PostgreSQL…");
     let (cluster, url) = pgmcp::demo::start().await?;
-    eprint!("{}", pgmcp::demo::banner(&url));
+    if script.is_none() {
+        eprint!("{}", pgmcp::demo::banner(&url));
+    }
     args.postgres = Some(url);
     args.host = None;
     args.pg_port = None;
@@ -118,9 +169,45 @@ async fn demo(mut args: ServerArgs, page_size: usize) -> anyhow::Result<()> {
     args.password = None;
     args.database = None;
     let config = Config::from_args(&args)?;
-    let result = serve(config, page_size).await;
+    let result = match script {
+        Some(file) => exec(config, file, opts).await,
+        None => serve(config, page_size).await.map(|()| ExitCode::SUCCESS),
+    };
     tokio::task::spawn_blocking(move || cluster.stop()).await?;
     result
+}
+
+/// `pgmcp exec`: the same engine and isolation as `pg_execute_code`, from the shell.
+async fn exec(config: Config, file: String, opts: ExecOpts) -> anyhow::Result<ExitCode> {
+    let code = if file == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?
+    };
+    let app = App::new(config)?;
+    let mut args = serde_json::json!({ "code": code, "metrics": true });
+    if let Some(t) = opts.timeout {
+        args["timeout"] = t.into();
+    }
+    if opts.readonly {
+        args["readonly"] = true.into();
+    }
+    let outcome = app.call("pg_execute_code", args).await;
+    app.db.transactions.rollback_all().await;
+    app.db.close();
+    let (body, code) = match outcome {
+        Ok(mut v) => {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("_meta");
+            }
+            (v, ExitCode::SUCCESS)
+        }
+        Err(e) => (e.to_json(), ExitCode::FAILURE),
+    };
+    println!("{}", serde_json::to_string_pretty(&body)?);
+    Ok(code)
 }
 
 async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {

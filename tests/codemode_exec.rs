@@ -11,7 +11,13 @@ use pgmcp::tools::App;
 use serde_json::{Value, json};
 
 fn app(url: &str, extra: &[&str]) -> Arc<App> {
-    let mut args = vec!["pgmcp", "--postgres", url, "--code-worker-exe", env!("CARGO_BIN_EXE_pgmcp")];
+    let mut args = vec![
+        "pgmcp",
+        "--postgres",
+        url,
+        "--code-worker-exe",
+        env!("CARGO_BIN_EXE_pgmcp"),
+    ];
     args.extend_from_slice(extra);
     App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
 }
@@ -31,11 +37,15 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
 }
 
 async fn run(app: &Arc<App>, code: &str) -> Result<Value, Value> {
-    app.call("pg_execute_code", json!({ "code": code })).await.map_err(|e| e.to_json())
+    app.call("pg_execute_code", json!({ "code": code }))
+        .await
+        .map_err(|e| e.to_json())
 }
 
 async fn run_with(app: &Arc<App>, args: Value) -> Result<Value, Value> {
-    app.call("pg_execute_code", args).await.map_err(|e| e.to_json())
+    app.call("pg_execute_code", args)
+        .await
+        .map_err(|e| e.to_json())
 }
 
 #[track_caller]
@@ -59,7 +69,11 @@ fn error_code(v: &Result<Value, Value>) -> String {
 
 /// Every failure test ends with this: the same server still runs code.
 async fn still_works(app: &Arc<App>) {
-    let r = run(app, "const r = await pg.query('select 41 + 1 as n'); r.rows[0].n").await;
+    let r = run(
+        app,
+        "const r = await pg.query('select 41 + 1 as n'); r.rows[0].n",
+    )
+    .await;
     assert_eq!(result(&r), &json!(42));
 }
 
@@ -89,7 +103,10 @@ async fn typescript_values_and_queries() {
     // Only what the model needs: success and result, metrics in _meta.
     let body = r.as_ref().unwrap();
     assert!(body.get("logs").is_none());
-    assert!(body["_meta"]["metrics"]["toolCalls"].as_u64() == Some(1), "{body}");
+    assert!(
+        body["_meta"]["metrics"]["toolCalls"].as_u64() == Some(1),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +139,10 @@ async fn errors_carry_typescript_positions() {
     let r = run(&app, "interface A {\n  x: number;\n}\nconst a: A = { x: 1 };\nthrow new TypeError('boom ' + a.x);\n").await;
     assert_eq!(error_code(&r), "JS_ERROR");
     let e = r.unwrap_err();
-    assert!(e["error"].as_str().unwrap().contains("TypeError: boom 1"), "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("TypeError: boom 1"),
+        "{e}"
+    );
     assert_eq!(e["details"]["line"], 5, "{e}");
     assert_eq!(e["category"], "sandbox");
 
@@ -143,11 +163,17 @@ async fn tool_errors_are_catchable_with_their_fields() {
            catch (e) { return { code: e.code, sqlstate: e.sqlstate, hasSuggestion: typeof e.suggestion === "string", isError: e instanceof Error }; }"#,
     )
     .await;
-    assert_eq!(result(&r), &json!({ "code": "UNDEFINED_TABLE", "sqlstate": "42P01", "hasSuggestion": true, "isError": true }));
+    assert_eq!(
+        result(&r),
+        &json!({ "code": "UNDEFINED_TABLE", "sqlstate": "42P01", "hasSuggestion": true, "isError": true })
+    );
     // Uncaught, it fails the execution with the tool error's fields attached.
     let r = run(&app, "await pg.query('select * from missing_table')").await;
     assert_eq!(error_code(&r), "JS_ERROR");
-    assert_eq!(r.unwrap_err()["details"]["thrown"]["code"], "UNDEFINED_TABLE");
+    assert_eq!(
+        r.unwrap_err()["details"]["thrown"]["code"],
+        "UNDEFINED_TABLE"
+    );
 }
 
 #[tokio::test]
@@ -201,8 +227,15 @@ async fn transactions_commit_and_roll_back() {
     // A transaction left open by a failing script is rolled back, and its connection freed.
     let r = run(&app, "await pg.transaction(async (tx) => { await tx.execute(\"insert into items values (102, 'x', 1)\"); await new Promise(() => {}); })").await;
     assert!(r.is_err());
-    assert!(app.db.transactions.ids().is_empty(), "transactions left open");
-    let n: i64 = client.query_one("select count(*) from items where id = 102", &[]).await.unwrap().get(0);
+    assert!(
+        app.db.transactions.ids().is_empty(),
+        "transactions left open"
+    );
+    let n: i64 = client
+        .query_one("select count(*) from items where id = 102", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
 }
 
@@ -214,7 +247,10 @@ async fn readonly_executions_cannot_write() {
         json!({ "code": "({ execute: typeof pg.execute, write: typeof pg.core.writeQuery, query: typeof pg.query })", "readonly": true }),
     )
     .await;
-    assert_eq!(result(&r), &json!({ "execute": "undefined", "write": "undefined", "query": "function" }));
+    assert_eq!(
+        result(&r),
+        &json!({ "execute": "undefined", "write": "undefined", "query": "function" })
+    );
     let r = run_with(
         &app,
         json!({ "code": "try { await pg.query('delete from items'); return 'deleted' } catch (e) { return e.sqlstate }", "readonly": true }),
@@ -232,7 +268,11 @@ async fn readonly_executions_cannot_write() {
     let r = run(&restricted, "try { await pg.query('delete from items'); return 'deleted' } catch (e) { return e.sqlstate }").await;
     assert_eq!(result(&r), "25006");
     let client = support::connect(&db.url).await;
-    let n: i64 = client.query_one("select count(*) from items", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("select count(*) from items", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 50);
 }
 
@@ -243,7 +283,11 @@ async fn timeout_kills_the_worker_and_cancels_its_query() {
     let r = run_with(&app, json!({ "code": "while (true) {}", "timeout": 1000 })).await;
     assert_eq!(error_code(&r), "TIMEOUT");
     // A query running when the deadline passes is cancelled at the server.
-    let r = run_with(&app, json!({ "code": "await pg.query('select pg_sleep(30) as s')", "timeout": 1000 })).await;
+    let r = run_with(
+        &app,
+        json!({ "code": "await pg.query('select pg_sleep(30) as s')", "timeout": 1000 }),
+    )
+    .await;
     assert_eq!(error_code(&r), "TIMEOUT");
     let client = support::connect(&db.url).await;
     let mut running = 1;
@@ -270,20 +314,36 @@ async fn timeout_is_clamped_to_the_server_maximum() {
     let (_db, app) = setup(&["--code-max-timeout", "2000"]).await;
     let r = run_with(&app, json!({ "code": "1", "timeout": 999999 })).await;
     assert_eq!(result(&r), &json!(1));
-    assert_eq!(r.unwrap()["timeoutClamped"], json!({ "requestedMs": 999999, "usedMs": 2000 }));
+    assert_eq!(
+        r.unwrap()["timeoutClamped"],
+        json!({ "requestedMs": 999999, "usedMs": 2000 })
+    );
 }
 
 #[tokio::test]
 async fn memory_bombs_hit_the_memory_limit() {
     let (_db, app) = setup(&["--code-memory-mb", "64"]).await;
-    for bomb in ["'x'.repeat(2 ** 30).length", "new Array(1e9).fill(0).length", "new Uint8Array(2 ** 31).length"] {
+    for bomb in [
+        "'x'.repeat(2 ** 30).length",
+        "new Array(1e9).fill(0).length",
+        "new Uint8Array(2 ** 31).length",
+    ] {
         let r = run_with(&app, json!({ "code": bomb, "timeout": 5000 })).await;
         let code = error_code(&r);
         // A RangeError from the engine is also a clean refusal; a native fill loop that
         // allocates slowly is stopped by the parent's kill at the deadline.
-        assert!(["MEMORY_LIMIT", "JS_ERROR", "TIMEOUT"].contains(&code.as_str()), "{bomb}: {r:?}");
+        assert!(
+            ["MEMORY_LIMIT", "JS_ERROR", "TIMEOUT"].contains(&code.as_str()),
+            "{bomb}: {r:?}"
+        );
         if code == "JS_ERROR" {
-            assert!(r.unwrap_err()["error"].as_str().unwrap().contains("RangeError"), "{bomb}");
+            assert!(
+                r.unwrap_err()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("RangeError"),
+                "{bomb}"
+            );
         }
     }
     still_works(&app).await;
@@ -292,7 +352,11 @@ async fn memory_bombs_hit_the_memory_limit() {
 #[tokio::test]
 async fn deep_nesting_in_data_and_source() {
     let (_db, app) = setup(&[]).await;
-    let r = run(&app, "let a: any = []; for (let i = 0; i < 10000; i++) a = [a]; return a;").await;
+    let r = run(
+        &app,
+        "let a: any = []; for (let i = 0; i < 10000; i++) a = [a]; return a;",
+    )
+    .await;
     assert!(r.is_ok(), "{r:?}");
     let deep_source = format!("return {}1{};", "(".repeat(5000), ")".repeat(5000));
     let r = run(&app, &deep_source).await;
@@ -300,12 +364,29 @@ async fn deep_nesting_in_data_and_source() {
     // Native recursion in the engine (JSON.parse of 2 million brackets) is not counted by
     // any JS budget: it ends in the worker's stack guard or its memory limit, never in
     // the server.
-    let r = run(&app, "JSON.parse('['.repeat(2000000) + ']'.repeat(2000000)).length").await;
+    let r = run(
+        &app,
+        "JSON.parse('['.repeat(2000000) + ']'.repeat(2000000)).length",
+    )
+    .await;
     let code = error_code(&r);
-    assert!(["STACK_OVERFLOW", "MEMORY_LIMIT", "JS_ERROR"].contains(&code.as_str()), "{r:?}");
+    assert!(
+        ["STACK_OVERFLOW", "MEMORY_LIMIT", "JS_ERROR"].contains(&code.as_str()),
+        "{r:?}"
+    );
     let r = run(&app, "let a: any = []; for (let i = 0; i < 1000000; i++) a = [a]; return JSON.stringify(a).length;").await;
     let code = error_code(&r);
-    assert!(["STACK_OVERFLOW", "MEMORY_LIMIT", "RECURSION_LIMIT", "JS_ERROR", "INSTRUCTION_LIMIT"].contains(&code.as_str()), "{r:?}");
+    assert!(
+        [
+            "STACK_OVERFLOW",
+            "MEMORY_LIMIT",
+            "RECURSION_LIMIT",
+            "JS_ERROR",
+            "INSTRUCTION_LIMIT"
+        ]
+        .contains(&code.as_str()),
+        "{r:?}"
+    );
     still_works(&app).await;
 }
 
@@ -313,18 +394,39 @@ async fn deep_nesting_in_data_and_source() {
 async fn engine_limits_end_runaway_code() {
     let (_db, app) = setup(&["--code-max-instructions", "20000000"]).await;
     for (code, expected) in [
-        ("try { while (true) {} } catch {} ", &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..]),
-        ("await pg.query('select 1'); while (true) {}", &["INSTRUCTION_LIMIT", "LOOP_LIMIT"][..]),
-        ("[1, 2].map(() => { while (true) {} })", &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..]),
-        ("function f(): number { return f() + 1 } f()", &["RECURSION_LIMIT"][..]),
-        ("function f(): number { try { return f() } catch { return f() } } f()", &["RECURSION_LIMIT", "INSTRUCTION_LIMIT"][..]),
-        ("/(a+)+$/.test('a'.repeat(40) + 'b')", &["INSTRUCTION_LIMIT", "TIMEOUT"][..]),
+        (
+            "try { while (true) {} } catch {} ",
+            &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..],
+        ),
+        (
+            "await pg.query('select 1'); while (true) {}",
+            &["INSTRUCTION_LIMIT", "LOOP_LIMIT"][..],
+        ),
+        (
+            "[1, 2].map(() => { while (true) {} })",
+            &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..],
+        ),
+        (
+            "function f(): number { return f() + 1 } f()",
+            &["RECURSION_LIMIT"][..],
+        ),
+        (
+            "function f(): number { try { return f() } catch { return f() } } f()",
+            &["RECURSION_LIMIT", "INSTRUCTION_LIMIT"][..],
+        ),
+        (
+            "/(a+)+$/.test('a'.repeat(40) + 'b')",
+            &["INSTRUCTION_LIMIT", "TIMEOUT"][..],
+        ),
     ] {
         let r = run_with(&app, json!({ "code": code, "timeout": 5000 })).await;
         let got = error_code(&r);
         assert!(expected.contains(&got.as_str()), "{code}: {r:?}");
         if got != "TIMEOUT" {
-            assert!(r.as_ref().unwrap_err()["suggestion"].is_string() || got == "RECURSION_LIMIT", "{r:?}");
+            assert!(
+                r.as_ref().unwrap_err()["suggestion"].is_string() || got == "RECURSION_LIMIT",
+                "{r:?}"
+            );
         }
     }
     let r = run(&app, "await new Promise(() => {})").await;
@@ -335,9 +437,18 @@ async fn engine_limits_end_runaway_code() {
 #[tokio::test]
 async fn tool_call_cap_cannot_be_caught() {
     let (_db, app) = setup(&["--code-max-tool-calls", "5"]).await;
-    let r = run(&app, "for (let i = 0; i < 10; i++) { try { await pg.query('select 1') } catch {} } 'done'").await;
+    let r = run(
+        &app,
+        "for (let i = 0; i < 10; i++) { try { await pg.query('select 1') } catch {} } 'done'",
+    )
+    .await;
     assert_eq!(error_code(&r), "TOOL_CALL_LIMIT");
-    assert!(r.unwrap_err()["details"]["limit"].as_str().unwrap().contains("--code-max-tool-calls"));
+    assert!(
+        r.unwrap_err()["details"]["limit"]
+            .as_str()
+            .unwrap()
+            .contains("--code-max-tool-calls")
+    );
 }
 
 #[tokio::test]
@@ -353,9 +464,17 @@ async fn isolation_no_string_compilation_no_state_no_host() {
         let r = run(&app, code).await;
         assert_eq!(error_code(&r), "JS_ERROR", "{code}: {r:?}");
     }
-    let r = run(&app, "try { await import('./x.js'); return 'loaded' } catch (e) { return 'refused' }").await;
+    let r = run(
+        &app,
+        "try { await import('./x.js'); return 'loaded' } catch (e) { return 'refused' }",
+    )
+    .await;
     assert_eq!(error_code(&r), "MODULE_SYNTAX");
-    let r = run(&app, "(globalThis as any).leak = 1; (Object.prototype as any).polluted = 1; 'set'").await;
+    let r = run(
+        &app,
+        "(globalThis as any).leak = 1; (Object.prototype as any).polluted = 1; 'set'",
+    )
+    .await;
     assert_eq!(result(&r), "set");
     let r = run(&app, "({ leak: typeof (globalThis as any).leak, polluted: typeof ({} as any).polluted, process: typeof (globalThis as any).process, require: typeof (globalThis as any).require, fetch: typeof (globalThis as any).fetch, sab: typeof (globalThis as any).SharedArrayBuffer })").await;
     assert_eq!(
@@ -365,7 +484,10 @@ async fn isolation_no_string_compilation_no_state_no_host() {
     // Errors expose no host paths or Rust type names.
     let r = run(&app, "null.x").await;
     let text = r.unwrap_err().to_string();
-    assert!(!text.contains("/root") && !text.contains(".rs") && !text.contains("boa_"), "{text}");
+    assert!(
+        !text.contains("/root") && !text.contains(".rs") && !text.contains("boa_"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -423,6 +545,12 @@ async fn the_seed_example_runs_as_written() {
     )
     .await;
     let advice = result(&r);
-    assert!(advice.as_array().unwrap().iter().any(|a| a["table"] == "events" && a["column"] == "user_id"), "{advice}");
+    assert!(
+        advice
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["table"] == "events" && a["column"] == "user_id"),
+        "{advice}"
+    );
 }
-

@@ -20,6 +20,21 @@ fn tools_md_matches_the_registry() {
 }
 
 #[test]
+fn code_mode_declarations_match_the_registry() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CODE_MODE_API.d.ts");
+    let expected = pgmcp::codemode::api::declarations(Registry::builtin().all().iter());
+    if std::env::var_os("PGMCP_UPDATE_DOCS").is_some() {
+        std::fs::write(path, &expected).unwrap();
+        return;
+    }
+    let actual = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "docs/CODE_MODE_API.d.ts is stale: run `cargo run -- list-tools --declarations > docs/CODE_MODE_API.d.ts`"
+    );
+}
+
+#[test]
 fn every_tool_is_documented_with_its_arguments() {
     let md = tools_markdown(&Registry::builtin());
     for t in Registry::builtin().all() {

@@ -387,3 +387,65 @@ fn list_tools_command_honours_the_filter() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --tool-filter entry"));
 }
+
+#[tokio::test]
+async fn code_mode_over_stdio() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url]);
+    let init = s.initialize();
+    assert!(
+        init["result"]["capabilities"]["resources"].is_object(),
+        "{init}"
+    );
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "const a: number = (await pg.query('select 20 as n')).rows[0].n; console.log('n is', a); a + 22"}),
+    );
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(
+        r["structuredContent"],
+        json!({"success": true, "result": 42, "logs": [{"level": "log", "message": "n is 20"}]})
+    );
+    let metrics = &r["_meta"]["metrics"];
+    assert_eq!(metrics["toolCalls"], 1, "{r}");
+    assert!(
+        metrics["wallTimeMs"].is_u64()
+            && metrics["cpuTimeMs"].is_u64()
+            && metrics["memoryUsedMb"].is_number(),
+        "{r}"
+    );
+    let failed = s.call(
+        "pg_execute_code",
+        json!({"code": "while (true) {}", "timeout": 1500}),
+    );
+    assert_eq!(failed["isError"], true);
+    assert!(
+        ["TIMEOUT", "INSTRUCTION_LIMIT", "LOOP_LIMIT"]
+            .contains(&failed["structuredContent"]["code"].as_str().unwrap()),
+        "{failed}"
+    );
+
+    // The API declarations are an MCP resource, and the same text pg.help() returns.
+    let list = s.request("resources/list", json!({}));
+    assert_eq!(
+        list["result"]["resources"][0]["uri"], "pgmcp://code-mode/api.d.ts",
+        "{list}"
+    );
+    let read = s.request(
+        "resources/read",
+        json!({"uri": "pgmcp://code-mode/api.d.ts"}),
+    );
+    let dts = read["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        dts.contains("declare const pg") && dts.contains("readQuery("),
+        "{dts}"
+    );
+    let help = s.call("pg_execute_code", json!({"code": "pg.help()"}));
+    assert_eq!(help["structuredContent"]["result"].as_str().unwrap(), dts);
+    let missing = s.request("resources/read", json!({"uri": "pgmcp://nope"}));
+    assert!(missing["error"]["code"].is_i64(), "{missing}");
+    assert!(s.finish().success());
+}

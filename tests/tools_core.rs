@@ -2602,3 +2602,20 @@ async fn paging_past_the_end_does_not_invent_a_total() {
     assert_eq!(past["tables"], json!([]));
     assert!(past.get("total").is_none(), "{past}");
 }
+
+#[tokio::test]
+async fn get_columns_lists_columns_and_names_missing_tables() {
+    let (_db, app) = setup(&[]).await;
+    sql(
+        &app,
+        "CREATE TABLE \"Mixed Case\" (id int PRIMARY KEY, note text DEFAULT 'x' NOT NULL)",
+    )
+    .await;
+    let v = ok(&app, "pg_get_columns", json!({ "table": "Mixed Case" })).await;
+    assert_eq!(v["columns"][0]["name"], "id");
+    assert_eq!(v["columns"][1]["default"], "'x'::text");
+    assert_eq!(v["columns"][1]["nullable"], false);
+    let e = fail(&app, "pg_get_columns", json!({ "table": "mixed case" })).await;
+    expect(&e, "NOT_FOUND", "not_found");
+    has_suggestion(&e);
+}

@@ -9,7 +9,8 @@ use pgmcp::tools::App;
 use serde_json::json;
 
 fn app(url: &str) -> Arc<App> {
-    App::new(Config::from_args(&parse_server_args(["pgmcp", "--postgres", url]).unwrap()).unwrap()).unwrap()
+    App::new(Config::from_args(&parse_server_args(["pgmcp", "--postgres", url]).unwrap()).unwrap())
+        .unwrap()
 }
 
 async fn setup() -> (support::TestDb, Arc<App>) {
@@ -31,41 +32,68 @@ async fn setup() -> (support::TestDb, Arc<App>) {
 async fn explain_reports_plan_cost_and_seq_scans() {
     let (_db, app) = setup().await;
     let v = app
-        .call("pg_explain", json!({"sql": "select * from orders where customer = $1", "params": [7]}))
+        .call(
+            "pg_explain",
+            json!({"sql": "select * from orders where customer = $1", "params": [7]}),
+        )
         .await
         .unwrap();
     assert_eq!(v["plan"]["Node Type"], "Seq Scan", "{v}");
     assert!(v["totalCost"].as_f64().unwrap() > 0.0);
     assert_eq!(v["seqScans"][0]["table"], "orders");
     let analyzed = app
-        .call("pg_explain", json!({"sql": "select count(*) from orders", "analyze": true, "buffers": true}))
+        .call(
+            "pg_explain",
+            json!({"sql": "select count(*) from orders", "analyze": true, "buffers": true}),
+        )
         .await
         .unwrap();
     assert!(analyzed["executionTimeMs"].as_f64().is_some(), "{analyzed}");
     let text = app
-        .call("pg_explain", json!({"sql": "select * from orders where id = 1", "format": "text"}))
+        .call(
+            "pg_explain",
+            json!({"sql": "select * from orders where id = 1", "format": "text"}),
+        )
         .await
         .unwrap();
-    assert!(text["plan"].as_str().unwrap().contains("Index Scan"), "{text}");
+    assert!(
+        text["plan"].as_str().unwrap().contains("Index Scan"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn explain_errors() {
     let (_db, app) = setup().await;
-    let e = app.call("pg_explain", json!({"sql": "select * from nope"})).await.unwrap_err();
+    let e = app
+        .call("pg_explain", json!({"sql": "select * from nope"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "UNDEFINED_TABLE");
-    let e = app.call("pg_explain", json!({"sql": "explain select 1"})).await.unwrap_err();
+    let e = app
+        .call("pg_explain", json!({"sql": "explain select 1"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "INVALID_ARGUMENT");
     // EXPLAIN ANALYZE executes the statement: a write is refused and nothing changes.
     let e = app
-        .call("pg_explain", json!({"sql": "delete from orders", "analyze": true}))
+        .call(
+            "pg_explain",
+            json!({"sql": "delete from orders", "analyze": true}),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.sqlstate.as_deref(), Some("25006"), "{e:?}");
     assert!(e.suggestion.unwrap().contains("without analyze"));
-    let n = app.call("pg_count", json!({"table": "orders"})).await.unwrap();
+    let n = app
+        .call("pg_count", json!({"table": "orders"}))
+        .await
+        .unwrap();
     assert_eq!(n["count"], 5000);
-    let e = app.call("pg_explain", json!({"sql": "select 1", "format": "yaml"})).await.unwrap_err();
+    let e = app
+        .call("pg_explain", json!({"sql": "select 1", "format": "yaml"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "INVALID_ARGUMENT");
 }
 
@@ -73,12 +101,21 @@ async fn explain_errors() {
 async fn table_stats_for_one_table_and_all() {
     let (db, app) = setup().await;
     let client = support::connect(&db.url).await;
-    client.batch_execute("SELECT count(*) FROM orders; SELECT count(*) FROM orders;").await.unwrap();
+    client
+        .batch_execute("SELECT count(*) FROM orders; SELECT count(*) FROM orders;")
+        .await
+        .unwrap();
     // Statistics reach the views asynchronously; wait for our scans to show.
     let mut one = serde_json::Value::Null;
     for _ in 0..50 {
-        client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
-        one = app.call("pg_table_stats", json!({"table": "orders"})).await.unwrap();
+        client
+            .batch_execute("SELECT pg_stat_clear_snapshot()")
+            .await
+            .unwrap();
+        one = app
+            .call("pg_table_stats", json!({"table": "orders"}))
+            .await
+            .unwrap();
         if one["seq_scan"].as_i64().unwrap_or(0) >= 2 {
             break;
         }
@@ -96,8 +133,14 @@ async fn table_stats_for_one_table_and_all() {
 #[tokio::test]
 async fn table_stats_errors() {
     let (_db, app) = setup().await;
-    let e = app.call("pg_table_stats", json!({"table": "missing"})).await.unwrap_err();
+    let e = app
+        .call("pg_table_stats", json!({"table": "missing"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "NOT_FOUND");
-    let e = app.call("pg_table_stats", json!({"table": 5})).await.unwrap_err();
+    let e = app
+        .call("pg_table_stats", json!({"table": 5}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "INVALID_ARGUMENT");
 }

@@ -104,7 +104,11 @@ pub fn manifest<'a>(tools: impl Iterator<Item = &'a Tool>) -> Manifest {
 fn type_names(schema: &Value) -> Vec<String> {
     match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -113,7 +117,11 @@ fn type_names(schema: &Value) -> Vec<String> {
 /// types: primitives, arrays, objects, string enums, nullable unions, oneOf/anyOf.
 pub fn ts_type(schema: &Value) -> String {
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        return values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ");
+        return values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(" | ");
     }
     if let Some(c) = schema.get("const") {
         return c.to_string();
@@ -144,7 +152,11 @@ pub fn ts_type(schema: &Value) -> String {
             "array" => match schema.get("items") {
                 Some(items) => {
                     let inner = ts_type(items);
-                    if inner.contains(' ') { format!("Array<{inner}>") } else { format!("{inner}[]") }
+                    if inner.contains(' ') {
+                        format!("Array<{inner}>")
+                    } else {
+                        format!("{inner}[]")
+                    }
                 }
                 None => "any[]".into(),
             },
@@ -169,7 +181,11 @@ fn object_type(schema: &Value, indent: &str) -> String {
         .unwrap_or_default();
     let mut out = String::from("{ ");
     for (name, p) in props {
-        let opt = if required.contains(&name.as_str()) { "" } else { "?" };
+        let opt = if required.contains(&name.as_str()) {
+            ""
+        } else {
+            "?"
+        };
         out.push_str(&format!("{indent}{name}{opt}: {}; ", ts_type(p)));
     }
     out.push('}');
@@ -183,6 +199,7 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
         "// pgmcp Code Mode API — generated from the tool registry; do not edit.\n\
          // Every method returns a Promise: await it. A failing call throws a PgError.\n\n\
          type Row = Record<string, any>;\n\
+         interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string }\n\
          interface QueryResult { rows: Row[]; rowCount: number; columns?: string[]; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string }\n\
          interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: any }\n\n",
     );
@@ -194,7 +211,9 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
     }
     out.push_str("declare const pg: {\n");
     for (name, tool, positional) in ALIASES {
-        let Some(t) = tools.iter().find(|t| t.name == *tool) else { continue };
+        let Some(t) = tools.iter().find(|t| t.name == *tool) else {
+            continue;
+        };
         let props = t.input_schema.get("properties").and_then(Value::as_object);
         let required: Vec<&str> = t
             .input_schema
@@ -203,12 +222,18 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let params: Vec<String> = if positional.is_empty() {
-            vec![format!("args: {}", object_type(&Value::Object((*t.input_schema).clone()), ""))]
+            vec![format!(
+                "args: {}",
+                object_type(&Value::Object((*t.input_schema).clone()), "")
+            )]
         } else {
             positional
                 .iter()
                 .map(|p| {
-                    let ty = props.and_then(|m| m.get(*p)).map(ts_type).unwrap_or_else(|| "any".into());
+                    let ty = props
+                        .and_then(|m| m.get(*p))
+                        .map(ts_type)
+                        .unwrap_or_else(|| "any".into());
                     let opt = if required.contains(p) { "" } else { "?" };
                     format!("{}{opt}: {ty}", p.replace("where", "where_"))
                 })
@@ -229,7 +254,12 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
             let args = object_type(&Value::Object((*t.input_schema).clone()), "");
             let arg = match primary_param(&t.input_schema) {
                 Some(p) => format!("args: {args} | string /* {p} */"),
-                None if t.input_schema.get("required").and_then(Value::as_array).is_none_or(|r| r.is_empty()) => {
+                None if t
+                    .input_schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .is_none_or(|r| r.is_empty()) =>
+                {
                     format!("args?: {args}")
                 }
                 None => format!("args: {args}"),
@@ -284,18 +314,29 @@ mod tests {
         assert_eq!(method_name("pg_read_query", "core"), "readQuery");
         assert_eq!(method_name("pg_jsonb_extract", "jsonb"), "extract");
         assert_eq!(method_name("pg_transaction_begin", "transactions"), "begin");
-        assert_eq!(method_name("pg_transaction_rollback_to", "transactions"), "rollbackTo");
+        assert_eq!(
+            method_name("pg_transaction_rollback_to", "transactions"),
+            "rollbackTo"
+        );
         assert_eq!(method_name("pg_list_schemas", "schema"), "listSchemas");
     }
 
     #[test]
     fn ts_types() {
         assert_eq!(ts_type(&json!({"type": "string"})), "string");
-        assert_eq!(ts_type(&json!({"type": ["string", "null"]})), "string | null");
-        assert_eq!(ts_type(&json!({"type": "array", "items": {"type": "integer"}})), "number[]");
+        assert_eq!(
+            ts_type(&json!({"type": ["string", "null"]})),
+            "string | null"
+        );
+        assert_eq!(
+            ts_type(&json!({"type": "array", "items": {"type": "integer"}})),
+            "number[]"
+        );
         assert_eq!(ts_type(&json!({"enum": ["a", "b"]})), "\"a\" | \"b\"");
         assert_eq!(
-            ts_type(&json!({"type": "object", "properties": {"x": {"type": "boolean"}}, "required": ["x"]})),
+            ts_type(
+                &json!({"type": "object", "properties": {"x": {"type": "boolean"}}, "required": ["x"]})
+            ),
             "{ x: boolean; }"
         );
         assert_eq!(ts_type(&json!({})), "any");
@@ -304,7 +345,10 @@ mod tests {
     #[test]
     fn primary_parameter() {
         let s = json!({"properties": {"sql": {"type": "string"}, "params": {"type": "array"}}, "required": ["sql"]});
-        assert_eq!(primary_param(s.as_object().unwrap()).as_deref(), Some("sql"));
+        assert_eq!(
+            primary_param(s.as_object().unwrap()).as_deref(),
+            Some("sql")
+        );
         let s = json!({"properties": {"a": {"type": "integer"}}, "required": ["a"]});
         assert_eq!(primary_param(s.as_object().unwrap()), None);
     }

@@ -20,11 +20,7 @@ pub enum ToWorker {
         os: OsLimits,
     },
     /// The completion of a `pg.*` call.
-    Result {
-        id: u64,
-        ok: bool,
-        value: Value,
-    },
+    Result { id: u64, ok: bool, value: Value },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,7 +31,10 @@ pub enum FromWorker {
     /// A `pg.*` call for the parent to serve through the registry.
     Call { id: u64, tool: String, args: Value },
     /// The program finished (successfully or not) inside the engine.
-    Done { outcome: Outcome, usage: Option<Usage> },
+    Done {
+        outcome: Box<Outcome>,
+        usage: Option<Usage>,
+    },
 }
 
 /// Resources the run consumed, as measured where it ran.
@@ -68,16 +67,22 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 }
 
 /// Blocking read of one frame (the worker side).
-pub fn read_blocking<T: for<'de> Deserialize<'de>>(r: &mut impl std::io::Read) -> std::io::Result<T> {
+pub fn read_blocking<T: for<'de> Deserialize<'de>>(
+    r: &mut impl std::io::Read,
+) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame too large"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
-    serde_json::from_slice(&body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    serde_json::from_slice(&body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Async read of one frame (the parent side).
@@ -89,9 +94,13 @@ pub async fn read_async<T: for<'de> Deserialize<'de>>(
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame too large"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
-    serde_json::from_slice(&body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    serde_json::from_slice(&body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }

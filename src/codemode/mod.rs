@@ -130,42 +130,64 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms);
     let cancel = tokio_util::sync::CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
-    let limits = limits(&cfg);
+    let os = frames::OsLimits {
+        memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
+        cpu_seconds: timeout_ms.div_ceil(1000) + 1,
+        stack_bytes: JS_STACK_BYTES,
+    };
+    let job = worker::Job {
+        js: transpiled.js.clone(),
+        manifest,
+        limits: limits(&cfg),
+        os,
+        deadline,
+    };
     let run = match cfg.sandbox_isolation {
         Isolation::Process => {
-            let os = frames::OsLimits {
-                memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
-                cpu_seconds: timeout_ms.div_ceil(1000) + 1,
-                stack_bytes: JS_STACK_BYTES,
-            };
             let pool = ctx.app.code.pool(&cfg).clone();
-            worker::run_in_process(&pool, transpiled.js.clone(), manifest, limits, os, deadline, serve, cancel.clone()).await
+            worker::run_in_process(&pool, job, serve, cancel.clone()).await
         }
-        Isolation::Thread => {
-            worker::run_in_thread(transpiled.js.clone(), manifest, limits, JS_STACK_BYTES, deadline, serve, cancel.clone()).await
-        }
+        Isolation::Thread => worker::run_in_thread(job, serve, cancel.clone()).await,
     };
 
     // Whatever happened, nothing this execution started may stay open on the server.
-    let open: Vec<String> = std::mem::take(&mut *state.transactions.lock().unwrap_or_else(|p| p.into_inner()));
+    let open: Vec<String> =
+        std::mem::take(&mut *state.transactions.lock().unwrap_or_else(|p| p.into_inner()));
     for id in open {
         if let Ok(slot) = ctx.app.db.transactions.take(&id) {
-            let _ = crate::db::transactions::finish(slot, crate::db::transactions::Finish::Rollback).await;
+            let _ =
+                crate::db::transactions::finish(slot, crate::db::transactions::Finish::Rollback)
+                    .await;
         }
     }
 
     let calls = state.calls.load(Ordering::Relaxed);
     let wall_ms = started.elapsed().as_millis() as u64;
-    let clamped = (requested > timeout_ms).then(|| json!({ "requestedMs": requested, "usedMs": timeout_ms }));
+    let clamped =
+        (requested > timeout_ms).then(|| json!({ "requestedMs": requested, "usedMs": timeout_ms }));
     match run {
-        Ok((outcome, usage)) => finish(outcome, usage, &transpiled, wall_ms, calls, clamped, a.metrics.unwrap_or(false)),
+        Ok((outcome, usage)) => finish(
+            outcome,
+            usage,
+            &transpiled,
+            wall_ms,
+            calls,
+            clamped,
+            a.metrics.unwrap_or(false),
+        ),
         Err(failure) => Err(failure_error(failure, timeout_ms, &cfg, wall_ms, calls)),
     }
 }
 
-fn make_serve(ctx: &Ctx, readonly: bool, manifest: &sandbox::Manifest, state: Arc<ExecState>) -> Serve {
+fn make_serve(
+    ctx: &Ctx,
+    readonly: bool,
+    manifest: &sandbox::Manifest,
+    state: Arc<ExecState>,
+) -> Serve {
     let app = ctx.app.clone();
-    let allowed: Arc<Vec<String>> = Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect());
+    let allowed: Arc<Vec<String>> =
+        Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect());
     Arc::new(move |tool: String, mut args: Value| {
         let app = app.clone();
         let allowed = allowed.clone();
@@ -180,14 +202,22 @@ fn make_serve(ctx: &Ctx, readonly: bool, manifest: &sandbox::Manifest, state: Ar
                 ctx.transaction = Some(id);
             }
             if tool == TRANSACTION_CALL {
-                return transaction_call(ctx, args, &state).await.map_err(|e| e.to_json());
+                return transaction_call(ctx, args, &state)
+                    .await
+                    .map_err(|e| e.to_json());
             }
             if !allowed.contains(&tool) {
-                return Err(ToolError::not_found("UNKNOWN_TOOL", format!("'{tool}' is not available to code on this server"))
-                    .suggest("pg.help() lists what is available.")
-                    .to_json());
+                return Err(ToolError::not_found(
+                    "UNKNOWN_TOOL",
+                    format!("'{tool}' is not available to code on this server"),
+                )
+                .suggest("pg.help() lists what is available.")
+                .to_json());
             }
-            app.registry.call(ctx, &tool, args).await.map_err(|e| e.to_json())
+            app.registry
+                .call(ctx, &tool, args)
+                .await
+                .map_err(|e| e.to_json())
         })
     })
 }
@@ -205,14 +235,24 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
         "begin" => {
             // Bypasses the tool filter on purpose: pg.transaction is part of the code API
             // whatever tools are exposed. Read-only executions get READ ONLY transactions.
-            let v = tool("pg_transaction_begin")?.invoke(ctx.clone(), json!({ "readOnly": ctx.read_only })).await?;
+            let v = tool("pg_transaction_begin")?
+                .invoke(ctx.clone(), json!({ "readOnly": ctx.read_only }))
+                .await?;
             if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
-                state.transactions.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_string());
+                state
+                    .transactions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(id.to_string());
             }
             Ok(v)
         }
         "commit" | "rollback" => {
-            let id = args.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+            let id = args
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let owned = {
                 let mut open = state.transactions.lock().unwrap_or_else(|p| p.into_inner());
                 let pos = open.iter().position(|t| *t == id);
@@ -221,8 +261,14 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
             if !owned {
                 return Err(ToolError::invalid("not a transaction of this execution"));
             }
-            let name = if op == "commit" && !ctx.read_only { "pg_transaction_commit" } else { "pg_transaction_rollback" };
-            tool(name)?.invoke(ctx, json!({ "transactionId": id })).await
+            let name = if op == "commit" && !ctx.read_only {
+                "pg_transaction_commit"
+            } else {
+                "pg_transaction_rollback"
+            };
+            tool(name)?
+                .invoke(ctx, json!({ "transactionId": id }))
+                .await
         }
         _ => Err(ToolError::invalid("unknown transaction operation")),
     }
@@ -230,12 +276,21 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
 
 fn code_error(e: transpile::CodeError) -> ToolError {
     let mut details = Map::new();
-    for (k, v) in [("line", e.line.map(Value::from)), ("column", e.column.map(Value::from)), ("snippet", e.snippet.clone().map(Value::from)), ("limit", e.limit.clone().map(Value::from))] {
+    for (k, v) in [
+        ("line", e.line.map(Value::from)),
+        ("column", e.column.map(Value::from)),
+        ("snippet", e.snippet.clone().map(Value::from)),
+        ("limit", e.limit.clone().map(Value::from)),
+    ] {
         if let Some(v) = v {
             details.insert(k.into(), v);
         }
     }
-    let category = if e.code == transpile::SYNTAX_ERROR || e.code == transpile::MODULE_SYNTAX { Category::Validation } else { Category::Limit };
+    let category = if e.code == transpile::SYNTAX_ERROR || e.code == transpile::MODULE_SYNTAX {
+        Category::Validation
+    } else {
+        Category::Limit
+    };
     let message = match (e.line, e.column) {
         (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),
         _ => e.message.clone(),
@@ -271,11 +326,14 @@ fn finish(
     clamped: Option<Value>,
     inline_metrics: bool,
 ) -> ToolResult<Value> {
-    let logs = (!outcome.logs.is_empty()).then(|| serde_json::to_value(&outcome.logs).unwrap_or(Value::Null));
+    let logs = (!outcome.logs.is_empty())
+        .then(|| serde_json::to_value(&outcome.logs).unwrap_or(Value::Null));
     if let Some(err) = &outcome.error {
         let mut details = Map::new();
         let mut message = match &err.name {
-            Some(name) if err.code == sandbox::codes::JS_ERROR => format!("{name}: {}", err.message),
+            Some(name) if err.code == sandbox::codes::JS_ERROR => {
+                format!("{name}: {}", err.message)
+            }
             _ => err.message.clone(),
         };
         if let (Some(l), Some(c)) = (err.js_line, err.js_column)
@@ -300,10 +358,17 @@ fn finish(
         if let Some(logs) = logs {
             details.insert("logs".into(), logs);
         }
-        let category = if err.code == sandbox::codes::JS_ERROR { Category::Sandbox } else { Category::Limit };
-        let mut e = ToolError::new(category, &err.code, message).with_details(Value::Object(details));
+        let category = if err.code == sandbox::codes::JS_ERROR {
+            Category::Sandbox
+        } else {
+            Category::Limit
+        };
+        let mut e =
+            ToolError::new(category, &err.code, message).with_details(Value::Object(details));
         if let Some(limit) = &err.limit {
-            e = e.suggest(format!("Do less per execution, or raise the limit ({limit})."));
+            e = e.suggest(format!(
+                "Do less per execution, or raise the limit ({limit})."
+            ));
         } else if err.code == sandbox::codes::UNSETTLED {
             e = e.suggest("Await every promise; a promise that never resolves cannot be returned.");
         }
@@ -312,7 +377,10 @@ fn finish(
     }
     let mut body = Map::new();
     body.insert("success".into(), true.into());
-    body.insert("result".into(), outcome.result.clone().unwrap_or(Value::Null));
+    body.insert(
+        "result".into(),
+        outcome.result.clone().unwrap_or(Value::Null),
+    );
     if let Some(t) = &outcome.result_truncated {
         body.insert(
             "resultTruncated".into(),
@@ -334,27 +402,57 @@ fn finish(
     Ok(Value::Object(body))
 }
 
-fn failure_error(f: Failure, timeout_ms: u64, cfg: &CodeArgs, wall_ms: u64, calls: u32) -> ToolError {
+fn failure_error(
+    f: Failure,
+    timeout_ms: u64,
+    cfg: &CodeArgs,
+    wall_ms: u64,
+    calls: u32,
+) -> ToolError {
     let (category, message, suggestion) = match &f {
         Failure::Timeout => (
             Category::Limit,
-            format!("the execution did not finish within its {timeout_ms} ms timeout and was stopped"),
-            format!("Do less per execution, or pass a larger `timeout` (at most {} ms, --code-max-timeout).", cfg.code_max_timeout),
+            format!(
+                "the execution did not finish within its {timeout_ms} ms timeout and was stopped"
+            ),
+            format!(
+                "Do less per execution, or pass a larger `timeout` (at most {} ms, --code-max-timeout).",
+                cfg.code_max_timeout
+            ),
         ),
         Failure::MemoryLimit => (
             Category::Limit,
-            format!("the execution ran out of its {} MB of memory", cfg.code_memory_mb),
+            format!(
+                "the execution ran out of its {} MB of memory",
+                cfg.code_memory_mb
+            ),
             "Keep less data in memory (aggregate in SQL), or raise --code-memory-mb.".into(),
         ),
-        Failure::CpuLimit => (Category::Limit, "the execution used up its CPU time".into(), "Do less work per execution.".into()),
+        Failure::CpuLimit => (
+            Category::Limit,
+            "the execution used up its CPU time".into(),
+            "Do less work per execution.".into(),
+        ),
         Failure::StackOverflow => (
             Category::Limit,
             "the execution overflowed its stack (nesting or recursion too deep)".into(),
             "Reduce nesting depth or recursion.".into(),
         ),
-        Failure::Crashed(why) => (Category::Sandbox, format!("the sandbox worker crashed: {why}"), "Retry; if it repeats, simplify the code.".into()),
-        Failure::Cancelled => (Category::Limit, "the execution was cancelled".into(), "".into()),
-        Failure::Spawn(why) => (Category::Internal, format!("could not start a sandbox worker: {why}"), "Check the server's logs; --sandbox-isolation thread avoids worker processes.".into()),
+        Failure::Crashed(why) => (
+            Category::Sandbox,
+            format!("the sandbox worker crashed: {why}"),
+            "Retry; if it repeats, simplify the code.".into(),
+        ),
+        Failure::Cancelled => (
+            Category::Limit,
+            "the execution was cancelled".into(),
+            "".into(),
+        ),
+        Failure::Spawn(why) => (
+            Category::Internal,
+            format!("could not start a sandbox worker: {why}"),
+            "Check the server's logs; --sandbox-isolation thread avoids worker processes.".into(),
+        ),
     };
     let mut e = ToolError::new(category, f.code(), message);
     if !suggestion.is_empty() {
@@ -365,16 +463,18 @@ fn failure_error(f: Failure, timeout_ms: u64, cfg: &CodeArgs, wall_ms: u64, call
 }
 
 pub fn tools() -> Vec<Tool> {
-    vec![tool(
-        "pg_execute_code",
-        GROUP,
-        "Run TypeScript against the database",
-        DESCRIPTION,
-        WRITE,
-        execute_code,
-    )
-    .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")
-    .enforcing_read_only()]
+    vec![
+        tool(
+            "pg_execute_code",
+            GROUP,
+            "Run TypeScript against the database",
+            DESCRIPTION,
+            WRITE,
+            execute_code,
+        )
+        .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")
+        .enforcing_read_only(),
+    ]
 }
 
 const DESCRIPTION: &str = "Run TypeScript that calls the database through an async `pg` API, and get only its final value back.\n\

@@ -59,8 +59,18 @@ impl Failure {
     }
 }
 
+/// One program to run and its limits. In thread isolation only `os.stack_bytes` applies.
+pub struct Job {
+    pub js: String,
+    pub manifest: Manifest,
+    pub limits: SandboxLimits,
+    pub os: OsLimits,
+    pub deadline: Instant,
+}
+
 /// Serves one `pg.*` call: `(tool, args) -> Ok(success) | Err(tool error JSON)`.
-pub type Serve = Arc<dyn Fn(String, Value) -> BoxFuture<'static, Result<Value, Value>> + Send + Sync>;
+pub type Serve =
+    Arc<dyn Fn(String, Value) -> BoxFuture<'static, Result<Value, Value>> + Send + Sync>;
 
 // ------------------------------------------------------------------------------------------
 // Worker side
@@ -77,7 +87,12 @@ pub fn worker_main() -> i32 {
         return 70;
     }
     let (js, manifest, limits, os) = match frames::read_blocking::<ToWorker>(&mut input) {
-        Ok(ToWorker::Run { js, manifest, limits, os }) => (js, manifest, limits, os),
+        Ok(ToWorker::Run {
+            js,
+            manifest,
+            limits,
+            os,
+        }) => (js, manifest, limits, os),
         _ => return 0, // parent went away or sent nonsense: nothing to run
     };
     if let Err(e) = apply_os_limits(&os) {
@@ -91,7 +106,13 @@ pub fn worker_main() -> i32 {
             let mut bridge = FrameBridge { input, output };
             let outcome = sandbox::run(&js, &manifest, &limits, &mut bridge);
             let usage = Some(process_usage());
-            let _ = write_frame(&mut bridge.output, &FromWorker::Done { outcome, usage });
+            let _ = write_frame(
+                &mut bridge.output,
+                &FromWorker::Done {
+                    outcome: Box::new(outcome),
+                    usage,
+                },
+            );
         });
     match runner.map(|h| h.join()) {
         Ok(Ok(())) => 0,
@@ -115,7 +136,10 @@ fn process_usage() -> Usage {
 
 /// CPU time of the calling thread (thread isolation).
 fn thread_usage() -> Usage {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we pass.
     if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
         return Usage::default();
@@ -138,13 +162,22 @@ struct FrameBridge {
 
 impl Bridge for FrameBridge {
     fn submit(&mut self, call_id: u64, tool: &str, args: Value) -> Result<(), String> {
-        write_frame(&mut self.output, &FromWorker::Call { id: call_id, tool: tool.to_string(), args })
-            .map_err(|_| "the server closed the bridge".to_string())
+        write_frame(
+            &mut self.output,
+            &FromWorker::Call {
+                id: call_id,
+                tool: tool.to_string(),
+                args,
+            },
+        )
+        .map_err(|_| "the server closed the bridge".to_string())
     }
 
     fn wait(&mut self) -> Option<(u64, Result<Value, Value>)> {
         match frames::read_blocking::<ToWorker>(&mut self.input) {
-            Ok(ToWorker::Result { id, ok, value }) => Some((id, if ok { Ok(value) } else { Err(value) })),
+            Ok(ToWorker::Result { id, ok, value }) => {
+                Some((id, if ok { Ok(value) } else { Err(value) }))
+            }
             _ => None,
         }
     }
@@ -153,7 +186,10 @@ impl Bridge for FrameBridge {
 #[cfg(unix)]
 fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
     fn set(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
-        let lim = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+        let lim = libc::rlimit {
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
+        };
         // SAFETY: setrlimit with a valid pointer to an initialised struct.
         if unsafe { libc::setrlimit(resource, &lim) } != 0 {
             return Err(std::io::Error::last_os_error());
@@ -168,7 +204,11 @@ fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
     // the JS thread's stack reservation is added on top.
     let mapped = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map(|pages| pages * 4096)
         .unwrap_or(64 << 20);
     let address_space = mapped + os.stack_bytes as u64 + os.memory_bytes;
@@ -206,7 +246,11 @@ pub struct WorkerPool {
 
 impl WorkerPool {
     pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
-        Arc::new(WorkerPool { exe, idle: Mutex::new(Vec::new()), target })
+        Arc::new(WorkerPool {
+            exe,
+            idle: Mutex::new(Vec::new()),
+            target,
+        })
     }
 
     async fn spawn(exe: &PathBuf) -> std::io::Result<Worker> {
@@ -218,14 +262,24 @@ impl WorkerPool {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn()?;
-        let mut stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
-        let ready = tokio::time::timeout(Duration::from_secs(10), frames::read_async::<FromWorker>(&mut stdout)).await;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let ready = tokio::time::timeout(
+            Duration::from_secs(10),
+            frames::read_async::<FromWorker>(&mut stdout),
+        )
+        .await;
         match ready {
             Ok(Ok(FromWorker::Ready)) => {}
             _ => return Err(std::io::Error::other("the sandbox worker did not start")),
         }
         Ok(Worker {
-            stdin: child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?,
+            stdin: child
+                .stdin
+                .take()
+                .ok_or_else(|| std::io::Error::other("no stdin"))?,
             stderr: child.stderr.take(),
             pid: child.id(),
             stdout,
@@ -267,16 +321,27 @@ impl WorkerPool {
 /// finishes, `deadline` passes or `cancel` fires.
 pub async fn run_in_process(
     pool: &Arc<WorkerPool>,
-    js: String,
-    manifest: Manifest,
-    limits: SandboxLimits,
-    os: OsLimits,
-    deadline: Instant,
+    job: Job,
     serve: Serve,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(Outcome, Option<Usage>), Failure> {
-    let Worker { mut child, mut stdin, mut stdout, stderr, pid } =
-        pool.take().await.map_err(|e| Failure::Spawn(e.to_string()))?;
+    let Job {
+        js,
+        manifest,
+        limits,
+        os,
+        deadline,
+    } = job;
+    let Worker {
+        mut child,
+        mut stdin,
+        mut stdout,
+        stderr,
+        pid,
+    } = pool
+        .take()
+        .await
+        .map_err(|e| Failure::Spawn(e.to_string()))?;
     // Frames are read on their own task: a read cut short by select! would lose bytes.
     let (from_tx, mut from_rx) = mpsc::channel::<FromWorker>(64);
     let reader = tokio::spawn(async move {
@@ -287,7 +352,12 @@ pub async fn run_in_process(
         }
     });
     let stderr_tail = tokio::spawn(read_tail(stderr));
-    let start = ToWorker::Run { js, manifest, limits, os };
+    let start = ToWorker::Run {
+        js,
+        manifest,
+        limits,
+        os,
+    };
     let _ = stdin.write_all(&frames::encode(&start)).await;
     let _ = stdin.flush().await;
 
@@ -301,7 +371,7 @@ pub async fn run_in_process(
                     let serve = serve.clone();
                     in_flight.push(async move { (id, serve(tool, args).await) });
                 }
-                Some(FromWorker::Done { outcome, usage }) => break Ok((outcome, usage)),
+                Some(FromWorker::Done { outcome, usage }) => break Ok((*outcome, usage)),
                 Some(FromWorker::Ready) => {}
                 None => break Err(None),
             },
@@ -325,7 +395,11 @@ pub async fn run_in_process(
         Err(None) => {
             // The worker died on its own: find out how.
             let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            let tail = tokio::time::timeout(Duration::from_secs(1), stderr_tail).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+            let tail = tokio::time::timeout(Duration::from_secs(1), stderr_tail)
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default();
             tracing::debug!(stderr = %tail, "sandbox worker died");
             Err(classify(status.ok().and_then(|s| s.ok()), &tail))
         }
@@ -339,7 +413,9 @@ pub async fn run_in_process(
 
 async fn read_tail(stderr: Option<ChildStderr>) -> String {
     use tokio::io::AsyncReadExt;
-    let Some(mut stderr) = stderr else { return String::new() };
+    let Some(mut stderr) = stderr else {
+        return String::new();
+    };
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while let Ok(n) = stderr.read(&mut chunk).await {
@@ -360,7 +436,10 @@ fn classify(status: Option<std::process::ExitStatus>, stderr: &str) -> Failure {
     if stderr.contains("has overflowed its stack") {
         return Failure::StackOverflow;
     }
-    if stderr.contains("memory allocation of") || stderr.contains("out of memory") || stderr.contains("capacity overflow") {
+    if stderr.contains("memory allocation of")
+        || stderr.contains("out of memory")
+        || stderr.contains("capacity overflow")
+    {
         return Failure::MemoryLimit;
     }
     #[cfg(unix)]
@@ -378,14 +457,18 @@ fn classify(status: Option<std::process::ExitStatus>, stderr: &str) -> Failure {
 
 /// Thread isolation: the same engine on a thread of this process.
 pub async fn run_in_thread(
-    js: String,
-    manifest: Manifest,
-    limits: SandboxLimits,
-    stack_bytes: usize,
-    deadline: Instant,
+    job: Job,
     serve: Serve,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(Outcome, Option<Usage>), Failure> {
+    let Job {
+        js,
+        manifest,
+        limits,
+        os,
+        deadline,
+    } = job;
+    let stack_bytes = os.stack_bytes;
     let (from_tx, mut from_rx) = mpsc::unbounded_channel::<FromWorker>();
     let (to_tx, to_rx) = std::sync::mpsc::channel::<(u64, Result<Value, Value>)>();
     struct ThreadBridge {
@@ -395,7 +478,11 @@ pub async fn run_in_thread(
     impl Bridge for ThreadBridge {
         fn submit(&mut self, call_id: u64, tool: &str, args: Value) -> Result<(), String> {
             self.from
-                .send(FromWorker::Call { id: call_id, tool: tool.to_string(), args })
+                .send(FromWorker::Call {
+                    id: call_id,
+                    tool: tool.to_string(),
+                    args,
+                })
                 .map_err(|_| "the server closed the bridge".to_string())
         }
         fn wait(&mut self) -> Option<(u64, Result<Value, Value>)> {
@@ -407,13 +494,19 @@ pub async fn run_in_thread(
         .name("pgmcp-js".into())
         .stack_size(stack_bytes)
         .spawn(move || {
-            let mut bridge = ThreadBridge { from: from_tx, to: to_rx };
+            let mut bridge = ThreadBridge {
+                from: from_tx,
+                to: to_rx,
+            };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 sandbox::run(&js, &manifest, &limits, &mut bridge)
             }));
             if let Ok(outcome) = outcome {
                 let usage = Some(thread_usage());
-                let _ = done_tx.send(FromWorker::Done { outcome, usage });
+                let _ = done_tx.send(FromWorker::Done {
+                    outcome: Box::new(outcome),
+                    usage,
+                });
             }
         });
     if let Err(e) = spawned {
@@ -429,7 +522,7 @@ pub async fn run_in_thread(
                     let serve = serve.clone();
                     in_flight.push(async move { (id, serve(tool, args).await) });
                 }
-                Some(FromWorker::Done { outcome, usage }) => return Ok((outcome, usage)),
+                Some(FromWorker::Done { outcome, usage }) => return Ok((*outcome, usage)),
                 Some(FromWorker::Ready) => {}
                 None => return Err(Failure::Crashed("the sandbox thread panicked".into())),
             },

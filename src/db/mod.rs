@@ -199,7 +199,9 @@ impl CancelGuard {
 
 impl Drop for CancelGuard {
     fn drop(&mut self) {
-        let Some(token) = self.token.take() else { return };
+        let Some(token) = self.token.take() else {
+            return;
+        };
         if let Some(client) = self.pooled.take() {
             drop(Object::take(client));
         }

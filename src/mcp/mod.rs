@@ -5,8 +5,10 @@ pub mod stdio;
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool as McpTool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
+    Tool as McpTool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -14,6 +16,9 @@ use serde_json::Value;
 
 use crate::error::{Category, ToolError};
 use crate::tools::{App, Ctx, Tool};
+
+/// The TypeScript declarations of the Code Mode `pg` API.
+pub const API_RESOURCE_URI: &str = "pgmcp://code-mode/api.d.ts";
 
 /// Tools per `tools/list` page; clients follow `nextCursor` for the rest.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -35,6 +40,19 @@ impl PgMcpServer {
 
 /// The MCP description of a tool. In restricted mode a tool that enforces read-only
 /// itself (Code Mode) *is* read-only, and says so.
+impl PgMcpServer {
+    /// The declarations for what this server exposes (tool filter and access mode applied).
+    pub fn api_declarations(&self) -> String {
+        let restricted = self.app.config.access_mode == crate::config::AccessMode::Restricted;
+        crate::codemode::api::declarations(
+            self.app
+                .registry
+                .visible(&self.app.config)
+                .filter(|t| !restricted || t.hints.read_only),
+        )
+    }
+}
+
 pub fn to_mcp_tool(t: &Tool, restricted: bool) -> McpTool {
     let read_only = t.hints.read_only || (restricted && t.enforces_read_only);
     let annotations = ToolAnnotations::with_title(t.title)
@@ -69,7 +87,12 @@ pub fn to_call_result(result: Result<Value, ToolError>) -> CallToolResult {
 
 impl ServerHandler for PgMcpServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
             .with_server_info(Implementation::new("pgmcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "PostgreSQL tools. Start with pg_list_tables and pg_describe_table; read with \
@@ -101,12 +124,53 @@ impl ServerHandler for PgMcpServer {
         }
         let end = (start + self.page_size).min(visible.len());
         let mut result = ListToolsResult::with_all_items(
-            visible[start..end].iter().map(|t| to_mcp_tool(t, restricted)).collect(),
+            visible[start..end]
+                .iter()
+                .map(|t| to_mcp_tool(t, restricted))
+                .collect(),
         );
         if end < visible.len() {
             result.next_cursor = Some(end.to_string());
         }
         Ok(result)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let mut r = Resource::new(API_RESOURCE_URI, "Code Mode API (TypeScript declarations)");
+        r.mime_type = Some("application/typescript".into());
+        r.description = Some(
+            "Every pg.* method pg_execute_code scripts can call, with argument types; the same text pg.help() returns."
+                .into(),
+        );
+        Ok(ListResourcesResult::with_all_items(vec![r]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        if request.uri != API_RESOURCE_URI {
+            return Err(McpError::resource_not_found(
+                format!(
+                    "no resource '{}'; resources/list shows what exists",
+                    request.uri
+                ),
+                None,
+            ));
+        }
+        let text = self.api_declarations();
+        let contents = ResourceContents::TextResourceContents {
+            uri: API_RESOURCE_URI.into(),
+            mime_type: Some("application/typescript".into()),
+            text,
+            meta: None,
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     async fn call_tool(

@@ -170,6 +170,30 @@ pub(crate) async fn resolve_relation(ctx: &Ctx, q: &QualifiedName, what: &str) -
         })
 }
 
+/// Columns of a relation: name, type, nullable, default, generated, identity, comment.
+async fn table_columns(ctx: &Ctx, oid: i64) -> ToolResult<Vec<Value>> {
+    read_rows(
+        ctx,
+        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                NOT a.attnotnull AS nullable,
+                CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
+                CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated,
+                CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
+                col_description(a.attrelid, a.attnum) AS comment
+           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+          ORDER BY a.attnum",
+        &[json!(oid)],
+    )
+    .await
+}
+
+async fn get_columns(ctx: Ctx, a: TableArgs) -> ToolResult<Value> {
+    let q = parse_qualified(&a.table, a.schema.as_deref())?;
+    let oid = resolve_relation(&ctx, &q, "table").await?;
+    Ok(json!({ "columns": table_columns(&ctx, oid).await? }))
+}
+
 async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<Value> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let oid = resolve_relation(&ctx, &q, "table").await?;
@@ -187,20 +211,7 @@ async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<Value> {
         &oid_param,
     )
     .await?;
-    let columns = read_rows(
-        &ctx,
-        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-                NOT a.attnotnull AS nullable,
-                CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
-                CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated,
-                CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
-                col_description(a.attrelid, a.attnum) AS comment
-           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-          WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
-          ORDER BY a.attnum",
-        &oid_param,
-    )
-    .await?;
+    let columns = table_columns(&ctx, oid).await?;
     let constraints = read_rows(
         &ctx,
         "SELECT con.conname AS name,
@@ -1175,7 +1186,8 @@ pub fn tools() -> Vec<Tool> {
             "Run one SELECT (or other read-only statement) and return its rows.\nRuns in a READ ONLY transaction that is rolled back, so it can never change data. Use $1, $2… placeholders with `params`. Results are capped (see `truncated`).",
             READ,
             read_query,
-        ),
+        )
+        .returns("QueryResult"),
         tool(
             "pg_write_query",
             GROUP,
@@ -1183,7 +1195,8 @@ pub fn tools() -> Vec<Tool> {
             "Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING).\nUse $1, $2… placeholders with `params`. Pass `transactionId` to run inside an open transaction.",
             DESTRUCTIVE,
             write_query,
-        ),
+        )
+        .returns("QueryResult & { rowsAffected: number }"),
         tool(
             "pg_list_tables",
             GROUP,
@@ -1191,7 +1204,8 @@ pub fn tools() -> Vec<Tool> {
             "List tables with schema, estimated rows, total size and comment.\nSystem schemas are hidden unless includeSystem; page with limit/offset.",
             READ,
             list_tables,
-        ),
+        )
+        .returns("{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }"),
         tool(
             "pg_describe_table",
             GROUP,
@@ -1199,7 +1213,17 @@ pub fn tools() -> Vec<Tool> {
             "Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments.",
             READ,
             describe_table,
-        ),
+        )
+        .returns("{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }"),
+        tool(
+            "pg_get_columns",
+            GROUP,
+            "List a table's columns",
+            "The columns of a table or view: name, type, nullable, default, generated, identity, comment.",
+            READ,
+            get_columns,
+        )
+        .returns("{ columns: Column[] }"),
         tool(
             "pg_create_table",
             GROUP,

@@ -385,7 +385,9 @@ impl Registry {
 
 fn is_visible(tool: &Tool, config: &Config) -> bool {
     config.tool_filter.allows(tool.name, tool.group)
-        && (config.access_mode == AccessMode::Unrestricted || tool.hints.read_only || tool.enforces_read_only)
+        && (config.access_mode == AccessMode::Unrestricted
+            || tool.hints.read_only
+            || tool.enforces_read_only)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
