@@ -89,7 +89,12 @@ async fn run() {
     let t = time_sync(2000, || {
         transpile(&script, &TranspileLimits::default()).unwrap();
     });
-    println!("transpile {} B script: p50 {:.3} ms, p90 {:.3} ms", script.len(), ms(median(t.clone())), ms(pct(t, 0.9)));
+    println!(
+        "transpile {} B script: p50 {:.3} ms, p90 {:.3} ms",
+        script.len(),
+        ms(median(t.clone())),
+        ms(pct(t, 0.9))
+    );
 
     let cluster = tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default()))
         .await
@@ -98,8 +103,19 @@ async fn run() {
     let url = cluster.url("postgres");
     let worker = env!("CARGO_BIN_EXE_pgmcp");
     let app = App::new(
-        Config::from_args(&parse_server_args(["pgmcp", "--postgres", &url, "--code-worker-exe", worker, "--code-worker-pool", "2"]).unwrap())
+        Config::from_args(
+            &parse_server_args([
+                "pgmcp",
+                "--postgres",
+                &url,
+                "--code-worker-exe",
+                worker,
+                "--code-worker-pool",
+                "2",
+            ])
             .unwrap(),
+        )
+        .unwrap(),
     )
     .unwrap();
     app.code.warm(&app.config.code);
@@ -107,18 +123,25 @@ async fn run() {
 
     // Baseline for everything below: one direct tool call (registry → pool → PostgreSQL).
     let direct = time_async(300, || async {
-        app.call("pg_read_query", json!({"sql": "select 1"})).await.unwrap();
+        app.call("pg_read_query", json!({"sql": "select 1"}))
+            .await
+            .unwrap();
     })
     .await;
     let direct_p50 = median(direct);
-    println!("direct pg_read_query('select 1'): p50 {:.3} ms (baseline)", ms(direct_p50));
+    println!(
+        "direct pg_read_query('select 1'): p50 {:.3} ms (baseline)",
+        ms(direct_p50)
+    );
 
     // `return 1` through pg_execute_code with a warm worker pool. Pace the calls so the
     // pool refills between them, as it would between an agent's turns.
     let mut ret1 = Vec::new();
     for _ in 0..60 {
         let t = Instant::now();
-        app.call("pg_execute_code", json!({"code": "return 1"})).await.unwrap();
+        app.call("pg_execute_code", json!({"code": "return 1"}))
+            .await
+            .unwrap();
         ret1.push(t.elapsed());
         tokio::time::sleep(Duration::from_millis(60)).await;
     }
@@ -131,19 +154,37 @@ async fn run() {
 
     // Worker spawn cost: a pool of zero forces a fresh worker for every execution.
     let cold = App::new(
-        Config::from_args(&parse_server_args(["pgmcp", "--postgres", &url, "--code-worker-exe", worker, "--code-worker-pool", "0"]).unwrap())
+        Config::from_args(
+            &parse_server_args([
+                "pgmcp",
+                "--postgres",
+                &url,
+                "--code-worker-exe",
+                worker,
+                "--code-worker-pool",
+                "0",
+            ])
             .unwrap(),
+        )
+        .unwrap(),
     )
     .unwrap();
     let spawn = time_async(30, || async {
-        cold.call("pg_execute_code", json!({"code": "return 1"})).await.unwrap();
+        cold.call("pg_execute_code", json!({"code": "return 1"}))
+            .await
+            .unwrap();
     })
     .await;
-    println!("pg_execute_code 'return 1' (cold worker spawn each time): p50 {:.3} ms", ms(median(spawn)));
+    println!(
+        "pg_execute_code 'return 1' (cold worker spawn each time): p50 {:.3} ms",
+        ms(median(spawn))
+    );
 
     // 100 sequential queries inside one execution vs the same 100 from a Rust loop on
     // one connection (the floor: no pool, no registry, no sandbox).
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let rust_loop = time_async(30, || async {
         for _ in 0..100 {
@@ -152,21 +193,37 @@ async fn run() {
     })
     .await;
     let code_loop = time_async(30, || async {
-        app.call("pg_execute_code", json!({"code": "for (let i = 0; i < 100; i++) await pg.query('select 1'); 1"}))
-            .await
-            .unwrap();
+        app.call(
+            "pg_execute_code",
+            json!({"code": "for (let i = 0; i < 100; i++) await pg.query('select 1'); 1"}),
+        )
+        .await
+        .unwrap();
     })
     .await;
     let direct_loop = time_async(30, || async {
         for _ in 0..100 {
-            app.call("pg_read_query", json!({"sql": "select 1"})).await.unwrap();
+            app.call("pg_read_query", json!({"sql": "select 1"}))
+                .await
+                .unwrap();
         }
     })
     .await;
     let rl = median(rust_loop);
-    println!("100 x select 1, Rust loop on one connection: p50 {:.2} ms (baseline)", ms(rl));
-    println!("100 x select 1, 100 direct tool calls: p50 {:.2} ms = {:.2}x", ms(median(direct_loop.clone())), ms(median(direct_loop)) / ms(rl));
-    println!("100 x pg.query('select 1') in one execution: p50 {:.2} ms = {:.2}x", ms(median(code_loop.clone())), ms(median(code_loop)) / ms(rl));
+    println!(
+        "100 x select 1, Rust loop on one connection: p50 {:.2} ms (baseline)",
+        ms(rl)
+    );
+    println!(
+        "100 x select 1, 100 direct tool calls: p50 {:.2} ms = {:.2}x",
+        ms(median(direct_loop.clone())),
+        ms(median(direct_loop)) / ms(rl)
+    );
+    println!(
+        "100 x pg.query('select 1') in one execution: p50 {:.2} ms = {:.2}x",
+        ms(median(code_loop.clone())),
+        ms(median(code_loop)) / ms(rl)
+    );
 
     // CPU-bound: 100k objects, sort, group and sum inside the sandbox.
     let cpu = time_async(10, || async {
@@ -178,7 +235,10 @@ async fn run() {
         .unwrap();
     })
     .await;
-    println!("CPU-bound script (100k objects, sort, group, sum): p50 {:.1} ms", ms(median(cpu)));
+    println!(
+        "CPU-bound script (100k objects, sort, group, sum): p50 {:.1} ms",
+        ms(median(cpu))
+    );
     drop(cluster);
 }
 

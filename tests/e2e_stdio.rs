@@ -449,3 +449,41 @@ async fn code_mode_over_stdio() {
     assert!(missing["error"]["code"].is_i64(), "{missing}");
     assert!(s.finish().success());
 }
+
+#[test]
+fn demo_serves_the_sample_database_and_runs_scripts() {
+    // `pgmcp demo --exec`: the zero-setup path with a script, as the README shows it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
+        .args(["demo", "--exec", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"const { tables } = await pg.listTables(); const o = await pg.count('orders'); ({ tables: tables.map(t => t.name), orders: o.count })")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["result"]["tables"],
+        json!(["customers", "order_items", "orders", "products"]),
+        "{v}"
+    );
+    assert_eq!(v["result"]["orders"], 5000);
+
+    // And `pgmcp demo` serves MCP on stdio against it until stdin closes.
+    let mut s = Server::start(&["demo"]);
+    s.initialize();
+    let r = s.call("pg_describe_table", json!({"table": "orders"}));
+    assert_eq!(
+        r["structuredContent"]["foreignKeys"][0]["referencesColumns"],
+        json!(["id"]),
+        "{r}"
+    );
+    assert!(s.finish().success());
+}
