@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::sandbox::{Alias, Manifest, ManifestEntry};
-use crate::tools::{Registry, Tool};
+use crate::tools::Tool;
 
 /// The tool that runs code is not callable from code.
 pub const CODE_TOOL: &str = "pg_execute_code";
@@ -278,32 +278,6 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
     out
 }
 
-/// The compact index for the tool description: groups and shortcuts, not the whole file.
-pub fn compact_index(registry: &Registry) -> String {
-    let m = manifest(registry.all().iter());
-    let mut groups: Vec<(String, usize)> = Vec::new();
-    for e in &m.entries {
-        match groups.iter_mut().find(|(g, _)| *g == e.group) {
-            Some((_, n)) => *n += 1,
-            None => groups.push((e.group.clone(), 1)),
-        }
-    }
-    let shortcuts: Vec<String> = m
-        .aliases
-        .iter()
-        .map(|a| format!("pg.{}({})", a.name, a.positional.join(", ")))
-        .collect();
-    format!(
-        "Shortcuts: {}. Groups: {}.",
-        shortcuts.join(", "),
-        groups
-            .iter()
-            .map(|(g, n)| format!("pg.{g} ({n})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +314,17 @@ mod tests {
             "{ x: boolean; }"
         );
         assert_eq!(ts_type(&json!({})), "any");
+    }
+
+    #[test]
+    fn the_tool_description_names_every_shortcut() {
+        let description = crate::codemode::tools()[0].description;
+        for (name, _, _) in ALIASES {
+            assert!(
+                description.contains(&format!("pg.{name}(")),
+                "pg.{name} missing from the description"
+            );
+        }
     }
 
     #[test]
