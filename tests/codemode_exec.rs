@@ -392,7 +392,15 @@ async fn deep_nesting_in_data_and_source() {
 
 #[tokio::test]
 async fn engine_limits_end_runaway_code() {
-    let (_db, app) = setup(&["--code-max-instructions", "20000000"]).await;
+    // Small budgets, so the engine (not the wall clock) ends each case even on a slow,
+    // loaded machine running a debug build.
+    let (_db, app) = setup(&[
+        "--code-max-instructions",
+        "2000000",
+        "--code-max-loop-iterations",
+        "100000",
+    ])
+    .await;
     for (code, expected) in [
         (
             "try { while (true) {} } catch {} ",
@@ -419,7 +427,8 @@ async fn engine_limits_end_runaway_code() {
             &["INSTRUCTION_LIMIT", "TIMEOUT"][..],
         ),
     ] {
-        let r = run_with(&app, json!({ "code": code, "timeout": 5000 })).await;
+        let timeout = if code.contains("test(") { 2000 } else { 30000 };
+        let r = run_with(&app, json!({ "code": code, "timeout": timeout })).await;
         let got = error_code(&r);
         assert!(expected.contains(&got.as_str()), "{code}: {r:?}");
         if got != "TIMEOUT" {
@@ -492,7 +501,13 @@ async fn isolation_no_string_compilation_no_state_no_host() {
 
 #[tokio::test]
 async fn thread_isolation_runs_the_same_engine() {
-    let (_db, app) = setup(&["--sandbox-isolation", "thread"]).await;
+    let (_db, app) = setup(&[
+        "--sandbox-isolation",
+        "thread",
+        "--code-max-loop-iterations",
+        "100000",
+    ])
+    .await;
     still_works(&app).await;
     let r = run(&app, "try { while (true) {} } catch {}").await;
     assert!(["LOOP_LIMIT", "INSTRUCTION_LIMIT"].contains(&error_code(&r).as_str()));

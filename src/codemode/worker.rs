@@ -358,41 +358,38 @@ pub async fn run_in_process(
         limits,
         os,
     };
-    let _ = stdin.write_all(&frames::encode(&start)).await;
-    let _ = stdin.flush().await;
-
-    let mut in_flight = FuturesUnordered::new();
-    let sleep = tokio::time::sleep_until(deadline.into());
-    tokio::pin!(sleep);
-    let ended = loop {
-        tokio::select! {
-            frame = from_rx.recv() => match frame {
-                Some(FromWorker::Call { id, tool, args }) => {
-                    let serve = serve.clone();
-                    in_flight.push(async move { (id, serve(tool, args).await) });
-                }
-                Some(FromWorker::Done { outcome, usage }) => break Ok((*outcome, usage)),
-                Some(FromWorker::Ready) => {}
-                None => break Err(None),
-            },
-            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                let (ok, value) = match result { Ok(v) => (true, v), Err(v) => (false, v) };
-                let _ = stdin.write_all(&frames::encode(&ToWorker::Result { id, ok, value })).await;
-                let _ = stdin.flush().await;
+    // One task owns stdin, so replies are written whole and in order.
+    let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<ToWorker>();
+    let _ = reply_tx.send(start);
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = reply_rx.recv().await {
+            if stdin.write_all(&frames::encode(&msg)).await.is_err() || stdin.flush().await.is_err()
+            {
+                break;
             }
-            _ = &mut sleep => break Err(Some(Failure::Timeout)),
-            _ = cancel.cancelled() => break Err(Some(Failure::Cancelled)),
         }
-    };
-    // In-flight calls are dropped with the futures; the caller cancels their queries.
-    drop(in_flight);
+    });
+    let ended = drive(
+        &mut from_rx,
+        |id, result| {
+            let (ok, value) = match result {
+                Ok(v) => (true, v),
+                Err(v) => (false, v),
+            };
+            let _ = reply_tx.send(ToWorker::Result { id, ok, value });
+        },
+        deadline,
+        &serve,
+        &cancel,
+    )
+    .await;
     let result = match ended {
-        Ok(outcome) => Ok(outcome),
-        Err(Some(failure)) => {
+        Ended::Done(outcome, usage) => Ok((*outcome, usage)),
+        Ended::Failed(failure) => {
             let _ = child.start_kill();
             Err(failure)
         }
-        Err(None) => {
+        Ended::Gone => {
             // The worker died on its own: find out how.
             let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
             let tail = tokio::time::timeout(Duration::from_secs(1), stderr_tail)
@@ -407,6 +404,7 @@ pub async fn run_in_process(
     let _ = child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     reader.abort();
+    writer.abort();
     tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
     result
 }
@@ -469,16 +467,16 @@ pub async fn run_in_thread(
         deadline,
     } = job;
     let stack_bytes = os.stack_bytes;
-    let (from_tx, mut from_rx) = mpsc::unbounded_channel::<FromWorker>();
+    let (from_tx, mut from_rx) = mpsc::channel::<FromWorker>(64);
     let (to_tx, to_rx) = std::sync::mpsc::channel::<(u64, Result<Value, Value>)>();
     struct ThreadBridge {
-        from: mpsc::UnboundedSender<FromWorker>,
+        from: mpsc::Sender<FromWorker>,
         to: std::sync::mpsc::Receiver<(u64, Result<Value, Value>)>,
     }
     impl Bridge for ThreadBridge {
         fn submit(&mut self, call_id: u64, tool: &str, args: Value) -> Result<(), String> {
             self.from
-                .send(FromWorker::Call {
+                .blocking_send(FromWorker::Call {
                     id: call_id,
                     tool: tool.to_string(),
                     args,
@@ -503,7 +501,7 @@ pub async fn run_in_thread(
             }));
             if let Ok(outcome) = outcome {
                 let usage = Some(thread_usage());
-                let _ = done_tx.send(FromWorker::Done {
+                let _ = done_tx.blocking_send(FromWorker::Done {
                     outcome: Box::new(outcome),
                     usage,
                 });
@@ -512,27 +510,59 @@ pub async fn run_in_thread(
     if let Err(e) = spawned {
         return Err(Failure::Spawn(e.to_string()));
     }
+    // Dropping `to_tx` on return closes the bridge, so a thread waiting on a call ends
+    // with BRIDGE_CLOSED; a thread in a busy loop runs into its instruction budget.
+    let ended = drive(
+        &mut from_rx,
+        |id, result| {
+            let _ = to_tx.send((id, result));
+        },
+        deadline,
+        &serve,
+        &cancel,
+    )
+    .await;
+    match ended {
+        Ended::Done(outcome, usage) => Ok((*outcome, usage)),
+        Ended::Gone => Err(Failure::Crashed("the sandbox thread panicked".into())),
+        Ended::Failed(failure) => Err(failure),
+    }
+}
+
+enum Ended {
+    Done(Box<Outcome>, Option<Usage>),
+    /// The program's side closed without reporting (a dead worker or thread).
+    Gone,
+    Failed(Failure),
+}
+
+/// Serves a running program's `pg.*` calls, concurrently, until it reports its outcome,
+/// goes away, the deadline passes or `cancel` fires. Calls still in flight at the end are
+/// dropped, which cancels their statements at the server (see `db::CancelGuard`).
+async fn drive(
+    from: &mut mpsc::Receiver<FromWorker>,
+    mut reply: impl FnMut(u64, Result<Value, Value>),
+    deadline: Instant,
+    serve: &Serve,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Ended {
     let mut in_flight = FuturesUnordered::new();
     let sleep = tokio::time::sleep_until(deadline.into());
     tokio::pin!(sleep);
     loop {
         tokio::select! {
-            frame = from_rx.recv() => match frame {
+            frame = from.recv() => match frame {
                 Some(FromWorker::Call { id, tool, args }) => {
                     let serve = serve.clone();
                     in_flight.push(async move { (id, serve(tool, args).await) });
                 }
-                Some(FromWorker::Done { outcome, usage }) => return Ok((*outcome, usage)),
+                Some(FromWorker::Done { outcome, usage }) => return Ended::Done(outcome, usage),
                 Some(FromWorker::Ready) => {}
-                None => return Err(Failure::Crashed("the sandbox thread panicked".into())),
+                None => return Ended::Gone,
             },
-            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                let _ = to_tx.send((id, result));
-            }
-            // Dropping `to_tx` on return closes the bridge, so a thread waiting on a call
-            // ends with BRIDGE_CLOSED; a thread in a busy loop runs into its budget.
-            _ = &mut sleep => return Err(Failure::Timeout),
-            _ = cancel.cancelled() => return Err(Failure::Cancelled),
+            Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => reply(id, result),
+            _ = &mut sleep => return Ended::Failed(Failure::Timeout),
+            _ = cancel.cancelled() => return Ended::Failed(Failure::Cancelled),
         }
     }
 }
