@@ -6,21 +6,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgmcp::config::{Config, parse_server_args};
 use pgmcp::tools::App;
 use serde_json::{Value, json};
-
-fn app(url: &str, extra: &[&str]) -> Arc<App> {
-    let mut args = vec![
-        "pgmcp",
-        "--postgres",
-        url,
-        "--code-worker-exe",
-        env!("CARGO_BIN_EXE_pgmcp"),
-    ];
-    args.extend_from_slice(extra);
-    App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
-}
 
 async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
     let db = support::test_db().await;
@@ -32,7 +19,7 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
         )
         .await
         .unwrap();
-    let a = app(&db.url, extra);
+    let a = support::app(&db.url, extra);
     (db, a)
 }
 
@@ -264,7 +251,7 @@ async fn readonly_executions_cannot_write() {
     .await;
     assert!(r.is_err());
     // Restricted access mode applies to every execution.
-    let restricted = self::app(&db.url, &["--access-mode", "restricted"]);
+    let restricted = support::app(&db.url, &["--access-mode", "restricted"]);
     let r = run(&restricted, "try { await pg.query('delete from items'); return 'deleted' } catch (e) { return e.sqlstate }").await;
     assert_eq!(result(&r), "25006");
     let client = support::connect(&db.url).await;

@@ -9,13 +9,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use pgmcp::cluster::{Cluster, ClusterOptions};
-use pgmcp::config::{Config, parse_server_args};
 use pgmcp::tools::App;
 use serde_json::{Value, json};
 
 fn app(url: &str) -> Arc<App> {
-    App::new(Config::from_args(&parse_server_args(["pgmcp", "--postgres", url]).unwrap()).unwrap())
-        .unwrap()
+    support::app(url, &[])
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -167,15 +165,15 @@ async fn every_sslmode_behaves_like_libpq() {
         |host: &str, query: &str| format!("postgres://postgres@{host}:{port}/postgres?{query}");
 
     assert_eq!(
-        ssl_in_use(&app(&url("127.0.0.1", "sslmode=disable"))).await,
+        ssl_in_use(&support::app(&url("127.0.0.1", "sslmode=disable"), &[])).await,
         Ok(false)
     );
     assert_eq!(
-        ssl_in_use(&app(&url("127.0.0.1", "sslmode=prefer"))).await,
+        ssl_in_use(&support::app(&url("127.0.0.1", "sslmode=prefer"), &[])).await,
         Ok(true)
     );
     assert_eq!(
-        ssl_in_use(&app(&url("127.0.0.1", "sslmode=require"))).await,
+        ssl_in_use(&support::app(&url("127.0.0.1", "sslmode=require"), &[])).await,
         Ok(true)
     );
     // verify-ca checks the chain only, so an IP that is not in the certificate is fine.
@@ -218,7 +216,7 @@ async fn every_sslmode_behaves_like_libpq() {
     let kv = format!(
         "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-full sslrootcert={ca}"
     );
-    assert_eq!(ssl_in_use(&app(&kv)).await, Ok(true));
+    assert_eq!(ssl_in_use(&support::app(&kv, &[])).await, Ok(true));
     drop(cluster);
 }
 
@@ -226,7 +224,7 @@ async fn every_sslmode_behaves_like_libpq() {
 async fn require_fails_clearly_against_a_server_without_tls() {
     let db = support::test_db().await;
     let url = format!("{}?sslmode=require", db.url.split('?').next().unwrap());
-    let e = app(&url)
+    let e = support::app(&url, &[])
         .call("pg_list_tables", json!({}))
         .await
         .unwrap_err()
@@ -243,7 +241,10 @@ async fn next_call_works_once_the_database_comes_up() {
         .local_addr()
         .unwrap()
         .port();
-    let app = app(&format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+    let app = support::app(
+        &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        &[],
+    );
     let e = app
         .call("pg_read_query", json!({"sql": "select 1 as one"}))
         .await

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pgmcp::config::{Config, parse_server_args};
 use pgmcp::tools::App;
 use serde_json::{Value, json};
 
@@ -17,16 +16,10 @@ mod support;
 // ---------------------------------------------------------------------------------------
 // helpers
 
-fn make_app(url: &str, extra: &[&str]) -> Arc<App> {
-    let mut args = vec!["pgmcp", "--postgres", url];
-    args.extend_from_slice(extra);
-    App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
-}
-
 /// A fresh database and an unrestricted App on it. The TestDb must outlive the test.
 async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
     let db = support::test_db().await;
-    let a = make_app(&db.url, extra);
+    let a = support::app(&db.url, extra);
     (db, a)
 }
 
@@ -629,7 +622,7 @@ async fn write_query_refuses_transaction_control() {
     }
     sql(&app, "INSERT INTO t VALUES (1)").await;
     // Still autocommit: a separate connection sees the row.
-    let other = make_app(&db.url, &[]);
+    let other = support::app(&db.url, &[]);
     assert_eq!(scalar(&other, "SELECT count(*) FROM t").await, 1);
 }
 
@@ -708,11 +701,11 @@ async fn reads_inside_a_transaction_stay_reads() {
 #[tokio::test]
 async fn restricted_mode_hides_write_tools_and_reads_cannot_write() {
     let db = support::test_db().await;
-    let admin = make_app(&db.url, &[]);
+    let admin = support::app(&db.url, &[]);
     sql(&admin, "CREATE TABLE t (id int)").await;
     canary(&admin).await;
 
-    let app = make_app(&db.url, &["--access-mode", "restricted"]);
+    let app = support::app(&db.url, &["--access-mode", "restricted"]);
     for (tool, args) in [
         (
             "pg_write_query",
@@ -2445,7 +2438,7 @@ async fn truncate_variants_and_errors() {
 #[tokio::test]
 async fn closed_port_is_connection_refused() {
     let url = format!("postgres://postgres:{SECRET}@127.0.0.1:1/x");
-    let app = make_app(&url, &[]);
+    let app = support::app(&url, &[]);
     for (tool, args) in [
         ("pg_read_query", json!({ "sql": "SELECT 1" })),
         ("pg_list_tables", json!({})),
@@ -2512,7 +2505,7 @@ async fn failures_then_success_on_the_same_app() {
 
 fn app_for_closed_port() -> Arc<App> {
     // Port 1 on the loopback: nothing listens there, the kernel refuses at once.
-    make_app("postgres://postgres@127.0.0.1:1/postgres", &[])
+    support::app("postgres://postgres@127.0.0.1:1/postgres", &[])
 }
 
 #[tokio::test]
@@ -2520,7 +2513,7 @@ async fn wrong_database_is_database_not_found() {
     let db = support::test_db().await;
     let (_, _, user) = endpoint(&db.url);
     let url = url_for(&db.url, &user, SECRET, "no_such_database_here");
-    let app = make_app(&url, &[]);
+    let app = support::app(&url, &[]);
     for _ in 0..2 {
         let e = fail(&app, "pg_list_tables", json!({})).await;
         expect_sql(&e, "DATABASE_NOT_FOUND", "connection", "3D000");
@@ -2540,7 +2533,7 @@ async fn wrong_database_is_database_not_found() {
 async fn unknown_role_is_an_authentication_error() {
     let db = support::test_db().await;
     let url = url_for(&db.url, "no_such_role_xyz", SECRET, "postgres");
-    let app = make_app(&url, &[]);
+    let app = support::app(&url, &[]);
     let e = fail(&app, "pg_read_query", json!({ "sql": "SELECT 1" })).await;
     expect_sql(&e, "AUTHENTICATION_FAILED", "connection", "28000");
     let msg = e["error"].as_str().unwrap();

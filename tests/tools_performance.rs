@@ -4,14 +4,8 @@ mod support;
 
 use std::sync::Arc;
 
-use pgmcp::config::{Config, parse_server_args};
 use pgmcp::tools::App;
 use serde_json::json;
-
-fn app(url: &str) -> Arc<App> {
-    App::new(Config::from_args(&parse_server_args(["pgmcp", "--postgres", url]).unwrap()).unwrap())
-        .unwrap()
-}
 
 async fn setup() -> (support::TestDb, Arc<App>) {
     let db = support::test_db().await;
@@ -24,7 +18,7 @@ async fn setup() -> (support::TestDb, Arc<App>) {
         )
         .await
         .unwrap();
-    let a = app(&db.url);
+    let a = support::app(&db.url, &[]);
     (db, a)
 }
 

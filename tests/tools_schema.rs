@@ -5,21 +5,14 @@ mod support;
 
 use std::sync::Arc;
 
-use pgmcp::config::{Config, parse_server_args};
 use pgmcp::error::ToolError;
 use pgmcp::tools::App;
 use serde_json::{Value, json};
 
-fn app(url: &str, extra: &[&str]) -> Arc<App> {
-    let mut args = vec!["pgmcp", "--postgres", url];
-    args.extend_from_slice(extra);
-    App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
-}
-
 /// A fresh database, an app on it and a plain client for setting up fixtures.
 async fn setup() -> (support::TestDb, Arc<App>, tokio_postgres::Client) {
     let db = support::test_db().await;
-    let app = app(&db.url, &[]);
+    let app = support::app(&db.url, &[]);
     let client = support::connect(&db.url).await;
     (db, app, client)
 }
@@ -1351,7 +1344,7 @@ async fn restricted_mode_refuses_writes_and_allows_reads() {
         .batch_execute("CREATE SCHEMA keep; CREATE VIEW keep.v AS SELECT 1 AS x")
         .await
         .unwrap();
-    let app = app(&db.url, &["--access-mode", "restricted"]);
+    let app = support::app(&db.url, &["--access-mode", "restricted"]);
 
     for (tool, args) in [
         ("pg_create_schema", json!({"name": "nope"})),

@@ -10,18 +10,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgmcp::config::{Config, parse_server_args};
 use pgmcp::tools::App;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
 // helpers
-
-fn app(url: &str, extra: &[&str]) -> Arc<App> {
-    let mut args = vec!["pgmcp", "--postgres", url];
-    args.extend_from_slice(extra);
-    App::new(Config::from_args(&parse_server_args(args).unwrap()).unwrap()).unwrap()
-}
 
 /// A fresh database with table `t (id int primary key, v text)`, an App on it and an
 /// independent connection to watch from. The TestDb must outlive the test.
@@ -32,7 +25,7 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>, tokio_postgres::Cl
         .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
         .await
         .unwrap();
-    let a = app(&db.url, extra);
+    let a = support::app(&db.url, extra);
     (db, a, observer)
 }
 

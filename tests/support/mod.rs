@@ -75,6 +75,22 @@ fn memory_backed_dir() -> Option<PathBuf> {
     (free >= MIN_FREE).then_some(dir)
 }
 
+/// An App (the server's state, no MCP transport) on `url` with extra command-line flags.
+/// Code Mode workers are the built pgmcp binary (the test binary itself is not one).
+pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::tools::App> {
+    let mut args = vec![
+        "pgmcp",
+        "--postgres",
+        url,
+        "--code-worker-exe",
+        env!("CARGO_BIN_EXE_pgmcp"),
+    ];
+    args.extend_from_slice(extra);
+    let parsed = pgmcp::config::parse_server_args(args).expect("valid test flags");
+    pgmcp::tools::App::new(pgmcp::config::Config::from_args(&parsed).expect("valid test config"))
+        .expect("app builds")
+}
+
 /// URL of the maintenance database of the server in use.
 pub fn admin_url() -> String {
     match server() {
