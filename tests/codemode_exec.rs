@@ -556,3 +556,36 @@ async fn the_seed_example_runs_as_written() {
         "{advice}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_call_kills_the_worker_rolls_back_and_cancels_queries() {
+    // What happens when an MCP client cancels a running pg_execute_code: the call's future
+    // is dropped mid-flight.
+    let (db, app) = setup(&[]).await;
+    let call = app.call(
+        "pg_execute_code",
+        json!({ "code": "await pg.transaction(async (tx) => { await tx.execute(\"insert into items values (900, 'x', 1)\"); await tx.query('select pg_sleep(30)'); })" }),
+    );
+    assert!(tokio::time::timeout(Duration::from_millis(1500), call).await.is_err());
+    let client = support::connect(&db.url).await;
+    let mut settled = false;
+    for _ in 0..100 {
+        let sleeping: i64 = client
+            .query_one(
+                "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if sleeping == 0 && app.db.transactions.ids().is_empty() {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled, "query still running or transaction still open");
+    let n: i64 = client.query_one("select count(*) from items where id = 900", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "the transaction's write survived");
+    still_works(&app).await;
+}

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{CodeArgs, Isolation};
 use crate::error::{Category, ToolError, ToolResult};
-use crate::tools::{Ctx, Tool, WRITE, tool};
+use crate::tools::{App, Ctx, Tool, WRITE, tool};
 use sandbox::{Outcome, SandboxLimits};
 
 use worker::{Failure, Serve, WorkerPool};
@@ -126,6 +126,12 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     manifest.help_text = Some(api::declarations(visible.iter().copied()));
 
     let state = Arc::new(ExecState::default());
+    // If this future is dropped (the client cancelled the call), the guard still rolls back
+    // the execution's transactions; on the normal path they are rolled back below, awaited.
+    let cleanup = RollbackOnDrop {
+        app: ctx.app.clone(),
+        state: state.clone(),
+    };
     let serve = make_serve(&ctx, readonly, &manifest, state.clone());
     let deadline = Instant::now() + Duration::from_millis(timeout_ms);
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -151,15 +157,8 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     };
 
     // Whatever happened, nothing this execution started may stay open on the server.
-    let open: Vec<String> =
-        std::mem::take(&mut *state.transactions.lock().unwrap_or_else(|p| p.into_inner()));
-    for id in open {
-        if let Ok(slot) = ctx.app.db.transactions.take(&id) {
-            let _ =
-                crate::db::transactions::finish(slot, crate::db::transactions::Finish::Rollback)
-                    .await;
-        }
-    }
+    rollback_open(&ctx.app, &state).await;
+    drop(cleanup);
 
     let calls = state.calls.load(Ordering::Relaxed);
     let wall_ms = started.elapsed().as_millis() as u64;
@@ -176,6 +175,37 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
             a.metrics.unwrap_or(false),
         ),
         Err(failure) => Err(failure_error(failure, timeout_ms, &cfg, wall_ms, calls)),
+    }
+}
+
+async fn rollback_open(app: &App, state: &ExecState) {
+    let open = std::mem::take(&mut *state.transactions.lock().unwrap_or_else(|p| p.into_inner()));
+    for id in open {
+        if let Ok(slot) = app.db.transactions.take(&id) {
+            let _ =
+                crate::db::transactions::finish(slot, crate::db::transactions::Finish::Rollback)
+                    .await;
+        }
+    }
+}
+
+struct RollbackOnDrop {
+    app: Arc<App>,
+    state: Arc<ExecState>,
+}
+
+impl Drop for RollbackOnDrop {
+    fn drop(&mut self) {
+        let pending = !self
+            .state
+            .transactions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        if pending && let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (app, state) = (self.app.clone(), self.state.clone());
+            handle.spawn(async move { rollback_open(&app, &state).await });
+        }
     }
 }
 
