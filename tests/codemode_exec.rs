@@ -413,8 +413,20 @@ async fn engine_limits_end_runaway_code() {
             "/(a+)+$/.test('a'.repeat(40) + 'b')",
             &["INSTRUCTION_LIMIT", "TIMEOUT"][..],
         ),
+        (
+            "Array.from({ length: 3e6 }, (_, i) => 3e6 - i).sort((a, b) => a - b).length",
+            &["INSTRUCTION_LIMIT", "MEMORY_LIMIT", "TIMEOUT"][..],
+        ),
+        (
+            "const p = new Proxy({}, { get() { while (true) {} } }); (p as any).x",
+            &["LOOP_LIMIT", "INSTRUCTION_LIMIT"][..],
+        ),
     ] {
-        let timeout = if code.contains("test(") { 2000 } else { 30000 };
+        let timeout = if code.contains("test(") || code.contains("sort(") {
+            3000
+        } else {
+            30000
+        };
         let r = run_with(&app, json!({ "code": code, "timeout": timeout })).await;
         let got = error_code(&r);
         assert!(expected.contains(&got.as_str()), "{code}: {r:?}");
@@ -566,7 +578,11 @@ async fn a_dropped_call_kills_the_worker_rolls_back_and_cancels_queries() {
         "pg_execute_code",
         json!({ "code": "await pg.transaction(async (tx) => { await tx.execute(\"insert into items values (900, 'x', 1)\"); await tx.query('select pg_sleep(30)'); })" }),
     );
-    assert!(tokio::time::timeout(Duration::from_millis(1500), call).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), call)
+            .await
+            .is_err()
+    );
     let client = support::connect(&db.url).await;
     let mut settled = false;
     for _ in 0..100 {
@@ -585,7 +601,11 @@ async fn a_dropped_call_kills_the_worker_rolls_back_and_cancels_queries() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(settled, "query still running or transaction still open");
-    let n: i64 = client.query_one("select count(*) from items where id = 900", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("select count(*) from items where id = 900", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0, "the transaction's write survived");
     still_works(&app).await;
 }

@@ -487,3 +487,37 @@ fn demo_serves_the_sample_database_and_runs_scripts() {
     );
     assert!(s.finish().success());
 }
+
+#[tokio::test]
+async fn exec_prints_the_result_and_sets_the_exit_status() {
+    let db = support::test_db().await;
+    let run = |code: &'static str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
+            .args(["exec", "-", "--postgres", &db.url])
+            .env_remove("POSTGRES_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(code.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status,
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    let (status, v) = run("return (await pg.query('select 6 * 7 as n')).rows[0].n");
+    assert!(status.success());
+    assert_eq!(v["result"], 42);
+    assert_eq!(v["metrics"]["toolCalls"], 1);
+    let (status, v) = run("const x: number = 1;\nthrow new RangeError('bad ' + x)");
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(v["code"], "JS_ERROR");
+    assert_eq!(v["details"]["line"], 2);
+}
