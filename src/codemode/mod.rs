@@ -40,9 +40,26 @@ const TX_KEY: &str = "__pgmcp_tx";
 #[derive(Default)]
 pub struct Engine {
     pool: OnceLock<Arc<WorkerPool>>,
+    /// The `pg` manifests (with their declarations as help text), read-write and read-only.
+    /// The registry and configuration never change while the server runs.
+    manifests: [OnceLock<sandbox::Manifest>; 2],
 }
 
 impl Engine {
+    fn manifest(&self, ctx: &Ctx, readonly: bool) -> &sandbox::Manifest {
+        self.manifests[usize::from(readonly)].get_or_init(|| {
+            let visible: Vec<&Tool> = ctx
+                .app
+                .registry
+                .visible(&ctx.app.config)
+                .filter(|t| !readonly || t.hints.read_only)
+                .collect();
+            let mut manifest = api::manifest(visible.iter().copied());
+            manifest.help_text = Some(api::declarations(visible.iter().copied()));
+            manifest
+        })
+    }
+
     fn pool(&self, cfg: &CodeArgs) -> &Arc<WorkerPool> {
         self.pool.get_or_init(|| {
             let exe = cfg
@@ -116,14 +133,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
         .map_err(code_error)?;
 
-    let visible: Vec<&Tool> = ctx
-        .app
-        .registry
-        .visible(&ctx.app.config)
-        .filter(|t| !readonly || t.hints.read_only)
-        .collect();
-    let mut manifest = api::manifest(visible.iter().copied());
-    manifest.help_text = Some(api::declarations(visible.iter().copied()));
+    let manifest = ctx.app.code.manifest(&ctx, readonly).clone();
 
     let state = Arc::new(ExecState::default());
     // If this future is dropped (the client cancelled the call), the guard still rolls back

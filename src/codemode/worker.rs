@@ -401,8 +401,11 @@ pub async fn run_in_process(
             Err(classify(status.ok().and_then(|s| s.ok()), &tail))
         }
     };
+    // The worker is finished with (or killed); reap it off the response path.
     let _ = child.start_kill();
-    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    });
     reader.abort();
     writer.abort();
     tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
