@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 mod support;
 
+use support::{fail, ok};
+
 // ---------------------------------------------------------------------------------------
 // helpers
 
@@ -21,30 +23,6 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
     let db = support::test_db().await;
     let a = support::app(&db.url, extra);
     (db, a)
-}
-
-async fn ok(app: &Arc<App>, tool: &str, args: Value) -> Value {
-    match app.call(tool, args.clone()).await {
-        Ok(v) => {
-            assert!(v.is_object(), "{tool} returned a non-object: {v}");
-            v
-        }
-        Err(e) => panic!("{tool}({args}) failed: {:#}", e.to_json()),
-    }
-}
-
-/// The wire shape of the error a call must return.
-async fn fail(app: &Arc<App>, tool: &str, args: Value) -> Value {
-    match app.call(tool, args.clone()).await {
-        Ok(v) => panic!("{tool}({args}) unexpectedly succeeded: {v:#}"),
-        Err(e) => {
-            let j = e.to_json();
-            assert_eq!(j["success"], false, "{j:#}");
-            assert!(j["error"].as_str().is_some_and(|s| !s.is_empty()), "{j:#}");
-            assert!(j["recoverable"].is_boolean(), "{j:#}");
-            j
-        }
-    }
 }
 
 #[track_caller]

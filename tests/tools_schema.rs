@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::ok;
+
 use std::sync::Arc;
 
 use pgmcp::error::ToolError;
@@ -15,13 +17,6 @@ async fn setup() -> (support::TestDb, Arc<App>, tokio_postgres::Client) {
     let app = support::app(&db.url, &[]);
     let client = support::connect(&db.url).await;
     (db, app, client)
-}
-
-async fn ok(app: &Arc<App>, tool: &str, args: Value) -> Value {
-    match app.call(tool, args.clone()).await {
-        Ok(v) => v,
-        Err(e) => panic!("{tool}({args}) failed: {}", e.to_json()),
-    }
 }
 
 async fn err(app: &Arc<App>, tool: &str, args: Value) -> ToolError {

@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::{fail, ok};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,29 +29,6 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>, tokio_postgres::Cl
         .unwrap();
     let a = support::app(&db.url, extra);
     (db, a, observer)
-}
-
-async fn ok(app: &Arc<App>, tool: &str, args: Value) -> Value {
-    match app.call(tool, args.clone()).await {
-        Ok(v) => {
-            assert!(v.is_object(), "{tool} returned a non-object: {v}");
-            v
-        }
-        Err(e) => panic!("{tool}({args}) failed: {:#}", e.to_json()),
-    }
-}
-
-/// The wire shape of the error a call must return.
-async fn fail(app: &Arc<App>, tool: &str, args: Value) -> Value {
-    match app.call(tool, args.clone()).await {
-        Ok(v) => panic!("{tool}({args}) unexpectedly succeeded: {v:#}"),
-        Err(e) => {
-            let j = e.to_json();
-            assert_eq!(j["success"], false, "{j:#}");
-            assert!(j["error"].as_str().is_some_and(|s| !s.is_empty()), "{j:#}");
-            j
-        }
-    }
 }
 
 #[track_caller]

@@ -91,6 +91,40 @@ pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::tools::App> {
         .expect("app builds")
 }
 
+/// Calls a tool that must succeed with an object; panics with the error otherwise.
+pub async fn ok(
+    app: &std::sync::Arc<pgmcp::tools::App>,
+    tool: &str,
+    args: serde_json::Value,
+) -> serde_json::Value {
+    match app.call(tool, args.clone()).await {
+        Ok(v) => {
+            assert!(v.is_object(), "{tool} returned a non-object: {v}");
+            v
+        }
+        Err(e) => panic!("{tool}({args}) failed: {:#}", e.to_json()),
+    }
+}
+
+/// Calls a tool that must fail; returns the error's wire shape after checking the
+/// fields every error carries.
+pub async fn fail(
+    app: &std::sync::Arc<pgmcp::tools::App>,
+    tool: &str,
+    args: serde_json::Value,
+) -> serde_json::Value {
+    match app.call(tool, args.clone()).await {
+        Ok(v) => panic!("{tool}({args}) unexpectedly succeeded: {v:#}"),
+        Err(e) => {
+            let j = e.to_json();
+            assert_eq!(j["success"], false, "{j:#}");
+            assert!(j["error"].as_str().is_some_and(|s| !s.is_empty()), "{j:#}");
+            assert!(j["recoverable"].is_boolean(), "{j:#}");
+            j
+        }
+    }
+}
+
 /// URL of the maintenance database of the server in use.
 pub fn admin_url() -> String {
     match server() {
