@@ -242,6 +242,8 @@ pub struct WorkerPool {
     exe: PathBuf,
     idle: Mutex<Vec<Worker>>,
     target: usize,
+    /// One refill task at a time, so concurrent executions cannot overshoot `target`.
+    refilling: std::sync::atomic::AtomicBool,
 }
 
 impl WorkerPool {
@@ -250,6 +252,7 @@ impl WorkerPool {
             exe,
             idle: Mutex::new(Vec::new()),
             target,
+            refilling: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -289,30 +292,30 @@ impl WorkerPool {
 
     async fn take(self: &Arc<Self>) -> std::io::Result<Worker> {
         let worker = self.idle.lock().await.pop();
-        let worker = match worker {
-            Some(w) => w,
-            None => Self::spawn(&self.exe).await?,
-        };
-        self.refill();
-        Ok(worker)
+        match worker {
+            Some(w) => Ok(w),
+            None => Self::spawn(&self.exe).await,
+        }
     }
 
     /// Tops the idle set up in the background.
     pub fn refill(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.target == 0 || self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let pool = self.clone();
         tokio::spawn(async move {
-            loop {
-                if pool.idle.lock().await.len() >= pool.target {
-                    return;
-                }
+            while pool.idle.lock().await.len() < pool.target {
                 match Self::spawn(&pool.exe).await {
                     Ok(w) => pool.idle.lock().await.push(w),
                     Err(e) => {
                         tracing::warn!("cannot pre-start a sandbox worker: {e}");
-                        return;
+                        break;
                     }
                 }
             }
+            pool.refilling.store(false, Ordering::Release);
         });
     }
 }
@@ -408,6 +411,9 @@ pub async fn run_in_process(
     });
     reader.abort();
     writer.abort();
+    // Replace the used worker only now: spawning one costs a few ms of CPU, which should
+    // not compete with the execution it would have served.
+    pool.refill();
     tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
     result
 }
