@@ -228,6 +228,18 @@ pub async fn run_query<C: GenericClient + Sync>(
     caps: Caps,
 ) -> ToolResult<QueryOutput> {
     let stmt = client.prepare(sql).await.map_err(ToolError::from)?;
+    run_prepared(client, &stmt, params, caps).await
+}
+
+/// Binds JSON parameters to an already prepared statement, runs it and collects capped
+/// rows. Nothing is sent to the server before the first `.await`'s first poll, so a caller
+/// can pipeline a statement queued after this one (see `tools::exec`).
+pub async fn run_prepared<C: GenericClient + Sync>(
+    client: &C,
+    stmt: &tokio_postgres::Statement,
+    params: &[Value],
+    caps: Caps,
+) -> ToolResult<QueryOutput> {
     let expected = stmt.params().len();
     if params.len() != expected {
         return Err(ToolError::invalid(format!(
@@ -248,7 +260,7 @@ pub async fn run_query<C: GenericClient + Sync>(
         .map(|c| c.name().to_string())
         .collect();
     let stream = client
-        .query_raw(&stmt, bound.iter())
+        .query_raw(stmt, bound.iter())
         .await
         .map_err(ToolError::from)?;
     pin_mut!(stream);

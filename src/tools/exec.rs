@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::db::transactions::transaction_control;
-use crate::db::{QueryOutput, run_query};
+use crate::db::{QueryOutput, run_prepared, run_query};
 use crate::error::{ToolError, ToolResult};
 use crate::tools::Ctx;
 
@@ -80,20 +80,44 @@ pub async fn execute(
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
     let client = guard.client();
     let out = if mode == Mode::Read || ctx.read_only {
-        let tx = client
-            .build_transaction()
-            .read_only(true)
-            .start()
-            .await
-            .map_err(ToolError::from)?;
-        let out = run_query(&*tx, sql, params, caps).await;
-        // Nothing a read did may survive, including SET: always roll back.
-        tx.rollback().await.map_err(ToolError::from)?;
-        out
+        read_only_pipelined(client, sql, params, caps).await
     } else {
         run_query(&***client, sql, params, caps).await
     };
     guard.disarm();
+    out
+}
+
+/// A read in a READ ONLY transaction that is always rolled back, in two round trips:
+/// `BEGIN READ ONLY` travels with the Parse of the statement (parsing executes nothing),
+/// and only once BEGIN has succeeded are the statement's Bind/Execute sent, with the
+/// ROLLBACK queued right behind them. The user's statement therefore never runs outside
+/// the read-only transaction, and nothing it did (SET included) survives.
+async fn read_only_pipelined(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[Value],
+    caps: crate::db::Caps,
+) -> ToolResult<QueryOutput> {
+    let (begun, prepared) =
+        tokio::join!(client.batch_execute("BEGIN READ ONLY"), client.prepare(sql));
+    begun.map_err(ToolError::from)?;
+    let stmt = match prepared {
+        Ok(stmt) => stmt,
+        Err(e) => {
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(ToolError::from)?;
+            return Err(ToolError::from(e));
+        }
+    };
+    // join! polls the query first, which sends its Bind/Execute before ROLLBACK is queued.
+    let (out, rolled_back) = tokio::join!(
+        run_prepared(client, &stmt, params, caps),
+        client.batch_execute("ROLLBACK")
+    );
+    rolled_back.map_err(ToolError::from)?;
     out
 }
 
