@@ -2590,3 +2590,24 @@ async fn get_columns_lists_columns_and_names_missing_tables() {
     expect(&e, "NOT_FOUND", "not_found");
     has_suggestion(&e);
 }
+
+#[tokio::test]
+async fn a_read_cannot_switch_its_transaction_to_read_write() {
+    let (_db, app) = setup(&[]).await;
+    canary(&app).await;
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SET TRANSACTION READ WRITE" }),
+    )
+    .await;
+    assert_eq!(e["sqlstate"], "25001", "{e}");
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT set_config('transaction_read_only', 'off', true), (SELECT count(*) FROM canary)" }),
+    )
+    .await;
+    assert_eq!(e["sqlstate"], "25001", "{e}");
+    canary_intact(&app).await;
+}

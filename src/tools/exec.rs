@@ -99,8 +99,12 @@ async fn read_only_pipelined(
     params: &[Value],
     caps: crate::db::Caps,
 ) -> ToolResult<QueryOutput> {
-    let (begun, prepared) =
-        tokio::join!(client.batch_execute("BEGIN READ ONLY"), client.prepare(sql));
+    // The SELECT takes the transaction's first snapshot, after which PostgreSQL refuses to
+    // switch it to read-write (`SET TRANSACTION READ WRITE`, `set_config(...)`).
+    let (begun, prepared) = tokio::join!(
+        client.batch_execute("BEGIN READ ONLY; SELECT 1"),
+        client.prepare(sql)
+    );
     begun.map_err(ToolError::from)?;
     let stmt = match prepared {
         Ok(stmt) => stmt,
