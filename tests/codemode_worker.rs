@@ -25,6 +25,7 @@ fn os(stack_bytes: usize, cpu_seconds: u64) -> OsLimits {
         memory_bytes: 256 << 20,
         cpu_seconds,
         stack_bytes,
+        seccomp_selftest: false,
     }
 }
 
@@ -137,4 +138,41 @@ async fn a_worker_that_dies_is_a_crash_and_a_missing_one_is_unavailable() {
     )
     .await;
     assert!(matches!(r, Err(Failure::Spawn(_))), "{r:?}");
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[tokio::test]
+async fn seccomp_refuses_files_sockets_exec_fork_and_ptrace() {
+    let p = pool(env!("CARGO_BIN_EXE_pgmcp"));
+    let js = transpile("return 6 * 7", &TranspileLimits::default())
+        .unwrap()
+        .js;
+    let job = Job {
+        js,
+        manifest: Manifest::default(),
+        limits: SandboxLimits::default(),
+        os: OsLimits {
+            seccomp_selftest: true,
+            ..os(64 << 20, 10)
+        },
+        deadline: Instant::now() + Duration::from_secs(20),
+    };
+    let (outcome, usage) = run_in_process(&p, job, echo(), Default::default())
+        .await
+        .unwrap();
+    // The filter is on and the engine still works under it.
+    assert_eq!(outcome.result, Some(json!(42)));
+    let probes = usage.unwrap().seccomp_selftest.expect("self-test ran");
+    let names: Vec<&str> = probes.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, pgmcp::codemode::seccomp::PROBED);
+    for (name, errno) in &probes {
+        assert_eq!(
+            *errno,
+            libc::EPERM,
+            "{name} was not refused by the filter (errno {errno})"
+        );
+    }
 }

@@ -38,12 +38,15 @@ pub enum FromWorker {
 }
 
 /// Resources the run consumed, as measured where it ran.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     pub cpu_ms: u64,
     /// Peak resident memory of the worker process; unknown in thread isolation.
     pub max_rss_kb: Option<u64>,
+    /// With `OsLimits::seccomp_selftest`: each probed system call and the errno it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_selftest: Option<Vec<(String, i32)>>,
 }
 
 /// Operating-system limits the worker applies to itself before running user code.
@@ -56,6 +59,10 @@ pub struct OsLimits {
     pub cpu_seconds: u64,
     /// Stack reserved for the JS thread.
     pub stack_bytes: usize,
+    /// Tests only: after installing the seccomp filter, try the system calls it must refuse
+    /// and report what happened (set by the server, never by user input).
+    #[serde(default)]
+    pub seccomp_selftest: bool,
 }
 
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {

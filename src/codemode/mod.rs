@@ -8,6 +8,7 @@ pub mod api;
 pub mod convert;
 pub mod frames;
 pub mod sandbox;
+pub mod seccomp;
 pub mod transpile;
 pub mod worker;
 
@@ -150,6 +151,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
         cpu_seconds: timeout_ms.div_ceil(1000) + 1,
         stack_bytes: JS_STACK_BYTES,
+        seccomp_selftest: false,
     };
     let job = worker::Job {
         js: transpiled.js.clone(),

@@ -103,9 +103,18 @@ pub fn worker_main() -> i32 {
         .name("pgmcp-js".into())
         .stack_size(os.stack_bytes)
         .spawn(move || {
+            // Last layer before user code: from here on this thread can only compute,
+            // allocate and talk over its pipes.
+            if let Err(e) = super::seccomp::install() {
+                eprintln!("pgmcp worker: cannot install the seccomp filter: {e}");
+                std::process::exit(73);
+            }
+            let selftest = os.seccomp_selftest.then(super::seccomp::selftest);
             let mut bridge = FrameBridge { input, output };
             let outcome = sandbox::run(&js, &manifest, &limits, &mut bridge);
-            let usage = Some(process_usage());
+            let mut usage = process_usage();
+            usage.seccomp_selftest = selftest;
+            let usage = Some(usage);
             let _ = write_frame(
                 &mut bridge.output,
                 &FromWorker::Done {
@@ -131,6 +140,7 @@ fn process_usage() -> Usage {
     Usage {
         cpu_ms: ms(ru.ru_utime) + ms(ru.ru_stime),
         max_rss_kb: Some(ru.ru_maxrss as u64),
+        seccomp_selftest: None,
     }
 }
 
@@ -147,6 +157,7 @@ fn thread_usage() -> Usage {
     Usage {
         cpu_ms: ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000,
         max_rss_kb: None,
+        seccomp_selftest: None,
     }
 }
 
@@ -440,6 +451,9 @@ async fn read_tail(stderr: Option<ChildStderr>) -> String {
 fn classify(status: Option<std::process::ExitStatus>, stderr: &str) -> Failure {
     #[cfg(unix)]
     use std::os::unix::process::ExitStatusExt;
+    if stderr.contains("cannot install the seccomp filter") {
+        return Failure::Crashed("the sandbox worker could not install its seccomp filter".into());
+    }
     if stderr.contains("has overflowed its stack") {
         return Failure::StackOverflow;
     }
