@@ -62,10 +62,8 @@ mod imp {
     }
 
     pub fn install() -> Result<(), String> {
-        let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = allowed()
-            .into_iter()
-            .map(|nr| (i64::from(nr), Vec::new()))
-            .collect();
+        let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+            allowed().into_iter().map(|nr| (nr, Vec::new())).collect();
         #[cfg(target_arch = "x86_64")]
         let arch = TargetArch::x86_64;
         #[cfg(target_arch = "aarch64")]
