@@ -110,6 +110,8 @@ async fn run() {
                 &url,
                 "--code-worker-exe",
                 worker,
+                "--code-rate-limit",
+                "0",
                 "--code-worker-pool",
                 "2",
             ])
@@ -161,6 +163,8 @@ async fn run() {
                 &url,
                 "--code-worker-exe",
                 worker,
+                "--code-rate-limit",
+                "0",
                 "--code-worker-pool",
                 "0",
             ])

@@ -94,6 +94,12 @@ pub struct CodeArgs {
     pub code_max_source_bytes: usize,
     #[arg(global = true, long, default_value_t = 256)]
     pub code_max_depth: usize,
+    /// Code Mode executions per minute per MCP client (0 = no limit).
+    #[arg(global = true, long, default_value_t = 120)]
+    pub code_rate_limit: u32,
+    /// Executions a client may start at once before the per-minute rate applies.
+    #[arg(global = true, long, default_value_t = 20)]
+    pub code_rate_burst: u32,
     /// The executable run as the sandbox worker (default: this binary).
     #[arg(global = true, long, env = "PGMCP_WORKER_EXE", hide = true)]
     pub code_worker_exe: Option<std::path::PathBuf>,

@@ -609,3 +609,22 @@ async fn a_dropped_call_kills_the_worker_rolls_back_and_cancels_queries() {
     assert_eq!(n, 0, "the transaction's write survived");
     still_works(&app).await;
 }
+
+#[tokio::test]
+async fn executions_are_rate_limited_per_client() {
+    let (_db, app) = setup(&["--code-rate-limit", "1", "--code-rate-burst", "2"]).await;
+    assert_eq!(result(&run(&app, "1").await), &json!(1));
+    assert_eq!(result(&run(&app, "2").await), &json!(2));
+    let r = run(&app, "3").await;
+    assert_eq!(error_code(&r), "RATE_LIMITED");
+    let e = r.unwrap_err();
+    let retry = e["details"]["retryAfterMs"].as_u64().unwrap();
+    assert!(retry > 1000 && retry <= 60_000, "{e}");
+    assert!(e["suggestion"].as_str().unwrap().contains("Retry in"));
+    // Direct tool calls are not Code Mode executions and are not limited by it.
+    assert!(
+        app.call("pg_read_query", json!({"sql": "select 1"}))
+            .await
+            .is_ok()
+    );
+}

@@ -44,9 +44,28 @@ pub struct Engine {
     /// The `pg` manifests (with their declarations as help text), read-write and read-only.
     /// The registry and configuration never change while the server runs.
     manifests: [OnceLock<sandbox::Manifest>; 2],
+    limiter: OnceLock<Option<governor::DefaultKeyedRateLimiter<String>>>,
 }
 
 impl Engine {
+    /// Admits one execution for `client`, or says how long to wait.
+    fn admit(&self, cfg: &CodeArgs, client: &str) -> Result<(), Duration> {
+        let limiter = self.limiter.get_or_init(|| {
+            let rate = std::num::NonZeroU32::new(cfg.code_rate_limit)?;
+            let burst = std::num::NonZeroU32::new(cfg.code_rate_burst.max(1)).unwrap_or(rate);
+            Some(governor::RateLimiter::keyed(
+                governor::Quota::per_minute(rate).allow_burst(burst),
+            ))
+        });
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        limiter.check_key(&client.to_string()).map_err(|not_until| {
+            use governor::clock::Clock;
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
+    }
+
     fn manifest(&self, ctx: &Ctx, readonly: bool) -> &sandbox::Manifest {
         self.manifests[usize::from(readonly)].get_or_init(|| {
             let visible: Vec<&Tool> = ctx
@@ -117,6 +136,20 @@ pub fn limits(cfg: &CodeArgs) -> SandboxLimits {
 async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     let started = Instant::now();
     let cfg = ctx.app.config.code.clone();
+    let client = ctx.client.clone().unwrap_or_else(|| "local".into());
+    if let Err(wait) = ctx.app.code.admit(&cfg, &client) {
+        let ms = wait.as_millis().max(1) as u64;
+        return Err(ToolError::new(
+            Category::Limit,
+            "RATE_LIMITED",
+            format!(
+                "too many code executions: at most {} per minute (burst {}) per client",
+                cfg.code_rate_limit, cfg.code_rate_burst
+            ),
+        )
+        .suggest(format!("Retry in {ms} ms, or batch more work into one execution (--code-rate-limit raises the limit)."))
+        .with_details(json!({ "retryAfterMs": ms })));
+    }
     let requested = a.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
     if requested == 0 {
         return Err(ToolError::invalid("timeout must be at least 1 ms"));

@@ -179,7 +179,8 @@ impl ServerHandler for PgMcpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let ctx = Ctx::new(self.app.clone());
+        let mut ctx = Ctx::new(self.app.clone());
+        ctx.client = context.peer.peer_info().map(|p| p.client_info.name.clone());
         let name = request.name.to_string();
         let started = std::time::Instant::now();
         let call = self.app.registry.call(ctx, &name, args);

@@ -63,6 +63,8 @@ pub struct Ctx {
     /// Run every statement of this call inside this pinned transaction (Code Mode's
     /// `pg.transaction(tx => …)`), as if each call had passed `transactionId`.
     pub transaction: Option<String>,
+    /// Who is calling (the MCP client's name), for per-client rate limits.
+    pub client: Option<String>,
 }
 
 impl Ctx {
@@ -72,6 +74,7 @@ impl Ctx {
             app,
             read_only,
             transaction: None,
+            client: None,
         }
     }
 
