@@ -55,6 +55,15 @@ pub struct ServerArgs {
     /// Seconds an explicit transaction may stay idle before it is rolled back.
     #[arg(global = true, long, default_value_t = 300)]
     pub transaction_idle_timeout: u64,
+    /// Write one JSON line per tool call and Code Mode execution to this file (or `stderr`).
+    #[arg(global = true, long, env = "PGMCP_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+    /// Rotate the audit log file to `<path>.1` when it passes this size.
+    #[arg(global = true, long, default_value_t = 10 * 1024 * 1024)]
+    pub audit_log_max_bytes: u64,
+    /// Log only a hash and the size of Code Mode source, not the code.
+    #[arg(global = true, long)]
+    pub audit_redact: bool,
     #[command(flatten)]
     pub code: CodeArgs,
 }
@@ -187,6 +196,9 @@ pub struct Config {
     pub max_rows: usize,
     pub max_result_bytes: usize,
     pub transaction_idle_timeout: Duration,
+    pub audit_log: Option<String>,
+    pub audit_log_max_bytes: u64,
+    pub audit_redact: bool,
     pub code: CodeArgs,
 }
 
@@ -334,6 +346,9 @@ impl Config {
             max_rows: args.max_rows,
             max_result_bytes: args.max_result_bytes.max(1024),
             transaction_idle_timeout: Duration::from_secs(args.transaction_idle_timeout.max(1)),
+            audit_log: args.audit_log.clone().filter(|s| !s.is_empty()),
+            audit_log_max_bytes: args.audit_log_max_bytes,
+            audit_redact: args.audit_redact,
             code: args.code.clone(),
         })
     }

@@ -628,3 +628,69 @@ async fn executions_are_rate_limited_per_client() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn audit_log_records_calls_and_executions() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let log_arg = log.to_str().unwrap().to_string();
+    let (_db, app) = setup(&["--audit-log", &log_arg]).await;
+    app.call(
+        "pg_read_query",
+        json!({"sql": "select * from items where id = 7"}),
+    )
+    .await
+    .unwrap();
+    let r = run(
+        &app,
+        "await pg.query(\"select name from items where name = 'secret value'\"); 1",
+    )
+    .await;
+    assert_eq!(result(&r), &json!(1));
+    let r = run(&app, "while (true) {}").await;
+    assert!(r.is_err());
+    let records: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let direct = &records[0];
+    assert_eq!(direct["kind"], "tool");
+    assert_eq!(direct["tool"], "pg_read_query");
+    assert_eq!(direct["sql"]["shape"], "select * from items where id = ?");
+    assert!(direct["time"].is_string() && direct["durationMs"].is_u64());
+    let exec: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "execution")
+        .collect();
+    assert_eq!(exec.len(), 2);
+    assert_eq!(exec[0]["outcome"], "ok");
+    assert_eq!(exec[0]["toolCalls"], 1);
+    assert!(exec[0]["js"].as_str().unwrap().contains("pg.query"));
+    assert!(
+        exec[1]["code"].is_string() && exec[1]["outcome"] == "error",
+        "{}",
+        exec[1]
+    );
+    // The inner call is recorded, tied to its execution, and carries no literal values.
+    let inner = records
+        .iter()
+        .find(|r| r["kind"] == "tool" && r["execution"] == exec[0]["execution"])
+        .expect("inner pg.* call recorded");
+    assert_eq!(
+        inner["sql"]["shape"],
+        "select name from items where name = ?"
+    );
+    assert!(!inner.to_string().contains("secret value"));
+
+    // --audit-redact keeps the code out of the log.
+    let log2 = dir.path().join("redacted.jsonl");
+    let log2_arg = log2.to_str().unwrap().to_string();
+    let (_db2, app2) = setup(&["--audit-log", &log2_arg, "--audit-redact"]).await;
+    assert!(run(&app2, "const token = 'hunter2'; 1").await.is_ok());
+    let text = std::fs::read_to_string(&log2).unwrap();
+    assert!(
+        !text.contains("hunter2") && text.contains("codeHash"),
+        "{text}"
+    );
+}

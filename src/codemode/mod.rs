@@ -162,6 +162,9 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         max_depth: cfg.code_max_depth,
     };
     let code = a.code;
+    let execution = format!("exec_{}", uuid::Uuid::new_v4().simple());
+    let code_hash = crate::audit::hash(&code);
+    let code_bytes = code.len();
     let transpiled = tokio::task::spawn_blocking(move || transpile::transpile(&code, &tlimits))
         .await
         .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
@@ -176,7 +179,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         app: ctx.app.clone(),
         state: state.clone(),
     };
-    let serve = make_serve(&ctx, readonly, &manifest, state.clone());
+    let serve = make_serve(&ctx, &execution, readonly, &manifest, state.clone());
     let deadline = Instant::now() + Duration::from_millis(timeout_ms);
     let cancel = tokio_util::sync::CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
@@ -209,7 +212,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     let wall_ms = started.elapsed().as_millis() as u64;
     let clamped =
         (requested > timeout_ms).then(|| json!({ "requestedMs": requested, "usedMs": timeout_ms }));
-    match run {
+    let result = match run {
         Ok((outcome, usage)) => finish(
             outcome,
             usage,
@@ -220,7 +223,32 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
             a.metrics.unwrap_or(false),
         ),
         Err(failure) => Err(failure_error(failure, timeout_ms, &cfg, wall_ms, calls)),
+    };
+    if ctx.app.audit.enabled() {
+        let mut record = json!({
+            "kind": "execution",
+            "execution": execution,
+            "client": ctx.client,
+            "codeHash": code_hash,
+            "codeBytes": code_bytes,
+            "readOnly": readonly,
+            "timeoutMs": timeout_ms,
+            "durationMs": wall_ms,
+            "toolCalls": calls,
+            "outcome": if result.is_ok() { "ok" } else { "error" },
+        });
+        if !ctx.app.audit.redact {
+            record["js"] = transpiled.js.clone().into();
+        }
+        if let Err(e) = &result {
+            record["code"] = e.code.clone().into();
+            if let Some(limit) = e.details.as_ref().and_then(|d| d.get("limit")) {
+                record["limit"] = limit.clone();
+            }
+        }
+        ctx.app.audit.record(record);
     }
+    result
 }
 
 async fn rollback_open(app: &App, state: &ExecState) {
@@ -256,21 +284,26 @@ impl Drop for RollbackOnDrop {
 
 fn make_serve(
     ctx: &Ctx,
+    execution: &str,
     readonly: bool,
     manifest: &sandbox::Manifest,
     state: Arc<ExecState>,
 ) -> Serve {
     let app = ctx.app.clone();
+    let (client, execution) = (ctx.client.clone(), execution.to_string());
     let allowed: Arc<Vec<String>> =
         Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect());
     Arc::new(move |tool: String, mut args: Value| {
         let app = app.clone();
         let allowed = allowed.clone();
         let state = state.clone();
+        let (client, execution) = (client.clone(), execution.clone());
         Box::pin(async move {
             state.calls.fetch_add(1, Ordering::Relaxed);
             let mut ctx = Ctx::new(app.clone());
             ctx.read_only = readonly;
+            ctx.client = client;
+            ctx.execution = Some(execution);
             if let Value::Object(map) = &mut args
                 && let Some(Value::String(id)) = map.remove(TX_KEY)
             {

@@ -29,13 +29,20 @@ pub struct App {
     pub config: Config,
     pub registry: Registry,
     pub code: crate::codemode::Engine,
+    pub audit: crate::audit::Audit,
 }
 
 impl App {
     /// Builds the application state; connects to nothing until the first call.
     pub fn new(config: Config) -> Result<Arc<App>, crate::config::ConfigError> {
         let db = Db::new(&config)?;
+        let audit = crate::audit::Audit::new(
+            config.audit_log.as_deref(),
+            config.audit_log_max_bytes,
+            config.audit_redact,
+        );
         Ok(Arc::new(App {
+            audit,
             db,
             config,
             registry: Registry::builtin(),
@@ -63,8 +70,10 @@ pub struct Ctx {
     /// Run every statement of this call inside this pinned transaction (Code Mode's
     /// `pg.transaction(tx => …)`), as if each call had passed `transactionId`.
     pub transaction: Option<String>,
-    /// Who is calling (the MCP client's name), for per-client rate limits.
+    /// Who is calling (the MCP client's name), for per-client rate limits and the audit log.
     pub client: Option<String>,
+    /// The Code Mode execution this call belongs to, for the audit log.
+    pub execution: Option<String>,
 }
 
 impl Ctx {
@@ -75,6 +84,7 @@ impl Ctx {
             read_only,
             transaction: None,
             client: None,
+            execution: None,
         }
     }
 
@@ -340,6 +350,41 @@ impl Registry {
     /// The one entry point for calls, from MCP and (later) Code Mode alike: visibility,
     /// the read-only capability and argument validation are all checked here.
     pub async fn call(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
+        if !ctx.app.audit.enabled() {
+            return self.call_unaudited(ctx, name, args).await;
+        }
+        let app = ctx.app.clone();
+        let mut record = serde_json::json!({
+            "kind": "tool",
+            "client": ctx.client,
+            "tool": name,
+            "readOnly": ctx.read_only,
+        });
+        if let Some(e) = &ctx.execution {
+            record["execution"] = e.clone().into();
+        }
+        if let Some(sql) = args
+            .get("sql")
+            .or_else(|| args.get("query"))
+            .and_then(Value::as_str)
+        {
+            record["sql"] = crate::audit::sql_fingerprint(sql);
+        }
+        let started = std::time::Instant::now();
+        let result = self.call_unaudited(ctx, name, args).await;
+        record["durationMs"] = (started.elapsed().as_millis() as u64).into();
+        match &result {
+            Ok(_) => record["outcome"] = "ok".into(),
+            Err(e) => {
+                record["outcome"] = "error".into();
+                record["code"] = e.code.clone().into();
+            }
+        }
+        app.audit.record(record);
+        result
+    }
+
+    async fn call_unaudited(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
         let tool = match self.get(name) {
             Some(t) if is_visible(t, &ctx.app.config) => t,
             _ => return Err(self.unknown_tool(name, &ctx.app.config)),
