@@ -521,3 +521,66 @@ async fn exec_prints_the_result_and_sets_the_exit_status() {
     assert_eq!(v["code"], "JS_ERROR");
     assert_eq!(v["details"]["line"], 2);
 }
+
+#[tokio::test]
+async fn a_cancelled_call_stops_and_gets_no_answer() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url]);
+    s.initialize();
+    for (id, name, args) in [
+        (500, "pg_read_query", json!({"sql": "select pg_sleep(30)"})),
+        (
+            501,
+            "pg_execute_code",
+            json!({"code": "await pg.query('select pg_sleep(31)')"}),
+        ),
+    ] {
+        s.send_raw(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}}).to_string());
+    }
+    let client = support::connect(&db.url).await;
+    let sleeping = || async {
+        client
+            .query_one(
+                "select count(*) from pg_stat_activity where query like '%pg_sleep(3%' and state = 'active' and pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let mut started = 0;
+    for _ in 0..100 {
+        started = sleeping().await;
+        if started == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(started, 2, "both statements should be running");
+    for id in [500, 501] {
+        s.send_raw(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "user"}}).to_string());
+    }
+    let mut remaining = 2;
+    for _ in 0..100 {
+        remaining = sleeping().await;
+        if remaining == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        remaining, 0,
+        "cancelled statements are still running on the server"
+    );
+    // No answer for the cancelled ids; the next request is answered normally.
+    let pong = s.request("ping", json!({}));
+    assert_eq!(pong["result"], json!({}), "{pong}");
+    while let Ok(line) = s.lines.try_recv() {
+        let msg: Value = serde_json::from_str(&line).unwrap();
+        assert!(
+            msg["id"] != 500 && msg["id"] != 501,
+            "answered a cancelled request: {msg}"
+        );
+    }
+    assert!(s.finish().success());
+}
