@@ -379,45 +379,30 @@ fn savepoint_error(e: tokio_postgres::Error, name: &str, known: &[String], id: &
 }
 
 async fn release(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
-    check_savepoint_name(&a.name)?;
-    let slot = ctx.db().transactions.get(&a.transaction_id)?;
-    let mut tx = slot.lock().await;
-    tx.touch();
-    let result = savepoint_command(
-        &tx.client,
-        &format!("RELEASE SAVEPOINT {}", quote_ident(&a.name)),
-    )
-    .await;
-    tx.touch();
-    if let Err(e) = result {
-        return Err(savepoint_error(
-            e,
-            &a.name,
-            &tx.savepoints,
-            &a.transaction_id,
-        ));
-    }
     // Releasing a savepoint also releases every savepoint made after it.
-    if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
-        tx.savepoints.truncate(i);
-    }
-    Ok(json!({
-        "transactionId": a.transaction_id,
-        "released": a.name,
-        "savepoints": tx.savepoints,
-    }))
+    savepoint_step(ctx, a, "RELEASE SAVEPOINT", false, "released").await
 }
 
 async fn rollback_to(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
+    // The savepoint itself stays; the ones made after it are gone.
+    savepoint_step(ctx, a, "ROLLBACK TO SAVEPOINT", true, "rolledBackTo").await
+}
+
+/// Runs `command <savepoint>` and trims the known savepoints after it (keeping the named
+/// one when `keep_named`).
+async fn savepoint_step(
+    ctx: Ctx,
+    a: SavepointArgs,
+    command: &str,
+    keep_named: bool,
+    result_key: &str,
+) -> ToolResult<Value> {
     check_savepoint_name(&a.name)?;
     let slot = ctx.db().transactions.get(&a.transaction_id)?;
     let mut tx = slot.lock().await;
     tx.touch();
-    let result = savepoint_command(
-        &tx.client,
-        &format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&a.name)),
-    )
-    .await;
+    let result =
+        savepoint_command(&tx.client, &format!("{command} {}", quote_ident(&a.name))).await;
     tx.touch();
     if let Err(e) = result {
         return Err(savepoint_error(
@@ -427,13 +412,12 @@ async fn rollback_to(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
             &a.transaction_id,
         ));
     }
-    // The savepoint itself stays; the ones made after it are gone.
     if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
-        tx.savepoints.truncate(i + 1);
+        tx.savepoints.truncate(i + usize::from(keep_named));
     }
     Ok(json!({
         "transactionId": a.transaction_id,
-        "rolledBackTo": a.name,
+        result_key: a.name,
         "savepoints": tx.savepoints,
     }))
 }
