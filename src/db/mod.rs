@@ -296,19 +296,6 @@ fn estimate_size(row: &Map<String, Value>) -> usize {
     serde_json::to_vec(row).map(|v| v.len()).unwrap_or(0)
 }
 
-/// Convenience for catalog queries written by us: rows as JSON objects, uncapped.
-pub async fn query_rows<C: GenericClient + Sync>(
-    client: &C,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> ToolResult<Vec<Value>> {
-    let rows = client.query(sql, params).await.map_err(ToolError::from)?;
-    Ok(rows
-        .iter()
-        .map(|r| Value::Object(compact(values::row_to_json(r))))
-        .collect())
-}
-
 /// Drops null fields: listings are read by a model, and every `"comment": null` costs.
 pub fn compact(mut row: Map<String, Value>) -> Map<String, Value> {
     row.retain(|_, v| !v.is_null());
