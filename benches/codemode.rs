@@ -101,25 +101,7 @@ async fn run() {
         .unwrap()
         .expect("PostgreSQL server binaries are needed for the benchmarks");
     let url = cluster.url("postgres");
-    let worker = env!("CARGO_BIN_EXE_pgmcp");
-    let app = App::new(
-        Config::from_args(
-            &parse_server_args([
-                "pgmcp",
-                "--postgres",
-                &url,
-                "--code-worker-exe",
-                worker,
-                "--code-rate-limit",
-                "0",
-                "--code-worker-pool",
-                "2",
-            ])
-            .unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let app = bench_app(&url, "2");
     app.code.warm(&app.config.code);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -155,24 +137,7 @@ async fn run() {
     );
 
     // Worker spawn cost: a pool of zero forces a fresh worker for every execution.
-    let cold = App::new(
-        Config::from_args(
-            &parse_server_args([
-                "pgmcp",
-                "--postgres",
-                &url,
-                "--code-worker-exe",
-                worker,
-                "--code-rate-limit",
-                "0",
-                "--code-worker-pool",
-                "0",
-            ])
-            .unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let cold = bench_app(&url, "0");
     let spawn = time_async(30, || async {
         cold.call("pg_execute_code", json!({"code": "return 1"}))
             .await
@@ -244,6 +209,23 @@ async fn run() {
         ms(median(cpu))
     );
     drop(cluster);
+}
+
+/// An App on `url` with no rate limit and `pool` pre-started workers.
+fn bench_app(url: &str, pool: &str) -> std::sync::Arc<App> {
+    let args = parse_server_args([
+        "pgmcp",
+        "--postgres",
+        url,
+        "--code-worker-exe",
+        env!("CARGO_BIN_EXE_pgmcp"),
+        "--code-rate-limit",
+        "0",
+        "--code-worker-pool",
+        pool,
+    ])
+    .unwrap();
+    App::new(Config::from_args(&args).unwrap()).unwrap()
 }
 
 fn time_sync(n: usize, mut f: impl FnMut()) -> Vec<Duration> {

@@ -66,12 +66,13 @@ impl Engine {
         })
     }
 
-    fn manifest(&self, ctx: &Ctx, readonly: bool) -> &sandbox::Manifest {
+    /// The `pg` manifest for this server; its `help_text` is the API declarations, which
+    /// the MCP resource serves too.
+    pub fn manifest(&self, app: &App, readonly: bool) -> &sandbox::Manifest {
         self.manifests[usize::from(readonly)].get_or_init(|| {
-            let visible: Vec<&Tool> = ctx
-                .app
+            let visible: Vec<&Tool> = app
                 .registry
-                .visible(&ctx.app.config)
+                .visible(&app.config)
                 .filter(|t| !readonly || t.hints.read_only)
                 .collect();
             let mut manifest = api::manifest(visible.iter().copied());
@@ -170,7 +171,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
         .map_err(code_error)?;
 
-    let manifest = ctx.app.code.manifest(&ctx, readonly).clone();
+    let manifest = ctx.app.code.manifest(&ctx.app, readonly).clone();
 
     let state = Arc::new(ExecState::default());
     // If this future is dropped (the client cancelled the call), the guard still rolls back

@@ -44,12 +44,8 @@ impl PgMcpServer {
     /// The declarations for what this server exposes (tool filter and access mode applied).
     pub fn api_declarations(&self) -> String {
         let restricted = self.app.config.access_mode == crate::config::AccessMode::Restricted;
-        crate::codemode::api::declarations(
-            self.app
-                .registry
-                .visible(&self.app.config)
-                .filter(|t| !restricted || t.hints.read_only),
-        )
+        let manifest = self.app.code.manifest(&self.app, restricted);
+        manifest.help_text.clone().unwrap_or_default()
     }
 }
 
