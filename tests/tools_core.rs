@@ -322,13 +322,14 @@ async fn read_query_cannot_write() {
     assert_eq!(scalar(&app, "SELECT last_value FROM s").await, 1);
     assert_eq!(scalar(&app, "SELECT is_called FROM s").await, false);
 
-    // A SET inside the read does not survive it.
-    ok(
+    // A SET is not a read; the pooled connections keep their defaults.
+    let e = fail(
         &app,
         "pg_read_query",
         json!({ "sql": "SET search_path = nowhere" }),
     )
     .await;
+    expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
     for _ in 0..3 {
         assert_eq!(scalar(&app, "SHOW search_path").await, "\"$user\", public");
     }
@@ -2595,19 +2596,22 @@ async fn get_columns_lists_columns_and_names_missing_tables() {
 async fn a_read_cannot_switch_its_transaction_to_read_write() {
     let (_db, app) = setup(&[]).await;
     canary(&app).await;
+    // The statement policy refuses both before they reach the server; behind it, the
+    // server's first snapshot would make PostgreSQL refuse them too (SQLSTATE 25001).
     let e = fail(
         &app,
         "pg_read_query",
         json!({ "sql": "SET TRANSACTION READ WRITE" }),
     )
     .await;
-    assert_eq!(e["sqlstate"], "25001", "{e}");
+    expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
     let e = fail(
         &app,
         "pg_read_query",
         json!({ "sql": "SELECT set_config('transaction_read_only', 'off', true), (SELECT count(*) FROM canary)" }),
     )
     .await;
-    assert_eq!(e["sqlstate"], "25001", "{e}");
+    expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
+    assert!(e["error"].as_str().unwrap().contains("set_config"), "{e}");
     canary_intact(&app).await;
 }

@@ -4,6 +4,7 @@
 
 pub mod ident;
 pub mod params;
+pub mod read_policy;
 pub mod tls;
 pub mod transactions;
 pub mod values;

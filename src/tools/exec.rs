@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+use crate::db::read_policy::{
+    ReadCheck, check_read_only, volatility_lookup_sql, volatility_violation,
+};
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
 use crate::error::{ToolError, ToolResult};
@@ -44,13 +47,28 @@ pub async fn execute(
             ));
         }
         let client: &tokio_postgres::Client = &tx.client;
+        // No syntax-error round trip to the server here (see `read_policy`): a failed Parse
+        // would abort the pinned transaction, and the policy keeps it usable.
+        // A transaction the caller opened READ ONLY by choice (in unrestricted mode) is left
+        // to PostgreSQL: there the caller may write anyway, so it is no boundary.
+        let policy = if mode == Mode::Read || ctx.read_only {
+            Some(check_read_only(sql)?)
+        } else {
+            None
+        };
         let guard = ctx.db().cancel_guard(client);
         let result = if fence {
             client
                 .batch_execute("SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on")
                 .await
                 .map_err(ToolError::from)?;
-            let out = run_query(client, sql, params, caps).await;
+            let out = match &policy {
+                Some(check) => match refuse_volatile(client, check).await {
+                    Ok(()) => run_query(client, sql, params, caps).await,
+                    Err(e) => Err(e),
+                },
+                None => run_query(client, sql, params, caps).await,
+            };
             // Undoes the read-only switch (and anything the statement did); the outer
             // transaction continues as it was.
             client
@@ -61,6 +79,9 @@ pub async fn execute(
                 .map_err(ToolError::from)?;
             out
         } else {
+            if let Some(check) = &policy {
+                refuse_volatile(client, check).await?;
+            }
             run_query(client, sql, params, caps).await
         };
         guard.disarm();
@@ -77,10 +98,17 @@ pub async fn execute(
         ))
         .suggest("Use pg_transaction_begin, pass its transactionId to each statement, then pg_transaction_commit or pg_transaction_rollback."));
     }
+    let read = mode == Mode::Read || ctx.read_only;
+    // Refused statements never take a connection.
+    let policy = if read {
+        Some(read_policy(ctx, sql).await?)
+    } else {
+        None
+    };
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
     let client = guard.client();
-    let out = if mode == Mode::Read || ctx.read_only {
-        read_only_pipelined(client, sql, params, caps).await
+    let out = if let Some(check) = &policy {
+        read_only_pipelined(client, sql, params, check, caps).await
     } else {
         run_query(&***client, sql, params, caps).await
     };
@@ -93,27 +121,47 @@ pub async fn execute(
 /// and only once BEGIN has succeeded are the statement's Bind/Execute sent, with the
 /// ROLLBACK queued right behind them. The user's statement therefore never runs outside
 /// the read-only transaction, and nothing it did (SET included) survives.
+///
+/// The query that travels with BEGIN is the volatility lookup of the functions the
+/// statement calls (`db/read_policy.rs`), or `SELECT 1` when there are none: either way it
+/// takes the transaction's first snapshot, after which PostgreSQL refuses to switch it to
+/// read-write (`SET TRANSACTION READ WRITE`, `set_config(...)`).
 async fn read_only_pipelined(
     client: &tokio_postgres::Client,
     sql: &str,
     params: &[Value],
+    check: &ReadCheck,
     caps: crate::db::Caps,
 ) -> ToolResult<QueryOutput> {
-    // The SELECT takes the transaction's first snapshot, after which PostgreSQL refuses to
-    // switch it to read-write (`SET TRANSACTION READ WRITE`, `set_config(...)`).
-    let (begun, prepared) = tokio::join!(
-        client.batch_execute("BEGIN READ ONLY; SELECT 1"),
-        client.prepare(sql)
-    );
-    begun.map_err(ToolError::from)?;
-    let stmt = match prepared {
+    let lookup = if check.needs_volatility_check.is_empty() {
+        "SELECT 1".to_string()
+    } else {
+        volatility_lookup_sql(&check.needs_volatility_check)
+    };
+    let begin = format!("BEGIN READ ONLY; {lookup}");
+    let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
+    // BEGIN failed: nothing to roll back, and the statement must not run.
+    let messages = begun.map_err(ToolError::from)?;
+    let volatile: Vec<(String, String)> = messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => Some((
+                r.get(0).unwrap_or_default().to_string(),
+                r.get(1).unwrap_or_default().to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let refused = volatility_violation(&check.needs_volatility_check, &volatile);
+    // A refusal wins over a parse error: the statement is not going to run either way.
+    let stmt = match refused.map_or(prepared.map_err(ToolError::from), Err) {
         Ok(stmt) => stmt,
         Err(e) => {
             client
                 .batch_execute("ROLLBACK")
                 .await
                 .map_err(ToolError::from)?;
-            return Err(ToolError::from(e));
+            return Err(e);
         }
     };
     // join! polls the query first, which sends its Bind/Execute before ROLLBACK is queued.
@@ -123,6 +171,38 @@ async fn read_only_pipelined(
     );
     rolled_back.map_err(ToolError::from)?;
     out
+}
+
+/// The read-only policy's verdict on `sql`. A syntax error is handed to PostgreSQL to word
+/// (a Parse executes nothing), so the caller gets the server's message and error position;
+/// if the server would accept what libpg_query rejected, the statement is still refused.
+async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
+    match check_read_only(sql) {
+        Err(e) if e.code == "SYNTAX_ERROR" && e.details.is_none() => {
+            match ctx.db().client().await?.prepare(sql).await {
+                Err(pg) => Err(ToolError::from(pg)),
+                Ok(_) => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// In a transaction that is already read-only, refuses the statement when it calls a
+/// volatile function outside pg_catalog (see `db/read_policy.rs`).
+async fn refuse_volatile(client: &tokio_postgres::Client, check: &ReadCheck) -> ToolResult<()> {
+    if check.needs_volatility_check.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(&volatility_lookup_sql(&check.needs_volatility_check), &[])
+        .await
+        .map_err(ToolError::from)?;
+    let volatile: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    match volatility_violation(&check.needs_volatility_check, &volatile) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Runs a statement written by pgmcp itself (DDL built from quoted identifiers) with no

@@ -1,0 +1,379 @@
+//! The read-only model under attack: every statement of `tests/corpus/readonly/bypass.sql`
+//! (a known technique each) goes through every read-only path — restricted mode's direct
+//! tools, a pinned read-only transaction, EXPLAIN ANALYZE, and Code Mode with
+//! `readonly: true` — and must be refused without changing the canary table, the sequence,
+//! the server's settings, its data directory, locks, large objects, roles or replication
+//! slots. `allowed.sql` is the other half: ordinary reads that must keep working.
+//!
+//! Corpus format: entries separated by blank lines; an entry's first line is `-- name`, the
+//! rest is the SQL. `{{TAG}}` is replaced by a per-run token (file names on the server).
+
+mod support;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use pgmcp::tools::App;
+use serde_json::{Value, json};
+
+struct Entry {
+    name: String,
+    sql: String,
+}
+
+fn corpus(file: &str, tag: &str) -> Vec<Entry> {
+    let path = format!(
+        "{}/tests/corpus/readonly/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|block| !block.is_empty())
+        .map(|block| {
+            let (head, sql) = block.split_once('\n').unwrap_or((block, ""));
+            let name = head
+                .strip_prefix("-- ")
+                .unwrap_or_else(|| panic!("{file}: entry without a `-- name` line: {block}"));
+            assert!(!sql.trim().is_empty(), "{file}: {name} has no SQL");
+            Entry {
+                name: name.to_string(),
+                sql: sql.replace("{{TAG}}", tag),
+            }
+        })
+        .collect()
+}
+
+const FIXTURE: &str = r#"
+CREATE TABLE canary (id int PRIMARY KEY, v text);
+INSERT INTO canary VALUES (1, 'one'), (2, 'two'), (3, 'three');
+CREATE SEQUENCE canary_seq;
+CREATE FUNCTION canary_write() RETURNS int LANGUAGE plpgsql AS $$
+  BEGIN DELETE FROM canary; RETURN 1; END $$;
+CREATE PROCEDURE canary_wipe() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM canary; END $$;
+CREATE VIEW canary_view_write AS SELECT canary_write() AS x;
+CREATE FUNCTION canary_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM canary';
+"#;
+
+/// Everything a bypass could change, read over a fresh superuser-or-owner connection.
+async fn state(db_url: &str) -> Vec<(String, String)> {
+    let client = support::connect(db_url).await;
+    let mut probes = vec![
+        (
+            "canary",
+            "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM canary",
+        ),
+        (
+            "sequence",
+            "SELECT last_value || '/' || is_called FROM canary_seq",
+        ),
+        ("relations", "SELECT count(*)::text FROM pg_class"),
+        ("functions", "SELECT count(*)::text FROM pg_proc"),
+        (
+            "roles",
+            "SELECT string_agg(rolname || rolsuper, ',' ORDER BY rolname) FROM pg_roles",
+        ),
+        (
+            "large objects",
+            "SELECT count(*)::text FROM pg_largeobject_metadata",
+        ),
+        (
+            "advisory locks",
+            "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory'",
+        ),
+        (
+            "replication slots",
+            "SELECT count(*)::text FROM pg_replication_slots",
+        ),
+        (
+            "prepared xacts",
+            "SELECT count(*)::text FROM pg_prepared_xacts",
+        ),
+        (
+            "grants",
+            "SELECT coalesce(relacl::text, '') FROM pg_class WHERE relname = 'canary'",
+        ),
+        (
+            "settings",
+            "SELECT md5(string_agg(name || '=' || setting, ',' ORDER BY name)) FROM pg_settings",
+        ),
+        (
+            "config files",
+            "SELECT md5(coalesce(string_agg(sourcefile || name || setting, ',' ORDER BY sourcefile, seqno), '')) FROM pg_file_settings",
+        ),
+    ];
+    let superuser: bool = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if superuser {
+        probes.push((
+            "data directory",
+            "SELECT string_agg(f, ',' ORDER BY f) FROM pg_ls_dir('.') f",
+        ));
+        probes.push((
+            "postgresql.auto.conf",
+            "SELECT md5(pg_read_file('postgresql.auto.conf'))",
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, sql) in probes {
+        let row = client
+            .query_one(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("state probe {name}: {e}"));
+        let value: Option<String> = row.get(0);
+        out.push((name.to_string(), value.unwrap_or_default()));
+    }
+    out
+}
+
+/// Codes that mean "refused for being a write or not a single read". Anything else (a
+/// syntax error, an unknown function) would mean the entry tests nothing.
+const REFUSALS: &[&str] = &["READ_ONLY_VIOLATION", "INVALID_ARGUMENT"];
+
+fn refusal_problem(path: &str, outcome: &Result<Value, Value>) -> Option<String> {
+    match outcome {
+        Ok(v) => Some(format!("{path}: RAN: {}", truncate(&v.to_string()))),
+        Err(e) => {
+            let code = e["code"].as_str().unwrap_or_default();
+            let stacked = code == "SYNTAX_ERROR" && e["details"]["statements"].as_u64() > Some(1);
+            (!REFUSALS.contains(&code) && !stacked).then(|| {
+                format!(
+                    "{path}: refused for the wrong reason: {}",
+                    truncate(&e.to_string())
+                )
+            })
+        }
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+async fn call(app: &Arc<App>, tool: &str, args: Value) -> Result<Value, Value> {
+    app.call(tool, args).await.map_err(|e| e.to_json())
+}
+
+/// Every read-only path for one statement; returns what went wrong.
+async fn attack(restricted: &Arc<App>, full: &Arc<App>, entry: &Entry) -> Vec<String> {
+    let sql = &entry.sql;
+    let mut problems = Vec::new();
+
+    let r = call(restricted, "pg_read_query", json!({ "sql": sql })).await;
+    problems.extend(refusal_problem("restricted pg_read_query", &r));
+
+    let r = call(full, "pg_read_query", json!({ "sql": sql })).await;
+    problems.extend(refusal_problem("pg_read_query", &r));
+
+    // Write tools do not exist in restricted mode.
+    match call(restricted, "pg_write_query", json!({ "sql": sql })).await {
+        Err(e) if e["code"] == "UNKNOWN_TOOL" => {}
+        other => problems.push(format!("restricted pg_write_query: {other:?}")),
+    }
+
+    // EXPLAIN ANALYZE executes its statement; any failure is fine, success is not.
+    if let Ok(v) = call(
+        restricted,
+        "pg_explain",
+        json!({ "sql": sql, "analyze": true }),
+    )
+    .await
+    {
+        problems.push(format!(
+            "restricted pg_explain analyze: RAN: {}",
+            truncate(&v.to_string())
+        ));
+    }
+
+    // Pinned transactions: restricted mode opens them READ ONLY; in full mode a read inside
+    // a read-write transaction is fenced.
+    for (label, app) in [("restricted", restricted), ("full", full)] {
+        match call(app, "pg_transaction_begin", json!({})).await {
+            Ok(b) => {
+                let id = b["transactionId"].clone();
+                let r = call(
+                    app,
+                    "pg_read_query",
+                    json!({ "transactionId": id, "sql": sql }),
+                )
+                .await;
+                problems.extend(refusal_problem(&format!("{label} pinned transaction"), &r));
+                let _ = call(
+                    app,
+                    "pg_transaction_rollback",
+                    json!({ "transactionId": id }),
+                )
+                .await;
+            }
+            Err(e) => problems.push(format!("{label} pg_transaction_begin failed: {e}")),
+        }
+    }
+
+    // Code Mode, readonly: every way to reach SQL from inside the sandbox.
+    let code = format!(
+        r#"const sql: string = {};
+const out: Record<string, string> = {{}};
+const attempts: [string, () => Promise<unknown>][] = [
+  ["pg.query", () => pg.query(sql)],
+  ["pg.core.readQuery", () => pg.core.readQuery(sql)],
+  ["pg.transaction", () => pg.transaction(async (tx: any) => tx.query(sql))],
+];
+for (const [name, f] of attempts) {{
+  try {{ await f(); out[name] = "RAN"; }} catch (e: any) {{ out[name] = String(e?.code ?? e); }}
+}}
+out["typeof pg.execute"] = typeof (pg as any).execute;
+out["typeof pg.core.writeQuery"] = typeof (pg as any).core.writeQuery;
+return out;"#,
+        serde_json::to_string(sql).unwrap()
+    );
+    match call(
+        full,
+        "pg_execute_code",
+        json!({ "code": code, "readonly": true }),
+    )
+    .await
+    {
+        Ok(v) => {
+            for (path, outcome) in v["result"].as_object().cloned().unwrap_or_default() {
+                let outcome = outcome.as_str().unwrap_or_default();
+                let fine = if path.starts_with("typeof") {
+                    outcome == "undefined"
+                } else {
+                    REFUSALS.contains(&outcome) || (outcome == "SYNTAX_ERROR" && sql.contains(';'))
+                };
+                if !fine {
+                    problems.push(format!("code mode {path}: {outcome}"));
+                }
+            }
+        }
+        Err(e) => problems.push(format!("code mode execution failed: {e}")),
+    }
+    problems
+        .into_iter()
+        .map(|p| format!("[{}] {p}", entry.name))
+        .collect()
+}
+
+#[tokio::test]
+async fn bypass_corpus_is_refused_on_every_read_only_path() {
+    let tag = format!("{}_{}", std::process::id(), uuid_like());
+    let entries = corpus("bypass.sql", &tag);
+    assert!(entries.len() >= 60, "only {} bypass entries", entries.len());
+
+    let db = support::test_db().await;
+    support::connect(&db.url)
+        .await
+        .batch_execute(FIXTURE)
+        .await
+        .unwrap();
+    let before = state(&db.url).await;
+
+    let restricted = support::app(&db.url, &["--access-mode", "restricted"]);
+    let full = support::app(&db.url, &["--code-rate-limit", "100000"]);
+    let problems: Vec<String> = futures::stream::iter(entries.iter())
+        .map(|entry| attack(&restricted, &full, entry))
+        .buffer_unordered(4)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+
+    let after = state(&db.url).await;
+    let mut changed: Vec<String> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|((name, b), (_, a))| format!("{name} changed: {b} -> {a}"))
+        .collect();
+    for suffix in ["", ".csv", ".lo"] {
+        let path = format!("/tmp/pgmcp_pwned_{tag}{suffix}");
+        if std::path::Path::new(&path).exists() {
+            let _ = std::fs::remove_file(&path);
+            changed.push(format!("{path} was written"));
+        }
+    }
+    // Nothing leaked into pooled connections: a later read sees default session state.
+    for (setting, expected) in [
+        ("default_transaction_read_only", "off"),
+        ("search_path", "\"$user\", public"),
+        ("role", "none"),
+        ("work_mem", "4MB"),
+    ] {
+        for _ in 0..4 {
+            let v = call(
+                &full,
+                "pg_read_query",
+                json!({ "sql": format!("SHOW {setting}") }),
+            )
+            .await
+            .expect("SHOW runs");
+            let got = v["rows"][0][setting]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if got != expected {
+                changed.push(format!("pooled session {setting} = {got}"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty() && changed.is_empty(),
+        "{} problems over {} entries:\n{}\nstate changes:\n{}",
+        problems.len(),
+        entries.len(),
+        problems.join("\n"),
+        changed.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn allowed_corpus_still_runs_read_only() {
+    let entries = corpus("allowed.sql", "unused");
+    assert!(
+        entries.len() >= 30,
+        "only {} allowed entries",
+        entries.len()
+    );
+    let db = support::test_db().await;
+    support::connect(&db.url)
+        .await
+        .batch_execute(FIXTURE)
+        .await
+        .unwrap();
+    let restricted = support::app(&db.url, &["--access-mode", "restricted"]);
+    let full = support::app(&db.url, &["--code-rate-limit", "100000"]);
+    let mut problems = Vec::new();
+    for entry in &entries {
+        if let Err(e) = call(&restricted, "pg_read_query", json!({ "sql": entry.sql })).await {
+            problems.push(format!("[{}] restricted pg_read_query: {e}", entry.name));
+        }
+        let code = format!(
+            "const r = await pg.query({}); return r.rowCount;",
+            serde_json::to_string(&entry.sql).unwrap()
+        );
+        match call(
+            &full,
+            "pg_execute_code",
+            json!({ "code": code, "readonly": true }),
+        )
+        .await
+        {
+            Ok(v) if v["success"] == true => {}
+            other => problems.push(format!("[{}] code mode readonly: {other:?}", entry.name)),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!(
+        "{:x}",
+        RandomState::new().hash_one(std::time::SystemTime::now())
+    )
+}
