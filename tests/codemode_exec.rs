@@ -657,7 +657,7 @@ async fn audit_log_records_calls_and_executions() {
     let direct = &records[0];
     assert_eq!(direct["kind"], "tool");
     assert_eq!(direct["tool"], "pg_read_query");
-    assert_eq!(direct["sql"]["shape"], "select * from items where id = ?");
+    assert_eq!(direct["sql"]["shape"], "select * from items where id = $1");
     assert!(direct["time"].is_string() && direct["durationMs"].is_u64());
     let exec: Vec<&Value> = records
         .iter()
@@ -679,7 +679,7 @@ async fn audit_log_records_calls_and_executions() {
         .expect("inner pg.* call recorded");
     assert_eq!(
         inner["sql"]["shape"],
-        "select name from items where name = ?"
+        "select name from items where name = $1"
     );
     assert!(!inner.to_string().contains("secret value"));
 
