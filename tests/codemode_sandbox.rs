@@ -1000,6 +1000,36 @@ fn user_code_run_during_conversion_is_budgeted() {
 }
 
 #[test]
+fn job_cycles_without_bytecode_use_up_the_budget() {
+    // `then` is native (bound Promise.prototype.then): the cycle of jobs runs no bytecode.
+    let o = exec_limits(
+        "const t = {}; const p = Promise.resolve(t); t.then = Promise.prototype.then.bind(p); await t;",
+        SandboxLimits {
+            instruction_budget: Some(200_000),
+            ..tight()
+        },
+    );
+    assert_eq!(err_code(&o), codes::INSTRUCTION_LIMIT);
+}
+
+#[test]
+fn error_text_is_bounded() {
+    let o = exec(
+        "const e = new Error('m'.repeat(1024).repeat(1024)); e.name = 'N'.repeat(4096); throw e;",
+    );
+    let e = o.error.expect("error");
+    assert!(e.message.len() < 17 * 1024, "{}", e.message.len());
+    assert!(
+        e.message.contains("truncated"),
+        "{}",
+        &e.message[e.message.len() - 60..]
+    );
+    assert!(e.name.unwrap().len() < 400);
+    let o = exec("throw 's'.repeat(1024).repeat(1024)");
+    assert!(o.error.unwrap().message.len() < 17 * 1024);
+}
+
+#[test]
 fn unsettled_promise_is_reported() {
     let o = exec("await new Promise(() => {}); return 1;");
     assert_eq!(err_code(&o), codes::UNSETTLED);

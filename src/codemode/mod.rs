@@ -118,7 +118,27 @@ pub struct ExecuteCodeArgs {
 #[derive(Default)]
 struct ExecState {
     calls: AtomicU32,
+    /// Transactions this execution began (with `pg.transaction` or the raw
+    /// `pg.transactions.begin`) and has not ended through `pg.transaction`: the only ones its
+    /// calls may use, and the ones rolled back when it ends.
     transactions: Mutex<Vec<String>>,
+}
+
+impl ExecState {
+    fn owns(&self, id: &str) -> bool {
+        self.transactions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|t| t == id)
+    }
+
+    fn adopt(&self, id: &str) {
+        self.transactions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id.to_string());
+    }
 }
 
 pub fn limits(cfg: &CodeArgs) -> SandboxLimits {
@@ -310,6 +330,19 @@ fn make_serve(
             {
                 ctx.transaction = Some(id);
             }
+            // An execution works only inside transactions it began itself. Ids of other
+            // executions' or the MCP client's transactions are as unknown to it as made-up
+            // ones, whichever way they are passed.
+            let named = ctx
+                .transaction
+                .as_deref()
+                .into_iter()
+                .chain(args.get("transactionId").and_then(Value::as_str));
+            for id in named {
+                if !state.owns(id) {
+                    return Err(crate::db::transactions::unknown(id).to_json());
+                }
+            }
             if tool == TRANSACTION_CALL {
                 return transaction_call(ctx, args, &state)
                     .await
@@ -323,10 +356,30 @@ fn make_serve(
                 .suggest("pg.help() lists what is available.")
                 .to_json());
             }
-            app.registry
-                .call(ctx, &tool, args)
-                .await
-                .map_err(|e| e.to_json())
+            let mut result = app.registry.call(ctx, &tool, args).await;
+            match (tool.as_str(), &mut result) {
+                // Begun through the raw tool: still this execution's, rolled back at its end
+                // unless the script commits it.
+                ("pg_transaction_begin", Ok(v)) => {
+                    if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
+                        state.adopt(id);
+                    }
+                }
+                // The listing shows only this execution's transactions.
+                ("pg_transaction_status", Ok(Value::Object(out))) => {
+                    if let Some(Value::Array(list)) = out.get_mut("transactions") {
+                        list.retain(|t| {
+                            t.get("transactionId")
+                                .and_then(Value::as_str)
+                                .is_some_and(|id| state.owns(id))
+                        });
+                        let n = list.len();
+                        out.insert("count".into(), n.into());
+                    }
+                }
+                _ => {}
+            }
+            result.map_err(|e| e.to_json())
         })
     })
 }
@@ -348,11 +401,7 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
                 .invoke(ctx.clone(), json!({ "readOnly": ctx.read_only }))
                 .await?;
             if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
-                state
-                    .transactions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(id.to_string());
+                state.adopt(id);
             }
             Ok(v)
         }

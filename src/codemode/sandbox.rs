@@ -25,6 +25,8 @@
 //!   (`Array.prototype.map`, getters during conversion, sort comparators). Exhaustion raises
 //!   an uncatchable engine error; the run loop also checks the counter after every job, so
 //!   exhaustion inside an `await` continuation (where Boa drops the error) is still reported.
+//!   Every promise job is also charged a fixed [`JOB_COST`], so an endless cycle of jobs that
+//!   run only native callbacks ends too.
 //!   Time spent inside a single native built-in (one huge `'x'.repeat(n)`, a sort of a big
 //!   array) is *not* instructions: the worker's wall-clock kill is the backstop.
 //! * **Loop iterations** (`loop_iterations`, `--code-max-loop-iterations`): Boa's
@@ -107,6 +109,12 @@ const PRELUDE: &str = include_str!("../../js-prelude/prelude.js");
 /// Largest ArrayBuffer the sandbox may allocate.
 pub const MAX_BUFFER_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Longest `message` of a reported error, in bytes: error text goes back to the client like a
+/// result does and must stay bounded like one (a script can throw a 100 MB message).
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 16 * 1024;
+/// Longest `name` of a reported error, in bytes.
+pub const MAX_ERROR_NAME_BYTES: usize = 256;
+
 /// Largest serialized argument object of one `pg.*` call.
 pub const MAX_ARGS_BYTES: usize = 8 * 1024 * 1024;
 
@@ -114,6 +122,12 @@ pub const MAX_ARGS_BYTES: usize = 8 * 1024 * 1024;
 /// is a few hundred instructions per manifest entry).
 const PRELUDE_BASE_ALLOWANCE: u64 = 100_000;
 const PRELUDE_PER_ENTRY_ALLOWANCE: u64 = 2_000;
+
+/// Instructions charged for every promise job on top of the bytecode it runs. A job whose
+/// callbacks are all native runs no bytecode at all, and a cycle of such jobs (a thenable whose
+/// `then` is `Promise.prototype.then` bound to a promise fulfilled with that thenable) would
+/// otherwise never use up the budget.
+const JOB_COST: u64 = 16;
 
 /// Source name of the user program in stack traces (`at f (script.js:3:7)`).
 const SCRIPT_NAME: &str = "script.js";
@@ -898,6 +912,7 @@ impl Runner<'_> {
 
         // The event loop.
         // A program that did not evaluate to a promise is its own result.
+        let mut jobs_run: u64 = 0;
         while let Some(p) = &root_promise {
             if !matches!(p.state(), PromiseState::Pending) {
                 break;
@@ -908,6 +923,14 @@ impl Runner<'_> {
                 context.clear_kept_objects();
                 if let Step::Stop(e) = self.check(r, context) {
                     outcome.error = Some(e);
+                    return outcome;
+                }
+                // Bytecode used plus JOB_COST per job must stay within the budget.
+                jobs_run += 1;
+                if self.limits.instruction_budget.is_some()
+                    && jobs_run.saturating_mul(JOB_COST) >= context.instructions_remaining() as u64
+                {
+                    outcome.error = Some(self.instruction_error());
                     return outcome;
                 }
                 continue;
@@ -1251,8 +1274,31 @@ fn install_prelude(context: &mut Context, manifest: &Manifest) -> Result<(), Str
     Ok(())
 }
 
-/// A thrown JS value as a `JS_ERROR`.
+/// A thrown JS value as a `JS_ERROR`, its name and message cut to a bounded size.
 fn js_error(err: &JsError, context: &mut Context) -> SandboxError {
+    let mut e = js_error_full(err, context);
+    cap_text(&mut e.message, MAX_ERROR_MESSAGE_BYTES);
+    if let Some(name) = &mut e.name {
+        cap_text(name, MAX_ERROR_NAME_BYTES);
+    }
+    e
+}
+
+/// Cuts `s` to at most `max` bytes (on a character boundary) and says so.
+fn cap_text(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let total = s.len();
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push_str(&format!("… [truncated, {total} bytes in all]"));
+}
+
+fn js_error_full(err: &JsError, context: &mut Context) -> SandboxError {
     let mut e = SandboxError::new(codes::JS_ERROR, "");
     if let Some(native) = err.as_native() {
         e.name = Some(convert::native_kind_name(native).to_string());

@@ -377,8 +377,15 @@ pub async fn run_in_process(
     let _ = reply_tx.send(start);
     let writer = tokio::spawn(async move {
         while let Some(msg) = reply_rx.recv().await {
-            if stdin.write_all(&frames::encode(&msg)).await.is_err() || stdin.flush().await.is_err()
+            let mut frame = frames::encode(&msg);
+            // The worker refuses a frame over MAX_FRAME and would lose the whole bridge; fail
+            // just that call instead (one huge row can exceed it: row caps keep one row).
+            if frame.len() > frames::MAX_FRAME + 4
+                && let ToWorker::Result { id, .. } = msg
             {
+                frame = frames::encode(&too_large(id, frame.len() - 4));
+            }
+            if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
                 break;
             }
         }
@@ -427,6 +434,24 @@ pub async fn run_in_process(
     pool.refill();
     tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
     result
+}
+
+/// The completion sent instead of a call result too large for one frame.
+fn too_large(id: u64, bytes: usize) -> ToWorker {
+    ToWorker::Result {
+        id,
+        ok: false,
+        value: serde_json::json!({
+            "error": format!(
+                "the result of this call is {bytes} bytes of JSON, more than code can receive ({} bytes)",
+                frames::MAX_FRAME
+            ),
+            "code": "RESULT_TOO_LARGE",
+            "category": "limit",
+            "recoverable": true,
+            "suggestion": "Select less data per call: fewer rows (LIMIT) or smaller values (substring, length).",
+        }),
+    }
 }
 
 async fn read_tail(stderr: Option<ChildStderr>) -> String {

@@ -93,9 +93,12 @@ impl Db {
             tls.clone(),
             ManagerConfig {
                 // One extra round trip per checkout buys a clean session every time: a
-                // `SET ROLE`, `SET search_path`, session advisory lock, LISTEN or temp table
-                // left by one call must not leak into the next caller of that connection.
-                recycling_method: RecyclingMethod::Clean,
+                // `SET ROLE`, `SET search_path`, session advisory lock, LISTEN, temp table
+                // or SQL-level `PREPARE`d statement left by one call must not leak into the
+                // next caller of that connection. `DISCARD ALL` rather than deadpool's
+                // `Clean` (which keeps prepared statements for its statement cache): nothing
+                // here uses `prepare_cached` on pooled connections.
+                recycling_method: RecyclingMethod::Custom("DISCARD ALL".into()),
             },
         );
         let pool = Pool::builder(manager)

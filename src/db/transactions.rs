@@ -240,7 +240,8 @@ impl TxRegistry {
     }
 }
 
-fn unknown(id: &str) -> ToolError {
+/// The error for an id that names no open transaction (or none the caller may use).
+pub fn unknown(id: &str) -> ToolError {
     ToolError::not_found(
         "TRANSACTION_NOT_FOUND",
         format!("no open transaction '{id}'"),

@@ -1,0 +1,4 @@
+// category: thenables
+// expect: error UNSETTLED
+await { then() {} };
+return "unreachable";

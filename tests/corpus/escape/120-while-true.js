@@ -1,0 +1,3 @@
+// category: exhaustion
+// expect: error LOOP_LIMIT
+while (true) {}

@@ -1,0 +1,3 @@
+// category: exhaustion
+// expect: error UNSETTLED
+await new Promise(() => {});

@@ -1,0 +1,9 @@
+// category: exhaustion
+// expect: ok
+// result: ["RangeError",1]
+// Arguments over 8 MB of JSON reject that call with a RangeError before leaving the worker.
+const out = [];
+const big = "x".repeat(1024).repeat(9 * 1024);
+try { await pg.query("select $1::text as v", [big]); out.push("sent"); } catch (e) { out.push(e.name); }
+out.push((await pg.query("select 1 as n")).rows[0].n);
+return out;
