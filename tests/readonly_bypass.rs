@@ -55,6 +55,19 @@ CREATE VIEW canary_view_write AS SELECT canary_write() AS x;
 CREATE FUNCTION canary_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM canary';
 "#;
 
+/// A database with the fixture, and a restricted and an unrestricted App on it.
+async fn setup() -> (support::TestDb, Arc<App>, Arc<App>) {
+    let db = support::test_db().await;
+    support::connect(&db.url)
+        .await
+        .batch_execute(FIXTURE)
+        .await
+        .unwrap();
+    let restricted = support::app(&db.url, &["--access-mode", "restricted"]);
+    let full = support::app(&db.url, &["--code-rate-limit", "100000"]);
+    (db, restricted, full)
+}
+
 /// Everything a bypass could change, read over a fresh superuser-or-owner connection.
 async fn state(db_url: &str) -> Vec<(String, String)> {
     let client = support::connect(db_url).await;
@@ -266,16 +279,8 @@ async fn bypass_corpus_is_refused_on_every_read_only_path() {
     let entries = corpus("bypass.sql", &tag);
     assert!(entries.len() >= 60, "only {} bypass entries", entries.len());
 
-    let db = support::test_db().await;
-    support::connect(&db.url)
-        .await
-        .batch_execute(FIXTURE)
-        .await
-        .unwrap();
+    let (db, restricted, full) = setup().await;
     let before = state(&db.url).await;
-
-    let restricted = support::app(&db.url, &["--access-mode", "restricted"]);
-    let full = support::app(&db.url, &["--code-rate-limit", "100000"]);
     let problems: Vec<String> = futures::stream::iter(entries.iter())
         .map(|entry| attack(&restricted, &full, entry))
         .buffer_unordered(4)
@@ -339,14 +344,7 @@ async fn allowed_corpus_still_runs_read_only() {
         "only {} allowed entries",
         entries.len()
     );
-    let db = support::test_db().await;
-    support::connect(&db.url)
-        .await
-        .batch_execute(FIXTURE)
-        .await
-        .unwrap();
-    let restricted = support::app(&db.url, &["--access-mode", "restricted"]);
-    let full = support::app(&db.url, &["--code-rate-limit", "100000"]);
+    let (_db, restricted, full) = setup().await;
     let mut problems = Vec::new();
     for entry in &entries {
         if let Err(e) = call(&restricted, "pg_read_query", json!({ "sql": entry.sql })).await {
