@@ -15,8 +15,8 @@
 //! 1. [`SHIM`], a JavaScript prologue inserted after the program's `"use strict"`, wraps
 //!    the size-driven built-ins so that an oversized request throws a `RangeError` whose
 //!    message starts with [`CAP_MESSAGE`] instead of running: `Array.prototype.*` and
-//!    `%TypedArray%.prototype.*` on receivers longer than [`MAX_LENGTH`] elements (1 Mi for
-//!    typed arrays), `Array(n)`/`new Array(n)`, `Array.from`, `Function.prototype.apply`,
+//!    `%TypedArray%.prototype.*` on receivers longer than [`MAX_LENGTH`] elements (64 Ki for
+//!    typed arrays, which also cap their constructors and `ArrayBuffer`), `Array(n)`/`new Array(n)`, `Array.from`, `Function.prototype.apply`,
 //!    `Reflect.apply/construct` with longer argument lists; `String.prototype.*` on strings
 //!    over [`MAX_STRING`] characters and `repeat`/`padStart`/`padEnd`/`concat`/`replace*`
 //!    whose result would exceed it; `RegExp.prototype.exec` on inputs longer than
@@ -27,7 +27,8 @@
 //!    instructions count against the program's budget.
 //! 2. [`scan`], a short static skip list for what no shim can reach because it is an
 //!    operator, not a method: BigInt literals together with `*`, `**`, `<<` (or their
-//!    assignments), and self-referential string growth (`x += …x…`, `x = …x…x…`).
+//!    assignments), and geometric string growth: `x += …x…`, `x = …x…x…`, and a `+` chain or
+//!    template literal using the same variable or property twice (`y + y`, `${s}${s}`).
 //!    Skipped inputs are counted per reason and the counts are printed when the fuzzer exits.
 //!
 //! `PGMCP_FUZZ_NO_GUARD=1` turns both layers off (to see the raw limitations). Anything the
@@ -35,7 +36,11 @@
 //! it as described in docs/SECURITY.md.
 
 use oxc::allocator::Allocator;
-use oxc::ast::ast::{AssignmentExpression, BigIntLiteral, BinaryExpression};
+use std::collections::HashSet;
+
+use oxc::ast::ast::{
+    AssignmentExpression, BigIntLiteral, BinaryExpression, Expression, TemplateLiteral,
+};
 use oxc::ast_visit::{Visit, walk};
 use oxc::parser::Parser;
 use oxc::span::{GetSpan, SourceType};
@@ -53,7 +58,7 @@ pub const CAP_MESSAGE: &str = "pgmcp fuzz harness cap";
 /// The prologue; `__LEN__`, `__STR__`, `__RE__` are replaced by the constants above.
 const SHIM_TEMPLATE: &str = r#"(function () {
   "use strict";
-  const LEN = __LEN__, TLEN = 1 << 20, STR = __STR__, RE_INPUT = __RE__;
+  const LEN = __LEN__, TLEN = 1 << 16, STR = __STR__, RE_INPUT = __RE__;
   const R = Reflect, apply = R.apply, construct = R.construct, ownKeys = R.ownKeys;
   const getDesc = Object.getOwnPropertyDescriptor, defProp = Object.defineProperty;
   const getProto = Object.getPrototypeOf, Num = Number, Str = String, RErr = RangeError;
@@ -179,6 +184,24 @@ const SHIM_TEMPLATE: &str = r#"(function () {
   });
   defProp(globalThis, "Array", { writable: true, configurable: true, value: ArrayProxy });
   defProp(AP, "constructor", { writable: true, configurable: true, value: ArrayProxy });
+  const sized = (name, what) => {
+    const C = globalThis[name];
+    if (typeof C !== "function") return;
+    const P = new Proxy(C, { construct(t, args, nt) {
+      const n = typeof args[0] === "number" ? args[0] : lenOf(args[0]);
+      const bytes = args[0] !== null && typeof args[0] === "object" && typeof args[0].byteLength === "number"
+        ? args[0].byteLength : 0;
+      if (n > TLEN || bytes > TLEN * 8) cap(what);
+      return construct(t, args, nt === P ? t : nt);
+    } });
+    defProp(globalThis, name, { writable: true, configurable: true, value: P });
+    defProp(C.prototype, "constructor", { writable: true, configurable: true, value: P });
+  };
+  const typed = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+    "Int32Array", "Uint32Array", "Float16Array", "Float32Array", "Float64Array",
+    "BigInt64Array", "BigUint64Array"];
+  for (let i = 0; i < typed.length; i++) sized(typed[i], "typed array length");
+  sized("ArrayBuffer", "buffer size");
   defProp(globalThis, "BigInt", { writable: true, configurable: true, value: function BigInt() {
     cap("BigInt");
   } });
@@ -252,15 +275,61 @@ fn count_word(text: &str, name: &str) -> usize {
         .count()
 }
 
+/// The operands of a chain of `+`.
+fn addition_leaves<'b, 'a>(e: &'b Expression<'a>, out: &mut Vec<&'b Expression<'a>>) {
+    match e.without_parentheses() {
+        Expression::BinaryExpression(b) if b.operator == BinaryOperator::Addition => {
+            addition_leaves(&b.left, out);
+            addition_leaves(&b.right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// Two operands that are the same variable or property (`y + y`, `${o.s}${o.s}`): one step
+/// of geometric growth, whatever the assignment target is called.
+fn has_repeated_operand(src: &str, operands: &[&Expression<'_>]) -> bool {
+    let mut seen = HashSet::new();
+    operands
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.without_parentheses(),
+                Expression::Identifier(_)
+                    | Expression::StaticMemberExpression(_)
+                    | Expression::ComputedMemberExpression(_)
+            )
+        })
+        .any(|e| !seen.insert(e.span().source_text(src)))
+}
+
 impl<'a> Visit<'a> for Finder<'_> {
+    fn visit_template_literal(&mut self, it: &TemplateLiteral<'a>) {
+        let operands: Vec<&Expression<'a>> = it.expressions.iter().collect();
+        if has_repeated_operand(self.src, &operands) {
+            self.self_append = true;
+        }
+        walk::walk_template_literal(self, it);
+    }
+
     fn visit_big_int_literal(&mut self, _it: &BigIntLiteral<'a>) {
         self.bigint_literal = true;
     }
 
     fn visit_binary_expression(&mut self, it: &BinaryExpression<'a>) {
+        if it.operator == BinaryOperator::Addition {
+            let mut leaves = Vec::new();
+            addition_leaves(&it.left, &mut leaves);
+            addition_leaves(&it.right, &mut leaves);
+            if has_repeated_operand(self.src, &leaves) {
+                self.self_append = true;
+            }
+        }
         if matches!(
             it.operator,
-            BinaryOperator::Exponential | BinaryOperator::Multiplication | BinaryOperator::ShiftLeft
+            BinaryOperator::Exponential
+                | BinaryOperator::Multiplication
+                | BinaryOperator::ShiftLeft
         ) {
             self.big_arith = true;
         }
@@ -297,12 +366,21 @@ mod tests {
 
     #[test]
     fn finds_operator_bombs() {
-        assert_eq!(scan("let s = 'x'; while (true) s += s;"), Some("self-append"));
+        assert_eq!(
+            scan("let s = 'x'; while (true) s += s;"),
+            Some("self-append")
+        );
         assert_eq!(scan("let s = 'x'; s = s + s;"), Some("self-append"));
         assert_eq!(scan("o.s = `${o.s}${o.s}`"), Some("self-append"));
         assert_eq!(scan("let x = 2n ** 100000000n;"), Some("bigint-arithmetic"));
         assert_eq!(scan("let s = 0; s += 1; s = s + 1;"), None);
-        assert_eq!(scan("let x = 2n + 1n; y = 3 * 4;"), Some("bigint-arithmetic"));
+        assert_eq!(
+            scan("let x = 2n + 1n; y = 3 * 4;"),
+            Some("bigint-arithmetic")
+        );
         assert_eq!(scan("let x = 2n + 1n;"), None);
+        assert_eq!(scan("y = x; x = y + y;"), Some("self-append"));
+        assert_eq!(scan("x = `${y}-${y}`;"), Some("self-append"));
+        assert_eq!(scan("x = a.b + a.c + 'a' + 'a';"), None);
     }
 }

@@ -73,7 +73,10 @@ extern "C" fn print_stats() {
         s.max_run_ms.load(Relaxed),
     );
     for (reason, n) in guard::SKIP_REASONS.iter().zip(&s.skipped) {
-        out.push_str(&format!("\npgmcp-fuzz: skipped (guard: {reason}): {}", n.load(Relaxed)));
+        out.push_str(&format!(
+            "\npgmcp-fuzz: skipped (guard: {reason}): {}",
+            n.load(Relaxed)
+        ));
     }
     out.push_str(&format!(
         "\npgmcp-fuzz: runs ended by a harness cap (guard shim): {}",
@@ -242,8 +245,11 @@ pub fn run_js(js: &str, config: BridgeConfig) {
         .name("pgmcp-js".into())
         .stack_size(JS_STACK_BYTES)
         .spawn(move || {
-            let mut bridge =
-                FakeBridge::new(config, thread_limits.max_in_flight, thread_limits.max_tool_calls);
+            let mut bridge = FakeBridge::new(
+                config,
+                thread_limits.max_in_flight,
+                thread_limits.max_tool_calls,
+            );
             IN_SANDBOX.with(|f| f.set(true));
             let outcome = sandbox::run(&thread_js, &manifest, &thread_limits, &mut bridge);
             IN_SANDBOX.with(|f| f.set(false));
@@ -347,7 +353,10 @@ fn check(
 
     // 3. The bridge protocol and the caps.
     if let Some(v) = bridge.violations.first() {
-        finding!("bridge protocol violated: {v} (all: {:?})", bridge.violations);
+        finding!(
+            "bridge protocol violated: {v} (all: {:?})",
+            bridge.violations
+        );
     }
     if bridge.submitted > outcome.tool_calls {
         finding!(

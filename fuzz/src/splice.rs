@@ -50,7 +50,12 @@ pub fn source_dirs() -> Vec<PathBuf> {
         fuzz.join("seeds/sandbox"),
     ];
     if let Ok(extra) = std::env::var("PGMCP_FUZZ_FRAGMENTS") {
-        dirs.extend(extra.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+        dirs.extend(
+            extra
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        );
     }
     dirs
 }
