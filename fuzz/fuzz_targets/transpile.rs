@@ -12,6 +12,15 @@ use pgmcp::codemode::transpile::{TranspileLimits, transpile};
 
 const STACK: usize = 2 * 1024 * 1024;
 
+/// Lines as JavaScript counts them: `\n`, `\r\n`, `\r`, U+2028 and U+2029 end a line.
+fn js_lines(source: &str) -> u32 {
+    let breaks = source
+        .replace("\r\n", "\n")
+        .matches(['\n', '\r', '\u{2028}', '\u{2029}'])
+        .count();
+    breaks as u32 + 1
+}
+
 fn check(source: &str, limits: &TranspileLimits) {
     match transpile(source, limits) {
         Ok(t) => {
@@ -29,7 +38,7 @@ fn check(source: &str, limits: &TranspileLimits) {
                 t.js
             );
             // Position mapping never panics, and lands inside the source.
-            let lines = source.lines().count().max(1) as u32 + 1;
+            let lines = js_lines(source);
             for (line, col) in [(1, 1), (2, 1), (3, 5), (u32::MAX, u32::MAX), (0, 0)] {
                 if let Some((l, c)) = t.original_position(line, col) {
                     assert!(
@@ -42,9 +51,9 @@ fn check(source: &str, limits: &TranspileLimits) {
         }
         Err(e) => {
             if let Some(line) = e.line {
-                let lines = source.split('\n').count() as u32;
+                let lines = js_lines(source);
                 assert!(
-                    line >= 1 && line <= lines.max(1),
+                    line >= 1 && line <= lines,
                     "pgmcp fuzz finding: error on line {line} of a {lines}-line source: {e:?}"
                 );
             }

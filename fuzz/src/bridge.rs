@@ -248,7 +248,7 @@ impl Bridge for FakeBridge {
                 self.submitted, self.max_tool_calls
             ));
         }
-        if self.config.submit_failures && self.submitted % 4 == 0 {
+        if self.config.submit_failures && self.submitted.is_multiple_of(4) {
             return Err("the fake host refused this call".into());
         }
         self.in_flight += 1;
@@ -283,7 +283,7 @@ impl Bridge for FakeBridge {
         self.in_flight -= 1;
         self.answered += 1;
         let mut result = self.answer(&tool, &args);
-        if self.config.errors && self.answered % 3 == 0 && result.is_ok() {
+        if self.config.errors && self.answered.is_multiple_of(3) && result.is_ok() {
             result = Err(json!({
                 "success": false,
                 "error": "canceling statement due to statement timeout",
