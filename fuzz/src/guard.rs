@@ -21,7 +21,10 @@
 //!    over [`MAX_STRING`] characters and `repeat`/`padStart`/`padEnd`/`concat`/`replace*`
 //!    whose result would exceed it; `RegExp.prototype.exec` on inputs longer than
 //!    [`MAX_REGEX_INPUT`] characters (catastrophic backtracking needs only ~30); `JSON.stringify`
-//!    of over-long arrays (two levels deep); and the `BigInt` function. Because it replaces
+//!    of over-long arrays (two levels deep); the `BigInt` function; and setting a prototype
+//!    whose chain contains a proxy (`Object.setPrototypeOf`, `Reflect.setPrototypeOf`,
+//!    `__proto__`), which can close a cycle through the proxy that makes every property
+//!    lookup recurse natively until the stack overflows. Because it replaces
 //!    the built-ins themselves, computed access (`s['re' + 'peat']`) is capped too, and the
 //!    built-ins stay fuzzed at small sizes. The shim runs in the program's realm, so its
 //!    instructions count against the program's budget.
@@ -202,6 +205,40 @@ const SHIM_TEMPLATE: &str = r#"(function () {
     "BigInt64Array", "BigUint64Array"];
   for (let i = 0; i < typed.length; i++) sized(typed[i], "typed array length");
   sized("ArrayBuffer", "buffer size");
+  // A proxy in a prototype chain can close a cycle the engine's own check cannot see
+  // (target -> ... -> proxy -> target); every property lookup then recurses natively until
+  // the native stack overflows.
+  const proxies = new WeakSet(), wsAdd = WeakSet.prototype.add, wsHas = WeakSet.prototype.has;
+  const OrigProxy = Proxy, revocable = Proxy.revocable;
+  const ProxyW = new OrigProxy(OrigProxy, {
+    construct(t, args, nt) {
+      const p = construct(t, args, nt === ProxyW ? t : nt);
+      apply(wsAdd, proxies, [p]);
+      return p;
+    },
+  });
+  defProp(OrigProxy, "revocable", { writable: true, configurable: true, value: {
+    revocable(t, h) {
+      const r = apply(revocable, OrigProxy, [t, h]);
+      apply(wsAdd, proxies, [r.proxy]);
+      return r;
+    } }.revocable });
+  defProp(globalThis, "Proxy", { writable: true, configurable: true, value: ProxyW });
+  const protoCheck = (v) => {
+    for (let i = 0; v !== null && (typeof v === "object" || typeof v === "function") && i < LEN; i++) {
+      if (apply(wsHas, proxies, [v])) cap("proxy in a prototype chain");
+      v = getProto(v);
+    }
+  };
+  wrap(Object, "setPrototypeOf", (self, args) => protoCheck(args[1]));
+  wrap(R, "setPrototypeOf", (self, args) => protoCheck(args[1]));
+  const protoDesc = getDesc(Object.prototype, "__proto__");
+  if (protoDesc && protoDesc.set) {
+    const protoSet = protoDesc.set;
+    protoDesc.set = { set __proto__(v) { protoCheck(v); apply(protoSet, this, [v]); } };
+    protoDesc.set = getDesc(protoDesc.set, "__proto__").set;
+    defProp(Object.prototype, "__proto__", protoDesc);
+  }
   defProp(globalThis, "BigInt", { writable: true, configurable: true, value: function BigInt() {
     cap("BigInt");
   } });

@@ -18,4 +18,11 @@ const out = [];
 for (const t of tries) {
   try { out.push(t()); } catch (e) { out.push(String(e.message).slice(0, 40)); }
 }
+
+// (also capped: a proxy closing a prototype cycle, which recurses natively on every lookup)
+try {
+  const t = {};
+  Object.setPrototypeOf(t, new Proxy(t, {}));
+  out.push(t.x);
+} catch (e) { out.push(String(e.message)); }
 return out;
