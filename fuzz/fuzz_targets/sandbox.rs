@@ -10,6 +10,7 @@ use pgmcp_fuzz::bridge::BridgeConfig;
 use pgmcp_fuzz::harness;
 
 fuzz_target!(init: harness::init(), |data: &[u8]| {
+    harness::breadcrumb(data);
     let (config, program) = match data.first() {
         Some(&b) if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') => {
             (BridgeConfig::from_byte(b), &data[1..])

@@ -10,6 +10,7 @@ fuzz_target!(init: {
     harness::init();
     std::sync::LazyLock::force(&splice::POOL);
 }, |data: &[u8]| {
+    harness::breadcrumb(data);
     if let Some((program, config)) = splice::build(data) {
         harness::run_source(&program, config);
     }

@@ -62,6 +62,7 @@ fn check(source: &str, limits: &TranspileLimits) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    pgmcp_fuzz::harness::breadcrumb(data);
     let source = String::from_utf8_lossy(data).into_owned();
     let joined = std::thread::Builder::new()
         .name("transpile".into())

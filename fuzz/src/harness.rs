@@ -158,6 +158,20 @@ pub fn init() {
     });
 }
 
+/// Writes the input about to run to `PGMCP_FUZZ_BREADCRUMB`, when set. A native stack
+/// overflow kills the process by SIGSEGV before libFuzzer can save the input (it has no
+/// alternate signal stack); the breadcrumb is then the input that was running.
+pub fn breadcrumb(data: &[u8]) {
+    static PATH: LazyLock<Option<String>> = LazyLock::new(|| {
+        std::env::var("PGMCP_FUZZ_BREADCRUMB")
+            .ok()
+            .filter(|p| !p.is_empty())
+    });
+    if let Some(path) = PATH.as_deref() {
+        let _ = std::fs::write(path, data);
+    }
+}
+
 /// Fails the input: panics on the fuzzing thread.
 macro_rules! finding {
     ($($arg:tt)*) => {
