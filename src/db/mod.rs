@@ -195,6 +195,15 @@ impl CancelGuard {
             pool::release(client);
         }
     }
+
+    /// Like [`CancelGuard::disarm`] after a read whose transaction ended with
+    /// [`pool::END_READ_SQL`] successfully: the connection goes back with no reset to do.
+    pub fn disarm_clean(mut self) {
+        self.token = None;
+        if let Some(client) = self.pooled.take() {
+            pool::release_clean(client);
+        }
+    }
 }
 
 impl Drop for CancelGuard {

@@ -13,6 +13,10 @@
 //! reset failed is discarded, never handed out. A connection that comes back any other way
 //! (dropped by a path that does not call [`release`]) has no reset in flight, and its next
 //! checkout runs the reset first, exactly as `Clean` did.
+//!
+//! A read needs no reset at all: it ran in a READ ONLY transaction that ended with
+//! [`END_READ_SQL`], which leaves nothing of the session's state behind (see there), so
+//! [`release_clean`] returns it as it is.
 
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
@@ -28,6 +32,13 @@ pub const RESET_SQL: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET
                              UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; \
                              DISCARD SEQUENCES;";
 
+/// How a read's READ ONLY transaction ends, in one round trip with the read itself. After
+/// it the session holds nothing the reset would remove: SET, SET ROLE and SESSION
+/// AUTHORIZATION, LISTEN, cursors (even WITH HOLD) and temp objects are transactional and
+/// rolled back; a READ ONLY transaction cannot create temp tables or advance sequences;
+/// session advisory locks, the one thing a rollback keeps, are released here.
+pub const END_READ_SQL: &str = "ROLLBACK; SELECT pg_advisory_unlock_all()";
+
 pub type Pool = managed::Pool<Manager>;
 pub type Object = managed::Object<Manager>;
 pub type PoolError = managed::PoolError<tokio_postgres::Error>;
@@ -35,8 +46,17 @@ pub type PoolError = managed::PoolError<tokio_postgres::Error>;
 /// A pooled connection.
 pub struct Conn {
     client: deadpool_postgres::ClientWrapper,
-    /// The replies to a reset sent by [`release`], not yet checked.
-    reset: Option<Pin<Box<SimpleQueryStream>>>,
+    session: Session,
+}
+
+/// What is known about a pooled connection's session when it comes back.
+enum Session {
+    /// Nothing: the next checkout resets it.
+    Unknown,
+    /// Nothing to reset ([`release_clean`]).
+    Clean,
+    /// A reset was sent by [`release`]; these are its replies, not yet checked.
+    Resetting(Pin<Box<SimpleQueryStream>>),
 }
 
 impl Deref for Conn {
@@ -81,7 +101,7 @@ impl managed::Manager for Manager {
     async fn create(&self) -> Result<Conn, tokio_postgres::Error> {
         Ok(Conn {
             client: self.inner.create().await?,
-            reset: None,
+            session: Session::Unknown,
         })
     }
 
@@ -91,16 +111,17 @@ impl managed::Manager for Manager {
         metrics: &Metrics,
     ) -> RecycleResult<tokio_postgres::Error> {
         self.inner.recycle(&mut conn.client, metrics).await?;
-        let outcome = match conn.reset.take() {
+        let outcome = match std::mem::replace(&mut conn.session, Session::Unknown) {
+            Session::Clean => Ok(()),
             // Sent when the connection came back: only its outcome is outstanding.
-            Some(mut replies) => loop {
+            Session::Resetting(mut replies) => loop {
                 match replies.next().await {
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => break Err(e),
                     None => break Ok(()),
                 }
             },
-            None => conn.client.simple_query(RESET_SQL).await.map(drop),
+            Session::Unknown => conn.client.simple_query(RESET_SQL).await.map(drop),
         };
         outcome.map_err(|e| {
             tracing::warn!("a pooled connection could not be reset: {e}");
@@ -119,8 +140,14 @@ impl managed::Manager for Manager {
 pub fn release(mut conn: Object) {
     // Sending is synchronous: the future is ready at its first poll.
     if let Some(Ok(replies)) = conn.client.simple_query_raw(RESET_SQL).now_or_never() {
-        conn.reset = Some(Box::pin(replies));
+        conn.session = Session::Resetting(Box::pin(replies));
     }
     // Otherwise (the connection is closed) nothing is in flight, and the next checkout
     // resets the session itself or discards the connection.
+}
+
+/// Gives a connection back whose last use was a read that ended with [`END_READ_SQL`]
+/// successfully: there is nothing to reset.
+pub fn release_clean(mut conn: Object) {
+    conn.session = Session::Clean;
 }
