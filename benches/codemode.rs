@@ -155,7 +155,8 @@ async fn run() {
         .await
         .unwrap();
     tokio::spawn(conn);
-    // Interleaved, so that load from elsewhere on the machine falls on all three alike.
+    // Interleaved, so that load from elsewhere on the machine falls on all three alike; the
+    // pause after each execution lets the pool replace its worker before the next block.
     let (mut rust_loop, mut code_loop, mut direct_loop) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..30 {
         let t = Instant::now();
@@ -171,6 +172,7 @@ async fn run() {
         .await
         .unwrap();
         code_loop.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(30)).await;
         let t = Instant::now();
         for _ in 0..100 {
             app.call("pg_read_query", json!({"sql": "select 1"}))

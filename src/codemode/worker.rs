@@ -5,10 +5,13 @@
 //! * the worker has no database connection, no credentials and an empty environment; every
 //!   `pg.*` call is a frame the parent serves through the registry;
 //! * before user code runs it limits itself (address space, CPU seconds, no new file
-//!   descriptors, no core dumps) and runs the engine on a thread with a large stack;
+//!   descriptors, no core dumps) and runs the engine on a thread with a large stack, under a
+//!   seccomp filter;
 //! * the parent owns the deadline and kills the worker at it, whatever the worker is doing;
 //! * one execution per worker, then it exits: no state crosses executions. A few idle
-//!   workers are kept started to hide the spawn cost.
+//!   workers are kept started, each with its realm already built and its limits and filter
+//!   already on (the [`Profile`] it was prepared for), so an execution only sends its
+//!   program.
 //!
 //! `thread` isolation runs the same engine on a thread of the server instead; it keeps the
 //! instruction budget and every engine limit but cannot enforce memory, cannot survive a
@@ -181,7 +184,12 @@ pub fn worker_main() -> i32 {
                     usage,
                 },
             );
-            // One run per worker: leave now rather than tear the realm down.
+            // One run per worker. Wait for the parent to close our stdin (it kills us as
+            // soon as it has the outcome): exiting on our own here, while the parent is still
+            // reading the outcome, measurably slowed its response. Then leave without
+            // tearing the realm down.
+            let mut rest = [0u8; 256];
+            while matches!(std::io::Read::read(&mut bridge.input, &mut rest), Ok(n) if n > 0) {}
             std::process::exit(0)
         });
     match runner.map(|h| h.join()) {
