@@ -102,7 +102,7 @@ async fn run() {
         .expect("PostgreSQL server binaries are needed for the benchmarks");
     let url = cluster.url("postgres");
     let app = bench_app(&url, "2");
-    app.code.warm(&app.config.code);
+    app.code.warm(&app);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Baseline for everything below: one direct tool call (registry → pool → PostgreSQL).
@@ -155,29 +155,32 @@ async fn run() {
         .await
         .unwrap();
     tokio::spawn(conn);
-    let rust_loop = time_async(30, || async {
+    // Interleaved, so that load from elsewhere on the machine falls on all three alike; the
+    // pause after each execution lets the pool replace its worker before the next block.
+    let (mut rust_loop, mut code_loop, mut direct_loop) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..30 {
+        let t = Instant::now();
         for _ in 0..100 {
             client.query("select 1", &[]).await.unwrap();
         }
-    })
-    .await;
-    let code_loop = time_async(30, || async {
+        rust_loop.push(t.elapsed());
+        let t = Instant::now();
         app.call(
             "pg_execute_code",
             json!({"code": "for (let i = 0; i < 100; i++) await pg.query('select 1'); 1"}),
         )
         .await
         .unwrap();
-    })
-    .await;
-    let direct_loop = time_async(30, || async {
+        code_loop.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let t = Instant::now();
         for _ in 0..100 {
             app.call("pg_read_query", json!({"sql": "select 1"}))
                 .await
                 .unwrap();
         }
-    })
-    .await;
+        direct_loop.push(t.elapsed());
+    }
     let rl = median(rust_loop);
     println!(
         "100 x select 1, Rust loop on one connection: p50 {:.2} ms (baseline)",

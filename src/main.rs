@@ -212,7 +212,7 @@ async fn exec(config: Config, file: String, opts: ExecOpts) -> anyhow::Result<Ex
 
 async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
     let app = App::new(config)?;
-    app.code.warm(&app.config.code);
+    app.code.warm(&app);
     for name in app.registry.unknown_filter_names(&app.config) {
         tracing::warn!("--tool-filter entry '{name}' matches no tool or group");
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use pgmcp::codemode::frames::OsLimits;
 use pgmcp::codemode::sandbox::{Manifest, SandboxLimits};
 use pgmcp::codemode::transpile::{TranspileLimits, transpile};
-use pgmcp::codemode::worker::{Failure, Job, Serve, WorkerPool, run_in_process};
+use pgmcp::codemode::worker::{Failure, Job, Profile, Serve, WorkerPool, run_in_process};
 use serde_json::{Value, json};
 
 fn pool(exe: &str) -> Arc<WorkerPool> {
@@ -25,7 +25,6 @@ fn os(stack_bytes: usize, cpu_seconds: u64) -> OsLimits {
         memory_bytes: 256 << 20,
         cpu_seconds,
         stack_bytes,
-        seccomp_selftest: false,
     }
 }
 
@@ -37,13 +36,12 @@ async fn run(
     wall: Duration,
 ) -> Result<Value, Failure> {
     let js = transpile(code, &TranspileLimits::default()).unwrap().js;
-    let manifest = Manifest::default();
     let job = Job {
         js,
-        manifest,
-        limits,
-        os,
+        cpu_seconds: os.cpu_seconds,
+        profile: Profile::new(Manifest::default(), limits, os),
         deadline: Instant::now() + wall,
+        seccomp_selftest: false,
     };
     run_in_process(pool, job, echo(), Default::default())
         .await
@@ -87,7 +85,9 @@ async fn cpu_limit_is_reported_as_such() {
 #[tokio::test]
 async fn stack_overflow_is_reported_as_such() {
     let p = pool(env!("CARGO_BIN_EXE_pgmcp"));
-    // Recursion allowed far deeper than a 256 KB native stack can hold.
+    // Recursion allowed far deeper than a 2 MB native stack can hold (which is still enough
+    // for the worker to prepare its realm, even in a debug build). JS-to-JS calls do not
+    // recurse natively in Boa; calls through a built-in (`map`) do.
     let limits = SandboxLimits {
         recursion: 10_000_000,
         instruction_budget: None,
@@ -95,9 +95,9 @@ async fn stack_overflow_is_reported_as_such() {
     };
     let r = run(
         &p,
-        "function f(n: number): number { return n === 0 ? 0 : 1 + f(n - 1) } f(1e6)",
+        "function f(n: number): number { return n === 0 ? 0 : 1 + [n - 1].map(f)[0] } f(1e6)",
         limits,
-        os(256 << 10, 10),
+        os(2 << 20, 10),
         Duration::from_secs(30),
     )
     .await;
@@ -152,13 +152,14 @@ async fn seccomp_refuses_files_sockets_exec_fork_and_ptrace() {
         .js;
     let job = Job {
         js,
-        manifest: Manifest::default(),
-        limits: SandboxLimits::default(),
-        os: OsLimits {
-            seccomp_selftest: true,
-            ..os(64 << 20, 10)
-        },
+        profile: Profile::new(
+            Manifest::default(),
+            SandboxLimits::default(),
+            os(64 << 20, 10),
+        ),
+        cpu_seconds: 10,
         deadline: Instant::now() + Duration::from_secs(20),
+        seccomp_selftest: true,
     };
     let (outcome, usage) = run_in_process(&p, job, echo(), Default::default())
         .await

@@ -2565,6 +2565,48 @@ async fn session_state_never_leaks_into_the_next_call() {
 }
 
 #[tokio::test]
+async fn a_read_leaves_nothing_in_the_session_either() {
+    // Reads skip the pool's session reset (their READ ONLY transaction ends with ROLLBACK and
+    // the release of session advisory locks): nothing they can do may outlive them.
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    let default_path = scalar(&app, "SELECT current_setting('search_path')").await;
+    scalar(&app, "SELECT pg_advisory_lock(4243)").await;
+    scalar(&app, "SELECT pg_advisory_lock_shared(4244)").await;
+    scalar(
+        &app,
+        "SELECT set_config('search_path', 'pg_catalog', false)",
+    )
+    .await;
+    ok(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SET statement_timeout = 1" }),
+    )
+    .await;
+    assert_eq!(
+        scalar(&app, "SELECT current_setting('search_path')").await,
+        default_path
+    );
+    assert_eq!(
+        scalar(&app, "SELECT current_setting('statement_timeout')").await,
+        "30s"
+    );
+    let other = support::connect(&db.url).await;
+    let held: i64 = other
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid IN (4243, 4244)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        held, 0,
+        "a read's session advisory lock survived into the pool"
+    );
+}
+
+#[tokio::test]
 async fn paging_past_the_end_does_not_invent_a_total() {
     let (_db, app) = setup(&[]).await;
     sql(&app, "CREATE TABLE a (x int)").await;

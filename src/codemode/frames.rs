@@ -12,12 +12,20 @@ pub const MAX_FRAME: usize = 64 * 1024 * 1024;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ToWorker {
-    /// Run one program; sent once per worker.
-    Run {
-        js: String,
+    /// Sent first: what to build the realm for, and the limits to put on the process,
+    /// while no program is known yet.
+    Prepare {
         manifest: Manifest,
         limits: SandboxLimits,
         os: OsLimits,
+    },
+    /// Run one program in the prepared realm; sent once per worker.
+    Run {
+        js: String,
+        /// Tests only: before running, try the system calls the seccomp filter must refuse
+        /// and report what happened in `Usage` (set by the server, never by user input).
+        #[serde(default)]
+        seccomp_selftest: bool,
     },
     /// The completion of a `pg.*` call.
     Result { id: u64, ok: bool, value: Value },
@@ -26,7 +34,7 @@ pub enum ToWorker {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum FromWorker {
-    /// The worker is up and waiting for `Run`.
+    /// The worker has prepared its realm and is waiting for `Run`.
     Ready,
     /// A `pg.*` call for the parent to serve through the registry.
     Call { id: u64, tool: String, args: Value },
@@ -49,20 +57,19 @@ pub struct Usage {
     pub seccomp_selftest: Option<Vec<(String, i32)>>,
 }
 
-/// Operating-system limits the worker applies to itself before running user code.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+/// Operating-system limits a worker applies to itself once its realm is prepared, before it
+/// says it is ready (and so before any user code): what it mapped until then is not user
+/// code's to spend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OsLimits {
     /// Bytes of address space user code may add on top of what the worker already mapped.
     pub memory_bytes: u64,
-    /// CPU seconds (RLIMIT_CPU).
+    /// CPU seconds of the whole process (RLIMIT_CPU). The parent lowers it for each run to
+    /// that run's timeout (`prlimit`) before sending the program.
     pub cpu_seconds: u64,
     /// Stack reserved for the JS thread.
     pub stack_bytes: usize,
-    /// Tests only: after installing the seccomp filter, try the system calls it must refuse
-    /// and report what happened (set by the server, never by user input).
-    #[serde(default)]
-    pub seccomp_selftest: bool,
 }
 
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
@@ -110,4 +117,36 @@ pub async fn read_async<T: for<'de> Deserialize<'de>>(
     r.read_exact(&mut body).await?;
     serde_json::from_slice(&body)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Frames arriving on a stream, decoded from a buffer the caller fills with a cancel-safe
+/// read (`read_buf`), so one `select!` loop can read frames, write replies and watch
+/// deadlines without a task per direction.
+#[derive(Default)]
+pub struct FrameBuf {
+    pub buf: bytes::BytesMut,
+}
+
+impl FrameBuf {
+    /// The next whole frame in the buffer, if one has arrived.
+    pub fn next_frame<T: for<'de> Deserialize<'de>>(&mut self) -> std::io::Result<Option<T>> {
+        let Some(head) = self.buf.get(..4) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "frame too large",
+            ));
+        }
+        if self.buf.len() < 4 + len {
+            self.buf.reserve(4 + len - self.buf.len());
+            return Ok(None);
+        }
+        let frame = self.buf.split_to(4 + len);
+        serde_json::from_slice(&frame[4..])
+            .map(Some)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
 }

@@ -32,6 +32,8 @@ const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Stack reserved for the JS thread: Boa's parser and interpreter recurse deeply on
 /// legitimate code, and the reservation costs address space, not memory.
 pub const JS_STACK_BYTES: usize = 128 * 1024 * 1024;
+/// Sources up to this size are transpiled on the calling thread (about 25 µs for 2 KB).
+const INLINE_TRANSPILE_BYTES: usize = 4 * 1024;
 /// Name of the bridge call the prelude uses for `pg.transaction`.
 const TRANSACTION_CALL: &str = "__transaction";
 /// Argument key the prelude adds to calls made through a `tx` object.
@@ -44,6 +46,8 @@ pub struct Engine {
     /// The `pg` manifests (with their declarations as help text), read-write and read-only.
     /// The registry and configuration never change while the server runs.
     manifests: [OnceLock<sandbox::Manifest>; 2],
+    /// What workers prepare their realms for, per read-only mode (manifest and limits).
+    profiles: [OnceLock<Arc<worker::Profile>>; 2],
     limiter: OnceLock<Option<governor::DefaultKeyedRateLimiter<String>>>,
 }
 
@@ -81,6 +85,23 @@ impl Engine {
         })
     }
 
+    /// The realm profile for executions in this mode: the manifest and the server's limits.
+    fn profile(&self, app: &App, readonly: bool) -> &Arc<worker::Profile> {
+        self.profiles[usize::from(readonly)].get_or_init(|| {
+            let cfg = &app.config.code;
+            worker::Profile::new(
+                self.manifest(app, readonly).clone(),
+                limits(cfg),
+                frames::OsLimits {
+                    memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
+                    // The longest any run may take; each run lowers it to its own timeout.
+                    cpu_seconds: cpu_seconds(cfg.code_max_timeout),
+                    stack_bytes: JS_STACK_BYTES,
+                },
+            )
+        })
+    }
+
     fn pool(&self, cfg: &CodeArgs) -> &Arc<WorkerPool> {
         self.pool.get_or_init(|| {
             let exe = cfg
@@ -92,10 +113,13 @@ impl Engine {
         })
     }
 
-    /// Starts the idle workers now rather than on the first execution.
-    pub fn warm(&self, cfg: &CodeArgs) {
+    /// Starts the idle workers now rather than on the first execution, prepared for the
+    /// server's access mode (read-only in restricted mode).
+    pub fn warm(&self, app: &App) {
+        let cfg = &app.config.code;
         if cfg.sandbox_isolation == Isolation::Process && cfg.code_worker_pool > 0 {
-            self.pool(cfg).refill();
+            let readonly = app.config.access_mode == crate::config::AccessMode::Restricted;
+            self.pool(cfg).warm(self.profile(app, readonly));
         }
     }
 }
@@ -139,6 +163,12 @@ impl ExecState {
             .unwrap_or_else(|p| p.into_inner())
             .push(id.to_string());
     }
+}
+
+/// RLIMIT_CPU for a run with this timeout: a second above it, the wall-clock kill being
+/// the limit that normally ends a run.
+fn cpu_seconds(timeout_ms: u64) -> u64 {
+    timeout_ms.div_ceil(1000) + 1
 }
 
 pub fn limits(cfg: &CodeArgs) -> SandboxLimits {
@@ -186,12 +216,19 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     let execution = format!("exec_{}", uuid::Uuid::new_v4().simple());
     let code_hash = crate::audit::hash(&code);
     let code_bytes = code.len();
-    let transpiled = tokio::task::spawn_blocking(move || transpile::transpile(&code, &tlimits))
-        .await
-        .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
-        .map_err(code_error)?;
+    // A typical script transpiles in tens of microseconds, less than a hop to the blocking
+    // pool costs; only big sources leave the async thread.
+    let transpiled = if code.len() <= INLINE_TRANSPILE_BYTES {
+        transpile::transpile(&code, &tlimits)
+    } else {
+        tokio::task::spawn_blocking(move || transpile::transpile(&code, &tlimits))
+            .await
+            .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
+    }
+    .map_err(code_error)?;
 
-    let manifest = ctx.app.code.manifest(&ctx.app, readonly).clone();
+    let profile = ctx.app.code.profile(&ctx.app, readonly).clone();
+    let manifest = &profile.manifest;
 
     let state = Arc::new(ExecState::default());
     // If this future is dropped (the client cancelled the call), the guard still rolls back
@@ -200,22 +237,16 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         app: ctx.app.clone(),
         state: state.clone(),
     };
-    let serve = make_serve(&ctx, &execution, readonly, &manifest, state.clone());
+    let serve = make_serve(&ctx, &execution, readonly, manifest, state.clone());
     let deadline = Instant::now() + Duration::from_millis(timeout_ms);
     let cancel = tokio_util::sync::CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
-    let os = frames::OsLimits {
-        memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
-        cpu_seconds: timeout_ms.div_ceil(1000) + 1,
-        stack_bytes: JS_STACK_BYTES,
-        seccomp_selftest: false,
-    };
     let job = worker::Job {
         js: transpiled.js.clone(),
-        manifest,
-        limits: limits(&cfg),
-        os,
+        profile,
+        cpu_seconds: cpu_seconds(timeout_ms),
         deadline,
+        seccomp_selftest: false,
     };
     let run = match cfg.sandbox_isolation {
         Isolation::Process => {

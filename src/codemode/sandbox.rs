@@ -677,17 +677,235 @@ fn push_log(s: &mut State, level: String, mut message: String) {
 
 /// Runs `js` (an expression evaluating to a promise, or to a plain value) and returns its
 /// outcome. Never panics: an internal engine failure becomes `ENGINE_ERROR`.
+///
+/// The same as [`Prepared::new`] followed by [`Prepared::run`] and dropping the realm.
 pub fn run(
     js: &str,
     manifest: &Manifest,
     limits: &SandboxLimits,
     bridge: &mut dyn Bridge,
 ) -> Outcome {
-    let mut runner = Runner {
-        bridge,
-        limits: limits.clone(),
-    };
-    runner.run(js, manifest)
+    let mut prepared = Prepared::new(manifest, limits);
+    prepared.run(js, bridge)
+}
+
+/// A fresh realm, built and set up (hardened, prelude evaluated, `pg` and `console`
+/// installed) but not yet touched by user code. Building it is most of the cost of a run,
+/// so a sandbox worker prepares one while it waits for its program.
+///
+/// [`Prepared::run`] runs one program in it; a realm is never reused. Dropping it tears the
+/// realm down (drops the context, collects garbage); a process that exits right after the
+/// run can skip that by exiting instead.
+pub struct Prepared {
+    limits: SandboxLimits,
+    realm: Result<Live, SandboxError>,
+    used: bool,
+}
+
+struct Live {
+    /// `ManuallyDrop`: a context left inconsistent by an engine panic is leaked instead.
+    context: std::mem::ManuallyDrop<Context>,
+    jobs: Rc<JobQueue>,
+    signals: Rc<Signals>,
+    st: Rc<RefCell<State>>,
+    converter: Rc<Converter>,
+    poisoned: bool,
+}
+
+impl Prepared {
+    /// Builds the realm for programs with `manifest` under `limits`. The instruction budget
+    /// starts counting here: the prelude is paid for by an allowance on top of the user's
+    /// budget, as it always was.
+    pub fn new(manifest: &Manifest, limits: &SandboxLimits) -> Prepared {
+        Prepared {
+            limits: limits.clone(),
+            realm: Live::build(manifest, limits),
+            used: false,
+        }
+    }
+
+    /// Runs `js` in this realm. A realm runs one program: a second call reports
+    /// `ENGINE_ERROR` without running anything.
+    pub fn run(&mut self, js: &str, bridge: &mut dyn Bridge) -> Outcome {
+        if std::mem::replace(&mut self.used, true) {
+            return Outcome {
+                error: Some(SandboxError::new(
+                    codes::ENGINE_ERROR,
+                    "this realm has already run a program",
+                )),
+                ..Outcome::default()
+            };
+        }
+        let live = match &mut self.realm {
+            Ok(live) => live,
+            Err(e) => {
+                return Outcome {
+                    error: Some(e.clone()),
+                    ..Outcome::default()
+                };
+            }
+        };
+        let mut runner = Runner {
+            bridge,
+            limits: self.limits.clone(),
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            runner.run_in(
+                &mut live.context,
+                &live.jobs,
+                &live.signals,
+                &live.st,
+                &live.converter,
+                js,
+            )
+        }));
+        let mut outcome = match result {
+            Ok(o) => o,
+            Err(_) => {
+                // A Boa internal assertion fired (e.g. an engine error inside an async
+                // generator). Report the limit that caused it when we can tell.
+                live.poisoned = true;
+                let mut outcome = Outcome::default();
+                if let Ok(mut s) = live.st.try_borrow_mut() {
+                    outcome.error = s.abort.take();
+                }
+                if outcome.error.is_none() {
+                    outcome.error = Some(if live.context.instructions_remaining() == 0 {
+                        runner.instruction_error()
+                    } else {
+                        SandboxError::new(
+                            codes::ENGINE_ERROR,
+                            "the JavaScript engine hit an internal error (often: a limit was \
+                             hit inside an async generator); the run was abandoned",
+                        )
+                    });
+                }
+                outcome
+            }
+        };
+        if let Ok(mut s) = live.st.try_borrow_mut() {
+            outcome.logs = std::mem::take(&mut s.logs);
+            outcome.tool_calls = s.tool_calls;
+        }
+        outcome
+    }
+}
+
+impl Live {
+    fn build(manifest: &Manifest, limits: &SandboxLimits) -> Result<Live, SandboxError> {
+        let signals = Rc::new(Signals::default());
+        let jobs = Rc::new(JobQueue {
+            jobs: RefCell::default(),
+            signals: signals.clone(),
+        });
+        let hooks = Rc::new(SandboxHooks {
+            signals: signals.clone(),
+            relax_loops_in_continuations: limits.instruction_budget.is_some(),
+            suspect_threshold: limits.recursion.max(64),
+        });
+        let allowance = PRELUDE_BASE_ALLOWANCE
+            + PRELUDE_PER_ENTRY_ALLOWANCE
+                * (manifest.entries.len() + manifest.aliases.len()) as u64;
+        let budget = match limits.instruction_budget {
+            Some(b) => usize::try_from(b.saturating_add(allowance)).unwrap_or(usize::MAX),
+            None => usize::MAX,
+        };
+        let engine_failed =
+            || SandboxError::new(codes::ENGINE_ERROR, "the JavaScript engine failed to start");
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            ContextBuilder::new()
+                .host_hooks(hooks)
+                .job_executor(jobs.clone())
+                .module_loader(Rc::new(IdleModuleLoader))
+                .instructions_remaining(budget)
+                .build()
+        }));
+        let mut context = match built {
+            Ok(Ok(c)) => std::mem::ManuallyDrop::new(c),
+            _ => return Err(engine_failed()),
+        };
+        let set_up = catch_unwind(AssertUnwindSafe(|| {
+            set_up_realm(&mut context, manifest, limits)
+        }));
+        match set_up {
+            Ok(Ok((st, converter))) => Ok(Live {
+                context,
+                jobs,
+                signals,
+                st,
+                converter,
+                poisoned: false,
+            }),
+            Ok(Err(msg)) => {
+                jobs.clear();
+                let context = std::mem::ManuallyDrop::into_inner(context);
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(context)));
+                Err(SandboxError::new(codes::ENGINE_ERROR, msg))
+            }
+            // The context may be inconsistent: it is leaked (never dropped).
+            Err(_) => Err(engine_failed()),
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.poisoned {
+            // The context may be inconsistent: do not run its destructors.
+            return;
+        }
+        // Release GC roots held by the host before the context goes away.
+        self.jobs.clear();
+        if let Some(h) = self.context.remove_data::<StateHandle>()
+            && let Ok(mut s) = h.0.try_borrow_mut()
+        {
+            s.pending.clear();
+        }
+        // SAFETY: the context is dropped once, here, and never used again.
+        let context = unsafe { std::mem::ManuallyDrop::take(&mut self.context) };
+        if catch_unwind(AssertUnwindSafe(|| drop(context))).is_err() {
+            // Leaked; nothing else to do.
+        }
+        // Free this run's objects now rather than at some later run's allocation.
+        let _ = catch_unwind(boa_engine::gc::force_collect);
+    }
+}
+
+/// Limits, host state, hardening and the prelude: everything a realm needs before user code.
+fn set_up_realm(
+    context: &mut Context,
+    manifest: &Manifest,
+    limits: &SandboxLimits,
+) -> Result<(Rc<RefCell<State>>, Rc<Converter>), String> {
+    {
+        let rl = context.runtime_limits_mut();
+        rl.set_loop_iteration_limit(limits.loop_iterations);
+        rl.set_recursion_limit(limits.recursion);
+        rl.set_stack_size_limit((limits.recursion.saturating_mul(256)).max(10 * 1024));
+    }
+    let converter = Rc::new(Converter::new(context));
+    let st = Rc::new(RefCell::new(State::new(limits, converter.clone())));
+    context.insert_data(StateHandle(st.clone()));
+    harden_realm(context).and_then(|()| install_prelude(context, manifest))?;
+    Ok((st, converter))
+}
+
+impl State {
+    fn new(limits: &SandboxLimits, converter: Rc<Converter>) -> State {
+        State {
+            limits: limits.clone(),
+            next_id: 1,
+            tool_calls: 0,
+            in_flight: 0,
+            queued: VecDeque::new(),
+            pending: HashMap::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+            logs_truncated: false,
+            abort: None,
+            converter,
+        }
+    }
 }
 
 struct Runner<'b> {
@@ -703,95 +921,6 @@ enum Step {
 }
 
 impl Runner<'_> {
-    fn run(&mut self, js: &str, manifest: &Manifest) -> Outcome {
-        let signals = Rc::new(Signals::default());
-        let jobs = Rc::new(JobQueue {
-            jobs: RefCell::default(),
-            signals: signals.clone(),
-        });
-        let hooks = Rc::new(SandboxHooks {
-            signals: signals.clone(),
-            relax_loops_in_continuations: self.limits.instruction_budget.is_some(),
-            suspect_threshold: self.limits.recursion.max(64),
-        });
-        let allowance = PRELUDE_BASE_ALLOWANCE
-            + PRELUDE_PER_ENTRY_ALLOWANCE
-                * (manifest.entries.len() + manifest.aliases.len()) as u64;
-        let budget = match self.limits.instruction_budget {
-            Some(b) => usize::try_from(b.saturating_add(allowance)).unwrap_or(usize::MAX),
-            None => usize::MAX,
-        };
-        let built = catch_unwind(AssertUnwindSafe(|| {
-            ContextBuilder::new()
-                .host_hooks(hooks)
-                .job_executor(jobs.clone())
-                .module_loader(Rc::new(IdleModuleLoader))
-                .instructions_remaining(budget)
-                .build()
-        }));
-        let mut context = match built {
-            Ok(Ok(c)) => c,
-            _ => {
-                return Outcome {
-                    error: Some(SandboxError::new(
-                        codes::ENGINE_ERROR,
-                        "the JavaScript engine failed to start",
-                    )),
-                    ..Outcome::default()
-                };
-            }
-        };
-
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.run_in(&mut context, &jobs, &signals, js, manifest)
-        }));
-        let mut outcome = match result {
-            Ok(o) => o,
-            Err(_) => {
-                // A Boa internal assertion fired (e.g. an engine error inside an async
-                // generator). Report the limit that caused it when we can tell.
-                let st = context.get_data::<StateHandle>().map(|h| h.0.clone());
-                let mut outcome = Outcome::default();
-                if let Some(st) = st
-                    && let Ok(mut s) = st.try_borrow_mut()
-                {
-                    outcome.logs = std::mem::take(&mut s.logs);
-                    outcome.tool_calls = s.tool_calls;
-                    outcome.error = s.abort.take();
-                }
-                if outcome.error.is_none() {
-                    outcome.error = Some(if context.instructions_remaining() == 0 {
-                        self.instruction_error()
-                    } else {
-                        SandboxError::new(
-                            codes::ENGINE_ERROR,
-                            "the JavaScript engine hit an internal error (often: a limit was \
-                             hit inside an async generator); the run was abandoned",
-                        )
-                    });
-                }
-                // The context may be inconsistent: do not run its destructors.
-                std::mem::forget(context);
-                return outcome;
-            }
-        };
-        // Release GC roots held by the host before the context goes away.
-        jobs.clear();
-        if let Some(h) = context.remove_data::<StateHandle>()
-            && let Ok(mut s) = h.0.try_borrow_mut()
-        {
-            s.pending.clear();
-            outcome.logs = std::mem::take(&mut s.logs);
-            outcome.tool_calls = s.tool_calls;
-        }
-        if catch_unwind(AssertUnwindSafe(|| drop(context))).is_err() {
-            // Leaked; nothing else to do.
-        }
-        // Free this run's objects now rather than at some later run's allocation.
-        let _ = catch_unwind(boa_engine::gc::force_collect);
-        outcome
-    }
-
     fn instruction_error(&self) -> SandboxError {
         let max = self.limits.instruction_budget.unwrap_or(0);
         SandboxError::limit(
@@ -856,37 +985,12 @@ impl Runner<'_> {
         context: &mut Context,
         jobs: &Rc<JobQueue>,
         signals: &Rc<Signals>,
+        st: &Rc<RefCell<State>>,
+        converter: &Rc<Converter>,
         js: &str,
-        manifest: &Manifest,
     ) -> Outcome {
-        // Limits.
-        {
-            let rl = context.runtime_limits_mut();
-            rl.set_loop_iteration_limit(self.limits.loop_iterations);
-            rl.set_recursion_limit(self.limits.recursion);
-            rl.set_stack_size_limit((self.limits.recursion.saturating_mul(256)).max(10 * 1024));
-        }
-        let converter = Rc::new(Converter::new(context));
-        let st = Rc::new(RefCell::new(State {
-            limits: self.limits.clone(),
-            next_id: 1,
-            tool_calls: 0,
-            in_flight: 0,
-            queued: VecDeque::new(),
-            pending: HashMap::new(),
-            logs: Vec::new(),
-            log_bytes: 0,
-            logs_truncated: false,
-            abort: None,
-            converter: converter.clone(),
-        }));
-        context.insert_data(StateHandle(st.clone()));
-
+        let (st, converter) = (st.clone(), converter.clone());
         let mut outcome = Outcome::default();
-        if let Err(msg) = harden_realm(context).and_then(|()| install_prelude(context, manifest)) {
-            outcome.error = Some(SandboxError::new(codes::ENGINE_ERROR, msg));
-            return outcome;
-        }
 
         // Evaluate the program.
         let root = match Script::parse(

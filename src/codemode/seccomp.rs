@@ -7,8 +7,9 @@
 //! crash and exit. Everything else fails with `EPERM` (rather than killing the process,
 //! so an unexpected but harmless call degrades into an error the run reports).
 //!
-//! The filter is installed on the JS thread only, just before user code runs; the
-//! worker's main thread runs no user code and only waits for that thread.
+//! The filter is compiled while the worker prepares its realm and installed on the JS
+//! thread only, just before user code runs; the worker's main thread runs no user code and
+//! only waits for that thread.
 
 /// System calls that must be refused, tried by the self-test.
 pub const PROBED: &[&str] = &["openat", "socket", "connect", "execve", "fork", "ptrace"];
@@ -61,7 +62,10 @@ mod imp {
         v
     }
 
-    pub fn install() -> Result<(), String> {
+    /// The compiled filter, ready to be applied (compiling is the slow part).
+    pub struct Filter(BpfProgram);
+
+    pub fn prepare() -> Result<Filter, String> {
         let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
             allowed().into_iter().map(|nr| (nr, Vec::new())).collect();
         #[cfg(target_arch = "x86_64")]
@@ -78,7 +82,14 @@ mod imp {
         let program: BpfProgram = filter
             .try_into()
             .map_err(|e: seccompiler::BackendError| e.to_string())?;
-        seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+        Ok(Filter(program))
+    }
+
+    impl Filter {
+        /// Installs the filter on the calling thread.
+        pub fn apply(&self) -> Result<(), String> {
+            seccompiler::apply_filter(&self.0).map_err(|e| e.to_string())
+        }
     }
 
     fn errno() -> i32 {
@@ -140,8 +151,16 @@ mod imp {
 )))]
 mod imp {
     /// No seccomp here: the other layers (realm, rlimits, the parent's kill) still apply.
-    pub fn install() -> Result<(), String> {
-        Ok(())
+    pub struct Filter;
+
+    pub fn prepare() -> Result<Filter, String> {
+        Ok(Filter)
+    }
+
+    impl Filter {
+        pub fn apply(&self) -> Result<(), String> {
+            Ok(())
+        }
     }
 
     pub fn selftest() -> Vec<(String, i32)> {
@@ -149,4 +168,9 @@ mod imp {
     }
 }
 
-pub use imp::{install, selftest};
+pub use imp::{Filter, prepare, selftest};
+
+/// Compiles and installs the filter on the calling thread.
+pub fn install() -> Result<(), String> {
+    prepare()?.apply()
+}

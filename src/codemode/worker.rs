@@ -5,10 +5,13 @@
 //! * the worker has no database connection, no credentials and an empty environment; every
 //!   `pg.*` call is a frame the parent serves through the registry;
 //! * before user code runs it limits itself (address space, CPU seconds, no new file
-//!   descriptors, no core dumps) and runs the engine on a thread with a large stack;
+//!   descriptors, no core dumps) and runs the engine on a thread with a large stack, under a
+//!   seccomp filter;
 //! * the parent owns the deadline and kills the worker at it, whatever the worker is doing;
 //! * one execution per worker, then it exits: no state crosses executions. A few idle
-//!   workers are kept started to hide the spawn cost.
+//!   workers are kept started, each with its realm already built and its limits and filter
+//!   already on (the [`Profile`] it was prepared for), so an execution only sends its
+//!   program.
 //!
 //! `thread` isolation runs the same engine on a thread of the server instead; it keeps the
 //! instruction budget and every engine limit but cannot enforce memory, cannot survive a
@@ -25,7 +28,7 @@ use futures::stream::FuturesUnordered;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use super::frames::{self, FromWorker, OsLimits, ToWorker, Usage};
 use super::sandbox::{self, Bridge, Manifest, Outcome, SandboxLimits};
@@ -59,13 +62,48 @@ impl Failure {
     }
 }
 
-/// One program to run and its limits. In thread isolation only `os.stack_bytes` applies.
-pub struct Job {
-    pub js: String,
+/// What a worker prepares before its program is known: a realm for the `pg` manifest and
+/// the engine limits, and the process limits. A server has one per read-only mode; idle
+/// workers are prepared for the profile of the executions they will serve.
+pub struct Profile {
     pub manifest: Manifest,
     pub limits: SandboxLimits,
+    /// In thread isolation only `os.stack_bytes` applies.
     pub os: OsLimits,
+    /// The `Prepare` frame, encoded once.
+    frame: Vec<u8>,
+}
+
+impl Profile {
+    pub fn new(manifest: Manifest, limits: SandboxLimits, os: OsLimits) -> Arc<Profile> {
+        let frame = frames::encode(&ToWorker::Prepare {
+            manifest: manifest.clone(),
+            limits: limits.clone(),
+            os,
+        });
+        Arc::new(Profile {
+            manifest,
+            limits,
+            os,
+            frame,
+        })
+    }
+
+    fn same(a: &Arc<Profile>, b: &Arc<Profile>) -> bool {
+        Arc::ptr_eq(a, b) || a.frame == b.frame
+    }
+}
+
+/// One program to run in a realm of `profile`.
+pub struct Job {
+    pub js: String,
+    pub profile: Arc<Profile>,
+    /// CPU seconds for this run, when below the profile's (process isolation).
+    pub cpu_seconds: u64,
     pub deadline: Instant,
+    /// Tests only: report what the seccomp filter does to the system calls it must refuse
+    /// (`Usage::seccomp_selftest`).
+    pub seccomp_selftest: bool,
 }
 
 /// Serves one `pg.*` call: `(tool, args) -> Ok(success) | Err(tool error JSON)`.
@@ -77,41 +115,65 @@ pub type Serve =
 // ------------------------------------------------------------------------------------------
 
 /// Entry point of the worker process. Never returns to `main`'s normal path.
+///
+/// The worker reads `Prepare`, builds its realm on the JS thread (a fresh realm in a fresh
+/// process; no user code has touched it), limits itself and installs the seccomp filter on
+/// that thread, says `Ready`, and only then waits for `Run`. After reporting the outcome it
+/// exits at once: the realm is not torn down.
 pub fn worker_main() -> i32 {
     use std::os::fd::FromRawFd;
+    // One malloc arena: glibc otherwise reserves 64 MB of address space per arena for the
+    // JS thread, and the address-space limit would measure reservations, not use.
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1)
+    };
     // SAFETY: fds 0 and 1 are the pipes the parent gave us and nothing else in this process
     // uses them; taking ownership here is what keeps std's locked handles out of the way.
     let mut input = std::io::BufReader::new(unsafe { std::fs::File::from_raw_fd(0) });
     let mut output = std::io::BufWriter::new(unsafe { std::fs::File::from_raw_fd(1) });
-    if write_frame(&mut output, &FromWorker::Ready).is_err() {
-        return 70;
-    }
-    let (js, manifest, limits, os) = match frames::read_blocking::<ToWorker>(&mut input) {
-        Ok(ToWorker::Run {
-            js,
+    let (manifest, limits, os) = match frames::read_blocking::<ToWorker>(&mut input) {
+        Ok(ToWorker::Prepare {
             manifest,
             limits,
             os,
-        }) => (js, manifest, limits, os),
+        }) => (manifest, limits, os),
         _ => return 0, // parent went away or sent nonsense: nothing to run
     };
-    if let Err(e) = apply_os_limits(&os) {
-        eprintln!("pgmcp worker: cannot apply limits: {e}");
-        return 71;
-    }
     let runner = std::thread::Builder::new()
         .name("pgmcp-js".into())
         .stack_size(os.stack_bytes)
         .spawn(move || {
+            // The realm is built on the thread that will run it (a Context is not Send).
+            let mut prepared = sandbox::Prepared::new(&manifest, &limits);
+            drop(manifest);
+            let filter = super::seccomp::prepare();
+            // What is mapped now (binary, libraries, this thread's stack reservation, the
+            // realm) is not user code's to spend.
+            if let Err(e) = apply_os_limits(&os, mapped_bytes()) {
+                eprintln!("pgmcp worker: cannot apply limits: {e}");
+                return 71;
+            }
             // Last layer before user code: from here on this thread can only compute,
             // allocate and talk over its pipes.
-            if let Err(e) = super::seccomp::install() {
+            if let Err(e) = filter.and_then(|f| f.apply()) {
                 eprintln!("pgmcp worker: cannot install the seccomp filter: {e}");
                 std::process::exit(73);
             }
-            let selftest = os.seccomp_selftest.then(super::seccomp::selftest);
+            if write_frame(&mut output, &FromWorker::Ready).is_err() {
+                return 70;
+            }
+            let (js, seccomp_selftest) = match frames::read_blocking::<ToWorker>(&mut input) {
+                Ok(ToWorker::Run {
+                    js,
+                    seccomp_selftest,
+                }) => (js, seccomp_selftest),
+                _ => return 0,
+            };
+            let selftest = seccomp_selftest.then(super::seccomp::selftest);
             let mut bridge = FrameBridge { input, output };
-            let outcome = sandbox::run(&js, &manifest, &limits, &mut bridge);
+            let outcome = prepared.run(&js, &mut bridge);
             let mut usage = process_usage();
             usage.seccomp_selftest = selftest;
             let usage = Some(usage);
@@ -122,9 +184,16 @@ pub fn worker_main() -> i32 {
                     usage,
                 },
             );
+            // One run per worker. Wait for the parent to close our stdin (it kills us as
+            // soon as it has the outcome): exiting on our own here, while the parent is still
+            // reading the outcome, measurably slowed its response. Then leave without
+            // tearing the realm down.
+            let mut rest = [0u8; 256];
+            while matches!(std::io::Read::read(&mut bridge.input, &mut rest), Ok(n) if n > 0) {}
+            std::process::exit(0)
         });
     match runner.map(|h| h.join()) {
-        Ok(Ok(())) => 0,
+        Ok(Ok(code)) => code,
         _ => 72,
     }
 }
@@ -194,8 +263,52 @@ impl Bridge for FrameBridge {
     }
 }
 
+/// Bytes of address space this process has mapped.
+fn mapped_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(64 << 20)
+}
+
+/// Lowers a prepared worker's CPU limit to this run's (soft; the hard limit a second
+/// above). Best effort: the worker's own limit from its profile stays as the backstop.
+fn lower_cpu_limit(pid: u32, cpu_seconds: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        let lim = libc::rlimit {
+            rlim_cur: cpu_seconds as libc::rlim_t,
+            rlim_max: cpu_seconds.saturating_add(1) as libc::rlim_t,
+        };
+        // SAFETY: prlimit on our own child with a valid pointer to an initialised struct.
+        if unsafe {
+            libc::prlimit(
+                pid as libc::pid_t,
+                libc::RLIMIT_CPU,
+                &lim,
+                std::ptr::null_mut(),
+            )
+        } != 0
+        {
+            tracing::debug!(
+                "cannot lower the worker's CPU limit: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (pid, cpu_seconds);
+}
+
+/// Limits the process to `mapped` bytes of address space plus the user's allowance, its
+/// CPU time, no new files and no core dumps.
 #[cfg(unix)]
-fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
+fn apply_os_limits(os: &OsLimits, mapped: u64) -> std::io::Result<()> {
     fn set(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
         let lim = libc::rlimit {
             rlim_cur: soft as libc::rlim_t,
@@ -207,22 +320,7 @@ fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
         }
         Ok(())
     }
-    // One malloc arena: glibc otherwise reserves 64 MB of address space per arena for the
-    // JS thread, and the address-space limit below would measure reservations, not use.
-    // SAFETY: mallopt only tunes the allocator; called before the JS thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-    // What is mapped already (binary, libraries, heap so far) is not user code's to spend;
-    // the JS thread's stack reservation is added on top.
-    let mapped = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map(|pages| pages * 4096)
-        .unwrap_or(64 << 20);
-    let address_space = mapped + os.stack_bytes as u64 + os.memory_bytes;
+    let address_space = mapped + os.memory_bytes;
     set(libc::RLIMIT_CORE, 0, 0)?;
     set(libc::RLIMIT_AS, address_space, address_space)?;
     set(libc::RLIMIT_CPU, os.cpu_seconds, os.cpu_seconds + 1)?;
@@ -232,7 +330,7 @@ fn apply_os_limits(os: &OsLimits) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn apply_os_limits(_os: &OsLimits) -> std::io::Result<()> {
+fn apply_os_limits(_os: &OsLimits, _mapped: u64) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -246,28 +344,37 @@ struct Worker {
     stdout: ChildStdout,
     stderr: Option<ChildStderr>,
     pid: Option<u32>,
+    profile: Arc<Profile>,
 }
 
-/// Idle, pre-started workers. Each is used for exactly one execution.
+/// Idle, pre-started workers with prepared realms. Each is used for exactly one execution.
 pub struct WorkerPool {
     exe: PathBuf,
-    idle: Mutex<Vec<Worker>>,
+    idle: std::sync::Mutex<Vec<Worker>>,
     target: usize,
+    /// The profile refills prepare workers for: the latest execution's (or `warm`'s).
+    profile: std::sync::Mutex<Option<Arc<Profile>>>,
     /// One refill task at a time, so concurrent executions cannot overshoot `target`.
     refilling: std::sync::atomic::AtomicBool,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl WorkerPool {
     pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
         Arc::new(WorkerPool {
             exe,
-            idle: Mutex::new(Vec::new()),
+            idle: std::sync::Mutex::new(Vec::new()),
             target,
+            profile: std::sync::Mutex::new(None),
             refilling: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    async fn spawn(exe: &PathBuf) -> std::io::Result<Worker> {
+    /// Starts a worker and waits until it has prepared its realm for `profile`.
+    async fn spawn(exe: &PathBuf, profile: &Arc<Profile>) -> std::io::Result<Worker> {
         let mut cmd = tokio::process::Command::new(exe);
         cmd.arg(WORKER_ARG)
             .env_clear()
@@ -280,36 +387,81 @@ impl WorkerPool {
             .stdout
             .take()
             .ok_or_else(|| std::io::Error::other("no stdout"))?;
-        let ready = tokio::time::timeout(
-            Duration::from_secs(10),
-            frames::read_async::<FromWorker>(&mut stdout),
-        )
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let ready = tokio::time::timeout(Duration::from_secs(10), async {
+            // A worker that is already gone fails the read of `Ready` instead.
+            let _ = stdin.write_all(&profile.frame).await;
+            let _ = stdin.flush().await;
+            frames::read_async::<FromWorker>(&mut stdout).await
+        })
         .await;
         match ready {
             Ok(Ok(FromWorker::Ready)) => {}
-            _ => return Err(std::io::Error::other("the sandbox worker did not start")),
+            _ => {
+                // Say why, when the worker died: its status and what it printed.
+                let _ = child.start_kill();
+                let status = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
+                let mut tail = Vec::new();
+                if let Some(mut stderr) = child.stderr.take() {
+                    use tokio::io::AsyncReadExt;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), stderr.read_to_end(&mut tail))
+                            .await;
+                }
+                let tail = String::from_utf8_lossy(&tail);
+                tracing::debug!(stderr = %tail, "sandbox worker did not start");
+                let why = describe(&classify(status.ok().and_then(|s| s.ok()), &tail));
+                return Err(std::io::Error::other(format!(
+                    "the sandbox worker did not start ({why})"
+                )));
+            }
         }
         Ok(Worker {
-            stdin: child
-                .stdin
-                .take()
-                .ok_or_else(|| std::io::Error::other("no stdin"))?,
+            stdin,
             stderr: child.stderr.take(),
             pid: child.id(),
             stdout,
             child,
+            profile: profile.clone(),
         })
     }
 
-    async fn take(self: &Arc<Self>) -> std::io::Result<Worker> {
-        let worker = self.idle.lock().await.pop();
+    /// An idle worker prepared for `profile`, or a new one.
+    async fn take(self: &Arc<Self>, profile: &Arc<Profile>) -> std::io::Result<Worker> {
+        *lock(&self.profile) = Some(profile.clone());
+        let worker = {
+            let mut idle = lock(&self.idle);
+            match idle
+                .iter()
+                .rposition(|w| Profile::same(&w.profile, profile))
+            {
+                Some(i) => Some(idle.remove(i)),
+                None => {
+                    // Idle workers prepared for another profile: retire the oldest, so the
+                    // refill replaces it with one for the profile in use now.
+                    if !idle.is_empty() {
+                        drop(idle.remove(0)); // killed on drop
+                    }
+                    None
+                }
+            }
+        };
         match worker {
             Some(w) => Ok(w),
-            None => Self::spawn(&self.exe).await,
+            None => Self::spawn(&self.exe, profile).await,
         }
     }
 
-    /// Tops the idle set up in the background.
+    /// Starts the idle workers for `profile` now rather than on the first execution.
+    pub fn warm(self: &Arc<Self>, profile: &Arc<Profile>) {
+        *lock(&self.profile) = Some(profile.clone());
+        self.refill();
+    }
+
+    /// Tops the idle set up in the background, for the latest profile.
     pub fn refill(self: &Arc<Self>) {
         use std::sync::atomic::Ordering;
         if self.target == 0 || self.refilling.swap(true, Ordering::AcqRel) {
@@ -317,9 +469,14 @@ impl WorkerPool {
         }
         let pool = self.clone();
         tokio::spawn(async move {
-            while pool.idle.lock().await.len() < pool.target {
-                match Self::spawn(&pool.exe).await {
-                    Ok(w) => pool.idle.lock().await.push(w),
+            loop {
+                let profile = lock(&pool.profile).clone();
+                let Some(profile) = profile else { break };
+                if lock(&pool.idle).len() >= pool.target {
+                    break;
+                }
+                match Self::spawn(&pool.exe, &profile).await {
+                    Ok(w) => lock(&pool.idle).push(w),
                     Err(e) => {
                         tracing::warn!("cannot pre-start a sandbox worker: {e}");
                         break;
@@ -341,10 +498,10 @@ pub async fn run_in_process(
 ) -> Result<(Outcome, Option<Usage>), Failure> {
     let Job {
         js,
-        manifest,
-        limits,
-        os,
+        profile,
+        cpu_seconds,
         deadline,
+        seccomp_selftest,
     } = job;
     let Worker {
         mut child,
@@ -352,58 +509,27 @@ pub async fn run_in_process(
         mut stdout,
         stderr,
         pid,
+        profile: _,
     } = pool
-        .take()
+        .take(&profile)
         .await
         .map_err(|e| Failure::Spawn(e.to_string()))?;
-    // Frames are read on their own task: a read cut short by select! would lose bytes.
-    let (from_tx, mut from_rx) = mpsc::channel::<FromWorker>(64);
-    let reader = tokio::spawn(async move {
-        while let Ok(frame) = frames::read_async::<FromWorker>(&mut stdout).await {
-            if from_tx.send(frame).await.is_err() {
-                break;
-            }
-        }
-    });
-    let stderr_tail = tokio::spawn(read_tail(stderr));
-    let start = ToWorker::Run {
-        js,
-        manifest,
-        limits,
-        os,
+    if cpu_seconds < profile.os.cpu_seconds
+        && let Some(pid) = pid
+    {
+        lower_cpu_limit(pid, cpu_seconds);
+    }
+    let mut io = WorkerIo {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr,
+        stderr_tail: Vec::new(),
     };
-    // One task owns stdin, so replies are written whole and in order.
-    let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<ToWorker>();
-    let _ = reply_tx.send(start);
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = reply_rx.recv().await {
-            let mut frame = frames::encode(&msg);
-            // The worker refuses a frame over MAX_FRAME and would lose the whole bridge; fail
-            // just that call instead (one huge row can exceed it: row caps keep one row).
-            if frame.len() > frames::MAX_FRAME + 4
-                && let ToWorker::Result { id, .. } = msg
-            {
-                frame = frames::encode(&too_large(id, frame.len() - 4));
-            }
-            if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
-                break;
-            }
-        }
+    let run = frames::encode(&ToWorker::Run {
+        js,
+        seccomp_selftest,
     });
-    let ended = drive(
-        &mut from_rx,
-        |id, result| {
-            let (ok, value) = match result {
-                Ok(v) => (true, v),
-                Err(v) => (false, v),
-            };
-            let _ = reply_tx.send(ToWorker::Result { id, ok, value });
-        },
-        deadline,
-        &serve,
-        &cancel,
-    )
-    .await;
+    let ended = io.drive(run, deadline, &serve, &cancel).await;
     let result = match ended {
         Ended::Done(outcome, usage) => Ok((*outcome, usage)),
         Ended::Failed(failure) => {
@@ -413,11 +539,8 @@ pub async fn run_in_process(
         Ended::Gone => {
             // The worker died on its own: find out how.
             let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            let tail = tokio::time::timeout(Duration::from_secs(1), stderr_tail)
-                .await
-                .ok()
-                .and_then(|r| r.ok())
-                .unwrap_or_default();
+            let _ = tokio::time::timeout(Duration::from_secs(1), io.drain_stderr()).await;
+            let tail = String::from_utf8_lossy(&io.stderr_tail).into_owned();
             tracing::debug!(stderr = %tail, "sandbox worker died");
             Err(classify(status.ok().and_then(|s| s.ok()), &tail))
         }
@@ -427,8 +550,6 @@ pub async fn run_in_process(
     tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     });
-    reader.abort();
-    writer.abort();
     // Replace the used worker only now: spawning one costs a few ms of CPU, which should
     // not compete with the execution it would have served.
     pool.refill();
@@ -454,23 +575,140 @@ fn too_large(id: u64, bytes: usize) -> ToWorker {
     }
 }
 
-async fn read_tail(stderr: Option<ChildStderr>) -> String {
-    use tokio::io::AsyncReadExt;
-    let Some(mut stderr) = stderr else {
-        return String::new();
-    };
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = stderr.read(&mut chunk).await {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > 64 * 1024 {
-            buf.drain(..buf.len() - 16 * 1024);
+/// The parent's ends of one worker's pipes, all driven from one task: no reader or writer
+/// task to hand frames through, so a `pg.*` call costs no extra wake-ups.
+struct WorkerIo<'a> {
+    stdin: &'a mut ChildStdin,
+    stdout: &'a mut ChildStdout,
+    stderr: Option<ChildStderr>,
+    /// The end of what the worker wrote to stderr (read as it comes, so the worker never
+    /// blocks on a full pipe), for classifying a crash.
+    stderr_tail: Vec<u8>,
+}
+
+/// Appends to a stderr tail, keeping the last 16 to 64 KB.
+fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
+    tail.extend_from_slice(chunk);
+    if tail.len() > 64 * 1024 {
+        tail.drain(..tail.len() - 16 * 1024);
+    }
+}
+
+impl WorkerIo<'_> {
+    /// Reads stderr to its end.
+    async fn drain_stderr(&mut self) {
+        use tokio::io::AsyncReadExt;
+        let Some(mut stderr) = self.stderr.take() else {
+            return;
+        };
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            keep_tail(&mut self.stderr_tail, &chunk[..n]);
         }
     }
-    String::from_utf8_lossy(&buf).into_owned()
+
+    /// Sends `run`, then serves the worker's `pg.*` calls, concurrently, until it reports
+    /// its outcome, goes away, the deadline passes or `cancel` fires. Calls still in
+    /// flight at the end are dropped, which cancels their statements at the server (see
+    /// `db::CancelGuard`). Every read and write here is cancel-safe (`read_buf`, `read`,
+    /// `write`), so none of them loses bytes when another branch wins.
+    async fn drive(
+        &mut self,
+        run: Vec<u8>,
+        deadline: Instant,
+        serve: &Serve,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Ended {
+        use tokio::io::AsyncReadExt;
+        let WorkerIo {
+            stdin,
+            stdout,
+            stderr,
+            stderr_tail,
+        } = self;
+        let mut frames_in = frames::FrameBuf::default();
+        // Frames to write, in order; `written` bytes of the first are out already.
+        let mut out: std::collections::VecDeque<Vec<u8>> = [run].into();
+        let mut written = 0usize;
+        let mut in_flight = FuturesUnordered::new();
+        let mut chunk = [0u8; 4096];
+        let sleep = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(sleep);
+        loop {
+            loop {
+                match frames_in.next_frame::<FromWorker>() {
+                    Ok(Some(FromWorker::Call { id, tool, args })) => {
+                        let serve = serve.clone();
+                        in_flight.push(async move { (id, serve(tool, args).await) });
+                    }
+                    Ok(Some(FromWorker::Done { outcome, usage })) => {
+                        return Ended::Done(outcome, usage);
+                    }
+                    Ok(Some(FromWorker::Ready)) => {}
+                    Ok(None) => break,
+                    Err(_) => return Ended::Gone,
+                }
+            }
+            let front = out.front().map(|f| &f[written..]);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ended::Failed(Failure::Cancelled),
+                _ = &mut sleep => return Ended::Failed(Failure::Timeout),
+                w = stdin.write(front.unwrap_or_default()), if front.is_some() => match w {
+                    Ok(n) if n > 0 => {
+                        written += n;
+                        if out.front().is_some_and(|f| written == f.len()) {
+                            out.pop_front();
+                            written = 0;
+                        }
+                    }
+                    // The worker stopped reading: it is gone or going, which its stdout
+                    // reports.
+                    _ => {
+                        out.clear();
+                        written = 0;
+                    }
+                },
+                Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                    let (ok, value) = match result {
+                        Ok(v) => (true, v),
+                        Err(v) => (false, v),
+                    };
+                    let mut frame = frames::encode(&ToWorker::Result { id, ok, value });
+                    // The worker refuses a frame over MAX_FRAME and would lose the whole
+                    // bridge; fail just that call instead (one huge row can exceed it: row
+                    // caps keep one row).
+                    if frame.len() > frames::MAX_FRAME + 4 {
+                        frame = frames::encode(&too_large(id, frame.len() - 4));
+                    }
+                    out.push_back(frame);
+                }
+                r = stdout.read_buf(&mut frames_in.buf) => match r {
+                    Ok(0) | Err(_) => return Ended::Gone,
+                    Ok(_) => {}
+                },
+                r = async { stderr.as_mut()?.read(&mut chunk).await.ok() }, if stderr.is_some() => match r {
+                    Some(n) if n > 0 => keep_tail(stderr_tail, &chunk[..n]),
+                    _ => *stderr = None,
+                },
+            }
+        }
+    }
+}
+
+/// A failure in a few words, for messages.
+fn describe(f: &Failure) -> String {
+    match f {
+        Failure::Timeout => "it timed out".into(),
+        Failure::MemoryLimit => "it ran out of memory".into(),
+        Failure::CpuLimit => "it ran out of CPU time".into(),
+        Failure::StackOverflow => "it overflowed its stack".into(),
+        Failure::Crashed(why) | Failure::Spawn(why) => why.clone(),
+        Failure::Cancelled => "cancelled".into(),
+    }
 }
 
 fn classify(status: Option<std::process::ExitStatus>, stderr: &str) -> Failure {
@@ -509,12 +747,11 @@ pub async fn run_in_thread(
 ) -> Result<(Outcome, Option<Usage>), Failure> {
     let Job {
         js,
-        manifest,
-        limits,
-        os,
+        profile,
         deadline,
+        ..
     } = job;
-    let stack_bytes = os.stack_bytes;
+    let stack_bytes = profile.os.stack_bytes;
     let (from_tx, mut from_rx) = mpsc::channel::<FromWorker>(64);
     let (to_tx, to_rx) = std::sync::mpsc::channel::<(u64, Result<Value, Value>)>();
     struct ThreadBridge {
@@ -545,7 +782,7 @@ pub async fn run_in_thread(
                 to: to_rx,
             };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                sandbox::run(&js, &manifest, &limits, &mut bridge)
+                sandbox::run(&js, &profile.manifest, &profile.limits, &mut bridge)
             }));
             if let Ok(outcome) = outcome {
                 let usage = Some(thread_usage());

@@ -4,6 +4,7 @@
 
 pub mod ident;
 pub mod params;
+pub mod pool;
 pub mod read_policy;
 pub mod tls;
 pub mod transactions;
@@ -11,8 +12,9 @@ pub mod values;
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use futures::{StreamExt, pin_mut};
+pub use pool::Object;
+use pool::{Pool, PoolError};
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
@@ -88,19 +90,10 @@ impl QueryOutput {
 impl Db {
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
         let tls = tls::make_connector(config.ssl_mode, config.ssl_root_cert.as_deref())?;
-        let manager = Manager::from_config(
-            config.pg.clone(),
-            tls.clone(),
-            ManagerConfig {
-                // One extra round trip per checkout buys a clean session every time: a
-                // `SET ROLE`, `SET search_path`, session advisory lock, LISTEN, temp table
-                // or SQL-level `PREPARE`d statement left by one call must not leak into the
-                // next caller of that connection. `DISCARD ALL` rather than deadpool's
-                // `Clean` (which keeps prepared statements for its statement cache): nothing
-                // here uses `prepare_cached` on pooled connections.
-                recycling_method: RecyclingMethod::Custom("DISCARD ALL".into()),
-            },
-        );
+        // Every checkout gets a clean session (see `pool`): a `SET ROLE`, `SET search_path`,
+        // session advisory lock, LISTEN or temp table left by one call must not leak into
+        // the next caller of that connection.
+        let manager = pool::Manager::new(config.pg.clone(), tls.clone());
         let pool = Pool::builder(manager)
             .max_size(config.pool_max)
             .wait_timeout(Some(Duration::from_secs(30)))
@@ -189,15 +182,28 @@ pub struct CancelGuard {
 
 impl CancelGuard {
     /// The pooled connection this guard holds.
-    pub fn client(&mut self) -> &mut Object {
+    pub fn client(&mut self) -> &mut pool::Conn {
         self.pooled
             .as_mut()
             .expect("client() is only called on guards made by guard_pooled")
     }
 
-    /// The statement finished: nothing to cancel; a pooled connection goes back to the pool.
+    /// The statement finished: nothing to cancel; a pooled connection goes back to the pool
+    /// with its session reset already on its way (see [`pool::release`]).
     pub fn disarm(mut self) {
         self.token = None;
+        if let Some(client) = self.pooled.take() {
+            pool::release(client);
+        }
+    }
+
+    /// Like [`CancelGuard::disarm`] after a read whose transaction ended with
+    /// [`pool::END_READ_SQL`] successfully: the connection goes back with no reset to do.
+    pub fn disarm_clean(mut self) {
+        self.token = None;
+        if let Some(client) = self.pooled.take() {
+            pool::release_clean(client);
+        }
     }
 }
 

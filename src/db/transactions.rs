@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Object;
+use super::Object;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 

@@ -112,7 +112,12 @@ pub async fn execute(
     } else {
         run_query(&***client, sql, params, caps).await
     };
-    guard.disarm();
+    // A read that succeeded ended with END_READ_SQL: its session needs no reset.
+    if read && out.is_ok() {
+        guard.disarm_clean();
+    } else {
+        guard.disarm();
+    }
     out
 }
 
@@ -120,7 +125,9 @@ pub async fn execute(
 /// `BEGIN READ ONLY` travels with the Parse of the statement (parsing executes nothing),
 /// and only once BEGIN has succeeded are the statement's Bind/Execute sent, with the
 /// ROLLBACK queued right behind them. The user's statement therefore never runs outside
-/// the read-only transaction, and nothing it did (SET included) survives.
+/// the read-only transaction, and nothing it did (SET included) survives: the ROLLBACK
+/// also releases session advisory locks (`END_READ_SQL`), so after a successful read the
+/// pooled connection needs no reset.
 ///
 /// The query that travels with BEGIN is the volatility lookup of the functions the
 /// statement calls (`db/read_policy.rs`), or `SELECT 1` when there are none: either way it
@@ -167,7 +174,7 @@ async fn read_only_pipelined(
     // join! polls the query first, which sends its Bind/Execute before ROLLBACK is queued.
     let (out, rolled_back) = tokio::join!(
         run_prepared(client, &stmt, params, caps),
-        client.batch_execute("ROLLBACK")
+        client.batch_execute(crate::db::pool::END_READ_SQL)
     );
     rolled_back.map_err(ToolError::from)?;
     out

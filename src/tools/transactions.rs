@@ -180,7 +180,7 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         Ok(m) => m,
         Err(e) => {
             // Unknown state: never hand this connection to anyone else.
-            drop(deadpool_postgres::Object::take(client));
+            drop(crate::db::Object::take(client));
             let mut e = ToolError::from(e);
             e.error = format!("could not start a transaction ({sql}): {}", e.error);
             return Err(e);
@@ -194,13 +194,13 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         _ => None,
     });
     let Some((isolation, server_read_only)) = settings else {
-        drop(deadpool_postgres::Object::take(client));
+        drop(crate::db::Object::take(client));
         return Err(ToolError::internal(format!(
             "could not start a transaction with {sql}"
         )));
     };
     if read_only && !server_read_only {
-        drop(deadpool_postgres::Object::take(client));
+        drop(crate::db::Object::take(client));
         return Err(ToolError::internal(
             "the server did not start a READ ONLY transaction",
         ));
@@ -639,7 +639,7 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
     // A committed SET would outlive the call on this pooled connection.
     match client.batch_execute("DISCARD ALL").await {
         Ok(()) => client.statement_cache.clear(),
-        Err(_) => drop(deadpool_postgres::Object::take(client)),
+        Err(_) => drop(crate::db::Object::take(client)),
     }
     Ok(json!({
         "committed": true,
@@ -668,7 +668,7 @@ async fn execute_in(
         .batch_execute("SAVEPOINT pgmcp_execute")
         .await
         .map_err(|e| in_transaction_hint(ToolError::from(e), id))?;
-    let outcome = run_batch(&**tx.client, statements, caps).await;
+    let outcome = run_batch(&***tx.client, statements, caps).await;
     let result = match outcome {
         Ok(results) => match tx
             .client
