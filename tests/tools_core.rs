@@ -2567,20 +2567,39 @@ async fn session_state_never_leaks_into_the_next_call() {
 #[tokio::test]
 async fn a_read_leaves_nothing_in_the_session_either() {
     // Reads skip the pool's session reset (their READ ONLY transaction ends with ROLLBACK and
-    // the release of session advisory locks): nothing they can do may outlive them.
+    // the release of session advisory locks): nothing they can do may outlive them. The
+    // statement policy refuses these functions when a read names them, so they are hidden
+    // behind views, which it cannot see into: this tests the layer behind it.
     let (db, app) = setup(&["--pool-max", "1"]).await;
     let default_path = scalar(&app, "SELECT current_setting('search_path')").await;
-    scalar(&app, "SELECT pg_advisory_lock(4243)").await;
-    scalar(&app, "SELECT pg_advisory_lock_shared(4244)").await;
-    scalar(
+    sql(
         &app,
-        "SELECT set_config('search_path', 'pg_catalog', false)",
+        "CREATE VIEW takes_locks AS SELECT pg_advisory_lock(4243)::text, pg_advisory_lock_shared(4244)::text",
+    )
+    .await;
+    sql(
+        &app,
+        "CREATE VIEW sets_session AS SELECT set_config('search_path', 'pg_catalog', false) AS a, \
+         set_config('statement_timeout', '1', false) AS b",
+    )
+    .await;
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT pg_advisory_lock(4243)" }),
+    )
+    .await;
+    expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
+    ok(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT * FROM takes_locks" }),
     )
     .await;
     ok(
         &app,
         "pg_read_query",
-        json!({ "sql": "SET statement_timeout = 1" }),
+        json!({ "sql": "SELECT * FROM sets_session" }),
     )
     .await;
     assert_eq!(
