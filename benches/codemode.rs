@@ -155,32 +155,29 @@ async fn run() {
         .await
         .unwrap();
     tokio::spawn(conn);
-    // Interleaved, so that load from elsewhere on the machine falls on all three alike; the
-    // pause after each execution lets the pool replace its worker before the next block.
-    let (mut rust_loop, mut code_loop, mut direct_loop) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..30 {
-        let t = Instant::now();
+    let rust_loop = time_async(30, || async {
         for _ in 0..100 {
             client.query("select 1", &[]).await.unwrap();
         }
-        rust_loop.push(t.elapsed());
-        let t = Instant::now();
+    })
+    .await;
+    let code_loop = time_async(30, || async {
         app.call(
             "pg_execute_code",
             json!({"code": "for (let i = 0; i < 100; i++) await pg.query('select 1'); 1"}),
         )
         .await
         .unwrap();
-        code_loop.push(t.elapsed());
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        let t = Instant::now();
+    })
+    .await;
+    let direct_loop = time_async(30, || async {
         for _ in 0..100 {
             app.call("pg_read_query", json!({"sql": "select 1"}))
                 .await
                 .unwrap();
         }
-        direct_loop.push(t.elapsed());
-    }
+    })
+    .await;
     let rl = median(rust_loop);
     println!(
         "100 x select 1, Rust loop on one connection: p50 {:.2} ms (baseline)",
