@@ -2535,15 +2535,8 @@ async fn session_state_never_leaks_into_the_next_call() {
     sql(&app, "SET statement_timeout = 1").await;
     sql(&app, "SELECT pg_advisory_lock(4242)").await;
     sql(&app, "CREATE TEMP TABLE leftover (x int)").await;
-    assert_eq!(
-        scalar(&app, "SELECT current_setting('search_path')").await,
-        default_path
-    );
     // The server's own statement timeout (from the startup options) is back, not 1 ms.
-    assert_eq!(
-        scalar(&app, "SELECT current_setting('statement_timeout')").await,
-        "30s"
-    );
+    session_is_default(&app, &default_path).await;
     assert_eq!(
         scalar(
             &app,
@@ -2562,6 +2555,19 @@ async fn session_state_never_leaks_into_the_next_call() {
         .unwrap()
         .get(0);
     assert_eq!(held, 0, "a session advisory lock survived into the pool");
+}
+
+/// The pooled session has the server's search_path and statement timeout (30 s from the
+/// startup options), whatever earlier calls set.
+async fn session_is_default(app: &Arc<App>, default_path: &Value) {
+    assert_eq!(
+        &scalar(app, "SELECT current_setting('search_path')").await,
+        default_path
+    );
+    assert_eq!(
+        scalar(app, "SELECT current_setting('statement_timeout')").await,
+        "30s"
+    );
 }
 
 #[tokio::test]
@@ -2602,14 +2608,7 @@ async fn a_read_leaves_nothing_in_the_session_either() {
         json!({ "sql": "SELECT * FROM sets_session" }),
     )
     .await;
-    assert_eq!(
-        scalar(&app, "SELECT current_setting('search_path')").await,
-        default_path
-    );
-    assert_eq!(
-        scalar(&app, "SELECT current_setting('statement_timeout')").await,
-        "30s"
-    );
+    session_is_default(&app, &default_path).await;
     let other = support::connect(&db.url).await;
     let held: i64 = other
         .query_one(
