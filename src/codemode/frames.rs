@@ -86,17 +86,24 @@ pub fn read_blocking<T: for<'de> Deserialize<'de>>(
 ) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
+    let len = body_len(len)?;
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    serde_json::from_slice(&body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The body length a frame header announces, refused above [`MAX_FRAME`] before anything
+/// is allocated for it.
+fn body_len(header: [u8; 4]) -> std::io::Result<usize> {
+    let len = u32::from_be_bytes(header) as usize;
     if len > MAX_FRAME {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "frame too large",
         ));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    serde_json::from_slice(&body)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    Ok(len)
 }
 
 /// Async read of one frame (the parent side).
@@ -106,13 +113,7 @@ pub async fn read_async<T: for<'de> Deserialize<'de>>(
     use tokio::io::AsyncReadExt;
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "frame too large",
-        ));
-    }
+    let len = body_len(len)?;
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
     serde_json::from_slice(&body)
@@ -133,13 +134,7 @@ impl FrameBuf {
         let Some(head) = self.buf.get(..4) else {
             return Ok(None);
         };
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        if len > MAX_FRAME {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "frame too large",
-            ));
-        }
+        let len = body_len([head[0], head[1], head[2], head[3]])?;
         if self.buf.len() < 4 + len {
             self.buf.reserve(4 + len - self.buf.len());
             return Ok(None);
