@@ -20,7 +20,8 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -33,6 +34,13 @@ const CONCURRENCY: usize = 4;
 const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 /// Largest serialized response a program may produce unless its header says otherwise.
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 2_000_000;
+/// Longest any one step of a program (setup, the execution, the follow-up checks, teardown)
+/// may take before the program is reported as hung and abandoned.
+const STEP_LIMIT: Duration = Duration::from_secs(120);
+/// After this long the watchdog prints what every running program is doing and what the
+/// database sessions are waiting on; after twice this long it aborts the test process, so a
+/// hang becomes a failure with a diagnosis instead of a silent CI timeout.
+const WATCHDOG_REPORT_AFTER: Duration = Duration::from_secs(300);
 
 /// Flags every App gets; a program's `flags:` header overrides them by name. Small budgets,
 /// so engine limits fire long before a wall-clock timeout on a slow, shared machine.
@@ -120,6 +128,86 @@ const db = (await pg.query(`select 41 + 1 as n,
      where relnamespace = 'public'::regnamespace) as public_relations`)).rows[0];
 return { shapes, probes, db };
 "#;
+
+/// What each running program is doing now, and since when (for the watchdog).
+static STEPS: Mutex<BTreeMap<String, (&'static str, Instant)>> = Mutex::new(BTreeMap::new());
+
+fn steps() -> std::sync::MutexGuard<'static, BTreeMap<String, (&'static str, Instant)>> {
+    STEPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs one step of program `file`, bounded by [`STEP_LIMIT`].
+async fn step<T>(file: &str, name: &'static str, fut: impl Future<Output = T>) -> Result<T, String> {
+    steps().insert(file.to_string(), (name, Instant::now()));
+    tokio::time::timeout(STEP_LIMIT, fut)
+        .await
+        .map_err(|_| format!("hung: step `{name}` did not finish within {STEP_LIMIT:?}"))
+}
+
+/// Writes straight to the process's stderr: the test harness captures `eprintln!`, and a
+/// hung test never gets to print what it captured.
+fn report_raw(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// A thread outside the test's runtime (which a hang may have blocked) that reports long
+/// steps with the database's view of them, and aborts the process when the corpus hangs.
+fn start_watchdog(started: Instant) {
+    std::thread::spawn(move || {
+        let mut reported = false;
+        loop {
+            std::thread::sleep(Duration::from_secs(5));
+            let elapsed = started.elapsed();
+            if elapsed < WATCHDOG_REPORT_AFTER || (reported && elapsed < 2 * WATCHDOG_REPORT_AFTER) {
+                continue;
+            }
+            let mut text = format!(
+                "\nescape corpus watchdog: running for {:.0}s; programs still running:\n",
+                elapsed.as_secs_f64()
+            );
+            for (file, (name, since)) in steps().iter() {
+                text.push_str(&format!("  {file}: {name} for {:.1}s\n", since.elapsed().as_secs_f64()));
+            }
+            text.push_str(&database_activity());
+            report_raw(&text);
+            if reported {
+                report_raw("escape corpus watchdog: aborting the hung test process\n");
+                std::process::abort();
+            }
+            reported = true;
+        }
+    });
+}
+
+/// Every session on the test server, what it runs and waits for, and ungranted locks.
+fn database_activity() -> String {
+    let url = support::admin_url();
+    let run = async move {
+        let client = connect(&url).await;
+        let rows = client
+            .query(
+                "select format('  pid %s db %s %s/%s wait %s:%s xact %s: %s', pid, datname,
+                        backend_type, state, wait_event_type, wait_event,
+                        now() - xact_start, left(query, 160))
+                   from pg_stat_activity where pid <> pg_backend_pid()
+                 union all
+                 select format('  waiting lock: pid %s %s %s on %s', pid, locktype, mode,
+                        coalesce(relation::regclass::text, database::text, ''))
+                   from pg_locks where not granted",
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(rows.iter().map(|r| r.get::<_, String>(0) + "\n").collect::<String>())
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    match runtime.map(|rt| rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), run).await })) {
+        Ok(Ok(Ok(text))) => format!("database sessions:\n{text}"),
+        Ok(Ok(Err(e))) => format!("database sessions: query failed: {e}\n"),
+        Ok(Err(_)) => "database sessions: the server did not answer within 10 s\n".into(),
+        Err(e) => format!("database sessions: no runtime: {e}\n"),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Expect {
@@ -548,15 +636,47 @@ struct Report {
 
 async fn run_program(p: Program, baseline: Arc<Value>) -> Report {
     let started = Instant::now();
+    let mut problems = Vec::new();
+    let code = match program_steps(&p, &baseline, &mut problems).await {
+        Ok(code) => code,
+        Err(hung) => {
+            problems.push(hung);
+            "hung".into()
+        }
+    };
+    steps().remove(&p.file);
+    Report {
+        file: p.file,
+        category: p.category,
+        code,
+        elapsed: started.elapsed(),
+        problems,
+        known_issue: p.known_issue,
+    }
+}
+
+/// Runs `p` and its follow-up checks, adding what is wrong to `problems`; returns the
+/// outcome's code, or which step hung.
+async fn program_steps(
+    p: &Program,
+    baseline: &Value,
+    problems: &mut Vec<String>,
+) -> Result<String, String> {
+    let file = p.file.as_str();
     let flags = merged_flags(&p.flags);
-    let (db, app) = environment(&flags).await;
-    let canary_before = canary(&db.url).await;
+    let (db, app) = step(file, "setup", environment(&flags)).await?;
+    let canary_before = step(file, "canary before", canary(&db.url)).await?;
     let foreign = if p.foreign_transaction {
-        Some(foreign_transaction(&app).await)
+        Some(step(file, "foreign transaction", foreign_transaction(&app)).await?)
     } else {
         None
     };
-    let outcome = execute(&app, &p.source, p.timeout_ms, p.readonly).await;
+    let outcome = step(
+        file,
+        "execution",
+        execute(&app, &p.source, p.timeout_ms, p.readonly),
+    )
+    .await?;
     if std::env::var_os("ESCAPE_VERBOSE").is_some() {
         eprintln!(
             "--- {}\n{}",
@@ -570,15 +690,18 @@ async fn run_program(p: Program, baseline: Arc<Value>) -> Report {
         Ok(_) => "ok".to_string(),
         Err(e) => e["code"].as_str().unwrap_or("?").to_string(),
     };
-    let mut problems = judge(&p, &outcome);
+    problems.extend(judge(p, &outcome));
     if let Some(id) = foreign {
         // Still open, still holding its uncommitted insert; then ended by its owner.
-        let inside = app
-            .call(
+        let inside = step(
+            file,
+            "foreign transaction check",
+            app.call(
                 "pg_read_query",
                 json!({ "sql": "select count(*)::int as n from scratch where id = 999", "transactionId": id }),
-            )
-            .await;
+            ),
+        )
+        .await?;
         match inside {
             Ok(v) if v["rows"][0]["n"] == 1 => {}
             other => problems.push(format!(
@@ -586,28 +709,35 @@ async fn run_program(p: Program, baseline: Arc<Value>) -> Report {
                 other.map_err(|e| e.to_json())
             )),
         }
-        let _ = app
-            .call("pg_transaction_rollback", json!({ "transactionId": id }))
-            .await;
+        let _ = step(
+            file,
+            "foreign rollback",
+            app.call("pg_transaction_rollback", json!({ "transactionId": id })),
+        )
+        .await?;
     }
 
     // The next execution on the same server succeeds and sees a pristine world. State that
     // is cleaned up asynchronously (a cancelled statement) gets a few seconds.
-    let mut last = Err(String::new());
-    for attempt in 0..15 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+    let last = step(file, "follow-up", async {
+        let mut last = Err(String::new());
+        for attempt in 0..15 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            last = check(&app).await;
+            if matches!(&last, Ok(v) if v == baseline) {
+                break;
+            }
         }
-        last = check(&app).await;
-        if matches!(&last, Ok(v) if v == baseline.as_ref()) {
-            break;
-        }
-    }
+        last
+    })
+    .await?;
     match last {
-        Ok(v) if &v == baseline.as_ref() => {}
+        Ok(v) if &v == baseline => {}
         Ok(v) => {
             let mut d = Vec::new();
-            diff(&baseline, &v, "", &mut d);
+            diff(baseline, &v, "", &mut d);
             problems.push(format!(
                 "follow-up execution differs from a fresh server: {}",
                 d.join("; ")
@@ -622,25 +752,26 @@ async fn run_program(p: Program, baseline: Arc<Value>) -> Report {
             open.len()
         ));
     }
-    let canary_after = canary(&db.url).await;
+    let canary_after = step(file, "canary after", canary(&db.url)).await?;
     if canary_after != canary_before {
         problems.push(format!("canary changed: {canary_before} -> {canary_after}"));
     }
     drop(app);
-    drop(db);
-    Report {
-        file: p.file,
-        category: p.category,
-        code,
-        elapsed: started.elapsed(),
-        problems,
-        known_issue: p.known_issue,
-    }
+    // Dropping the database waits for the server; not on a runtime worker.
+    step(
+        file,
+        "teardown",
+        tokio::task::spawn_blocking(move || drop(db)),
+    )
+    .await?
+    .map_err(|e| format!("dropping the database panicked: {e}"))?;
+    Ok(code)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escape_corpus() {
     let started = Instant::now();
+    start_watchdog(started);
     let (programs, mut failures) = load_corpus();
     let filtered = std::env::var_os("ESCAPE_FILTER").is_some();
     if !filtered {

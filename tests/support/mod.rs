@@ -167,7 +167,7 @@ impl Drop for TestDb {
         // the throwaway cluster, which keeps it small during long runs.
         let admin_url = self.admin_url.clone();
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let outcome = std::thread::spawn(move || -> Result<(), String> {
+        let dropper = std::thread::spawn(move || -> Result<(), String> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -182,8 +182,17 @@ impl Drop for TestDb {
                     .await
                     .map_err(|err| err.to_string())
             })
-        })
-        .join();
+        });
+        // On a worker of a multi-threaded runtime, hand the worker's other tasks to another
+        // thread while waiting: tasks queued behind this wait (a connection's I/O among
+        // them) would otherwise stall until the server finishes the drop, which may itself
+        // be waiting on one of them. A current-thread runtime has no other thread for them.
+        let outcome = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| dropper.join())
+            }
+            _ => dropper.join(),
+        };
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(err)) => eprintln!("warning: could not drop test database {}: {err}", self.name),
