@@ -19,8 +19,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -137,7 +137,11 @@ fn steps() -> std::sync::MutexGuard<'static, BTreeMap<String, (&'static str, Ins
 }
 
 /// Runs one step of program `file`, bounded by [`STEP_LIMIT`].
-async fn step<T>(file: &str, name: &'static str, fut: impl Future<Output = T>) -> Result<T, String> {
+async fn step<T>(
+    file: &str,
+    name: &'static str,
+    fut: impl Future<Output = T>,
+) -> Result<T, String> {
     steps().insert(file.to_string(), (name, Instant::now()));
     tokio::time::timeout(STEP_LIMIT, fut)
         .await
@@ -158,7 +162,8 @@ fn start_watchdog(started: Instant) {
         loop {
             std::thread::sleep(Duration::from_secs(5));
             let elapsed = started.elapsed();
-            if elapsed < WATCHDOG_REPORT_AFTER || (reported && elapsed < 2 * WATCHDOG_REPORT_AFTER) {
+            if elapsed < WATCHDOG_REPORT_AFTER || (reported && elapsed < 2 * WATCHDOG_REPORT_AFTER)
+            {
                 continue;
             }
             let mut text = format!(
@@ -166,7 +171,10 @@ fn start_watchdog(started: Instant) {
                 elapsed.as_secs_f64()
             );
             for (file, (name, since)) in steps().iter() {
-                text.push_str(&format!("  {file}: {name} for {:.1}s\n", since.elapsed().as_secs_f64()));
+                text.push_str(&format!(
+                    "  {file}: {name} for {:.1}s\n",
+                    since.elapsed().as_secs_f64()
+                ));
             }
             text.push_str(&database_activity());
             report_raw(&text);
@@ -198,10 +206,18 @@ fn database_activity() -> String {
             )
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>(rows.iter().map(|r| r.get::<_, String>(0) + "\n").collect::<String>())
+        Ok::<_, String>(
+            rows.iter()
+                .map(|r| r.get::<_, String>(0) + "\n")
+                .collect::<String>(),
+        )
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-    match runtime.map(|rt| rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), run).await })) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime
+        .map(|rt| rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), run).await }))
+    {
         Ok(Ok(Ok(text))) => format!("database sessions:\n{text}"),
         Ok(Ok(Err(e))) => format!("database sessions: query failed: {e}\n"),
         Ok(Err(_)) => "database sessions: the server did not answer within 10 s\n".into(),

@@ -2675,3 +2675,69 @@ async fn a_read_cannot_switch_its_transaction_to_read_write() {
     assert!(e["error"].as_str().unwrap().contains("set_config"), "{e}");
     canary_intact(&app).await;
 }
+
+/// A read repeated on a connection runs the statement that connection prepared for it the
+/// first time (one round trip instead of two). It must still run inside a READ ONLY
+/// transaction, follow a change of the table's columns made by another session, and be
+/// forgotten with the session reset (which deallocates every prepared statement).
+#[tokio::test]
+async fn repeated_reads_reuse_prepared_statements_safely() {
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    sql(&app, "CREATE TABLE t (a int)").await;
+    sql(&app, "INSERT INTO t VALUES (1)").await;
+    let q = "select *, current_setting('transaction_read_only') as ro from t";
+    for _ in 0..3 {
+        assert_eq!(rows(&app, q).await, vec![json!({"a": 1, "ro": "on"})]);
+    }
+    // Every distinct read so far is prepared on the one pooled connection.
+    let prepared = "select count(*)::int from pg_prepared_statements where not from_sql";
+    let before = scalar(&app, prepared).await;
+    assert_eq!(before, 2, "q and the count itself");
+    assert_eq!(rows(&app, "select 2 as two").await, vec![json!({"two": 2})]);
+    assert_eq!(scalar(&app, prepared).await, 3);
+
+    // Another session changes the columns under the prepared statement.
+    let other = support::connect(&db.url).await;
+    other
+        .batch_execute("ALTER TABLE t ADD COLUMN b text DEFAULT 'x'")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&app, q).await,
+        vec![json!({"a": 1, "b": "x", "ro": "on"})]
+    );
+
+    // A function made VOLATILE after its read was prepared is still refused, and the
+    // statement does not run (it would insert into t).
+    other
+        .batch_execute("CREATE FUNCTION f() RETURNS int STABLE LANGUAGE sql AS 'select 7'")
+        .await
+        .unwrap();
+    let calls_f = "select f() as v";
+    for _ in 0..2 {
+        assert_eq!(rows(&app, calls_f).await, vec![json!({"v": 7})]);
+    }
+    other
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION f() RETURNS int VOLATILE LANGUAGE plpgsql AS
+             'begin insert into t values (99); return 8; end'",
+        )
+        .await
+        .unwrap();
+    let e = fail(&app, "pg_read_query", json!({ "sql": calls_f })).await;
+    expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
+    assert_eq!(e["details"]["function"], "f", "{e:#}");
+    let n: i64 = other
+        .query_one("select count(*) from t where a = 99", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+
+    // A write resets the session: the statements are gone, and so is the cache's memory
+    // of them (a stale entry would fail with "prepared statement … does not exist").
+    sql(&app, "INSERT INTO t VALUES (2)").await;
+    assert_eq!(scalar(&app, prepared).await, 1);
+    assert_eq!(rows(&app, q).await.len(), 2);
+    assert_eq!(rows(&app, q).await.len(), 2);
+}

@@ -96,6 +96,9 @@ impl Db {
         let manager = pool::Manager::new(config.pg.clone(), tls.clone());
         let pool = Pool::builder(manager)
             .max_size(config.pool_max)
+            // The most recently used connection first: sequential calls keep reusing one
+            // connection, whose read statements are then already prepared (`pool::Conn`).
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .wait_timeout(Some(Duration::from_secs(30)))
             .create_timeout(Some(Duration::from_secs(15)))
             .recycle_timeout(Some(Duration::from_secs(5)))

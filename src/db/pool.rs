@@ -18,6 +18,7 @@
 //! [`END_READ_SQL`], which leaves nothing of the session's state behind (see there), so
 //! [`release_clean`] returns it as it is.
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 
@@ -29,7 +30,8 @@ use tokio_postgres::SimpleQueryStream;
 /// pipelined multi-statement query (`DISCARD ALL` itself may not). Unlike deadpool's
 /// `RecyclingMethod::Clean` it deallocates prepared statements too: a SQL-level `PREPARE`
 /// outlives transactions and would reach the next borrower (found by the escape corpus).
-/// Nothing keeps protocol-level statements across borrowers (no statement cache is used).
+/// It also drops the protocol-level statements of the read cache ([`Conn::cached`]), which
+/// the cache forgets at the same moment.
 pub const RESET_SQL: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
                              UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP; \
                              DISCARD SEQUENCES; DEALLOCATE ALL;";
@@ -49,6 +51,34 @@ pub type PoolError = managed::PoolError<tokio_postgres::Error>;
 pub struct Conn {
     client: deadpool_postgres::ClientWrapper,
     session: Session,
+    /// Statements prepared on this connection for reads, by SQL text (see [`Conn::cached`]).
+    statements: HashMap<String, tokio_postgres::Statement>,
+}
+
+/// Distinct read statements one connection keeps prepared; past it the cache starts over.
+const STATEMENT_CACHE_SIZE: usize = 64;
+
+impl Conn {
+    /// A statement this connection has already prepared for a read of exactly `sql`. With
+    /// it a read needs no Parse round trip: Bind/Execute travel with `BEGIN READ ONLY` and
+    /// the closing ROLLBACK in one flight (`tools::exec`). Only statements that passed the
+    /// read-only policy are kept, and the session reset, which deallocates every prepared
+    /// statement, empties the cache ([`release`], [`Manager::recycle`]).
+    pub fn cached(&self, sql: &str) -> Option<tokio_postgres::Statement> {
+        self.statements.get(sql).cloned()
+    }
+
+    pub fn remember(&mut self, sql: &str, statement: tokio_postgres::Statement) {
+        if self.statements.len() >= STATEMENT_CACHE_SIZE {
+            // Dropping the statements sends their Close messages; no round trip is awaited.
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), statement);
+    }
+
+    pub fn forget(&mut self, sql: &str) {
+        self.statements.remove(sql);
+    }
 }
 
 /// What is known about a pooled connection's session when it comes back.
@@ -104,6 +134,7 @@ impl managed::Manager for Manager {
         Ok(Conn {
             client: self.inner.create().await?,
             session: Session::Unknown,
+            statements: HashMap::new(),
         })
     }
 
@@ -123,7 +154,10 @@ impl managed::Manager for Manager {
                     None => break Ok(()),
                 }
             },
-            Session::Unknown => conn.client.simple_query(RESET_SQL).await.map(drop),
+            Session::Unknown => {
+                conn.statements.clear();
+                conn.client.simple_query(RESET_SQL).await.map(drop)
+            }
         };
         outcome.map_err(|e| {
             tracing::warn!("a pooled connection could not be reset: {e}");
@@ -140,6 +174,8 @@ impl managed::Manager for Manager {
 /// session reset is sent now, queued on the connection ahead of anything a later borrower
 /// sends, and the connection returns to the pool at once.
 pub fn release(mut conn: Object) {
+    // The reset deallocates every prepared statement.
+    conn.statements.clear();
     // Sending is synchronous: the future is ready at its first poll.
     if let Some(Ok(replies)) = conn.client.simple_query_raw(RESET_SQL).now_or_never() {
         conn.session = Session::Resetting(Box::pin(replies));

@@ -246,6 +246,31 @@ pub fn volatility_lookup_sql(functions: &[FunctionRef]) -> String {
     )
 }
 
+/// One statement that fails (division by zero) exactly when [`volatility_violation`] would
+/// refuse one of `functions`. Sent inside the read's transaction ahead of a statement that
+/// is already prepared and pipelined behind it, its failure aborts the transaction, so the
+/// statement cannot run (`tools::exec`).
+pub fn volatility_guard_sql(functions: &[FunctionRef]) -> String {
+    let matches: Vec<String> = functions
+        .iter()
+        .map(|f| match &f.schema {
+            Some(schema) => format!(
+                "(n.nspname = {} AND p.proname = {})",
+                escape_literal(schema),
+                escape_literal(&f.name)
+            ),
+            None => format!("p.proname = {}", escape_literal(&f.name)),
+        })
+        .collect();
+    format!(
+        "SELECT 1 / (NOT EXISTS (SELECT FROM pg_catalog.pg_proc p \
+         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND ({})))::int",
+        matches.join(" OR ")
+    )
+}
+
 /// Given the rows of [`volatility_lookup_sql`], the error for the first called function that
 /// is volatile, if any. An unqualified name counts when any schema has a volatile function
 /// of that name: resolution depends on the search path, so we assume the worst.

@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
+use crate::db::pool::{Conn, END_READ_SQL};
 use crate::db::read_policy::{
-    ReadCheck, check_read_only, volatility_lookup_sql, volatility_violation,
+    ReadCheck, check_read_only, volatility_guard_sql, volatility_lookup_sql, volatility_violation,
 };
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
@@ -106,11 +107,11 @@ pub async fn execute(
         None
     };
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
-    let client = guard.client();
+    let conn = guard.client();
     let out = if let Some(check) = &policy {
-        read_only_pipelined(client, sql, params, check, caps).await
+        read_only(conn, sql, params, check, caps).await
     } else {
-        run_query(&***client, sql, params, caps).await
+        run_query(&***conn, sql, params, caps).await
     };
     // A read that succeeded ended with END_READ_SQL: its session needs no reset.
     if read && out.is_ok() {
@@ -119,6 +120,77 @@ pub async fn execute(
         guard.disarm();
     }
     out
+}
+
+/// A read in a READ ONLY transaction that is always rolled back. With the statement already
+/// prepared on this connection by an earlier read of the same text ([`Conn::cached`]), that
+/// is one round trip: `BEGIN READ ONLY` with the volatility guard (or `SELECT 1`), the
+/// statement's Bind/Execute and [`END_READ_SQL`] are sent together. PostgreSQL runs them in
+/// order, so the statement still runs only after the transaction took its first snapshot,
+/// and a guard that finds a volatile function fails, which aborts the transaction before
+/// the statement can run (see `volatility_guard_sql`). Otherwise see
+/// [`read_only_pipelined`].
+async fn read_only(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[Value],
+    check: &ReadCheck,
+    caps: crate::db::Caps,
+) -> ToolResult<QueryOutput> {
+    if let Some(stmt) = conn.cached(sql) {
+        let functions = &check.needs_volatility_check;
+        let begin = if functions.is_empty() {
+            "BEGIN READ ONLY; SELECT 1".to_string()
+        } else {
+            format!("BEGIN READ ONLY; {}", volatility_guard_sql(functions))
+        };
+        let client: &tokio_postgres::Client = conn;
+        // join! polls in order, so the three requests are queued in this order.
+        let (begun, out, ended) = tokio::join!(
+            client.batch_execute(&begin),
+            run_prepared(client, &stmt, params, caps),
+            client.batch_execute(END_READ_SQL)
+        );
+        ended.map_err(ToolError::from)?;
+        if let Err(e) = begun {
+            // The transaction was aborted before the statement: it did not run. Say which
+            // function was refused.
+            if !functions.is_empty() {
+                let rows = client
+                    .simple_query(&volatility_lookup_sql(functions))
+                    .await
+                    .map_err(ToolError::from)?;
+                if let Some(refusal) = volatility_violation(functions, &name_pairs(&rows)) {
+                    return Err(refusal);
+                }
+            }
+            return Err(ToolError::from(e));
+        }
+        match out {
+            // The table under a cached plan changed its columns: prepare afresh.
+            Err(e) if e.sqlstate.as_deref() == Some("0A000") && e.error.contains("cached plan") => {
+                conn.forget(sql);
+            }
+            out => return out,
+        }
+    }
+    let (out, stmt) = read_only_pipelined(conn, sql, params, check, caps).await?;
+    conn.remember(sql, stmt);
+    out
+}
+
+/// The `(schema, name)` rows of [`volatility_lookup_sql`].
+fn name_pairs(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => Some((
+                r.get(0).unwrap_or_default().to_string(),
+                r.get(1).unwrap_or_default().to_string(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A read in a READ ONLY transaction that is always rolled back, in two round trips:
@@ -133,13 +205,15 @@ pub async fn execute(
 /// statement calls (`db/read_policy.rs`), or `SELECT 1` when there are none: either way it
 /// takes the transaction's first snapshot, after which PostgreSQL refuses to switch it to
 /// read-write (`SET TRANSACTION READ WRITE`, `set_config(...)`).
+///
+/// Returns the prepared statement too (when preparing succeeded), for the connection's cache.
 async fn read_only_pipelined(
     client: &tokio_postgres::Client,
     sql: &str,
     params: &[Value],
     check: &ReadCheck,
     caps: crate::db::Caps,
-) -> ToolResult<QueryOutput> {
+) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
     let lookup = if check.needs_volatility_check.is_empty() {
         "SELECT 1".to_string()
     } else {
@@ -149,17 +223,7 @@ async fn read_only_pipelined(
     let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
     // BEGIN failed: nothing to roll back, and the statement must not run.
     let messages = begun.map_err(ToolError::from)?;
-    let volatile: Vec<(String, String)> = messages
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => Some((
-                r.get(0).unwrap_or_default().to_string(),
-                r.get(1).unwrap_or_default().to_string(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let refused = volatility_violation(&check.needs_volatility_check, &volatile);
+    let refused = volatility_violation(&check.needs_volatility_check, &name_pairs(&messages));
     // A refusal wins over a parse error: the statement is not going to run either way.
     let stmt = match refused.map_or(prepared.map_err(ToolError::from), Err) {
         Ok(stmt) => stmt,
@@ -174,10 +238,10 @@ async fn read_only_pipelined(
     // join! polls the query first, which sends its Bind/Execute before ROLLBACK is queued.
     let (out, rolled_back) = tokio::join!(
         run_prepared(client, &stmt, params, caps),
-        client.batch_execute(crate::db::pool::END_READ_SQL)
+        client.batch_execute(END_READ_SQL)
     );
     rolled_back.map_err(ToolError::from)?;
-    out
+    Ok((out, stmt))
 }
 
 /// The read-only policy's verdict on `sql`. A syntax error is handed to PostgreSQL to word
