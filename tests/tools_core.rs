@@ -2707,6 +2707,28 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
         vec![json!({"a": 1, "b": "x", "ro": "on"})]
     );
 
+    // A parameter whose inferred type changes with the schema: the statement prepared for
+    // the int column would now fail where a fresh one succeeds.
+    let by_b = "select a from t where b = $1";
+    let find = |v: Value| {
+        let app = app.clone();
+        async move {
+            ok(&app, "pg_read_query", json!({ "sql": by_b, "params": [v] })).await["rows"].clone()
+        }
+    };
+    assert_eq!(find(json!("x")).await, json!([{"a": 1}]));
+    other
+        .batch_execute("ALTER TABLE t ALTER COLUMN b DROP DEFAULT, ALTER COLUMN b TYPE int USING 5")
+        .await
+        .unwrap();
+    assert_eq!(find(json!(5)).await, json!([{"a": 1}]));
+    other
+        .batch_execute(
+            "ALTER TABLE t ALTER COLUMN b TYPE text USING 'x', ALTER COLUMN b SET DEFAULT 'x'",
+        )
+        .await
+        .unwrap();
+
     // A function made VOLATILE after its read was prepared is still refused, and the
     // statement does not run (it would insert into t).
     other

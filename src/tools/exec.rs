@@ -167,8 +167,14 @@ async fn read_only(
             return Err(ToolError::from(e));
         }
         match out {
-            // The table under a cached plan changed its columns: prepare afresh.
-            Err(e) if e.sqlstate.as_deref() == Some("0A000") && e.error.contains("cached plan") => {
+            // The schema changed under the prepared statement: its result columns ("cached
+            // plan must not change result type"), or the parameter types a fresh Parse would
+            // now infer. Prepare afresh rather than report what a new statement would not.
+            Err(e)
+                if e.sqlstate
+                    .as_deref()
+                    .is_some_and(|s| s == "0A000" || s.starts_with("42")) =>
+            {
                 conn.forget(sql);
             }
             out => return out,
