@@ -232,16 +232,19 @@ fn analyse(sql: &str) -> ToolResult<ReadCheck> {
     walk.finish()
 }
 
+/// The volatile functions outside the catalog schemas, `p` and `n` for the predicates that
+/// [`volatility_lookup_sql`] and [`volatility_guard_sql`] add.
+const VOLATILE_OUTSIDE_CATALOG: &str = "FROM pg_catalog.pg_proc p \
+     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+     WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+
 /// The SQL that fetches, among `functions`, the volatile ones outside `pg_catalog`, as rows
 /// `(nspname, proname)`. Runs inside the read-only transaction, as its first query (which
 /// also takes the snapshot that keeps the transaction read-only).
 pub fn volatility_lookup_sql(functions: &[FunctionRef]) -> String {
     let names: Vec<String> = functions.iter().map(|f| escape_literal(&f.name)).collect();
     format!(
-        "SELECT n.nspname, p.proname FROM pg_catalog.pg_proc p \
-         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-         WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND p.proname IN ({})",
+        "SELECT n.nspname, p.proname {VOLATILE_OUTSIDE_CATALOG} AND p.proname IN ({})",
         names.join(", ")
     )
 }
@@ -263,10 +266,7 @@ pub fn volatility_guard_sql(functions: &[FunctionRef]) -> String {
         })
         .collect();
     format!(
-        "SELECT 1 / (NOT EXISTS (SELECT FROM pg_catalog.pg_proc p \
-         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-         WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND ({})))::int",
+        "SELECT 1 / (NOT EXISTS (SELECT {VOLATILE_OUTSIDE_CATALOG} AND ({})))::int",
         matches.join(" OR ")
     )
 }

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::db::pool::{Conn, END_READ_SQL};
 use crate::db::read_policy::{
-    ReadCheck, check_read_only, volatility_guard_sql, volatility_lookup_sql, volatility_violation,
+    FunctionRef, ReadCheck, check_read_only, volatility_guard_sql, volatility_lookup_sql,
+    volatility_violation,
 };
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
@@ -139,11 +140,7 @@ async fn read_only(
 ) -> ToolResult<QueryOutput> {
     if let Some(stmt) = conn.cached(sql) {
         let functions = &check.needs_volatility_check;
-        let begin = if functions.is_empty() {
-            "BEGIN READ ONLY; SELECT 1".to_string()
-        } else {
-            format!("BEGIN READ ONLY; {}", volatility_guard_sql(functions))
-        };
+        let begin = begin_read_only(functions, volatility_guard_sql);
         let client: &tokio_postgres::Client = conn;
         // join! polls in order, so the three requests are queued in this order.
         let (begun, out, ended) = tokio::join!(
@@ -185,6 +182,17 @@ async fn read_only(
     out
 }
 
+/// `BEGIN READ ONLY` and the query that takes the transaction's first snapshot: the
+/// volatility check `check_sql` makes of `functions`, or `SELECT 1` when there are none.
+fn begin_read_only(functions: &[FunctionRef], check_sql: fn(&[FunctionRef]) -> String) -> String {
+    let first = if functions.is_empty() {
+        "SELECT 1".to_string()
+    } else {
+        check_sql(functions)
+    };
+    format!("BEGIN READ ONLY; {first}")
+}
+
 /// The `(schema, name)` rows of [`volatility_lookup_sql`].
 fn name_pairs(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<(String, String)> {
     messages
@@ -220,12 +228,7 @@ async fn read_only_pipelined(
     check: &ReadCheck,
     caps: crate::db::Caps,
 ) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let lookup = if check.needs_volatility_check.is_empty() {
-        "SELECT 1".to_string()
-    } else {
-        volatility_lookup_sql(&check.needs_volatility_check)
-    };
-    let begin = format!("BEGIN READ ONLY; {lookup}");
+    let begin = begin_read_only(&check.needs_volatility_check, volatility_lookup_sql);
     let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
     // BEGIN failed: nothing to roll back, and the statement must not run.
     let messages = begun.map_err(ToolError::from)?;
