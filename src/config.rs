@@ -55,6 +55,21 @@ pub struct ServerArgs {
     /// Seconds an explicit transaction may stay idle before it is rolled back.
     #[arg(global = true, long, default_value_t = 300)]
     pub transaction_idle_timeout: u64,
+    /// Seconds a READ ONLY explicit transaction (restricted mode, readonly executions) may stay
+    /// idle before it is rolled back; at most `--transaction-idle-timeout`. Its locks stall DDL
+    /// and, behind the DDL, every other reader of the table.
+    #[arg(global = true, long, default_value_t = 60)]
+    pub read_only_transaction_idle_timeout: u64,
+    /// `lock_timeout` (ms) of every statement in a READ ONLY explicit transaction (0 = none).
+    #[arg(global = true, long, default_value_t = 5_000)]
+    pub read_only_lock_timeout: u64,
+    /// Seconds a call waits for a pooled connection before failing with POOL_EXHAUSTED.
+    #[arg(global = true, long, default_value_t = 10)]
+    pub pool_timeout: u64,
+    /// Bytes of decoded rows all calls together may hold at once; a call that would pass it
+    /// waits (up to `--pool-timeout`), then fails with RESULT_MEMORY_BUDGET.
+    #[arg(global = true, long, default_value_t = 256 * 1024 * 1024)]
+    pub max_inflight_result_bytes: usize,
     /// Write one JSON line per tool call and Code Mode execution to this file (or `stderr`).
     #[arg(global = true, long, env = "PGMCP_AUDIT_LOG")]
     pub audit_log: Option<String>,
@@ -84,6 +99,20 @@ pub struct CodeArgs {
     /// Pre-started idle workers that hide the spawn latency.
     #[arg(global = true, long, default_value_t = 2)]
     pub code_worker_pool: usize,
+    /// Live sandbox worker processes at most, idle ones included (default: 2 x CPU cores,
+    /// at least 4). Executions beyond it queue.
+    #[arg(global = true, long)]
+    pub code_max_workers: Option<usize>,
+    /// Executions that may wait for a worker (default: `--code-max-workers`); more fail with BUSY.
+    #[arg(global = true, long)]
+    pub code_max_queued: Option<usize>,
+    /// Milliseconds an execution waits for a worker before failing with BUSY.
+    #[arg(global = true, long, default_value_t = 10_000)]
+    pub code_queue_timeout: u64,
+    /// Pooled connections one execution may use at once (default: half of `--pool-max`, at
+    /// least 1), so one execution cannot hold the whole pool.
+    #[arg(global = true, long)]
+    pub code_max_connections: Option<usize>,
     #[arg(global = true, long, default_value_t = 1000)]
     pub code_max_tool_calls: u32,
     #[arg(global = true, long, default_value_t = 32)]
@@ -196,6 +225,18 @@ pub struct Config {
     pub max_rows: usize,
     pub max_result_bytes: usize,
     pub transaction_idle_timeout: Duration,
+    /// At most `transaction_idle_timeout`.
+    pub read_only_transaction_idle_timeout: Duration,
+    /// `None` when disabled.
+    pub read_only_lock_timeout: Option<Duration>,
+    pub pool_timeout: Duration,
+    pub max_inflight_result_bytes: usize,
+    /// Resolved `--code-max-connections`: between 1 and `pool_max`.
+    pub code_max_connections: usize,
+    /// Resolved `--code-max-workers`.
+    pub code_max_workers: usize,
+    /// Resolved `--code-max-queued`.
+    pub code_max_queued: usize,
     pub audit_log: Option<String>,
     pub audit_log_max_bytes: u64,
     pub audit_redact: bool,
@@ -330,6 +371,13 @@ impl Config {
         if args.max_rows == 0 {
             return Err(ConfigError("--max-rows must be at least 1".into()));
         }
+        let code_max_workers = args
+            .code
+            .code_max_workers
+            .unwrap_or_else(default_max_workers);
+        if code_max_workers == 0 {
+            return Err(ConfigError("--code-max-workers must be at least 1".into()));
+        }
         let tool_filter = match &args.tool_filter {
             Some(spec) => ToolFilter::parse(spec).map_err(ConfigError)?,
             None => ToolFilter::default(),
@@ -346,12 +394,33 @@ impl Config {
             max_rows: args.max_rows,
             max_result_bytes: args.max_result_bytes.max(1024),
             transaction_idle_timeout: Duration::from_secs(args.transaction_idle_timeout.max(1)),
+            read_only_transaction_idle_timeout: Duration::from_secs(
+                args.read_only_transaction_idle_timeout
+                    .clamp(1, args.transaction_idle_timeout.max(1)),
+            ),
+            read_only_lock_timeout: (args.read_only_lock_timeout > 0)
+                .then(|| Duration::from_millis(args.read_only_lock_timeout)),
+            pool_timeout: Duration::from_secs(args.pool_timeout.max(1)),
+            max_inflight_result_bytes: args.max_inflight_result_bytes.max(1024),
+            code_max_connections: args
+                .code
+                .code_max_connections
+                .unwrap_or(args.pool_max / 2)
+                .clamp(1, args.pool_max),
+            code_max_workers,
+            code_max_queued: args.code.code_max_queued.unwrap_or(code_max_workers),
             audit_log: args.audit_log.clone().filter(|s| !s.is_empty()),
             audit_log_max_bytes: args.audit_log_max_bytes,
             audit_redact: args.audit_redact,
             code: args.code.clone(),
         })
     }
+}
+
+/// `--code-max-workers` default: two per CPU core, at least 4.
+fn default_max_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores).max(4)
 }
 
 type Parsed = (tokio_postgres::Config, Option<SslMode>, Option<String>);

@@ -48,6 +48,21 @@ pub struct ToolError {
 
 pub type ToolResult<T = Value> = Result<T, ToolError>;
 
+/// Codes of the fair-sharing limits (ISSUE 8, item 4); each error names the flag to raise.
+pub mod codes {
+    /// No pooled connection became free within `--pool-timeout`.
+    pub const POOL_EXHAUSTED: &str = "POOL_EXHAUSTED";
+    /// One Code Mode execution already uses `--code-max-connections` connections.
+    pub const CONNECTION_QUOTA: &str = "CONNECTION_QUOTA";
+    /// Every sandbox worker (`--code-max-workers`) is busy and the queue is full or the
+    /// wait (`--code-queue-timeout`) ran out; `details.retryAfterMs` says when to retry.
+    pub const BUSY: &str = "BUSY";
+    /// The rows all calls hold together would pass `--max-inflight-result-bytes`.
+    pub const RESULT_MEMORY_BUDGET: &str = "RESULT_MEMORY_BUDGET";
+    /// A statement in a READ ONLY transaction waited longer than `--read-only-lock-timeout`.
+    pub const LOCK_TIMEOUT: &str = "LOCK_TIMEOUT";
+}
+
 impl ToolError {
     pub fn new(category: Category, code: &str, error: impl Into<String>) -> Self {
         ToolError {
@@ -235,6 +250,9 @@ fn from_db_error(db: &tokio_postgres::error::DbError) -> ToolError {
         )),
         "57014" => (Category::Limit, "QUERY_CANCELED", Some(
             "The statement hit the statement timeout or was cancelled; narrow the query or raise --statement-timeout.".into(),
+        )),
+        "55P03" => (Category::Limit, codes::LOCK_TIMEOUT, Some(
+            "Another session holds a conflicting lock (DDL, VACUUM FULL…); retry later, or raise --read-only-lock-timeout.".into(),
         )),
         "40001" | "40P01" => (Category::Database, "SERIALIZATION_FAILURE", Some(
             "Retry the transaction.".into(),

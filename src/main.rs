@@ -220,8 +220,7 @@ async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
 
     let reaper = {
         let app = app.clone();
-        let every = (app.db.transactions.idle_timeout() / 4)
-            .clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let every = app.db.transactions.reap_interval();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {

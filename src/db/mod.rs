@@ -10,6 +10,7 @@ pub mod tls;
 pub mod transactions;
 pub mod values;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, pin_mut};
@@ -19,7 +20,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
 use crate::config::{Config, ConfigError, describe_target};
-use crate::error::{Category, ToolError, ToolResult, from_pg_error};
+use crate::error::{Category, ToolError, ToolResult, codes, from_pg_error};
 use params::JsonParam;
 
 pub struct Db {
@@ -28,6 +29,66 @@ pub struct Db {
     /// Kept for cancel requests, which open their own connection.
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     pub transactions: transactions::TxRegistry,
+    pool_timeout: Duration,
+    pool_max: usize,
+    /// Bytes of decoded rows all calls may hold at once (`--max-inflight-result-bytes`).
+    pub results: ResultBudget,
+}
+
+/// A row this large (in PostgreSQL's wire format) grew its connection's read buffer to
+/// about its size, and the buffer keeps that capacity for the connection's life: such a
+/// connection is closed after the call instead of going back to the pool.
+pub const LARGE_ROW_BYTES: usize = 8 * 1024 * 1024;
+
+/// The process-wide budget of decoded result bytes: every row a call keeps holds its JSON
+/// size from it until the call's rows are turned into its answer.
+#[derive(Clone, Debug)]
+pub struct ResultBudget {
+    bytes: Arc<tokio::sync::Semaphore>,
+    total: usize,
+    wait: Duration,
+}
+
+impl ResultBudget {
+    pub fn new(total: usize, wait: Duration) -> Self {
+        // tokio counts permits in u32 per acquisition and caps the total.
+        let total = total.clamp(1, u32::MAX as usize);
+        ResultBudget {
+            bytes: Arc::new(tokio::sync::Semaphore::new(total)),
+            total,
+            wait,
+        }
+    }
+
+    /// Bytes free right now (for tests and diagnostics).
+    pub fn available(&self) -> usize {
+        self.bytes.available_permits()
+    }
+
+    /// Takes `n` bytes from the budget, waiting up to the pool timeout for other calls to
+    /// give theirs back.
+    async fn take(&self, n: usize) -> ToolResult<tokio::sync::OwnedSemaphorePermit> {
+        let too_much = || {
+            ToolError::new(
+                Category::Limit,
+                codes::RESULT_MEMORY_BUDGET,
+                format!(
+                    "the server is holding too many result bytes for concurrent calls: {n} more would pass --max-inflight-result-bytes ({})",
+                    self.total
+                ),
+            )
+            .suggest("Retry shortly, or select fewer rows or smaller values; an operator can raise --max-inflight-result-bytes.")
+            .with_details(serde_json::json!({ "limit": "--max-inflight-result-bytes", "maxBytes": self.total, "requestedBytes": n }))
+        };
+        if n > self.total {
+            return Err(too_much());
+        }
+        match tokio::time::timeout(self.wait, self.bytes.clone().acquire_many_owned(n as u32)).await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(too_much()),
+        }
+    }
 }
 
 /// Rows of a query, capped by rows and bytes.
@@ -39,6 +100,13 @@ pub struct QueryOutput {
     /// `Some(reason)` when the rows were cut before the end of the result.
     pub truncated: Option<Truncation>,
     pub columns: Vec<String>,
+    /// Values cut to fit `max_bytes` (a single row larger than it): column → original bytes.
+    pub cut_values: Vec<(String, usize)>,
+    /// A row of at least [`LARGE_ROW_BYTES`] arrived: the connection's read buffer grew to
+    /// it, so the connection should be closed rather than pooled.
+    pub large_row: bool,
+    /// This result's share of [`ResultBudget`], given back when the rows are dropped.
+    pub budget: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +115,12 @@ pub enum Truncation {
     Bytes(usize),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Caps {
     pub max_rows: usize,
     pub max_bytes: usize,
+    /// The process-wide budget the kept rows are charged to, if any.
+    pub budget: Option<ResultBudget>,
 }
 
 impl QueryOutput {
@@ -62,6 +132,14 @@ impl QueryOutput {
         if self.rows.is_empty() && !self.columns.is_empty() {
             // An empty result still tells the model the shape it asked for.
             out.insert("columns".into(), self.columns.into());
+        }
+        if !self.cut_values.is_empty() {
+            let cut: Map<String, Value> = self
+                .cut_values
+                .iter()
+                .map(|(c, n)| (c.clone(), (*n).into()))
+                .collect();
+            out.insert("cutValues".into(), Value::Object(cut));
         }
         if let Some(t) = self.truncated {
             out.insert("truncated".into(), true.into());
@@ -99,7 +177,8 @@ impl Db {
             // The most recently used connection first: sequential calls keep reusing one
             // connection, whose read statements are then already prepared (`pool::Conn`).
             .queue_mode(deadpool::managed::QueueMode::Lifo)
-            .wait_timeout(Some(Duration::from_secs(30)))
+            // A call waits this long for a connection, then gets POOL_EXHAUSTED.
+            .wait_timeout(Some(config.pool_timeout))
             .create_timeout(Some(Duration::from_secs(15)))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -109,7 +188,13 @@ impl Db {
             pool,
             tls,
             target: describe_target(&config.pg),
-            transactions: transactions::TxRegistry::new(config.transaction_idle_timeout),
+            transactions: transactions::TxRegistry::new(
+                config.transaction_idle_timeout,
+                config.read_only_transaction_idle_timeout,
+            ),
+            pool_timeout: config.pool_timeout,
+            pool_max: config.pool_max,
+            results: ResultBudget::new(config.max_inflight_result_bytes, config.pool_timeout),
         })
     }
 
@@ -122,6 +207,23 @@ impl Db {
     fn pool_error(&self, e: PoolError) -> ToolError {
         let mut err = match e {
             PoolError::Backend(pg) => from_pg_error(&pg),
+            PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => {
+                return ToolError::new(
+                    Category::Limit,
+                    codes::POOL_EXHAUSTED,
+                    format!(
+                        "every pooled connection stayed busy for {} s (--pool-timeout); {} connections (--pool-max)",
+                        self.pool_timeout.as_secs(),
+                        self.pool_max
+                    ),
+                )
+                .suggest("Retry shortly; an operator can raise --pool-max or --pool-timeout. Long-running Code Mode executions and open transactions hold connections.")
+                .with_details(serde_json::json!({
+                    "limit": "--pool-timeout",
+                    "poolTimeoutSeconds": self.pool_timeout.as_secs(),
+                    "poolMax": self.pool_max,
+                }));
+            }
             PoolError::Timeout(_) => ToolError::new(
                 Category::Connection,
                 "CONNECTION_TIMEOUT",
@@ -208,6 +310,40 @@ impl CancelGuard {
             pool::release_clean(client);
         }
     }
+
+    /// The statement finished, but the connection received a row of at least
+    /// [`LARGE_ROW_BYTES`]: it is closed instead of pooled, which frees its grown read
+    /// buffer, and the allocator is asked to give freed memory back to the OS.
+    pub fn disarm_discard(mut self) {
+        self.token = None;
+        if let Some(client) = self.pooled.take() {
+            drop(Object::take(client));
+        }
+        trim_memory();
+    }
+}
+
+/// Returns freed heap memory to the OS after a large result (glibc keeps freed memory in
+/// its arenas; allocations above its mmap threshold go back at once, but the threshold
+/// rises with use). At most one trim runs at a time, off the async threads.
+pub fn trim_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static TRIMMING: AtomicBool = AtomicBool::new(false);
+        if TRIMMING.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let trim = || {
+            // SAFETY: malloc_trim only walks and releases the allocator's free memory.
+            unsafe { libc::malloc_trim(0) };
+            TRIMMING.store(false, Ordering::Release);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => drop(h.spawn_blocking(trim)),
+            Err(_) => trim(),
+        }
+    }
 }
 
 impl Drop for CancelGuard {
@@ -284,6 +420,9 @@ pub async fn run_prepared<C: GenericClient + Sync>(
     let mut bytes = 0usize;
     while let Some(row) = stream.next().await {
         let row = row.map_err(ToolError::from)?;
+        // Sizes as received, without decoding: a huge value is never copied into JSON.
+        let raw = values::row_wire_bytes(&row);
+        out.large_row |= raw >= LARGE_ROW_BYTES;
         if out.truncated.is_some() {
             // Keep draining so the statement completes and the connection stays usable;
             // the rows themselves are not decoded.
@@ -293,11 +432,34 @@ pub async fn run_prepared<C: GenericClient + Sync>(
             out.truncated = Some(Truncation::Rows(caps.max_rows));
             continue;
         }
-        let obj = values::row_to_json(&row);
-        bytes += estimate_size(&obj);
+        if raw > caps.max_bytes && !out.rows.is_empty() {
+            out.truncated = Some(Truncation::Bytes(caps.max_bytes));
+            continue;
+        }
+        let obj = if raw > caps.max_bytes {
+            // The first row alone is over the cap: keep it, with each value larger than
+            // its share of the cap cut (text to a prefix, anything else to null), so
+            // something can be seen without ever materializing the whole value.
+            let share = caps.max_bytes / row.len().max(1);
+            let (obj, cut) = values::row_to_json_cut(&row, share);
+            out.cut_values = cut;
+            out.truncated = Some(Truncation::Bytes(caps.max_bytes));
+            obj
+        } else {
+            values::row_to_json(&row)
+        };
+        let size = estimate_size(&obj);
+        bytes += size;
         if bytes > caps.max_bytes && !out.rows.is_empty() {
             out.truncated = Some(Truncation::Bytes(caps.max_bytes));
             continue;
+        }
+        if let Some(budget) = &caps.budget {
+            let permit = budget.take(size).await?;
+            match &mut out.budget {
+                Some(held) => held.merge(permit),
+                None => out.budget = Some(permit),
+            }
         }
         out.rows.push(obj);
     }

@@ -30,6 +30,9 @@ pub struct PinnedTx {
     pub savepoints: Vec<String>,
     started: Instant,
     last_used: Instant,
+    /// A row of at least `LARGE_ROW_BYTES` came through this connection: close it at the end
+    /// rather than pool it (see `db::LARGE_ROW_BYTES`).
+    pub large_row: bool,
 }
 
 impl PinnedTx {
@@ -124,18 +127,37 @@ pub enum Outcome {
 pub struct TxRegistry {
     open: std::sync::Mutex<HashMap<String, Slot>>,
     idle_timeout: Duration,
+    /// For READ ONLY transactions, whose locks must not stall DDL (and every reader queued
+    /// behind it) for long; at most `idle_timeout`.
+    read_only_idle_timeout: Duration,
 }
 
 impl TxRegistry {
-    pub fn new(idle_timeout: Duration) -> Self {
+    pub fn new(idle_timeout: Duration, read_only_idle_timeout: Duration) -> Self {
         TxRegistry {
             open: std::sync::Mutex::new(HashMap::new()),
             idle_timeout,
+            read_only_idle_timeout: read_only_idle_timeout.min(idle_timeout),
         }
     }
 
     pub fn idle_timeout(&self) -> Duration {
         self.idle_timeout
+    }
+
+    /// The idle timeout of a transaction in this mode.
+    pub fn idle_timeout_for(&self, read_only: bool) -> Duration {
+        if read_only {
+            self.read_only_idle_timeout
+        } else {
+            self.idle_timeout
+        }
+    }
+
+    /// How often the reaper should look, so that no transaction outlives its idle timeout
+    /// by more than a tenth of it (and never by more than 5 s).
+    pub fn reap_interval(&self) -> Duration {
+        (self.read_only_idle_timeout / 10).clamp(Duration::from_millis(250), Duration::from_secs(5))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
@@ -156,6 +178,7 @@ impl TxRegistry {
                 savepoints: Vec::new(),
                 started: now,
                 last_used: now,
+                large_row: false,
             })),
         );
         id
@@ -210,7 +233,7 @@ impl TxRegistry {
                     Arc::strong_count(slot) == 1
                         && slot
                             .try_lock()
-                            .map(|tx| tx.idle() >= self.idle_timeout)
+                            .map(|tx| tx.idle() >= self.idle_timeout_for(tx.read_only))
                             .unwrap_or(false)
                 })
                 .map(|(id, _)| id.clone())
@@ -310,6 +333,11 @@ pub async fn finish(slot: Slot, how: Finish) -> ToolResult<Outcome> {
         },
     };
     match result {
+        Ok(outcome) if tx.large_row => {
+            detach(tx);
+            crate::db::trim_memory();
+            Ok(outcome)
+        }
         Ok(outcome) => {
             release(tx).await;
             Ok(outcome)

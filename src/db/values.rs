@@ -107,6 +107,10 @@ impl<'a> FromSql<'a> for RawValue<'a> {
 /// keys must: the first occurrence keeps its name and later ones get the
 /// smallest suffix `_2`, `_3`, ... that is not taken yet (`a`, `a_2`, `a_3`).
 pub fn row_to_json(row: &Row) -> Map<String, Value> {
+    row_to_json_with(row, |idx, _| column_to_json(row, idx))
+}
+
+fn row_to_json_with(row: &Row, mut value: impl FnMut(usize, &str) -> Value) -> Map<String, Value> {
     let mut out = Map::new();
     for (idx, column) in row.columns().iter().enumerate() {
         let name = column.name();
@@ -118,9 +122,63 @@ pub fn row_to_json(row: &Row) -> Map<String, Value> {
         } else {
             name.to_owned()
         };
-        out.insert(key, column_to_json(row, idx));
+        let v = value(idx, &key);
+        out.insert(key, v);
     }
     out
+}
+
+/// The size of a row's values as PostgreSQL sent them (binary format), without decoding.
+pub fn row_wire_bytes(row: &Row) -> usize {
+    (0..row.len())
+        .map(|i| match row.try_get::<_, Option<RawValue<'_>>>(i) {
+            Ok(Some(raw)) => raw.bytes.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Like [`row_to_json`], but a value larger than `max_value_bytes` is cut: text-like
+/// values to their longest prefix of at most that many bytes, others to `null`. Returns
+/// the cut columns with their original sizes. Only the kept prefix is ever copied.
+pub fn row_to_json_cut(
+    row: &Row,
+    max_value_bytes: usize,
+) -> (Map<String, Value>, Vec<(String, usize)>) {
+    let mut cut = Vec::new();
+    let obj = row_to_json_with(row, |idx, key| {
+        match row.try_get::<_, Option<RawValue<'_>>>(idx) {
+            Ok(Some(raw)) if raw.bytes.len() > max_value_bytes => {
+                cut.push((key.to_owned(), raw.bytes.len()));
+                text_prefix(&raw.ty, raw.bytes, max_value_bytes)
+            }
+            Ok(Some(raw)) => raw.to_json(),
+            Ok(None) | Err(_) => Value::Null,
+        }
+    });
+    (obj, cut)
+}
+
+/// The first at most `max` bytes of a text-like value, on a character boundary.
+fn text_prefix(ty: &Type, bytes: &[u8], max: usize) -> Value {
+    let body = match *ty {
+        Type::TEXT
+        | Type::VARCHAR
+        | Type::BPCHAR
+        | Type::NAME
+        | Type::JSON
+        | Type::XML
+        | Type::UNKNOWN => bytes,
+        // jsonb's binary format is a version byte before the text.
+        Type::JSONB => bytes.get(1..).unwrap_or_default(),
+        _ => return Value::Null,
+    };
+    let head = &body[..max.min(body.len())];
+    let valid = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    Value::String(valid.to_owned())
 }
 
 /// Converts column `idx` of `row` to JSON; `null` for SQL `NULL` and for an

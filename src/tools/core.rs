@@ -1101,13 +1101,14 @@ async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
     };
 
     let caps = ctx.caps();
+    let max_rows = caps.max_rows;
     let mut inserted = 0u64;
     let mut returned = Vec::new();
     let mut truncated = false;
     let mut collect = |out: crate::db::QueryOutput| {
         inserted += out.affected;
         truncated |= out.truncated.is_some();
-        if returned.len() < caps.max_rows {
+        if returned.len() < max_rows {
             returned.extend(out.rows.into_iter().map(Value::Object));
         }
     };
@@ -1129,7 +1130,7 @@ async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
             .await
             .map_err(ToolError::from)?;
         for (sql, params, rows_label) in &statements {
-            let out = crate::db::run_query(&*tx, sql, params, caps)
+            let out = crate::db::run_query(&*tx, sql, params, caps.clone())
                 .await
                 .map_err(label(rows_label))?;
             collect(out);

@@ -66,7 +66,7 @@ pub async fn execute(
                 .map_err(ToolError::from)?;
             let out = match &policy {
                 Some(check) => match refuse_volatile(client, check).await {
-                    Ok(()) => run_query(client, sql, params, caps).await,
+                    Ok(()) => run_query(client, sql, params, caps.clone()).await,
                     Err(e) => Err(e),
                 },
                 None => run_query(client, sql, params, caps).await,
@@ -88,6 +88,8 @@ pub async fn execute(
         };
         guard.disarm();
         tx.touch();
+        // The pinned connection's read buffer grew to a large row: close it at the end.
+        tx.large_row |= result.as_ref().is_ok_and(|o| o.large_row);
         // A fenced statement's error was rolled back to the savepoint: the transaction
         // is still usable, so it must not be called aborted.
         return result.map_err(|e| if fence { e } else { in_transaction(e, id) });
@@ -115,7 +117,9 @@ pub async fn execute(
         run_query(&***conn, sql, params, caps).await
     };
     // A read that succeeded ended with END_READ_SQL: its session needs no reset.
-    if read && out.is_ok() {
+    if out.as_ref().is_ok_and(|o| o.large_row) {
+        guard.disarm_discard();
+    } else if read && out.is_ok() {
         guard.disarm_clean();
     } else {
         guard.disarm();
@@ -145,7 +149,7 @@ async fn read_only(
         // join! polls in order, so the three requests are queued in this order.
         let (begun, out, ended) = tokio::join!(
             client.batch_execute(&begin),
-            run_prepared(client, &stmt, params, caps),
+            run_prepared(client, &stmt, params, caps.clone()),
             client.batch_execute(END_READ_SQL)
         );
         ended.map_err(ToolError::from)?;

@@ -96,6 +96,7 @@ impl Ctx {
         Caps {
             max_rows: self.app.config.max_rows,
             max_bytes: self.app.config.max_result_bytes,
+            budget: Some(self.app.db.results.clone()),
         }
     }
 }

@@ -171,9 +171,17 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
     // The SELECT in the same round trip reports what the server actually started, and
     // takes the transaction's first snapshot: from then on neither its isolation level
     // nor its READ ONLY mode can be changed by a `SET TRANSACTION` sent through it.
+    // A READ ONLY transaction's statements give up waiting for a lock after
+    // --read-only-lock-timeout: queued behind DDL they would otherwise wait as long as it,
+    // holding the locks they already have. The statement policy refuses SET and set_config,
+    // so no statement inside can lift it.
+    let lock_timeout = match ctx.app.config.read_only_lock_timeout {
+        Some(t) if read_only => format!("SET LOCAL lock_timeout = {}; ", t.as_millis()),
+        _ => String::new(),
+    };
     let reply = client
         .simple_query(&format!(
-            "{sql}; SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+            "{sql}; {lock_timeout}SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
         ))
         .await;
     let msgs = match reply {
@@ -211,7 +219,7 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         "transactionId": id,
         "isolationLevel": isolation,
         "readOnly": server_read_only,
-        "idleTimeoutSeconds": registry.idle_timeout().as_secs(),
+        "idleTimeoutSeconds": registry.idle_timeout_for(server_read_only).as_secs(),
     });
     if a.deferrable == Some(true) {
         out["deferrable"] = true.into();
@@ -555,6 +563,7 @@ async fn run_batch<C: tokio_postgres::GenericClient + Sync>(
         let caps = Caps {
             max_rows: caps.max_rows,
             max_bytes: caps.max_bytes.saturating_sub(used).max(1),
+            budget: caps.budget.clone(),
         };
         let out = run_query(client, sql, params, caps)
             .await
