@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::{CodeArgs, Isolation};
-use crate::error::{Category, ToolError, ToolResult};
-use crate::tools::{App, Ctx, Tool, WRITE, tool};
+use crate::error::{Category, ToolError, ToolResult, codes};
+use crate::tools::{App, Ctx, DESTRUCTIVE, Tool, tool};
 use sandbox::{Outcome, SandboxLimits};
 
 use worker::{Failure, Serve, WorkerPool};
@@ -102,14 +102,20 @@ impl Engine {
         })
     }
 
-    fn pool(&self, cfg: &CodeArgs) -> &Arc<WorkerPool> {
+    fn pool(&self, app: &App) -> &Arc<WorkerPool> {
+        let cfg = &app.config.code;
+        let worker_caps = worker::Caps {
+            max_workers: app.config.code_max_workers,
+            max_queued: app.config.code_max_queued,
+            queue_timeout: Duration::from_millis(cfg.code_queue_timeout),
+        };
         self.pool.get_or_init(|| {
             let exe = cfg
                 .code_worker_exe
                 .clone()
                 .or_else(|| std::env::current_exe().ok())
                 .unwrap_or_else(|| "pgmcp".into());
-            WorkerPool::new(exe, cfg.code_worker_pool)
+            WorkerPool::new(exe, cfg.code_worker_pool, worker_caps)
         })
     }
 
@@ -119,7 +125,7 @@ impl Engine {
         let cfg = &app.config.code;
         if cfg.sandbox_isolation == Isolation::Process && cfg.code_worker_pool > 0 {
             let readonly = app.config.access_mode == crate::config::AccessMode::Restricted;
-            self.pool(cfg).warm(self.profile(app, readonly));
+            self.pool(app).warm(self.profile(app, readonly));
         }
     }
 }
@@ -139,16 +145,77 @@ pub struct ExecuteCodeArgs {
 }
 
 /// Mutable facts about one execution, shared with the bridge's call handler.
-#[derive(Default)]
 struct ExecState {
     calls: AtomicU32,
     /// Transactions this execution began (with `pg.transaction` or the raw
     /// `pg.transactions.begin`) and has not ended through `pg.transaction`: the only ones its
     /// calls may use, and the ones rolled back when it ends.
     transactions: Mutex<Vec<String>>,
+    /// The execution's connection quota (`--code-max-connections`): a call outside a
+    /// transaction holds one permit while it runs, an open transaction one until it ends.
+    /// Calls beyond the quota wait for a permit, so one execution cannot hold the whole pool.
+    connections: Arc<tokio::sync::Semaphore>,
+    quota: usize,
+    /// The permits held by this execution's open transactions.
+    tx_permits: Mutex<std::collections::HashMap<String, tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl ExecState {
+    fn new(quota: usize) -> Self {
+        ExecState {
+            calls: AtomicU32::new(0),
+            transactions: Mutex::new(Vec::new()),
+            connections: Arc::new(tokio::sync::Semaphore::new(quota)),
+            quota,
+            tx_permits: Mutex::new(Default::default()),
+        }
+    }
+
+    /// A connection permit for one call. Waits while other calls of this execution hold
+    /// them (the execution's deadline bounds the wait), but fails at once when its own open
+    /// transactions hold them all: none of those can end while the script waits here.
+    async fn connection(&self) -> ToolResult<tokio::sync::OwnedSemaphorePermit> {
+        let held = self
+            .tx_permits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        if held >= self.quota {
+            return Err(ToolError::new(
+                Category::Limit,
+                codes::CONNECTION_QUOTA,
+                format!(
+                    "this execution's {held} open transaction(s) hold all of its {} connections (--code-max-connections)",
+                    self.quota
+                ),
+            )
+            .suggest("Commit or roll back a transaction before starting another call outside it; an operator can raise --code-max-connections.")
+            .with_details(json!({ "limit": "--code-max-connections", "maxConnections": self.quota })));
+        }
+        self.connections
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ToolError::internal("the execution's connection quota was closed"))
+    }
+
+    /// Keeps `permit` for as long as transaction `id` is open.
+    fn hold_for(&self, id: &str, permit: tokio::sync::OwnedSemaphorePermit) {
+        self.tx_permits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), permit);
+    }
+
+    /// Gives back the permits of transactions that are no longer open (committed, rolled
+    /// back, or rolled back by the idle reaper).
+    fn release_ended(&self, app: &App) {
+        self.tx_permits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| app.db.transactions.get(id).is_ok());
+    }
+
     fn owns(&self, id: &str) -> bool {
         self.transactions
             .lock()
@@ -230,7 +297,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     let profile = ctx.app.code.profile(&ctx.app, readonly).clone();
     let manifest = &profile.manifest;
 
-    let state = Arc::new(ExecState::default());
+    let state = Arc::new(ExecState::new(ctx.app.config.code_max_connections));
     // If this future is dropped (the client cancelled the call), the guard still rolls back
     // the execution's transactions; on the normal path they are rolled back below, awaited.
     let cleanup = RollbackOnDrop {
@@ -250,7 +317,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     };
     let run = match cfg.sandbox_isolation {
         Isolation::Process => {
-            let pool = ctx.app.code.pool(&cfg).clone();
+            let pool = ctx.app.code.pool(&ctx.app).clone();
             worker::run_in_process(&pool, job, serve, cancel.clone()).await
         }
         Isolation::Thread => worker::run_in_thread(job, serve, cancel.clone()).await,
@@ -375,9 +442,9 @@ fn make_serve(
                 }
             }
             if tool == TRANSACTION_CALL {
-                return transaction_call(ctx, args, &state)
-                    .await
-                    .map_err(|e| e.to_json());
+                let result = transaction_call(ctx, args, &state).await;
+                state.release_ended(&app);
+                return result.map_err(|e| e.to_json());
             }
             if !allowed.contains(&tool) {
                 return Err(ToolError::not_found(
@@ -387,13 +454,27 @@ fn make_serve(
                 .suggest("pg.help() lists what is available.")
                 .to_json());
             }
+            // A call inside one of this execution's transactions uses that transaction's
+            // connection (and permit); any other call may take a pooled connection.
+            let in_transaction = ctx.transaction.is_some() || args.get("transactionId").is_some();
+            let permit = if in_transaction {
+                None
+            } else {
+                match state.connection().await {
+                    Ok(p) => Some(p),
+                    Err(e) => return Err(e.to_json()),
+                }
+            };
             let mut result = app.registry.call(ctx, &tool, args).await;
             match (tool.as_str(), &mut result) {
                 // Begun through the raw tool: still this execution's, rolled back at its end
-                // unless the script commits it.
+                // unless the script commits it. Its connection counts until then.
                 ("pg_transaction_begin", Ok(v)) => {
                     if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
                         state.adopt(id);
+                        if let Some(p) = permit {
+                            state.hold_for(id, p);
+                        }
                     }
                 }
                 // The listing shows only this execution's transactions.
@@ -410,6 +491,7 @@ fn make_serve(
                 }
                 _ => {}
             }
+            state.release_ended(&app);
             result.map_err(|e| e.to_json())
         })
     })
@@ -426,6 +508,8 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
     };
     match op {
         "begin" => {
+            // The transaction's connection counts against the execution's quota until it ends.
+            let permit = state.connection().await?;
             // Bypasses the tool filter on purpose: pg.transaction is part of the code API
             // whatever tools are exposed. Read-only executions get READ ONLY transactions.
             let v = tool("pg_transaction_begin")?
@@ -433,6 +517,7 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
                 .await?;
             if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
                 state.adopt(id);
+                state.hold_for(id, permit);
             }
             Ok(v)
         }
@@ -637,6 +722,27 @@ fn failure_error(
             "the execution was cancelled".into(),
             "".into(),
         ),
+        Failure::Busy {
+            retry_after_ms,
+            queue_full,
+        } => {
+            let mut e = ToolError::new(
+                Category::Limit,
+                f.code(),
+                if *queue_full {
+                    "every sandbox worker is busy (--code-max-workers) and the queue of waiting executions is full (--code-max-queued)".to_string()
+                } else {
+                    format!(
+                        "every sandbox worker stayed busy while this execution waited {} ms (--code-queue-timeout)",
+                        cfg.code_queue_timeout
+                    )
+                },
+            )
+            .suggest(format!("Retry in {retry_after_ms} ms, or batch more work into one execution; an operator can raise --code-max-workers."))
+            .with_details(json!({ "retryAfterMs": retry_after_ms, "limit": "--code-max-workers" }));
+            e.meta = Some(metrics(wall_ms, None, calls, 0));
+            return e;
+        }
         Failure::Spawn(why) => (
             Category::Internal,
             format!("could not start a sandbox worker: {why}"),
@@ -658,7 +764,7 @@ pub fn tools() -> Vec<Tool> {
             GROUP,
             "Run TypeScript against the database",
             DESCRIPTION,
-            WRITE,
+            DESTRUCTIVE,
             execute_code,
         )
         .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")

@@ -46,6 +46,12 @@ pub enum Failure {
     Crashed(String),
     Cancelled,
     Spawn(String),
+    /// Every worker slot (`--code-max-workers`) stayed taken: the queue was full or the
+    /// wait ran out. Retry after about this many milliseconds.
+    Busy {
+        retry_after_ms: u64,
+        queue_full: bool,
+    },
 }
 
 impl Failure {
@@ -58,6 +64,7 @@ impl Failure {
             Failure::Crashed(_) => "WORKER_CRASHED",
             Failure::Cancelled => "CANCELLED",
             Failure::Spawn(_) => "WORKER_UNAVAILABLE",
+            Failure::Busy { .. } => crate::error::codes::BUSY,
         }
     }
 }
@@ -339,6 +346,8 @@ fn apply_os_limits(_os: &OsLimits, _mapped: u64) -> std::io::Result<()> {
 // ------------------------------------------------------------------------------------------
 
 struct Worker {
+    /// This worker's place under `--code-max-workers`, given back once the process is gone.
+    slot: tokio::sync::OwnedSemaphorePermit,
     child: Child,
     stdin: ChildStdin,
     stdout: ChildStdout,
@@ -348,8 +357,18 @@ struct Worker {
 }
 
 /// Idle, pre-started workers with prepared realms. Each is used for exactly one execution.
+///
+/// Every live worker process, idle or running, holds one of `--code-max-workers` slots from
+/// the moment it is spawned until it has been reaped. An execution that finds no idle worker
+/// and no free slot waits in a bounded queue (`--code-max-queued`, `--code-queue-timeout`)
+/// and then fails with BUSY, so a flood of executions cannot become a flood of processes.
 pub struct WorkerPool {
     exe: PathBuf,
+    slots: Arc<tokio::sync::Semaphore>,
+    max_workers: usize,
+    queued: std::sync::atomic::AtomicUsize,
+    max_queued: usize,
+    queue_timeout: Duration,
     idle: std::sync::Mutex<Vec<Worker>>,
     target: usize,
     /// The profile refills prepare workers for: the latest execution's (or `warm`'s).
@@ -362,10 +381,27 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How a pool caps its workers.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Live worker processes at most, idle ones included.
+    pub max_workers: usize,
+    /// Executions that may wait for a slot at once.
+    pub max_queued: usize,
+    /// How long one of them waits.
+    pub queue_timeout: Duration,
+}
+
 impl WorkerPool {
-    pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
+    pub fn new(exe: PathBuf, target: usize, caps: Caps) -> Arc<Self> {
+        let max_workers = caps.max_workers.max(1);
         Arc::new(WorkerPool {
             exe,
+            slots: Arc::new(tokio::sync::Semaphore::new(max_workers)),
+            max_workers,
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            max_queued: caps.max_queued,
+            queue_timeout: caps.queue_timeout,
             idle: std::sync::Mutex::new(Vec::new()),
             target,
             profile: std::sync::Mutex::new(None),
@@ -373,8 +409,58 @@ impl WorkerPool {
         })
     }
 
+    /// Live worker processes (idle, running, or killed and not yet reaped).
+    pub fn live(&self) -> usize {
+        self.max_workers - self.slots.available_permits()
+    }
+
+    /// A slot for a new worker: at once if one is free, else after waiting in the queue
+    /// until `deadline` or the queue timeout, whichever is sooner.
+    async fn slot(&self, deadline: Instant) -> Result<tokio::sync::OwnedSemaphorePermit, Failure> {
+        use std::sync::atomic::Ordering;
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return Ok(slot);
+        }
+        let retry_after_ms = (self.queue_timeout.as_millis() as u64 / 2).clamp(100, 5_000);
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(Failure::Busy {
+                retry_after_ms,
+                queue_full: true,
+            });
+        }
+        let wait = self
+            .queue_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let got = tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await;
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        match got {
+            Ok(Ok(slot)) => Ok(slot),
+            _ => Err(Failure::Busy {
+                retry_after_ms,
+                queue_full: false,
+            }),
+        }
+    }
+
+    /// Kills a worker and gives its slot back once the process has been reaped.
+    fn retire(worker: Worker) {
+        let Worker {
+            mut child, slot, ..
+        } = worker;
+        let _ = child.start_kill();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            drop(slot);
+        });
+    }
+
     /// Starts a worker and waits until it has prepared its realm for `profile`.
-    async fn spawn(exe: &PathBuf, profile: &Arc<Profile>) -> std::io::Result<Worker> {
+    async fn spawn(
+        exe: &PathBuf,
+        profile: &Arc<Profile>,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> std::io::Result<Worker> {
         let mut cmd = tokio::process::Command::new(exe);
         cmd.arg(WORKER_ARG)
             .env_clear()
@@ -420,6 +506,7 @@ impl WorkerPool {
             }
         }
         Ok(Worker {
+            slot,
             stdin,
             stderr: child.stderr.take(),
             pid: child.id(),
@@ -429,8 +516,12 @@ impl WorkerPool {
         })
     }
 
-    /// An idle worker prepared for `profile`, or a new one.
-    async fn take(self: &Arc<Self>, profile: &Arc<Profile>) -> std::io::Result<Worker> {
+    /// An idle worker prepared for `profile`, or a new one once a slot is free.
+    async fn take(
+        self: &Arc<Self>,
+        profile: &Arc<Profile>,
+        deadline: Instant,
+    ) -> Result<Worker, Failure> {
         *lock(&self.profile) = Some(profile.clone());
         let worker = {
             let mut idle = lock(&self.idle);
@@ -443,7 +534,7 @@ impl WorkerPool {
                     // Idle workers prepared for another profile: retire the oldest, so the
                     // refill replaces it with one for the profile in use now.
                     if !idle.is_empty() {
-                        drop(idle.remove(0)); // killed on drop
+                        Self::retire(idle.remove(0));
                     }
                     None
                 }
@@ -451,7 +542,12 @@ impl WorkerPool {
         };
         match worker {
             Some(w) => Ok(w),
-            None => Self::spawn(&self.exe, profile).await,
+            None => {
+                let slot = self.slot(deadline).await?;
+                Self::spawn(&self.exe, profile, slot)
+                    .await
+                    .map_err(|e| Failure::Spawn(e.to_string()))
+            }
         }
     }
 
@@ -475,7 +571,12 @@ impl WorkerPool {
                 if lock(&pool.idle).len() >= pool.target {
                     break;
                 }
-                match Self::spawn(&pool.exe, &profile).await {
+                // Idle workers count toward --code-max-workers; with no slot free the
+                // pool stays short (and queued executions get the slots first).
+                let Ok(slot) = pool.slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                match Self::spawn(&pool.exe, &profile, slot).await {
                     Ok(w) => lock(&pool.idle).push(w),
                     Err(e) => {
                         tracing::warn!("cannot pre-start a sandbox worker: {e}");
@@ -504,16 +605,14 @@ pub async fn run_in_process(
         seccomp_selftest,
     } = job;
     let Worker {
+        slot,
         mut child,
         mut stdin,
         mut stdout,
         stderr,
         pid,
         profile: _,
-    } = pool
-        .take(&profile)
-        .await
-        .map_err(|e| Failure::Spawn(e.to_string()))?;
+    } = pool.take(&profile, deadline).await?;
     if cpu_seconds < profile.os.cpu_seconds
         && let Some(pid) = pid
     {
@@ -545,10 +644,12 @@ pub async fn run_in_process(
             Err(classify(status.ok().and_then(|s| s.ok()), &tail))
         }
     };
-    // The worker is finished with (or killed); reap it off the response path.
+    // The worker is finished with (or killed); reap it off the response path. Its slot is
+    // free only once the process is gone.
     let _ = child.start_kill();
     tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        drop(slot);
     });
     // Replace the used worker only now: spawning one costs a few ms of CPU, which should
     // not compete with the execution it would have served.
@@ -708,6 +809,7 @@ fn describe(f: &Failure) -> String {
         Failure::StackOverflow => "it overflowed its stack".into(),
         Failure::Crashed(why) | Failure::Spawn(why) => why.clone(),
         Failure::Cancelled => "cancelled".into(),
+        Failure::Busy { .. } => "every sandbox worker was busy".into(),
     }
 }
 

@@ -1310,7 +1310,7 @@ pub fn tools() -> Vec<Tool> {
             GROUP,
             "Insert or update a row",
             "Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted.",
-            WRITE,
+            DESTRUCTIVE,
             upsert,
         ),
         tool(

@@ -869,7 +869,7 @@ pub fn tools() -> Vec<Tool> {
             GROUP,
             "Create a view",
             "Create a view, or a materialized view, from a SELECT query; returns the view's columns.\n`orReplace` redefines an existing view; `withData: false` leaves a materialized view empty until REFRESH.",
-            WRITE,
+            DESTRUCTIVE,
             create_view,
         ),
         tool(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 use tokio_postgres::SimpleQueryMessage;
 
-use super::{Ctx, DESTRUCTIVE, Hints, READ, Tool, WRITE, tool};
+use super::{Ctx, DESTRUCTIVE, Hints, READ, Tool, tool};
 use crate::db::ident::quote_ident;
 use crate::db::transactions::{
     Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate, transaction_control,
@@ -727,7 +727,7 @@ pub fn tools() -> Vec<Tool> {
             GROUP,
             "Commit a transaction",
             "Commit an open transaction and release its connection.\nIf an earlier statement failed, the transaction cannot be committed: it is rolled back and an error says so (committed: false).",
-            WRITE,
+            DESTRUCTIVE,
             commit,
         ),
         tool(
