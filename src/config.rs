@@ -418,7 +418,7 @@ impl Config {
 }
 
 /// `--code-max-workers` default: two per CPU core, at least 4.
-fn default_max_workers() -> usize {
+pub fn default_max_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (2 * cores).max(4)
 }

@@ -584,3 +584,530 @@ async fn a_cancelled_call_stops_and_gets_no_answer() {
     }
     assert!(s.finish().success());
 }
+
+// ------------------------------------------------------------------------------------------
+// Fair sharing (ISSUE 8, item 4): one client cannot starve the others. Each test first does
+// what the red team did, scaled down (small pools, short timeouts), and asserts a generous
+// bound that the unpatched server broke.
+// ------------------------------------------------------------------------------------------
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a tools/call without waiting for its answer.
+    fn send_call(&mut self, id: i64, name: &str, args: Value) {
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}})
+                .to_string(),
+        );
+    }
+
+    /// Waits for the answers to `ids` (in any order), calling `tick` between lines; returns
+    /// each answer's `result` with the time it took from `since`.
+    fn collect(
+        &self,
+        ids: &[i64],
+        since: std::time::Instant,
+        limit: Duration,
+        mut tick: impl FnMut(),
+    ) -> std::collections::HashMap<i64, (Value, Duration)> {
+        let mut out = std::collections::HashMap::new();
+        while out.len() < ids.len() {
+            assert!(
+                since.elapsed() < limit,
+                "only {} of {} answers within {limit:?}: {:?}",
+                out.len(),
+                ids.len(),
+                out.keys().collect::<Vec<_>>()
+            );
+            tick();
+            let Ok(line) = self.lines.recv_timeout(Duration::from_millis(20)) else {
+                continue;
+            };
+            let msg: Value = serde_json::from_str(&line).unwrap();
+            if let Some(id) = msg["id"].as_i64()
+                && ids.contains(&id)
+            {
+                out.insert(id, (msg["result"].clone(), since.elapsed()));
+            }
+        }
+        out
+    }
+}
+
+/// Processes whose parent is `pid` (zombies included: they are not reaped yet).
+fn children_of(pid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid …; comm may contain spaces and parentheses.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .count()
+}
+
+/// A field of /proc/<pid>/status in kB (`VmRSS`, `VmHWM`).
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[track_caller]
+fn structured_error(r: &Value, code: &str) -> Value {
+    assert_eq!(r["isError"], true, "{r}");
+    let body = r["structuredContent"].clone();
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["category"], "limit", "{body}");
+    assert_eq!(body["recoverable"], true, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(body["suggestion"].is_string(), "{body}");
+    assert!(body["details"].is_object(), "{body}");
+    body
+}
+
+async fn active_sleeps(client: &tokio_postgres::Client, marker: &str) -> i64 {
+    client
+        .query_one(
+            "select count(*) from pg_stat_activity where state = 'active' and query like '%' || $1 || '%' and pid <> pg_backend_pid()",
+            &[&marker],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The red team's flood: one readonly execution runs many concurrent `pg_sleep`s. With
+/// the per-execution quota it holds at most `--code-max-connections` (half the pool), and
+/// an unrelated `select 1` answers at once instead of after the sleeps.
+#[tokio::test]
+async fn one_execution_cannot_hold_the_whole_pool() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url, "--pool-max", "4"]);
+    s.initialize();
+    s.send_call(
+        10,
+        "pg_execute_code",
+        json!({"readonly": true, "timeout": 20000, "code":
+            "await Promise.all(Array.from({length: 8}, () => pg.query('select pg_sleep(1.5) as flood_marker'))); return 'done'"}),
+    );
+    let side = support::connect(&db.url).await;
+    let mut started = 0;
+    for _ in 0..200 {
+        started = active_sleeps(&side, "flood_marker").await;
+        if started > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(started > 0, "the flood never started");
+    let t = std::time::Instant::now();
+    let r = s.call("pg_read_query", json!({"sql": "select 1 as one"}));
+    let latency = t.elapsed();
+    eprintln!("select 1 under the pg_sleep flood: {latency:?}");
+    assert_eq!(r["structuredContent"]["rows"][0]["one"], 1, "{r}");
+    // Without the quota the flood takes all 4 connections for 1.5 s at a time.
+    assert!(
+        latency < Duration::from_millis(1000),
+        "select 1 waited {latency:?}"
+    );
+    let answers = s.collect(&[10], t, Duration::from_secs(20), || {});
+    let (done, _) = &answers[&10];
+    assert_eq!(done["structuredContent"]["result"], "done", "{done}");
+    assert!(s.finish().success());
+}
+
+/// Four sleeping executions per connection: at most the quota of them run at once.
+#[tokio::test]
+async fn an_execution_runs_at_most_its_quota_of_statements_at_once() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--pool-max",
+        "6",
+        "--code-max-connections",
+        "2",
+    ]);
+    s.initialize();
+    s.send_call(
+        11,
+        "pg_execute_code",
+        json!({"timeout": 20000, "code":
+            "await Promise.all(Array.from({length: 6}, () => pg.query('select pg_sleep(0.4) as quota_marker'))); return 'done'"}),
+    );
+    let side = support::connect(&db.url).await;
+    let t = std::time::Instant::now();
+    let mut most = 0;
+    while t.elapsed() < Duration::from_secs(3) {
+        most = most.max(active_sleeps(&side, "quota_marker").await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answers = s.collect(&[11], t, Duration::from_secs(20), || {});
+    assert_eq!(answers[&11].0["structuredContent"]["result"], "done");
+    assert!(most >= 1, "never saw the statements run");
+    assert!(
+        most <= 2,
+        "{most} statements of one execution ran at once (--code-max-connections 2)"
+    );
+}
+
+/// When the pool really is exhausted (here by two executions, each within its quota), a
+/// direct call waits `--pool-timeout` and gets POOL_EXHAUSTED naming the flag.
+#[tokio::test]
+async fn a_direct_call_gets_pool_exhausted_after_the_pool_timeout() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--pool-max",
+        "2",
+        "--pool-timeout",
+        "1",
+    ]);
+    s.initialize();
+    for id in [20, 21] {
+        s.send_call(
+            id,
+            "pg_execute_code",
+            json!({"timeout": 20000, "code": "await pg.query('select pg_sleep(4) as hog_marker'); return 'done'"}),
+        );
+    }
+    let side = support::connect(&db.url).await;
+    for _ in 0..200 {
+        if active_sleeps(&side, "hog_marker").await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(active_sleeps(&side, "hog_marker").await, 2);
+    let t = std::time::Instant::now();
+    let r = s.call("pg_read_query", json!({"sql": "select 1"}));
+    let waited = t.elapsed();
+    let body = structured_error(&r, "POOL_EXHAUSTED");
+    assert_eq!(body["details"]["limit"], "--pool-timeout", "{body}");
+    assert!(body["error"].as_str().unwrap().contains("--pool-timeout"));
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "waited {waited:?} for a 1 s pool timeout"
+    );
+    let answers = s.collect(&[20, 21], t, Duration::from_secs(20), || {});
+    for (r, _) in answers.values() {
+        assert_eq!(r["structuredContent"]["result"], "done", "{r}");
+    }
+    // Connections are back: the next call is served.
+    let r = s.call("pg_read_query", json!({"sql": "select 2 as two"}));
+    assert_eq!(r["structuredContent"]["rows"][0]["two"], 2, "{r}");
+}
+
+/// The red team's 40 spinning executions: the live worker processes (idle ones included)
+/// never exceed `--code-max-workers`, and the executions that find no worker wait in a
+/// bounded queue, then get BUSY with `retryAfterMs`.
+#[tokio::test]
+async fn spinning_executions_cannot_spawn_more_than_the_worker_cap() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--code-max-workers",
+        "4",
+        "--code-max-queued",
+        "8",
+        "--code-queue-timeout",
+        "1000",
+        "--code-rate-limit",
+        "0",
+        "--code-max-instructions",
+        "0",
+    ]);
+    s.initialize();
+    // Let the idle pool fill: it counts toward the cap too.
+    std::thread::sleep(Duration::from_millis(300));
+    let ids: Vec<i64> = (100..140).collect();
+    let t = std::time::Instant::now();
+    for &id in &ids {
+        s.send_call(
+            id,
+            "pg_execute_code",
+            json!({"timeout": 2000, "code": "for (;;) { for (let i = 0; i < 1000000; i++) {} }"}),
+        );
+    }
+    let pid = s.pid();
+    let mut most = 0;
+    let answers = s.collect(&ids, t, Duration::from_secs(30), || {
+        most = most.max(children_of(pid));
+    });
+    eprintln!("live workers under 40 spinning executions: at most {most}");
+    assert!(
+        most <= 4,
+        "{most} worker processes for --code-max-workers 4"
+    );
+    let mut busy = 0;
+    for (r, took) in answers.values() {
+        let code = r["structuredContent"]["code"].as_str().unwrap_or("");
+        assert!(
+            ["TIMEOUT", "CPU_LIMIT", "BUSY"].contains(&code),
+            "unexpected answer {r}"
+        );
+        if code == "BUSY" {
+            busy += 1;
+            let body = structured_error(r, "BUSY");
+            assert!(
+                body["details"]["retryAfterMs"].as_u64().unwrap() > 0,
+                "{body}"
+            );
+            assert_eq!(body["details"]["limit"], "--code-max-workers");
+        }
+        assert!(*took < Duration::from_secs(10), "an answer took {took:?}");
+    }
+    assert!(busy >= 28, "only {busy} of 40 executions were turned away");
+    // Slots come back: a normal execution runs afterwards, and the idle pool stays capped.
+    let r = s.call("pg_execute_code", json!({"code": "1 + 1"}));
+    assert_eq!(r["structuredContent"]["result"], 2, "{r}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(children_of(pid) <= 4);
+}
+
+/// The red team's stalled DDL: a forgotten READ ONLY transaction is rolled back after the
+/// read-only idle timeout, so queued DDL (and every reader behind it) goes on; and a
+/// statement inside such a transaction gives up waiting for a lock after the lock timeout.
+#[tokio::test]
+async fn read_only_transactions_release_their_locks() {
+    let db = support::test_db().await;
+    let side = support::connect(&db.url).await;
+    side.batch_execute("create table t (x int); insert into t values (1)")
+        .await
+        .unwrap();
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--access-mode",
+        "restricted",
+        "--read-only-transaction-idle-timeout",
+        "2",
+        "--read-only-lock-timeout",
+        "300",
+    ]);
+    s.initialize();
+
+    // A forgotten READ ONLY transaction that read t holds its lock ...
+    let begin = s.call("pg_transaction_begin", json!({}));
+    let id = begin["structuredContent"]["transactionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        begin["structuredContent"]["idleTimeoutSeconds"], 2,
+        "{begin}"
+    );
+    let r = s.call(
+        "pg_read_query",
+        json!({"sql": "select count(*) as n from t", "transactionId": id}),
+    );
+    assert_eq!(r["structuredContent"]["rows"][0]["n"], 1, "{r}");
+    // ... until the idle timeout: the DDL waits about 2 s, not the 300 s default.
+    let t = std::time::Instant::now();
+    side.batch_execute("set lock_timeout = '15s'; alter table t add column y int")
+        .await
+        .expect("the DDL should get its lock once the idle transaction is rolled back");
+    let waited = t.elapsed();
+    eprintln!("DDL behind an idle READ ONLY transaction waited {waited:?}");
+    assert!(waited < Duration::from_secs(6), "DDL waited {waited:?}");
+    let gone = s.call("pg_transaction_status", json!({"transactionId": id}));
+    assert_eq!(
+        gone["structuredContent"]["code"], "TRANSACTION_NOT_FOUND",
+        "{gone}"
+    );
+
+    // Another session holds an exclusive lock: a read inside a READ ONLY transaction gives
+    // up after the lock timeout instead of queueing behind it.
+    side.batch_execute("begin; lock table t in access exclusive mode")
+        .await
+        .unwrap();
+    let begin = s.call("pg_transaction_begin", json!({}));
+    let id = begin["structuredContent"]["transactionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = std::time::Instant::now();
+    let r = s.call(
+        "pg_read_query",
+        json!({"sql": "select count(*) from t", "transactionId": id}),
+    );
+    let waited = t.elapsed();
+    let body = structured_error(&r, "LOCK_TIMEOUT");
+    assert_eq!(body["sqlstate"], "55P03", "{body}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "waited {waited:?} for a lock"
+    );
+    side.batch_execute("rollback").await.unwrap();
+    // The same through a readonly Code Mode execution's pg.transaction.
+    side.batch_execute("begin; lock table t in access exclusive mode")
+        .await
+        .unwrap();
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "return await pg.transaction(async tx => { try { await tx.query('select count(*) from t'); return 'read'; } catch (e) { return e.code; } })"}),
+    );
+    assert_eq!(r["structuredContent"]["result"], "LOCK_TIMEOUT", "{r}");
+    side.batch_execute("rollback").await.unwrap();
+}
+
+/// The red team's memory blow-up: four concurrent reads of 200 MB values. Each answers
+/// well within 30 s with its value cut to the result cap; the server's peak RSS stays
+/// under 1.5 GB, and three seconds later it is back under 300 MB.
+#[tokio::test]
+async fn four_huge_values_at_once_stay_within_memory_bounds() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url]);
+    s.initialize();
+    let pid = s.pid();
+    let ids = [30, 31, 32, 33];
+    let t = std::time::Instant::now();
+    for id in ids {
+        s.send_call(
+            id,
+            "pg_read_query",
+            json!({"sql": "select repeat('x', 200*1024*1024) as v"}),
+        );
+    }
+    let mut peak_rss = 0;
+    let answers = s.collect(&ids, t, Duration::from_secs(60), || {
+        peak_rss = peak_rss.max(status_kb(pid, "VmRSS"));
+    });
+    let hwm = status_kb(pid, "VmHWM");
+    let slowest = answers.values().map(|(_, d)| *d).max().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let after = status_kb(pid, "VmRSS");
+    eprintln!(
+        "4 x 200 MB: slowest answer {slowest:?}, peak RSS (VmHWM) {} MB, sampled peak {} MB, RSS 3 s later {} MB",
+        hwm / 1024,
+        peak_rss / 1024,
+        after / 1024
+    );
+    for (r, took) in answers.values() {
+        assert!(*took < Duration::from_secs(30), "an answer took {took:?}");
+        let body = &r["structuredContent"];
+        assert_eq!(body["truncated"], true, "{body:.300}");
+        assert_eq!(body["cutValues"]["v"], 200 * 1024 * 1024, "{body:.300}");
+        let v = body["rows"][0]["v"].as_str().unwrap();
+        assert!(v.len() <= 4 * 1024 * 1024 && v.starts_with("xxx"));
+    }
+    assert!(hwm < 1536 * 1024, "peak RSS {} MB", hwm / 1024);
+    assert!(after < 300 * 1024, "RSS 3 s later {} MB", after / 1024);
+    // The server still serves.
+    let r = s.call("pg_read_query", json!({"sql": "select 1 as one"}));
+    assert_eq!(r["structuredContent"]["rows"][0]["one"], 1, "{r}");
+}
+
+/// Annotations tell the truth (ISSUE 8, item 5): every tool's hints, in both access modes.
+#[test]
+fn every_tool_annotation_is_as_documented() {
+    // (tool, readOnly, destructive, idempotent)
+    const R: (bool, bool, bool) = (true, false, true);
+    const W: (bool, bool, bool) = (false, false, false);
+    const D: (bool, bool, bool) = (false, true, false);
+    const C: (bool, bool, bool) = (true, false, false);
+    let table: &[(&str, (bool, bool, bool))] = &[
+        ("pg_read_query", R),
+        ("pg_write_query", D),
+        ("pg_list_tables", R),
+        ("pg_describe_table", R),
+        ("pg_get_columns", R),
+        ("pg_create_table", W),
+        ("pg_drop_table", D),
+        ("pg_get_indexes", R),
+        ("pg_create_index", W),
+        ("pg_drop_index", D),
+        ("pg_list_objects", R),
+        ("pg_object_details", R),
+        ("pg_list_extensions", R),
+        ("pg_count", R),
+        ("pg_exists", R),
+        // Overwrites the existing row on conflict.
+        ("pg_upsert", D),
+        // ON CONFLICT DO NOTHING at most: never overwrites.
+        ("pg_batch_insert", W),
+        ("pg_truncate", D),
+        ("pg_list_schemas", R),
+        ("pg_create_schema", W),
+        ("pg_drop_schema", D),
+        ("pg_list_views", R),
+        // orReplace redefines an existing view.
+        ("pg_create_view", D),
+        ("pg_drop_view", D),
+        ("pg_list_sequences", R),
+        ("pg_create_sequence", W),
+        ("pg_drop_sequence", D),
+        ("pg_list_functions", R),
+        ("pg_list_triggers", R),
+        ("pg_list_constraints", R),
+        ("pg_transaction_begin", R),
+        // Makes whatever the transaction did, deletes included, permanent.
+        ("pg_transaction_commit", D),
+        ("pg_transaction_rollback", C),
+        ("pg_transaction_savepoint", C),
+        ("pg_transaction_release", C),
+        ("pg_transaction_rollback_to", C),
+        ("pg_transaction_status", R),
+        ("pg_transaction_execute", D),
+        ("pg_explain", R),
+        ("pg_table_stats", R),
+        // Runs any tool: destructive, unless the server is restricted (then read-only).
+        ("pg_execute_code", D),
+    ];
+    for restricted in [false, true] {
+        let mut args = vec!["--postgres", "postgres://x@127.0.0.1:1/x"];
+        if restricted {
+            args.extend(["--access-mode", "restricted"]);
+        }
+        let mut s = Server::start(&args);
+        s.initialize();
+        let tools = list_all_tools(&mut s);
+        let listed: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        for name in &listed {
+            assert!(
+                table.iter().any(|(n, _)| n == name),
+                "{name} has no row in this table: add one"
+            );
+        }
+        for (name, (read_only, destructive, idempotent)) in table {
+            let Some(t) = tools.iter().find(|t| t["name"] == *name) else {
+                assert!(restricted && !read_only, "{name} is not listed");
+                continue;
+            };
+            let a = &t["annotations"];
+            let (read_only, destructive) = if restricted && *name == "pg_execute_code" {
+                (true, false)
+            } else {
+                (*read_only, *destructive)
+            };
+            assert_eq!(
+                a["readOnlyHint"], read_only,
+                "{name} readOnlyHint (restricted: {restricted})"
+            );
+            assert_eq!(
+                a["destructiveHint"], destructive,
+                "{name} destructiveHint (restricted: {restricted})"
+            );
+            assert_eq!(a["idempotentHint"], *idempotent, "{name} idempotentHint");
+            assert_eq!(a["openWorldHint"], false, "{name} openWorldHint");
+        }
+    }
+}

@@ -115,7 +115,7 @@ impl Engine {
                 .clone()
                 .or_else(|| std::env::current_exe().ok())
                 .unwrap_or_else(|| "pgmcp".into());
-            WorkerPool::new(exe, cfg.code_worker_pool, worker_caps)
+            WorkerPool::with_caps(exe, cfg.code_worker_pool, worker_caps)
         })
     }
 

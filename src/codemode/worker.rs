@@ -392,8 +392,25 @@ pub struct Caps {
     pub queue_timeout: Duration,
 }
 
+impl Default for Caps {
+    /// The server's defaults: `--code-max-workers` for this machine, as many queued, 10 s.
+    fn default() -> Self {
+        let max_workers = crate::config::default_max_workers();
+        Caps {
+            max_workers,
+            max_queued: max_workers,
+            queue_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 impl WorkerPool {
-    pub fn new(exe: PathBuf, target: usize, caps: Caps) -> Arc<Self> {
+    /// A pool with the default caps.
+    pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
+        Self::with_caps(exe, target, Caps::default())
+    }
+
+    pub fn with_caps(exe: PathBuf, target: usize, caps: Caps) -> Arc<Self> {
         let max_workers = caps.max_workers.max(1);
         Arc::new(WorkerPool {
             exe,
