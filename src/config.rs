@@ -401,7 +401,10 @@ impl Config {
             read_only_lock_timeout: (args.read_only_lock_timeout > 0)
                 .then(|| Duration::from_millis(args.read_only_lock_timeout)),
             pool_timeout: Duration::from_secs(args.pool_timeout.max(1)),
-            max_inflight_result_bytes: args.max_inflight_result_bytes.max(1024),
+            // Never below one call's cap: a single call must always be able to finish.
+            max_inflight_result_bytes: args
+                .max_inflight_result_bytes
+                .max(args.max_result_bytes.max(1024)),
             code_max_connections: args
                 .code
                 .code_max_connections

@@ -694,3 +694,38 @@ async fn audit_log_records_calls_and_executions() {
         "{text}"
     );
 }
+
+/// The per-execution connection quota counts an open transaction's connection until it
+/// ends: with a quota of 1, a call outside the transaction is refused at once with
+/// CONNECTION_QUOTA (it could only wait for its own transaction), and works again once the
+/// transaction is committed or rolled back, however it was ended.
+#[tokio::test]
+async fn open_transactions_count_against_the_connection_quota() {
+    let (_db, app) = setup(&["--pool-max", "4", "--code-max-connections", "1"]).await;
+    let r = run(
+        &app,
+        "const out: any[] = [];
+         await pg.transaction(async tx => {
+           await tx.query('select 1');
+           try { await pg.query('select 2'); out.push('ran'); } catch (e) { out.push(e.code, e.details.limit); }
+         });
+         out.push((await pg.query('select 3 as n')).rows[0].n);
+         const { transactionId } = await pg.transactions.begin({});
+         try { await pg.query('select 4'); out.push('ran'); } catch (e) { out.push(e.code); }
+         await pg.transactions.rollback({ transactionId });
+         out.push((await pg.query('select 5 as n')).rows[0].n);
+         return out;",
+    )
+    .await;
+    assert_eq!(
+        result(&r),
+        &json!([
+            "CONNECTION_QUOTA",
+            "--code-max-connections",
+            3,
+            "CONNECTION_QUOTA",
+            5
+        ])
+    );
+    still_works(&app).await;
+}

@@ -2763,3 +2763,105 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
     assert_eq!(rows(&app, q).await.len(), 2);
     assert_eq!(rows(&app, q).await.len(), 2);
 }
+
+/// A first row larger than --max-result-bytes is cut value by value from the bytes as they
+/// arrived (no copy of the whole value is made): text to a prefix, other types to null,
+/// with `cutValues` naming each cut column's original size.
+#[tokio::test]
+async fn a_row_over_the_byte_cap_has_its_large_values_cut() {
+    let (_db, app) = setup(&["--max-result-bytes", "4096", "--pool-max", "1"]).await;
+    let v = ok(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT 7 AS id, repeat('é', 100000) AS t, decode(repeat('ab', 100000), 'hex') AS b, jsonb_build_object('k', repeat('z', 50000)) AS j, 'small' AS s" }),
+    )
+    .await;
+    assert_eq!(v["truncated"], true, "{v:.400}");
+    assert_eq!(v["maxBytes"], 4096);
+    let row = &v["rows"][0];
+    assert_eq!(row["id"], 7);
+    assert_eq!(row["s"], "small");
+    let t = row["t"].as_str().unwrap();
+    assert!(
+        !t.is_empty() && t.len() <= 4096 && t.chars().all(|c| c == 'é'),
+        "{t}"
+    );
+    assert!(row["b"].is_null(), "{row:.300}");
+    assert!(
+        row["j"].as_str().unwrap().starts_with("{\"k\": \"zzz"),
+        "{row:.300}"
+    );
+    assert_eq!(v["cutValues"]["t"], 200000, "{v:.400}");
+    assert_eq!(v["cutValues"]["b"], 100000);
+    assert!(v["cutValues"].get("s").is_none());
+    assert!(v.to_string().len() < 4 * 4096, "{}", v.to_string().len());
+    assert_eq!(scalar(&app, "SELECT 1").await, 1);
+}
+
+/// The budget of result bytes held by all calls together: rows a slow call already holds
+/// count until it finishes; a second call that would pass the budget waits the pool
+/// timeout, then fails with RESULT_MEMORY_BUDGET; afterwards the whole budget is free.
+#[tokio::test]
+async fn concurrent_results_share_one_byte_budget() {
+    let (_db, app) = setup(&[
+        "--max-result-bytes",
+        "50000",
+        "--max-inflight-result-bytes",
+        "60000",
+        "--pool-timeout",
+        "1",
+    ])
+    .await;
+    let total = app.db.results.available();
+    assert_eq!(total, 60000);
+    // Three 15 KB rows (each pushes the one before out of the server's send buffer), then a
+    // pause before the last row: the call holds at least 30 KB of the budget while it waits.
+    let slow = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.call(
+                "pg_read_query",
+                json!({ "sql": "SELECT repeat('a', 15000) AS v FROM generate_series(1, 3) UNION ALL SELECT pg_sleep(3)::text" }),
+            )
+            .await
+        })
+    };
+    for _ in 0..100 {
+        if app.db.results.available() < total - 25000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        app.db.results.available() < total - 25000,
+        "the slow call never held its rows"
+    );
+    let t = std::time::Instant::now();
+    let e = fail(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT repeat('b', 30000) AS v" }),
+    )
+    .await;
+    expect(&e, "RESULT_MEMORY_BUDGET", "limit");
+    assert_eq!(
+        e["details"]["limit"], "--max-inflight-result-bytes",
+        "{e:#}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    let v = slow.await.unwrap().unwrap();
+    assert_eq!(v["rowCount"], 4, "{v:.200}");
+    assert_eq!(app.db.results.available(), total);
+    // With the budget free again the same call succeeds.
+    let v = ok(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "SELECT repeat('b', 30000) AS v" }),
+    )
+    .await;
+    assert_eq!(v["rowCount"], 1);
+}
