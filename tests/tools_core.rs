@@ -418,7 +418,8 @@ async fn read_query_truncates_by_bytes() {
         "rows exceed the byte cap"
     );
 
-    // A single row bigger than the cap is still returned (otherwise nothing could be seen).
+    // A single row bigger than the cap is still returned, its large values cut (otherwise
+    // nothing could be seen).
     let v = ok(
         &app,
         "pg_read_query",

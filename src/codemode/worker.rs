@@ -662,15 +662,16 @@ pub async fn run_in_process(
         }
     };
     // The worker is finished with (or killed); reap it off the response path. Its slot is
-    // free only once the process is gone.
+    // free only once the process is gone, and only then can a replacement take it.
+    // Replacing the used worker only now also keeps the few ms of CPU a spawn costs from
+    // competing with the execution it would have served.
     let _ = child.start_kill();
+    let refill = pool.clone();
     tokio::spawn(async move {
         let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
         drop(slot);
+        refill.refill();
     });
-    // Replace the used worker only now: spawning one costs a few ms of CPU, which should
-    // not compete with the execution it would have served.
-    pool.refill();
     tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
     result
 }
