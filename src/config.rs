@@ -770,6 +770,57 @@ mod tests {
     }
 
     #[test]
+    fn fair_sharing_defaults_and_clamps() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["pgmcp", "--postgres", "postgres://u@h/d"];
+            args.extend_from_slice(extra);
+            Config::from_args_env(&parse_server_args(args).unwrap(), &env(&[])).unwrap()
+        };
+        let c = parse(&[]);
+        assert_eq!(c.code_max_connections, 5, "half of the default pool of 10");
+        assert!(c.code_max_workers >= 4);
+        assert_eq!(c.code_max_queued, c.code_max_workers);
+        assert_eq!(c.pool_timeout, Duration::from_secs(10));
+        assert_eq!(
+            c.read_only_transaction_idle_timeout,
+            Duration::from_secs(60)
+        );
+        assert_eq!(c.read_only_lock_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.max_inflight_result_bytes, 256 * 1024 * 1024);
+        // A pool of 1 still lets an execution use it; a quota above the pool is the pool.
+        assert_eq!(parse(&["--pool-max", "1"]).code_max_connections, 1);
+        let c = parse(&["--pool-max", "3", "--code-max-connections", "9"]);
+        assert_eq!(c.code_max_connections, 3);
+        // The read-only idle timeout never exceeds the general one; 0 disables lock_timeout.
+        let c = parse(&[
+            "--transaction-idle-timeout",
+            "20",
+            "--read-only-lock-timeout",
+            "0",
+        ]);
+        assert_eq!(
+            c.read_only_transaction_idle_timeout,
+            Duration::from_secs(20)
+        );
+        assert_eq!(c.read_only_lock_timeout, None);
+        // The budget is never below one call's cap.
+        let c = parse(&[
+            "--max-result-bytes",
+            "9000000",
+            "--max-inflight-result-bytes",
+            "10",
+        ]);
+        assert_eq!(c.max_inflight_result_bytes, 9_000_000);
+        assert!(
+            Config::from_args_env(
+                &parse_server_args(["pgmcp", "--code-max-workers", "0"]).unwrap(),
+                &env(&[])
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn statement_timeout_goes_into_startup_options() {
         let c = cfg(
             ServerArgs {
