@@ -509,10 +509,12 @@ fn strings(list: &Value) -> Vec<String> {
 /// The category and reason for which `name` is refused in every schema, if it is: a denied
 /// built-in, or a function of an extension that exists to do what reads must not.
 pub fn denied(name: &str) -> Option<(&'static str, &'static str)> {
-    if let Some(Builtin::Denied { category, reason }) = CLASSIFICATION.builtin(name) {
+    // Any spelling: `"PG_READ_FILE"` names no built-in, but nothing is gained by allowing a
+    // function that imitates one.
+    let lower = name.to_lowercase();
+    if let Some(Builtin::Denied { category, reason }) = CLASSIFICATION.builtin(&lower) {
         return Some((category, reason));
     }
-    let lower = name.to_lowercase();
     DENIED_EXTENSION_PREFIXES
         .iter()
         .find(|(prefix, _)| lower.starts_with(prefix))

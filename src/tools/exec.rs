@@ -216,10 +216,16 @@ async fn read_only_pipelined(
     let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
     // BEGIN failed: nothing to roll back, and the statement must not run.
     let messages = begun.map_err(ToolError::from)?;
-    let checked = policy
-        .verify(client, sql, check, first_column(&messages))
-        .await;
-    // A refusal wins over a parse error: the statement is not going to run either way.
+    // A failed Parse aborted the transaction, so nothing more can be looked up in it; the
+    // statement is not going to run either way, and PostgreSQL's own error says why.
+    let checked = match &prepared {
+        Ok(_) => {
+            policy
+                .verify(client, sql, check, first_column(&messages))
+                .await
+        }
+        Err(_) => Ok(()),
+    };
     let stmt = match checked.and(prepared.map_err(ToolError::from)) {
         Ok(stmt) => stmt,
         Err(e) => {
