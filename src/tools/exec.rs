@@ -57,34 +57,43 @@ pub async fn execute(
             None
         };
         let guard = ctx.db().cancel_guard(client);
-        let result = if fence {
-            client
-                .batch_execute("SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on")
-                .await
-                .map_err(ToolError::from)?;
-            let out = match &policy {
-                Some(check) => match catalog_check(&ctx.db().read_policy, client, sql, check).await
-                {
-                    Ok(()) => run_query(client, sql, params, caps).await,
-                    Err(e) => Err(e),
-                },
-                None => run_query(client, sql, params, caps).await,
-            };
-            // Undoes the read-only switch (and anything the statement did); the outer
-            // transaction continues as it was.
-            client
-                .batch_execute(
-                    "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
-                )
-                .await
-                .map_err(ToolError::from)?;
-            out
-        } else {
-            if let Some(check) = &policy {
-                catalog_check(&ctx.db().read_policy, client, sql, check).await?;
+        // Every outcome, errors included, goes through `guard.disarm()` below: a guard dropped
+        // armed sends a cancel request that arrives later, on whatever this connection runs
+        // next (after the transaction ends, another caller's statement).
+        let result = async {
+            if fence {
+                client
+                    .batch_execute(
+                        "SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on",
+                    )
+                    .await
+                    .map_err(ToolError::from)?;
+                let out = match &policy {
+                    Some(check) => {
+                        match catalog_check(&ctx.db().read_policy, client, sql, check).await {
+                            Ok(()) => run_query(client, sql, params, caps).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => run_query(client, sql, params, caps).await,
+                };
+                // Undoes the read-only switch (and anything the statement did); the outer
+                // transaction continues as it was.
+                client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
+                    )
+                    .await
+                    .map_err(ToolError::from)?;
+                out
+            } else {
+                if let Some(check) = &policy {
+                    catalog_check(&ctx.db().read_policy, client, sql, check).await?;
+                }
+                run_query(client, sql, params, caps).await
             }
-            run_query(client, sql, params, caps).await
-        };
+        }
+        .await;
         guard.disarm();
         tx.touch();
         // A fenced statement's error was rolled back to the savepoint: the transaction
