@@ -493,7 +493,8 @@ fn candidates_sql(names: &Names, keys: &BTreeSet<String>) -> String {
     let keys = array(keys, "text");
     let trusted = array(trusted, "name");
     let ext_denied = array(ext_denied, "name");
-    let types = array(&names.types, "name");
+    // A function-style cast (`mydomain(1)`) is a call by the target type's name.
+    let types = array(names.types.iter().chain(&names.funcs), "name");
     format!(
         "WITH RECURSIVE rel AS (
   SELECT c.oid, c.reltype FROM pg_catalog.pg_class c WHERE c.relname = ANY ({rels})
@@ -511,7 +512,7 @@ SELECT s.k FROM (
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_proc p
    WHERE p.proname = ANY ({fields}) AND p.pronargs = 1
      AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
-     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p')
+     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p', 'd')
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_operator o
     JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode

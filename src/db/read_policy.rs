@@ -486,13 +486,11 @@ impl Walk {
             );
             return;
         }
-        if schema == Some("pg_catalog") {
-            if CLASSIFICATION.builtin(name).is_none() {
-                self.violation = Some(unclassified_builtin(&shown));
-            }
-            // A built-in named with its schema resolves to nothing else.
+        if schema == Some("pg_catalog") && CLASSIFICATION.builtin(name).is_none() {
+            self.violation = Some(unclassified_builtin(&shown));
             return;
         }
+        // Even `pg_catalog.f` is looked up: a superuser can add functions to pg_catalog.
         self.names.funcs.insert(name.clone());
     }
 }

@@ -520,3 +520,6 @@ SELECT * FROM rls_t
 
 -- EXPLAIN of an INSERT folds a column default that calls a function
 EXPLAIN INSERT INTO defaults_t (id) VALUES (1)
+
+-- user function: a function-style cast to a domain whose CHECK writes
+SELECT evil_dom(1)
