@@ -2,6 +2,8 @@
 //! transactions. Nothing here connects at start-up: the server must answer `initialize`
 //! while PostgreSQL is down, and the next call after it comes back must just work.
 
+pub mod catalog_policy;
+pub mod function_policy;
 pub mod ident;
 pub mod params;
 pub mod pool;
@@ -33,6 +35,8 @@ pub struct Db {
     pool_max: usize,
     /// Bytes of decoded rows all calls may hold at once (`--max-inflight-result-bytes`).
     pub results: ResultBudget,
+    /// The read-only policy's catalog half, with what it learnt about this database.
+    pub read_policy: catalog_policy::Policy,
 }
 
 /// A row this large (in PostgreSQL's wire format) grew its connection's read buffer to
@@ -195,6 +199,7 @@ impl Db {
             pool_timeout: config.pool_timeout,
             pool_max: config.pool_max,
             results: ResultBudget::new(config.max_inflight_result_bytes, config.pool_timeout),
+            read_policy: catalog_policy::Policy::new(&config.read_only_allow_function),
         })
     }
 

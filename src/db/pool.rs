@@ -79,6 +79,12 @@ impl Conn {
     pub fn forget(&mut self, sql: &str) {
         self.statements.remove(sql);
     }
+
+    /// How many read statements this connection keeps prepared (reads may not look at
+    /// `pg_prepared_statements`, so tests ask the cache).
+    pub fn cached_statements(&self) -> usize {
+        self.statements.len()
+    }
 }
 
 /// What is known about a pooled connection's session when it comes back.

@@ -3,11 +3,9 @@
 
 use serde_json::Value;
 
+use crate::db::catalog_policy::Policy;
 use crate::db::pool::{Conn, END_READ_SQL};
-use crate::db::read_policy::{
-    FunctionRef, ReadCheck, check_read_only, volatility_guard_sql, volatility_lookup_sql,
-    volatility_violation,
-};
+use crate::db::read_policy::{ReadCheck, check_read_only};
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
 use crate::error::{ToolError, ToolResult};
@@ -59,33 +57,43 @@ pub async fn execute(
             None
         };
         let guard = ctx.db().cancel_guard(client);
-        let result = if fence {
-            client
-                .batch_execute("SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on")
-                .await
-                .map_err(ToolError::from)?;
-            let out = match &policy {
-                Some(check) => match refuse_volatile(client, check).await {
-                    Ok(()) => run_query(client, sql, params, caps.clone()).await,
-                    Err(e) => Err(e),
-                },
-                None => run_query(client, sql, params, caps).await,
-            };
-            // Undoes the read-only switch (and anything the statement did); the outer
-            // transaction continues as it was.
-            client
-                .batch_execute(
-                    "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
-                )
-                .await
-                .map_err(ToolError::from)?;
-            out
-        } else {
-            if let Some(check) = &policy {
-                refuse_volatile(client, check).await?;
+        // Every outcome, errors included, goes through `guard.disarm()` below: a guard dropped
+        // armed sends a cancel request that arrives later, on whatever this connection runs
+        // next (after the transaction ends, another caller's statement).
+        let result = async {
+            if fence {
+                client
+                    .batch_execute(
+                        "SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on",
+                    )
+                    .await
+                    .map_err(ToolError::from)?;
+                let out = match &policy {
+                    Some(check) => {
+                        match catalog_check(&ctx.db().read_policy, client, sql, check).await {
+                            Ok(()) => run_query(client, sql, params, caps).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => run_query(client, sql, params, caps).await,
+                };
+                // Undoes the read-only switch (and anything the statement did); the outer
+                // transaction continues as it was.
+                client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
+                    )
+                    .await
+                    .map_err(ToolError::from)?;
+                out
+            } else {
+                if let Some(check) = &policy {
+                    catalog_check(&ctx.db().read_policy, client, sql, check).await?;
+                }
+                run_query(client, sql, params, caps).await
             }
-            run_query(client, sql, params, caps).await
-        };
+        }
+        .await;
         guard.disarm();
         tx.touch();
         // The pinned connection's read buffer grew to a large row: close it at the end.
@@ -112,7 +120,7 @@ pub async fn execute(
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
     let conn = guard.client();
     let out = if let Some(check) = &policy {
-        read_only(conn, sql, params, check, caps).await
+        read_only(&ctx.db().read_policy, conn, sql, params, check, caps).await
     } else {
         run_query(&***conn, sql, params, caps).await
     };
@@ -129,13 +137,15 @@ pub async fn execute(
 
 /// A read in a READ ONLY transaction that is always rolled back. With the statement already
 /// prepared on this connection by an earlier read of the same text ([`Conn::cached`]), that
-/// is one round trip: `BEGIN READ ONLY` with the volatility guard (or `SELECT 1`), the
-/// statement's Bind/Execute and [`END_READ_SQL`] are sent together. PostgreSQL runs them in
-/// order, so the statement still runs only after the transaction took its first snapshot,
-/// and a guard that finds a volatile function fails, which aborts the transaction before
-/// the statement can run (see `volatility_guard_sql`). Otherwise see
+/// is one round trip: `BEGIN READ ONLY` with the catalog policy's guard, the statement's
+/// Bind/Execute and [`END_READ_SQL`] are sent together. PostgreSQL runs them in order, so the
+/// statement still runs only after the transaction took its first snapshot, and a guard that
+/// finds an object the policy has not shown safe fails, which aborts the transaction before
+/// the statement can run (see `Policy::guard_sql`); the read then takes the full path, which
+/// examines the object and either runs the statement or refuses it. Otherwise see
 /// [`read_only_pipelined`].
 async fn read_only(
+    policy: &Policy,
     conn: &mut Conn,
     sql: &str,
     params: &[Value],
@@ -143,8 +153,7 @@ async fn read_only(
     caps: crate::db::Caps,
 ) -> ToolResult<QueryOutput> {
     if let Some(stmt) = conn.cached(sql) {
-        let functions = &check.needs_volatility_check;
-        let begin = begin_read_only(functions, volatility_guard_sql);
+        let begin = begin_read_only(&policy.guard_sql(sql, check));
         let client: &tokio_postgres::Client = conn;
         // join! polls in order, so the three requests are queued in this order.
         let (begun, out, ended) = tokio::join!(
@@ -153,92 +162,84 @@ async fn read_only(
             client.batch_execute(END_READ_SQL)
         );
         ended.map_err(ToolError::from)?;
-        if let Err(e) = begun {
-            // The transaction was aborted before the statement: it did not run. Say which
-            // function was refused.
-            if !functions.is_empty() {
-                let rows = client
-                    .simple_query(&volatility_lookup_sql(functions))
-                    .await
-                    .map_err(ToolError::from)?;
-                if let Some(refusal) = volatility_violation(functions, &name_pairs(&rows)) {
-                    return Err(refusal);
-                }
-            }
-            return Err(ToolError::from(e));
-        }
-        match out {
+        match (begun, out) {
+            // The guard refused (division by zero): the statement did not run. The full path
+            // finds out why.
+            (Err(e), _) if crate::db::transactions::sqlstate(&e) == Some("22012") => {}
+            (Err(e), _) => return Err(ToolError::from(e)),
             // The schema changed under the prepared statement: its result columns ("cached
             // plan must not change result type"), or the parameter types a fresh Parse would
             // now infer. Prepare afresh rather than report what a new statement would not.
-            Err(e)
+            (Ok(()), Err(e))
                 if e.sqlstate
                     .as_deref()
                     .is_some_and(|s| s == "0A000" || s.starts_with("42")) =>
             {
                 conn.forget(sql);
             }
-            out => return out,
+            (Ok(()), out) => return out,
         }
     }
-    let (out, stmt) = read_only_pipelined(conn, sql, params, check, caps).await?;
+    let (out, stmt) = read_only_pipelined(policy, conn, sql, params, check, caps).await?;
     conn.remember(sql, stmt);
     out
 }
 
-/// `BEGIN READ ONLY` and the query that takes the transaction's first snapshot: the
-/// volatility check `check_sql` makes of `functions`, or `SELECT 1` when there are none.
-fn begin_read_only(functions: &[FunctionRef], check_sql: fn(&[FunctionRef]) -> String) -> String {
-    let first = if functions.is_empty() {
-        "SELECT 1".to_string()
-    } else {
-        check_sql(functions)
-    };
+/// `BEGIN READ ONLY` and the query that takes the transaction's first snapshot (the catalog
+/// policy's check), in one simple-query text.
+fn begin_read_only(first: &str) -> String {
     format!("BEGIN READ ONLY; {first}")
 }
 
-/// The `(schema, name)` rows of [`volatility_lookup_sql`].
-fn name_pairs(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<(String, String)> {
+/// The single-column rows of a simple query (the candidates of the catalog policy).
+fn first_column(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> {
     messages
         .iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => Some((
-                r.get(0).unwrap_or_default().to_string(),
-                r.get(1).unwrap_or_default().to_string(),
-            )),
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
             _ => None,
         })
         .collect()
 }
 
-/// A read in a READ ONLY transaction that is always rolled back, in two round trips:
-/// `BEGIN READ ONLY` travels with the Parse of the statement (parsing executes nothing),
-/// and only once BEGIN has succeeded are the statement's Bind/Execute sent, with the
-/// ROLLBACK queued right behind them. The user's statement therefore never runs outside
-/// the read-only transaction, and nothing it did (SET included) survives: the ROLLBACK
-/// also releases session advisory locks (`END_READ_SQL`), so after a successful read the
-/// pooled connection needs no reset.
+/// A read in a READ ONLY transaction that is always rolled back, in two round trips (more
+/// only when the catalog policy meets objects it has not examined yet): `BEGIN READ ONLY`
+/// travels with the Parse of the statement (parsing executes nothing), and only once BEGIN
+/// and the policy's check have succeeded are the statement's Bind/Execute sent, with the
+/// ROLLBACK queued right behind them. The user's statement therefore never runs outside the
+/// read-only transaction, and nothing it did (SET included) survives: the ROLLBACK also
+/// releases session advisory locks (`END_READ_SQL`), so after a successful read the pooled
+/// connection needs no reset.
 ///
-/// The query that travels with BEGIN is the volatility lookup of the functions the
-/// statement calls (`db/read_policy.rs`), or `SELECT 1` when there are none: either way it
-/// takes the transaction's first snapshot, after which PostgreSQL refuses to switch it to
-/// read-write (`SET TRANSACTION READ WRITE`, `set_config(...)`).
+/// The query that travels with BEGIN is the catalog policy's candidate list
+/// (`db/catalog_policy.rs`): it takes the transaction's first snapshot, after which
+/// PostgreSQL refuses to switch it to read-write (`SET TRANSACTION READ WRITE`,
+/// `set_config(...)`), and whatever it lists is examined in the same transaction.
 ///
 /// Returns the prepared statement too (when preparing succeeded), for the connection's cache.
 async fn read_only_pipelined(
+    policy: &Policy,
     client: &tokio_postgres::Client,
     sql: &str,
     params: &[Value],
     check: &ReadCheck,
     caps: crate::db::Caps,
 ) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let begin = begin_read_only(&check.needs_volatility_check, volatility_lookup_sql);
+    let begin = begin_read_only(&policy.candidates_sql(sql, check));
     let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
     // BEGIN failed: nothing to roll back, and the statement must not run.
     let messages = begun.map_err(ToolError::from)?;
-    let refused = volatility_violation(&check.needs_volatility_check, &name_pairs(&messages));
-    // A refusal wins over a parse error: the statement is not going to run either way.
-    let stmt = match refused.map_or(prepared.map_err(ToolError::from), Err) {
+    // A failed Parse aborted the transaction, so nothing more can be looked up in it; the
+    // statement is not going to run either way, and PostgreSQL's own error says why.
+    let checked = match &prepared {
+        Ok(_) => {
+            policy
+                .verify(client, sql, check, first_column(&messages))
+                .await
+        }
+        Err(_) => Ok(()),
+    };
+    let stmt = match checked.and(prepared.map_err(ToolError::from)) {
         Ok(stmt) => stmt,
         Err(e) => {
             client
@@ -272,21 +273,20 @@ async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
     }
 }
 
-/// In a transaction that is already read-only, refuses the statement when it calls a
-/// volatile function outside pg_catalog (see `db/read_policy.rs`).
-async fn refuse_volatile(client: &tokio_postgres::Client, check: &ReadCheck) -> ToolResult<()> {
-    if check.needs_volatility_check.is_empty() {
-        return Ok(());
-    }
+/// In a transaction that is already read-only, the catalog policy's check of `sql` (see
+/// `db/catalog_policy.rs`).
+async fn catalog_check(
+    policy: &Policy,
+    client: &tokio_postgres::Client,
+    sql: &str,
+    check: &ReadCheck,
+) -> ToolResult<()> {
     let rows = client
-        .query(&volatility_lookup_sql(&check.needs_volatility_check), &[])
+        .query(&policy.candidates_sql(sql, check), &[])
         .await
         .map_err(ToolError::from)?;
-    let volatile: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    match volatility_violation(&check.needs_volatility_check, &volatile) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    let pending = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    policy.verify(client, sql, check, pending).await
 }
 
 /// Runs a statement written by pgmcp itself (DDL built from quoted identifiers) with no
