@@ -708,6 +708,7 @@ async fn open_transactions_count_against_the_connection_quota() {
          await pg.transaction(async tx => {
            await tx.query('select 1');
            try { await pg.query('select 2'); out.push('ran'); } catch (e) { out.push(e.code, e.details.limit); }
+           try { await pg.core.readQuery({ sql: 'select 2', transactionId: null }); out.push('ran'); } catch (e) { out.push(e.code); }
          });
          out.push((await pg.query('select 3 as n')).rows[0].n);
          const { transactionId } = await pg.transactions.begin({});
@@ -722,6 +723,7 @@ async fn open_transactions_count_against_the_connection_quota() {
         &json!([
             "CONNECTION_QUOTA",
             "--code-max-connections",
+            "CONNECTION_QUOTA",
             3,
             "CONNECTION_QUOTA",
             5

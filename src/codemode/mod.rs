@@ -455,8 +455,11 @@ fn make_serve(
                 .to_json());
             }
             // A call inside one of this execution's transactions uses that transaction's
-            // connection (and permit); any other call may take a pooled connection.
-            let in_transaction = ctx.transaction.is_some() || args.get("transactionId").is_some();
+            // connection (and permit); any other call may take a pooled connection. Only a
+            // string id (checked as this execution's above) counts: `transactionId: null`
+            // runs on a pooled connection like no id at all.
+            let in_transaction = ctx.transaction.is_some()
+                || args.get("transactionId").and_then(Value::as_str).is_some();
             let permit = if in_transaction {
                 None
             } else {
