@@ -2785,15 +2785,15 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
 }
 
 /// A first row larger than --max-result-bytes is cut value by value from the bytes as they
-/// arrived (no copy of the whole value is made): text to a prefix, other types to null,
-/// with `cutValues` naming each cut column's original size.
+/// arrived (no copy of the whole value is made): its largest values, text to a prefix, other
+/// types to null, with `cutValues` naming each cut column's original size.
 #[tokio::test]
 async fn a_row_over_the_byte_cap_has_its_large_values_cut() {
     let (_db, app) = setup(&["--max-result-bytes", "4096", "--pool-max", "1"]).await;
     let v = ok(
         &app,
         "pg_read_query",
-        json!({ "sql": "SELECT 7 AS id, repeat('é', 100000) AS t, decode(repeat('ab', 100000), 'hex') AS b, jsonb_build_object('k', repeat('z', 50000)) AS j, 'small' AS s" }),
+        json!({ "sql": "SELECT 7 AS id, repeat('é', 100000) AS t, decode(repeat('ab', 100000), 'hex') AS b, jsonb_build_object('k', repeat('z', 50000)) AS j, 'small' AS s, repeat('m', 900) AS m" }),
     )
     .await;
     assert_eq!(v["truncated"], true, "{v:.400}");
@@ -2814,6 +2814,10 @@ async fn a_row_over_the_byte_cap_has_its_large_values_cut() {
     assert_eq!(v["cutValues"]["t"], 200000, "{v:.400}");
     assert_eq!(v["cutValues"]["b"], 100000);
     assert!(v["cutValues"].get("s").is_none());
+    // Over an equal sixth of the cap, but within what the small values leave to the large
+    // ones: kept whole.
+    assert_eq!(row["m"].as_str().unwrap().len(), 900);
+    assert!(v["cutValues"].get("m").is_none(), "{v:.400}");
     assert!(v.to_string().len() < 4 * 4096, "{}", v.to_string().len());
     assert_eq!(scalar(&app, "SELECT 1").await, 1);
 }

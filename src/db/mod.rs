@@ -442,11 +442,10 @@ pub async fn run_prepared<C: GenericClient + Sync>(
             continue;
         }
         let obj = if raw > caps.max_bytes {
-            // The first row alone is over the cap: keep it, with each value larger than
-            // its share of the cap cut (text to a prefix, anything else to null), so
-            // something can be seen without ever materializing the whole value.
-            let share = caps.max_bytes / row.len().max(1);
-            let (obj, cut) = values::row_to_json_cut(&row, share);
+            // The first row alone is over the cap: keep it, with its largest values cut
+            // (text to a prefix, anything else to null) so that it fits, and something can
+            // be seen without ever materializing the whole value.
+            let (obj, cut) = values::row_to_json_cut(&row, caps.max_bytes);
             out.cut_values = cut;
             out.truncated = Some(Truncation::Bytes(caps.max_bytes));
             obj

@@ -138,13 +138,22 @@ pub fn row_wire_bytes(row: &Row) -> usize {
         .sum()
 }
 
-/// Like [`row_to_json`], but a value larger than `max_value_bytes` is cut: text-like
-/// values to their longest prefix of at most that many bytes, others to `null`. Returns
-/// the cut columns with their original sizes. Only the kept prefix is ever copied.
-pub fn row_to_json_cut(
-    row: &Row,
-    max_value_bytes: usize,
-) -> (Map<String, Value>, Vec<(String, usize)>) {
+/// Like [`row_to_json`] for a row whose values add up to more than `max_bytes`: values
+/// within an equal share of `max_bytes` are kept whole, and the rest of `max_bytes` is split
+/// evenly among the larger ones; a value larger than its part is cut (text-like values to
+/// their longest prefix that fits, others to `null`). Returns the cut columns with their
+/// original sizes. Only the kept prefixes are ever copied.
+pub fn row_to_json_cut(row: &Row, max_bytes: usize) -> (Map<String, Value>, Vec<(String, usize)>) {
+    let sizes: Vec<usize> = (0..row.len())
+        .map(|i| match row.try_get::<_, Option<RawValue<'_>>>(i) {
+            Ok(Some(raw)) => raw.bytes.len(),
+            _ => 0,
+        })
+        .collect();
+    let share = max_bytes / sizes.len().max(1);
+    let small: usize = sizes.iter().filter(|&&n| n <= share).sum();
+    let large = sizes.iter().filter(|&&n| n > share).count().max(1);
+    let max_value_bytes = max_bytes.saturating_sub(small) / large;
     let mut cut = Vec::new();
     let obj = row_to_json_with(row, |idx, key| {
         match row.try_get::<_, Option<RawValue<'_>>>(idx) {
