@@ -83,6 +83,10 @@ pub async fn start() -> anyhow::Result<(Cluster, String)> {
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     let conn_task = tokio::spawn(conn);
     client.batch_execute("CREATE DATABASE shop").await?;
+    // The demo connects as the superuser; its reads run as this role (see `main.rs`).
+    client
+        .batch_execute(crate::cluster::CREATE_READER_ROLE_SQL)
+        .await?;
     drop(client);
     let _ = conn_task.await;
     let url = cluster.url("shop");
