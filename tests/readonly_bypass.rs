@@ -381,8 +381,8 @@ fn uuid_like() -> String {
 /// superuser connection before the read-only role existed: server files, SQL given as a
 /// string to `ts_stat`/`ts_rewrite`/`query_to_xml`, dblink (writes, `COPY … TO PROGRAM`,
 /// `pg_authid`), a replication slot, adminpack and large-object file writes, a statistics
-/// reset, a WAL switch and terminating other sessions of the connecting role. `{{DB}}`
-/// is the test database, `{{TAG}}` a per-run token.
+/// reset, a WAL switch and terminating other sessions of the connecting role. `{{CONN}}`
+/// is the test database's connection string, `{{TAG}}` a per-run token.
 const ROLE_LAYER_ATTACKS: &[(&str, &str)] = &[
     ("pg_read_file", "SELECT pg_read_file('/etc/passwd')"),
     (
@@ -403,15 +403,15 @@ const ROLE_LAYER_ATTACKS: &[(&str, &str)] = &[
     ),
     (
         "dblink_exec commits a write",
-        "SELECT dblink_exec('dbname={{DB}}', 'DELETE FROM canary')",
+        "SELECT dblink_exec('{{CONN}}', 'DELETE FROM canary')",
     ),
     (
         "dblink_exec runs COPY TO PROGRAM",
-        "SELECT dblink_exec('dbname={{DB}}', 'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pgmcp_pwned_{{TAG}}''')",
+        "SELECT dblink_exec('{{CONN}}', 'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pgmcp_pwned_{{TAG}}''')",
     ),
     (
         "dblink reads pg_authid",
-        "SELECT * FROM dblink('dbname={{DB}}', 'SELECT rolname, rolpassword FROM pg_authid') AS t(n name, p text)",
+        "SELECT * FROM dblink('{{CONN}}', 'SELECT rolname, rolpassword FROM pg_authid') AS t(n name, p text)",
     ),
     (
         "replication slot",
@@ -489,7 +489,9 @@ async fn the_read_only_role_alone_refuses_the_attacks_on_a_superuser_connection(
     let attacks: Vec<(String, String)> = ROLE_LAYER_ATTACKS
         .iter()
         .map(|(name, sql)| {
-            let sql = sql.replace("{{DB}}", &db.name).replace("{{TAG}}", &tag);
+            let sql = sql
+                .replace("{{CONN}}", &support::conninfo(&db.url))
+                .replace("{{TAG}}", &tag);
             (name.to_string(), sql)
         })
         .collect();
@@ -582,6 +584,8 @@ return out;"#,
             changed.push(format!("{path} was written"));
         }
     }
+    // A fresh connection: a successful attack would have terminated `admin` too.
+    let admin = support::connect(&db.url).await;
     let wal_after: String = admin
         .query_one("SELECT pg_walfile_name(pg_current_wal_lsn())", &[])
         .await

@@ -291,3 +291,24 @@ pub fn with_dbname(url: &str, dbname: &str) -> String {
     let authority = &before_query[..before_query.find('/').unwrap_or(before_query.len())];
     format!("{scheme}{authority}/{dbname}{query}")
 }
+
+/// A libpq `key=value` connection string for a `postgres://user[:password]@host:port/db`
+/// URL (as dblink wants it).
+pub fn conninfo(url: &str) -> String {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .unwrap_or_else(|| panic!("not a postgres:// URL: {url}"));
+    let rest = rest.split('?').next().unwrap_or_default();
+    let (authority, dbname) = rest.split_once('/').unwrap_or((rest, "postgres"));
+    let (userinfo, hostport) = authority
+        .rsplit_once('@')
+        .unwrap_or(("postgres", authority));
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    let mut out = format!("host={host} port={port} user={user} dbname={dbname}");
+    if !password.is_empty() {
+        out.push_str(&format!(" password={password}"));
+    }
+    out
+}
