@@ -327,6 +327,16 @@ async fn bypass_corpus_is_refused_on_every_read_only_path() {
             }
         }
     }
+    // Outside a read, the pooled session is the connecting role's again.
+    let v = call(&full, "pg_write_query", json!({ "sql": "SHOW role" }))
+        .await
+        .expect("SHOW runs");
+    if v["rows"][0]["role"] != "none" {
+        changed.push(format!(
+            "pooled session role outside reads = {}",
+            v["rows"][0]["role"]
+        ));
+    }
     assert!(
         problems.is_empty() && changed.is_empty(),
         "{} problems over {} entries:\n{}\nstate changes:\n{}",
