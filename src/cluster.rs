@@ -53,6 +53,11 @@ pub const CREATE_READER_ROLE_SQL: &str = "DO $$ BEGIN \
      DO $$ BEGIN IF NOT pg_catalog.pg_has_role(current_user, 'pgmcp_reader', 'MEMBER') THEN \
      EXECUTE pg_catalog.format('GRANT pgmcp_reader TO %I', current_user); END IF; END $$";
 
+/// Per database: takes `set_config` from PUBLIC, so the reader role cannot switch itself
+/// back to the session user (see docs/SECURITY.md). Superusers are not affected.
+pub const REVOKE_SET_CONFIG_SQL: &str =
+    "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC";
+
 /// OS account used to run the server when we are root.
 const SERVICE_USER: &CStr = c"postgres";
 

@@ -93,6 +93,12 @@ pub async fn start() -> anyhow::Result<(Cluster, String)> {
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     let conn_task = tokio::spawn(conn);
     client.batch_execute(SAMPLE_SQL).await?;
+    // The hardening docs/SECURITY.md recommends with --read-only-role: PostgreSQL checks a
+    // role switch against the session user (here the superuser), so without it a read
+    // could `set_config('role', 'none', true)` and leave the reader role mid-statement.
+    client
+        .batch_execute(crate::cluster::REVOKE_SET_CONFIG_SQL)
+        .await?;
     drop(client);
     let _ = conn_task.await;
     Ok((cluster, url))
