@@ -441,6 +441,17 @@ const ROLE_LAYER_ATTACKS: &[(&str, &str)] = &[
         "terminate the connecting role's other sessions",
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = session_user AND pid <> pg_backend_pid()",
     ),
+    // PostgreSQL checks a role switch against the session user, not the current role, so
+    // these need the hardening of docs/SECURITY.md (set_config revoked from PUBLIC), which
+    // the test applies to its database.
+    (
+        "switch back to the session user, then run a string",
+        "SELECT set_config('role', 'none', true), query_to_xml('select pg_read_file(''/etc/passwd'')', true, false, '')",
+    ),
+    (
+        "switch the session authorization back, then run a string",
+        "SELECT set_config('session_authorization', session_user, true), query_to_xml('select pg_read_file(''/etc/passwd'')', true, false, '')",
+    ),
 ];
 
 /// Layer 2 alone: with the parse-time policy switched off (a test-only setting no flag
@@ -454,7 +465,10 @@ async fn the_read_only_role_alone_refuses_the_attacks_on_a_superuser_connection(
     let (db, _, _) = setup().await;
     let admin = support::connect(&db.url).await;
     admin
-        .batch_execute("CREATE EXTENSION dblink; CREATE EXTENSION adminpack")
+        .batch_execute(&format!(
+            "CREATE EXTENSION dblink; CREATE EXTENSION adminpack; {}",
+            pgmcp::cluster::REVOKE_SET_CONFIG_SQL
+        ))
         .await
         .unwrap();
     let superuser: bool = admin
