@@ -306,3 +306,42 @@ pub fn release(mut conn: Object) {
 pub fn release_clean(mut conn: Object) {
     conn.session = Session::Clean;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_what_may_load_a_library() {
+        for sql in [
+            "LOAD 'auto_explain'",
+            "  load '$libdir/plugins/x'",
+            "DO $$ BEGIN EXECUTE 'LO' || 'AD ''x'''; END $$",
+            "CREATE EXTENSION dblink",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE c AS 'x', 'f'",
+            "SELECT 1; LOAD 'x'",
+            "select from (",
+        ] {
+            assert!(may_load_library(sql), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "CREATE TABLE workload (download int, load_avg int)",
+            "UPDATE t SET x = 'unloaded'",
+        ] {
+            assert!(!may_load_library(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn seeds_are_fresh_and_in_range() {
+        let a = reseed_sql();
+        assert_ne!(a, reseed_sql());
+        for _ in 0..1000 {
+            let s = random_seed();
+            assert!((-1.0..1.0).contains(&s), "{s}");
+        }
+        assert!(end_read_sql().starts_with("ROLLBACK; "));
+        assert!(reset_sql().contains("setseed("), "{}", reset_sql());
+    }
+}

@@ -471,3 +471,31 @@ fn in_transaction(mut e: ToolError, id: &str) -> ToolError {
     }
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_plain_explains_of_writes() {
+        for sql in [
+            "EXPLAIN DELETE FROM t",
+            "explain (format json) update t set x = 1",
+            "EXPLAIN (ANALYZE off) INSERT INTO t VALUES (1)",
+            "EXPLAIN (ANALYZE false, COSTS off) DELETE FROM t",
+        ] {
+            assert!(plans_a_write_only(sql), "{sql}");
+        }
+        for sql in [
+            "EXPLAIN SELECT 1",
+            "EXPLAIN ANALYZE DELETE FROM t",
+            "EXPLAIN (ANALYZE) DELETE FROM t",
+            "EXPLAIN (ANALYZE on) DELETE FROM t",
+            "EXPLAIN (ANALYZE 1) DELETE FROM t",
+            "DELETE FROM t",
+            "EXPLAIN DELETE FROM t; SELECT 1",
+        ] {
+            assert!(!plans_a_write_only(sql), "{sql}");
+        }
+    }
+}
