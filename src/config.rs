@@ -69,6 +69,16 @@ pub struct ServerArgs {
     /// Log only a hash and the size of Code Mode source, not the code.
     #[arg(global = true, long)]
     pub audit_redact: bool,
+    /// A function reads may call although the read-only policy cannot show it is safe
+    /// (`name` or `schema.name`; repeat the flag or separate with commas). You vouch that it
+    /// only reads: it must still be IMMUTABLE or STABLE. See docs/SECURITY.md.
+    #[arg(
+        global = true,
+        long,
+        value_delimiter = ',',
+        env = "PGMCP_READ_ONLY_ALLOW_FUNCTION"
+    )]
+    pub read_only_allow_function: Vec<String>,
     #[command(flatten)]
     pub code: CodeArgs,
 }
@@ -212,6 +222,7 @@ pub struct Config {
     pub audit_log: Option<String>,
     pub audit_log_max_bytes: u64,
     pub audit_redact: bool,
+    pub read_only_allow_function: Vec<String>,
     pub code: CodeArgs,
 }
 
@@ -373,6 +384,12 @@ impl Config {
             audit_log: args.audit_log.clone().filter(|s| !s.is_empty()),
             audit_log_max_bytes: args.audit_log_max_bytes,
             audit_redact: args.audit_redact,
+            read_only_allow_function: args
+                .read_only_allow_function
+                .iter()
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect(),
             code: args.code.clone(),
         })
     }

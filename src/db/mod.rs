@@ -2,6 +2,8 @@
 //! transactions. Nothing here connects at start-up: the server must answer `initialize`
 //! while PostgreSQL is down, and the next call after it comes back must just work.
 
+pub mod catalog_policy;
+pub mod function_policy;
 pub mod ident;
 pub mod params;
 pub mod pool;
@@ -28,6 +30,8 @@ pub struct Db {
     /// Kept for cancel requests, which open their own connection.
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     pub transactions: transactions::TxRegistry,
+    /// The read-only policy's catalog half, with what it learnt about this database.
+    pub read_policy: catalog_policy::Policy,
 }
 
 /// Rows of a query, capped by rows and bytes.
@@ -110,6 +114,7 @@ impl Db {
             tls,
             target: describe_target(&config.pg),
             transactions: transactions::TxRegistry::new(config.transaction_idle_timeout),
+            read_policy: catalog_policy::Policy::new(&config.read_only_allow_function),
         })
     }
 
@@ -201,7 +206,7 @@ impl CancelGuard {
     }
 
     /// Like [`CancelGuard::disarm`] after a read whose transaction ended with
-    /// [`pool::END_READ_SQL`] successfully: the connection goes back with no reset to do.
+    /// [`pool::end_read_sql`] successfully: the connection goes back with no reset to do.
     pub fn disarm_clean(mut self) {
         self.token = None;
         if let Some(client) = self.pooled.take() {

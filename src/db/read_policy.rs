@@ -1,141 +1,86 @@
-//! The read-only statement policy: what a read may be, decided on PostgreSQL's own grammar.
+//! The read-only statement policy, parse half: what a read may be, decided on PostgreSQL's own
+//! grammar.
 //!
 //! PostgreSQL already refuses writes inside the READ ONLY transaction every read runs in
-//! (`tools/exec.rs`). That alone does not stop what READ ONLY does not cover: reading server
-//! files, large objects written to disk, session-level advisory locks that outlive the
-//! rollback, dblink connections that are not read-only, signalling other backends, reloading
-//! the configuration. So before a read executes, its text is parsed with libpg_query (the
-//! server's parser, via the `pg_query` crate) and must be one reading statement:
+//! (`tools/exec.rs`), and with `--read-only-role` the read runs as a role without dangerous
+//! privileges. Neither stops a function that does what READ ONLY does not cover (reading server
+//! files, dblink, signalling backends, advancing sequences, WAL, replication slots…), so reads
+//! are also default-deny on functions. Before a read executes, its text is parsed with
+//! libpg_query (the server's parser, via the `pg_query` crate) and must be one reading
+//! statement:
 //!
 //! - `SELECT` / `VALUES` / `TABLE`, with no data-modifying CTE, no `FOR UPDATE/SHARE`, no
 //!   `INTO`;
 //! - `EXPLAIN` of such a statement, or of any plannable statement without `ANALYZE`
-//!   (planning a write executes nothing);
+//!   (planning a write executes none of it, but may fold functions: they are checked too);
 //! - `SHOW`.
 //!
-//! Every function it calls, anywhere in the tree, is checked by name against [`DENIED`], and
-//! every name that could resolve outside `pg_catalog` is returned so the caller can look up
-//! its volatility in `pg_proc` inside the same read-only transaction (see
-//! [`volatility_lookup_sql`]): a volatile user or extension function may do anything its
-//! author wrote, so it is refused.
+//! Every function called by name is looked up in the reviewed classification
+//! (`function_policy.rs`): a denied built-in is refused here, whatever schema it is written
+//! with. Everything else through which PostgreSQL could execute a function is collected as
+//! [`Names`] (calls, field notation, operators, relations read) for the catalog half
+//! (`catalog_policy.rs`), which resolves them against the database inside the read's own
+//! transaction and refuses anything it cannot show is safe.
 //!
 //! The tree is walked through its serde representation, which covers every node type the
 //! grammar can produce; a hand-written visitor would have to be kept complete by hand.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
-use postgres_protocol::escape::escape_literal;
 use serde_json::{Value, json};
 
+use crate::db::function_policy::{Builtin, CLASSIFICATION};
 use crate::error::{Category, ToolError, ToolResult};
 
-/// A function named in a statement, as written (the parser has already folded unquoted
-/// names to lower case and decoded `U&"…"` escapes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionRef {
-    pub schema: Option<String>,
-    pub name: String,
+/// The names in a statement through which PostgreSQL may execute a function, collected from
+/// the parse tree for the catalog check (`db/catalog_policy.rs`), which looks each of them up
+/// in the database: a name alone cannot say which function, operator or view it resolves to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// Functions called by name (ordinary calls, aggregates, window functions, set-returning
+    /// functions in FROM, function-style casts), without schema: every schema is checked.
+    pub funcs: BTreeSet<String>,
+    /// Names used in field notation (`t.f`, `(t).f`): PostgreSQL resolves `t.f` to `f(t)`
+    /// when `t` has no column `f`.
+    pub fields: BTreeSet<String>,
+    /// Operators, explicit and the comparison operators PostgreSQL applies implicitly
+    /// (IN, BETWEEN, CASE, ORDER BY, GROUP BY, DISTINCT, joins).
+    pub ops: BTreeSet<String>,
+    /// Relations read: a view executes its query, a table with row security its policies.
+    pub rels: BTreeSet<String>,
+    /// Tables a planned-only write (EXPLAIN without ANALYZE) targets: planning folds their
+    /// column defaults, which may call functions.
+    pub targets: BTreeSet<String>,
 }
 
-impl FunctionRef {
-    fn display(&self) -> String {
-        match &self.schema {
-            Some(s) => format!("{s}.{}", self.name),
-            None => self.name.clone(),
-        }
+impl Names {
+    pub fn extend(&mut self, other: &Names) {
+        self.funcs.extend(other.funcs.iter().cloned());
+        self.fields.extend(other.fields.iter().cloned());
+        self.ops.extend(other.ops.iter().cloned());
+        self.rels.extend(other.rels.iter().cloned());
+        self.targets.extend(other.targets.iter().cloned());
+    }
+
+    /// Whether `other` adds nothing to `self`.
+    pub fn covers(&self, other: &Names) -> bool {
+        other.funcs.is_subset(&self.funcs)
+            && other.fields.is_subset(&self.fields)
+            && other.ops.is_subset(&self.ops)
+            && other.rels.is_subset(&self.rels)
+            && other.targets.is_subset(&self.targets)
     }
 }
 
-/// What the parser found in an allowed statement.
+/// What the parser found in an allowed statement: the names the catalog check must resolve.
 #[derive(Debug, Default, Clone)]
 pub struct ReadCheck {
-    /// Functions whose volatility must be checked in `pg_proc` before the statement runs.
-    pub needs_volatility_check: Vec<FunctionRef>,
+    pub names: Arc<Names>,
 }
 
-/// Functions refused in read-only mode whatever their volatility, with why. A trailing `*`
-/// matches a prefix. Names are compared in lower case and regardless of schema, so neither
-/// `PG_CATALOG.Pg_Read_File` nor a same-named function elsewhere gets through.
-pub const DENIED: &[(&str, &str)] = &[
-    // Server files.
-    ("pg_read_file", "reads files on the database server"),
-    ("pg_read_binary_file", "reads files on the database server"),
-    ("pg_stat_file", "inspects files on the database server"),
-    ("pg_ls_*", "lists directories on the database server"),
-    (
-        "pg_file_*",
-        "writes files on the database server (adminpack)",
-    ),
-    ("pg_logdir_ls", "lists the server's log directory"),
-    ("pg_current_logfile", "reveals the server's log file path"),
-    // Large objects: lo_export writes server files, lo_import reads them.
-    (
-        "lo_*",
-        "large-object functions read and write server files and objects",
-    ),
-    (
-        "loread",
-        "large-object functions read and write server files and objects",
-    ),
-    (
-        "lowrite",
-        "large-object functions read and write server files and objects",
-    ),
-    // Other connections, which are not inside our read-only transaction.
-    ("dblink*", "opens another connection that is not read-only"),
-    // Locks that outlive the transaction on a pooled connection.
-    (
-        "pg_advisory_*",
-        "takes advisory locks that outlive the read-only transaction",
-    ),
-    (
-        "pg_try_advisory_*",
-        "takes advisory locks that outlive the read-only transaction",
-    ),
-    // Configuration and server control.
-    ("set_config", "changes server settings"),
-    ("pg_reload_conf", "reloads the server configuration"),
-    ("pg_rotate_logfile", "controls the server's logging"),
-    ("pg_log_backend_memory_contexts", "writes to the server log"),
-    ("pg_promote", "promotes a standby"),
-    ("pg_switch_wal", "forces a WAL switch"),
-    ("pg_create_restore_point", "writes to the WAL"),
-    ("pg_logical_emit_message", "writes to the WAL"),
-    ("pg_backup_start", "controls backups"),
-    ("pg_backup_stop", "controls backups"),
-    ("pg_start_backup", "controls backups"),
-    ("pg_stop_backup", "controls backups"),
-    ("pg_wal_replay_*", "controls WAL replay"),
-    ("pg_import_system_collations", "writes to the catalog"),
-    ("pg_extension_config_dump", "writes to the catalog"),
-    // Other sessions.
-    ("pg_terminate_backend", "terminates other sessions"),
-    ("pg_cancel_backend", "cancels other sessions' queries"),
-    ("pg_signal_backend", "signals other sessions"),
-    // Replication state persists outside the transaction.
-    ("pg_create_*_replication_slot", "creates replication slots"),
-    ("pg_copy_*_replication_slot", "creates replication slots"),
-    ("pg_drop_replication_slot", "drops replication slots"),
-    ("pg_replication_slot_advance", "moves a replication slot"),
-    (
-        "pg_logical_slot_get_*",
-        "consumes changes from a replication slot",
-    ),
-    ("pg_replication_origin_*", "changes replication origins"),
-    // Statistics resets are not transactional.
-    ("pg_stat_reset*", "resets statistics"),
-    ("pg_stat_statements_reset", "resets statistics"),
-    ("pg_stat_kcache_reset", "resets statistics"),
-    // Sequences advance outside transactions.
-    ("nextval", "advances a sequence"),
-    ("setval", "changes a sequence"),
-    ("pg_notify", "sends notifications"),
-    // SQL from a string runs where this policy cannot see it.
-    ("query_to_xml*", "runs SQL given as a string"),
-    ("query_to_xmlschema", "runs SQL given as a string"),
-    ("cursor_to_xml*", "reads from a cursor opened elsewhere"),
-];
+/// Operators PostgreSQL may apply without their name in the text.
+const IMPLICIT_OPERATORS: &[&str] = &["=", "<>", "<", ">", "<=", ">="];
 
 /// What `EXPLAIN` without `ANALYZE` may plan: planning executes none of it.
 const PLANNABLE: &[&str] = &[
@@ -181,11 +126,7 @@ pub fn check_read_only(sql: &str) -> ToolResult<ReadCheck> {
 }
 
 fn analyse(sql: &str) -> ToolResult<ReadCheck> {
-    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(parse_error)?;
-    let tree = serde_json::to_value(&parsed.protobuf).map_err(|e| {
-        ToolError::internal(format!("could not inspect the statement's parse tree: {e}"))
-    })?;
-    let stmts = tree["stmts"].as_array().cloned().unwrap_or_default();
+    let stmts = parse_statements(sql)?;
     if stmts.len() > 1 {
         let mut err = ToolError::new(
             Category::Database,
@@ -200,102 +141,43 @@ fn analyse(sql: &str) -> ToolResult<ReadCheck> {
         err.sqlstate = Some("42601".into());
         return Err(err);
     }
-    let Some(stmt) = stmts.first().map(|s| &s["stmt"]["node"]) else {
+    let mut walk = Walk::default();
+    if let Some(stmt) = stmts.first() {
+        walk.statement(stmt)?;
+    } else {
         // Empty text or only comments: PostgreSQL answers it with an empty result.
         return Ok(ReadCheck::default());
-    };
-    let (kind, body) = node_kind(stmt).unwrap_or(("", &Value::Null));
-    let mut walk = Walk::default();
-    match kind {
-        "SelectStmt" => walk.visit(stmt),
-        "VariableShowStmt" => {}
-        "ExplainStmt" => {
-            let inner = &body["query"]["node"];
-            let inner_kind = node_kind(inner).map_or("", |(k, _)| k);
-            if explain_analyzes(body) {
-                // ANALYZE executes the statement: it must itself be a read. (PostgreSQL
-                // runs `EXPLAIN ANALYZE CREATE TABLE … AS` even in a READ ONLY transaction.)
-                if inner_kind != "SelectStmt" {
-                    return Err(not_a_read(inner_kind));
-                }
-            } else {
-                if !PLANNABLE.contains(&inner_kind) {
-                    return Err(not_a_read(inner_kind));
-                }
-                walk.writes_allowed = true;
-            }
-            walk.visit(inner);
-            walk.visit_options(body);
-        }
-        _ => return Err(not_a_read(kind)),
     }
     walk.finish()
 }
 
-/// The volatile functions outside the catalog schemas, `p` and `n` for the predicates that
-/// [`volatility_lookup_sql`] and [`volatility_guard_sql`] add.
-const VOLATILE_OUTSIDE_CATALOG: &str = "FROM pg_catalog.pg_proc p \
-     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-     WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
-
-/// The SQL that fetches, among `functions`, the volatile ones outside `pg_catalog`, as rows
-/// `(nspname, proname)`. Runs inside the read-only transaction, as its first query (which
-/// also takes the snapshot that keeps the transaction read-only).
-pub fn volatility_lookup_sql(functions: &[FunctionRef]) -> String {
-    let names: Vec<String> = functions.iter().map(|f| escape_literal(&f.name)).collect();
-    format!(
-        "SELECT n.nspname, p.proname {VOLATILE_OUTSIDE_CATALOG} AND p.proname IN ({})",
-        names.join(", ")
-    )
+/// The policy for the body of a `LANGUAGE sql` function (its `prosrc`): every statement must
+/// be a read by the same rules, and the names of all of them are returned for the catalog
+/// check. Not cached: the catalog half caches its verdict per function version.
+pub fn check_function_body(body: &str) -> ToolResult<Names> {
+    let mut walk = Walk::default();
+    for stmt in parse_statements(body)? {
+        walk.statement(&stmt)?;
+    }
+    Ok(Arc::unwrap_or_clone(walk.finish()?.names))
 }
 
-/// One statement that fails (division by zero) exactly when [`volatility_violation`] would
-/// refuse one of `functions`. Sent inside the read's transaction ahead of a statement that
-/// is already prepared and pipelined behind it, its failure aborts the transaction, so the
-/// statement cannot run (`tools::exec`).
-pub fn volatility_guard_sql(functions: &[FunctionRef]) -> String {
-    let matches: Vec<String> = functions
-        .iter()
-        .map(|f| match &f.schema {
-            Some(schema) => format!(
-                "(n.nspname = {} AND p.proname = {})",
-                escape_literal(schema),
-                escape_literal(&f.name)
-            ),
-            None => format!("p.proname = {}", escape_literal(&f.name)),
-        })
-        .collect();
-    format!(
-        "SELECT 1 / (NOT EXISTS (SELECT {VOLATILE_OUTSIDE_CATALOG} AND ({})))::int",
-        matches.join(" OR ")
-    )
-}
-
-/// Given the rows of [`volatility_lookup_sql`], the error for the first called function that
-/// is volatile, if any. An unqualified name counts when any schema has a volatile function
-/// of that name: resolution depends on the search path, so we assume the worst.
-pub fn volatility_violation(
-    functions: &[FunctionRef],
-    volatile: &[(String, String)],
-) -> Option<ToolError> {
-    let hit = functions.iter().find(|f| {
-        volatile
-            .iter()
-            .any(|(schema, name)| *name == f.name && f.schema.as_ref().is_none_or(|s| s == schema))
+fn parse_statements(sql: &str) -> ToolResult<Vec<Value>> {
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(parse_error)?;
+    let tree = serde_json::to_value(&parsed.protobuf).map_err(|e| {
+        ToolError::internal(format!("could not inspect the statement's parse tree: {e}"))
     })?;
-    Some(
-        refusal(format!(
-            "read-only mode refuses {}(): it is a VOLATILE function outside pg_catalog, which may change data or state",
-            hit.display()
-        ))
-        .suggest("Declare the function STABLE or IMMUTABLE if it only reads, or call it in unrestricted mode through a write tool.")
-        .with_details(json!({ "function": hit.display(), "reason": "volatile" })),
-    )
+    Ok(tree["stmts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["stmt"]["node"].clone())
+        .collect())
 }
 
 /// A refusal carries SQLSTATE 25006 (read_only_sql_transaction), the code PostgreSQL
 /// gives the writes it refuses itself, so callers branch on one code for both layers.
-fn refusal(message: impl Into<String>) -> ToolError {
+pub fn refusal(message: impl Into<String>) -> ToolError {
     let mut err = ToolError::permission(message);
     err.sqlstate = Some("25006".into());
     err
@@ -403,35 +285,80 @@ fn def_elem_is_false(arg: &Value) -> bool {
     }
 }
 
+/// Extension functions refused in every schema before any catalog lookup, because their
+/// only purpose is what reads must never do (the catalog half would refuse them too: they
+/// are C functions of untrusted extensions). Defence in depth, by name.
+const DENIED_EXTENSION_PREFIXES: &[(&str, &str)] = &[
+    (
+        "dblink",
+        "opens another connection, which is not read-only (dblink)",
+    ),
+    (
+        "pg_file_",
+        "writes files on the database server (adminpack)",
+    ),
+    (
+        "pg_logdir_ls",
+        "lists the server's log directory (adminpack)",
+    ),
+];
+
 #[derive(Default)]
 struct Walk {
     /// Inside `EXPLAIN` without `ANALYZE`, where a write is only planned.
     writes_allowed: bool,
     violation: Option<ToolError>,
-    functions: Vec<FunctionRef>,
+    names: Names,
 }
 
 impl Walk {
-    fn finish(self) -> ToolResult<ReadCheck> {
+    /// Checks one top-level statement and collects its names.
+    fn statement(&mut self, stmt: &Value) -> ToolResult<()> {
+        let (kind, body) = node_kind(stmt).unwrap_or(("", &Value::Null));
+        match kind {
+            "SelectStmt" => self.visit(stmt),
+            "VariableShowStmt" => {}
+            "ExplainStmt" => {
+                let inner = &body["query"]["node"];
+                let inner_kind = node_kind(inner).map_or("", |(k, _)| k);
+                let planned_only = !explain_analyzes(body);
+                if planned_only {
+                    if !PLANNABLE.contains(&inner_kind) {
+                        return Err(not_a_read(inner_kind));
+                    }
+                } else if inner_kind != "SelectStmt" {
+                    // ANALYZE executes the statement: it must itself be a read. (PostgreSQL
+                    // runs `EXPLAIN ANALYZE CREATE TABLE … AS` even in a READ ONLY transaction.)
+                    return Err(not_a_read(inner_kind));
+                }
+                let outer = self.writes_allowed;
+                self.writes_allowed = planned_only;
+                self.visit(inner);
+                self.writes_allowed = outer;
+                if let Some(opts) = body.get("options") {
+                    // EXPLAIN's own options hold no calls, but walking them keeps the rule
+                    // "everything in the tree is visited" without exceptions.
+                    self.visit(opts);
+                }
+            }
+            _ => return Err(not_a_read(kind)),
+        }
+        match self.violation.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(mut self) -> ToolResult<ReadCheck> {
         if let Some(err) = self.violation {
             return Err(err);
         }
-        let needs_volatility_check = self
-            .functions
-            .into_iter()
-            .filter(|f| f.schema.as_deref() != Some("pg_catalog"))
-            .collect();
+        self.names
+            .ops
+            .extend(IMPLICIT_OPERATORS.iter().map(|o| o.to_string()));
         Ok(ReadCheck {
-            needs_volatility_check,
+            names: Arc::new(self.names),
         })
-    }
-
-    /// EXPLAIN's own options hold no calls, but walking them keeps the rule "everything in
-    /// the tree is visited" without exceptions.
-    fn visit_options(&mut self, explain: &Value) {
-        if let Some(opts) = explain.get("options") {
-            self.visit(opts);
-        }
     }
 
     fn visit(&mut self, v: &Value) {
@@ -469,6 +396,11 @@ impl Walk {
                     .with_details(json!({ "statement": what })),
                 );
             }
+            "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt" => {
+                if let Some(rel) = body["relation"]["relname"].as_str() {
+                    self.names.targets.insert(rel.to_string());
+                }
+            }
             "SelectStmt" => {
                 if body["locking_clause"]
                     .as_array()
@@ -489,52 +421,104 @@ impl Walk {
                     );
                 }
             }
-            "FuncCall" => {
-                let parts: Vec<String> = body["funcname"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|n| n["node"]["String"]["sval"].as_str().map(str::to_string))
-                    .collect();
-                let Some((name, qualifiers)) = parts.split_last() else {
-                    return;
-                };
-                let f = FunctionRef {
-                    schema: qualifiers.last().cloned(),
-                    name: name.clone(),
-                };
-                if let Some(reason) = denied(&f.name) {
-                    self.violation = Some(
-                        refusal(format!(
-                            "read-only mode refuses {}(): it {reason}",
-                            f.display()
-                        ))
-                        .suggest("Leave this function out; it is never available to reads.")
-                        .with_details(json!({ "function": f.display(), "reason": reason })),
-                    );
-                } else if !self.functions.contains(&f) {
-                    self.functions.push(f);
+            "FuncCall" => self.call(strings(&body["funcname"])),
+            // TABLESAMPLE's method is a function too (a handler taking `internal`).
+            "RangeTableSample" => self.call(strings(&body["method"])),
+            "ColumnRef" => {
+                // `t.f` (and `s.t.f`): when `t` has no column `f`, PostgreSQL calls `f(t)`.
+                let fields = &body["fields"];
+                if fields.as_array().is_some_and(|f| f.len() >= 2)
+                    && let Some(last) = fields
+                        .as_array()
+                        .and_then(|f| f.last())
+                        .and_then(|n| n["node"]["String"]["sval"].as_str())
+                {
+                    self.names.fields.insert(last.to_string());
+                }
+            }
+            // `(t).f`, `(row).f.g`: the same resolution as above.
+            "AIndirection" => {
+                for field in strings(&body["indirection"]) {
+                    self.names.fields.insert(field);
+                }
+            }
+            "AExpr" => self.operator(strings(&body["name"])),
+            "SubLink" => self.operator(strings(&body["oper_name"])),
+            "SortBy" => self.operator(strings(&body["use_op"])),
+            "RangeVar" => {
+                if let Some(rel) = body["relname"].as_str() {
+                    self.names.rels.insert(rel.to_string());
                 }
             }
             _ => {}
         }
     }
+
+    fn operator(&mut self, name: Vec<String>) {
+        if let Some(op) = name.last() {
+            self.names.ops.insert(op.clone());
+        }
+    }
+
+    fn call(&mut self, parts: Vec<String>) {
+        let Some((name, qualifiers)) = parts.split_last() else {
+            return;
+        };
+        let schema = qualifiers.last().map(String::as_str);
+        let shown = match schema {
+            Some(s) => format!("{s}.{name}"),
+            None => name.clone(),
+        };
+        if let Some((category, reason)) = denied(name) {
+            self.violation = Some(
+                refusal(format!("read-only mode refuses {shown}(): it {reason}"))
+                    .suggest("This function is never available to reads (docs/SECURITY.md, \"The function policy\"). Run it through a write tool with the server in unrestricted mode if you must.")
+                    .with_details(json!({ "function": shown, "reason": reason, "category": category })),
+            );
+            return;
+        }
+        if schema == Some("pg_catalog") {
+            if CLASSIFICATION.builtin(name).is_none() {
+                self.violation = Some(unclassified_builtin(&shown));
+            }
+            // A built-in named with its schema resolves to nothing else.
+            return;
+        }
+        self.names.funcs.insert(name.clone());
+    }
 }
 
-/// Why `name` is on the deny list, if it is.
-pub fn denied(name: &str) -> Option<&'static str> {
+/// The refusal of a built-in function the classification does not list.
+pub fn unclassified_builtin(shown: &str) -> ToolError {
+    refusal(format!(
+        "read-only mode refuses {shown}(): it is a built-in function that the read-only policy has not classified (likely new in this PostgreSQL version)"
+    ))
+    .suggest("Run it through a write tool in unrestricted mode, or classify it in src/db/read_functions.txt after review.")
+    .with_details(json!({ "function": shown, "reason": "unclassified built-in function", "category": "unclassified" }))
+}
+
+/// The `String` nodes of a name list (`funcname`, `name`, `indirection`…).
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["node"]["String"]["sval"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The category and reason for which `name` is refused in every schema, if it is: a denied
+/// built-in, or a function of an extension that exists to do what reads must not.
+pub fn denied(name: &str) -> Option<(&'static str, &'static str)> {
+    // Any spelling: `"PG_READ_FILE"` names no built-in, but nothing is gained by allowing a
+    // function that imitates one.
     let lower = name.to_lowercase();
-    DENIED.iter().find_map(|(pattern, reason)| {
-        let hit = match pattern.split_once('*') {
-            Some((prefix, suffix)) => {
-                lower.len() >= prefix.len() + suffix.len()
-                    && lower.starts_with(prefix)
-                    && lower.ends_with(suffix)
-            }
-            None => lower == *pattern,
-        };
-        hit.then_some(*reason)
-    })
+    if let Some(Builtin::Denied { category, reason }) = CLASSIFICATION.builtin(&lower) {
+        return Some((category, reason));
+    }
+    DENIED_EXTENSION_PREFIXES
+        .iter()
+        .find(|(prefix, _)| lower.starts_with(prefix))
+        .map(|(_, reason)| ("extension", *reason))
 }
 
 #[cfg(test)]
@@ -617,19 +601,81 @@ mod tests {
     }
 
     #[test]
-    fn non_catalog_functions_are_returned_for_the_volatility_check() {
-        let c = check_read_only("select lower('x'), app.f(1), pg_catalog.now()").unwrap();
-        let names: Vec<String> = c
-            .needs_volatility_check
-            .iter()
-            .map(FunctionRef::display)
-            .collect();
-        assert_eq!(names, ["lower", "app.f"]);
-        let rows = [("app".to_string(), "f".to_string())];
-        assert!(volatility_violation(&c.needs_volatility_check, &rows).is_some());
-        let other_schema = [("other".to_string(), "f".to_string())];
-        assert!(volatility_violation(&c.needs_volatility_check, &other_schema).is_none());
-        let lookup = volatility_lookup_sql(&c.needs_volatility_check);
-        assert!(lookup.contains("IN ('lower', 'f')"), "{lookup}");
+    fn names_are_collected_wherever_a_call_can_hide() {
+        let c = check_read_only(
+            "select lower(x), c.side_effect, (c).other, a.b.deep, 1 operator(public.===) 2, \
+             x between 1 and 2 from canary c, app.v, generate_series(1, 3) g, \
+             lateral (select * from t order by 1 using ~<~) s \
+             where exists (select 1 from other_view) and x = any (select y from u)",
+        )
+        .unwrap();
+        let n = &c.names;
+        let set = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(n.funcs, set(&["generate_series", "lower"]));
+        assert_eq!(n.fields, set(&["deep", "other", "side_effect"]));
+        assert!(
+            n.ops
+                .is_superset(&set(&["===", "~<~", "=", "<", "BETWEEN"])),
+            "{:?}",
+            n.ops
+        );
+        assert_eq!(n.rels, set(&["canary", "other_view", "t", "u", "v"]));
+        assert!(n.targets.is_empty());
+        let planned = check_read_only("explain insert into logged select 1").unwrap();
+        assert_eq!(planned.names.targets, set(&["logged"]));
+    }
+
+    #[test]
+    fn denied_and_unclassified_builtins_are_refused_in_any_schema_and_position() {
+        for (sql, function) in [
+            ("select * from ts_stat('select 1')", "ts_stat"),
+            ("select ts_rewrite('a'::tsquery, 'select 1')", "ts_rewrite"),
+            (
+                "select query_to_xml('select 1', true, true, '')",
+                "query_to_xml",
+            ),
+            (
+                "values (pg_catalog.pg_read_file('x'))",
+                "pg_catalog.pg_read_file",
+            ),
+            (
+                "select exists (select app.txid_current())",
+                "app.txid_current",
+            ),
+            ("select setseed(0.42)", "setseed"),
+            (
+                "select * from pg_catalog.pg_hba_file_rules()",
+                "pg_catalog.pg_hba_file_rules",
+            ),
+            (
+                "select brin_summarize_new_values('i')",
+                "brin_summarize_new_values",
+            ),
+            ("select dblink_exec('x', 'y')", "dblink_exec"),
+            (
+                "select pg_catalog.brand_new_function()",
+                "pg_catalog.brand_new_function",
+            ),
+        ] {
+            let e = refused(sql);
+            assert_eq!(e.code, "READ_ONLY_VIOLATION", "{sql}: {e}");
+            assert_eq!(
+                e.details.as_ref().unwrap()["function"],
+                function,
+                "{sql}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn function_bodies_are_checked_statement_by_statement() {
+        let names = check_function_body("select 1; select f(x) from t").unwrap();
+        assert!(names.funcs.contains("f") && names.rels.contains("t"));
+        assert_eq!(
+            check_function_body("select 1; delete from t")
+                .unwrap_err()
+                .code,
+            "READ_ONLY_VIOLATION"
+        );
     }
 }

@@ -3,12 +3,10 @@
 
 use serde_json::Value;
 
+use crate::db::catalog_policy::Policy;
 use crate::db::ident::quote_ident;
 use crate::db::pool::{Conn, end_read_sql, may_load_library};
-use crate::db::read_policy::{
-    FunctionRef, ReadCheck, check_read_only, volatility_guard_sql, volatility_lookup_sql,
-    volatility_violation,
-};
+use crate::db::read_policy::{ReadCheck, check_read_only};
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
 use crate::error::{Category, ToolError, ToolResult};
@@ -62,6 +60,7 @@ pub async fn execute(
         let role = set_role_sql(ctx);
         let plan_only = role.is_some() && plans_a_write_only(sql);
         let set_role = role.clone().filter(|_| !plan_only);
+        let catalog = catalog_policy(ctx);
         let guard = ctx.db().cancel_guard(client);
         let result = if fence {
             // The role too is undone by the ROLLBACK TO SAVEPOINT below.
@@ -76,7 +75,7 @@ pub async fn execute(
                 .await
                 .map_err(|e| role_error(ctx, e))?;
             let out = match &policy {
-                Some(check) => match refuse_volatile(client, check).await {
+                Some(check) => match catalog_check(catalog, client, sql, check).await {
                     Ok(()) => run_query(client, sql, params, caps).await,
                     Err(e) => Err(e),
                 },
@@ -107,7 +106,7 @@ pub async fn execute(
                         .await
                         .map_err(|e| role_error(ctx, e))?;
                 }
-                refuse_volatile(client, check).await?;
+                catalog_check(catalog, client, sql, check).await?;
             } else if may_load_library(sql) {
                 // Decided before the statement runs, so an error cannot skip it.
                 tx.client.discard();
@@ -140,9 +139,17 @@ pub async fn execute(
     let conn = guard.client();
     let out = if let Some(check) = &policy {
         let set_role = set_role_sql(ctx).filter(|_| !plans_a_write_only(sql));
-        read_only(conn, sql, params, check, caps, set_role.as_deref())
-            .await
-            .map_err(|e| role_tool_error(ctx, e))
+        read_only(
+            catalog_policy(ctx),
+            conn,
+            sql,
+            params,
+            check,
+            caps,
+            set_role.as_deref(),
+        )
+        .await
+        .map_err(|e| role_tool_error(ctx, e))
     } else {
         // Earlier callers' read texts must be gone before this caller's SQL runs.
         conn.forget_all();
@@ -162,13 +169,15 @@ pub async fn execute(
 
 /// A read in a READ ONLY transaction that is always rolled back. With the statement already
 /// prepared on this connection by an earlier read of the same text ([`Conn::cached`]), that
-/// is one round trip: `BEGIN READ ONLY` with the volatility guard (or `SELECT 1`), the
-/// statement's Bind/Execute and [`end_read_sql`] are sent together. PostgreSQL runs them in
-/// order, so the statement still runs only after the transaction took its first snapshot,
-/// and a guard that finds a volatile function fails, which aborts the transaction before
-/// the statement can run (see `volatility_guard_sql`). Otherwise see
+/// is one round trip: `BEGIN READ ONLY` with the catalog policy's guard, the statement's
+/// Bind/Execute and [`end_read_sql`] are sent together. PostgreSQL runs them in order, so the
+/// statement still runs only after the transaction took its first snapshot, and a guard that
+/// finds an object the policy has not shown safe fails, which aborts the transaction before
+/// the statement can run (see `Policy::guard_sql`); the read then takes the full path, which
+/// examines the object and either runs the statement or refuses it. Otherwise see
 /// [`read_only_pipelined`].
 async fn read_only(
+    policy: Option<&Policy>,
     conn: &mut Conn,
     sql: &str,
     params: &[Value],
@@ -177,8 +186,8 @@ async fn read_only(
     set_role: Option<&str>,
 ) -> ToolResult<QueryOutput> {
     if let Some(stmt) = conn.cached(sql) {
-        let functions = &check.needs_volatility_check;
-        let begin = begin_read_only(functions, volatility_guard_sql, set_role);
+        let first = policy.map_or_else(|| "SELECT 1".into(), |p| p.guard_sql(sql, check));
+        let begin = begin_read_only(&first, set_role);
         let end = end_read_sql();
         let client: &tokio_postgres::Client = conn;
         // join! polls in order, so the three requests are queued in this order.
@@ -188,60 +197,39 @@ async fn read_only(
             client.batch_execute(&end)
         );
         ended.map_err(ToolError::from)?;
-        if let Err(e) = begun {
-            // The transaction was aborted before the statement: it did not run. Say which
-            // function was refused.
-            if !functions.is_empty() {
-                let rows = client
-                    .simple_query(&volatility_lookup_sql(functions))
-                    .await
-                    .map_err(ToolError::from)?;
-                if let Some(refusal) = volatility_violation(functions, &name_pairs(&rows)) {
-                    return Err(refusal);
-                }
-            }
-            return Err(ToolError::from(e));
-        }
-        match out {
+        match (begun, out) {
+            // The guard refused (division by zero): the statement did not run. The full path
+            // finds out why.
+            (Err(e), _) if crate::db::transactions::sqlstate(&e) == Some("22012") => {}
+            (Err(e), _) => return Err(ToolError::from(e)),
             // The schema changed under the prepared statement: its result columns ("cached
             // plan must not change result type"), or the parameter types a fresh Parse would
             // now infer. Prepare afresh rather than report what a new statement would not.
-            Err(e)
+            (Ok(()), Err(e))
                 if e.sqlstate
                     .as_deref()
                     .is_some_and(|s| s == "0A000" || s.starts_with("42")) =>
             {
                 conn.forget(sql);
             }
-            out => return out,
+            (Ok(()), out) => return out,
         }
     }
-    let (out, stmt) = read_only_pipelined(conn, sql, params, check, caps, set_role).await?;
+    let (out, stmt) = read_only_pipelined(policy, conn, sql, params, check, caps, set_role).await?;
     conn.remember(sql, stmt);
     out
 }
 
 /// `BEGIN READ ONLY`, the switch to the read-only role (`set_role`, from [`set_role_sql`]),
-/// and the query that takes the transaction's first snapshot: the volatility check
-/// `check_sql` makes of `functions`, or `SELECT 1` when there are none. One simple-query
-/// message: a failed `SET LOCAL ROLE` aborts the transaction, so the statement queued
-/// behind it cannot run as the connecting role.
-fn begin_read_only(
-    functions: &[FunctionRef],
-    check_sql: fn(&[FunctionRef]) -> String,
-    set_role: Option<&str>,
-) -> String {
-    let first = if functions.is_empty() {
-        "SELECT 1".to_string()
-    } else {
-        check_sql(functions)
-    };
+/// and the query that takes the transaction's first snapshot (the catalog policy's check),
+/// in one simple-query text: a failed `SET LOCAL ROLE` aborts the transaction, so the
+/// statement queued behind it cannot run as the connecting role.
+fn begin_read_only(first: &str, set_role: Option<&str>) -> String {
     match set_role {
         Some(set_role) => format!("BEGIN READ ONLY; {set_role}; {first}"),
         None => format!("BEGIN READ ONLY; {first}"),
     }
 }
-
 /// `SET LOCAL ROLE` to `--read-only-role`, when one is configured. LOCAL: it ends with the
 /// read's transaction (or savepoint), so the session is back to the connecting role for
 /// the session reset and for the next caller.
@@ -349,35 +337,39 @@ fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
     out
 }
 
-/// The `(schema, name)` rows of [`volatility_lookup_sql`].
-fn name_pairs(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<(String, String)> {
+/// The catalog half of the statement policy, unless a test switched the policy off.
+fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
+    (!ctx.app.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
+}
+
+/// The single-column rows of a simple query (the candidates of the catalog policy).
+fn first_column(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> {
     messages
         .iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) if r.len() == 2 => Some((
-                r.get(0).unwrap_or_default().to_string(),
-                r.get(1).unwrap_or_default().to_string(),
-            )),
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
             _ => None,
         })
         .collect()
 }
 
-/// A read in a READ ONLY transaction that is always rolled back, in two round trips:
-/// `BEGIN READ ONLY` travels with the Parse of the statement (parsing executes nothing),
-/// and only once BEGIN has succeeded are the statement's Bind/Execute sent, with the
-/// ROLLBACK queued right behind them. The user's statement therefore never runs outside
-/// the read-only transaction, and nothing it did (SET included) survives: the ROLLBACK
-/// also releases session advisory locks (`end_read_sql`), so after a successful read the
-/// pooled connection needs no reset.
+/// A read in a READ ONLY transaction that is always rolled back, in two round trips (more
+/// only when the catalog policy meets objects it has not examined yet): `BEGIN READ ONLY`
+/// travels with the Parse of the statement (parsing executes nothing), and only once BEGIN
+/// and the policy's check have succeeded are the statement's Bind/Execute sent, with the
+/// ROLLBACK queued right behind them. The user's statement therefore never runs outside the
+/// read-only transaction, and nothing it did (SET included) survives: the ROLLBACK also
+/// releases session advisory locks (`end_read_sql`), so after a successful read the pooled
+/// connection needs no reset.
 ///
-/// The query that travels with BEGIN is the volatility lookup of the functions the
-/// statement calls (`db/read_policy.rs`), or `SELECT 1` when there are none: either way it
-/// takes the transaction's first snapshot, after which PostgreSQL refuses to switch it to
-/// read-write (`SET TRANSACTION READ WRITE`, `set_config(...)`).
+/// The query that travels with BEGIN is the catalog policy's candidate list
+/// (`db/catalog_policy.rs`): it takes the transaction's first snapshot, after which
+/// PostgreSQL refuses to switch it to read-write (`SET TRANSACTION READ WRITE`,
+/// `set_config(...)`), and whatever it lists is examined in the same transaction.
 ///
 /// Returns the prepared statement too (when preparing succeeded), for the connection's cache.
 async fn read_only_pipelined(
+    policy: Option<&Policy>,
     client: &tokio_postgres::Client,
     sql: &str,
     params: &[Value],
@@ -385,17 +377,22 @@ async fn read_only_pipelined(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let begin = begin_read_only(
-        &check.needs_volatility_check,
-        volatility_lookup_sql,
-        set_role,
-    );
+    let first = policy.map_or_else(|| "SELECT 1".into(), |p| p.candidates_sql(sql, check));
+    let begin = begin_read_only(&first, set_role);
     let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
     // BEGIN failed: nothing to roll back, and the statement must not run.
     let messages = begun.map_err(ToolError::from)?;
-    let refused = volatility_violation(&check.needs_volatility_check, &name_pairs(&messages));
-    // A refusal wins over a parse error: the statement is not going to run either way.
-    let stmt = match refused.map_or(prepared.map_err(ToolError::from), Err) {
+    // A failed Parse aborted the transaction, so nothing more can be looked up in it; the
+    // statement is not going to run either way, and PostgreSQL's own error says why.
+    let checked = match (&prepared, policy) {
+        (Ok(_), Some(policy)) => {
+            policy
+                .verify(client, sql, check, first_column(&messages))
+                .await
+        }
+        _ => Ok(()),
+    };
+    let stmt = match checked.and(prepared.map_err(ToolError::from)) {
         Ok(stmt) => stmt,
         Err(e) => {
             client
@@ -430,21 +427,23 @@ async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
     }
 }
 
-/// In a transaction that is already read-only, refuses the statement when it calls a
-/// volatile function outside pg_catalog (see `db/read_policy.rs`).
-async fn refuse_volatile(client: &tokio_postgres::Client, check: &ReadCheck) -> ToolResult<()> {
-    if check.needs_volatility_check.is_empty() {
+/// In a transaction that is already read-only, the catalog policy's check of `sql` (see
+/// `db/catalog_policy.rs`).
+async fn catalog_check(
+    policy: Option<&Policy>,
+    client: &tokio_postgres::Client,
+    sql: &str,
+    check: &ReadCheck,
+) -> ToolResult<()> {
+    let Some(policy) = policy else {
         return Ok(());
-    }
+    };
     let rows = client
-        .query(&volatility_lookup_sql(&check.needs_volatility_check), &[])
+        .query(&policy.candidates_sql(sql, check), &[])
         .await
         .map_err(ToolError::from)?;
-    let volatile: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    match volatility_violation(&check.needs_volatility_check, &volatile) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    let pending = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    policy.verify(client, sql, check, pending).await
 }
 
 /// Runs a statement written by pgmcp itself (DDL built from quoted identifiers) with no

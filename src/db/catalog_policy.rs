@@ -1,0 +1,571 @@
+//! The read-only statement policy, catalog half: resolving the names a read uses against the
+//! database, and refusing every function the policy cannot show is safe.
+//!
+//! The parse half (`read_policy.rs`) knows the statement's text; only the catalog knows what
+//! `c.side_effect`, `a === b`, `app.v` or an implicit cast resolves to. So inside the read's
+//! own READ ONLY transaction, before the statement runs, one query lists every object through
+//! which PostgreSQL could execute a function that is not already known to be safe (the
+//! *candidates*, see [`candidates_sql`]):
+//!
+//! - functions with a called name, outside the allowed built-ins (a user function may carry
+//!   a built-in's name and win resolution for its argument types);
+//! - one-argument functions on a composite or pseudo type named in field notation;
+//! - the functions behind operators with a used name (explicit or implicit comparisons);
+//! - the functions of every cast that is not built in (casts apply implicitly);
+//! - the rewrite rules of views read (a view executes its query), the row-security policies
+//!   of tables read, every domain CHECK constraint (a value is checked when coerced to the
+//!   domain, without the domain's name in the text), and the column defaults of tables an
+//!   EXPLAIN plans a write into (planning folds them).
+//!
+//! Each candidate is keyed by its OID and `xmin`, so `CREATE OR REPLACE` makes it a new
+//! candidate. A candidate is *examined* once ([`Policy::examine`]): built-ins by the reviewed
+//! classification, extension functions by their extension's rule, user functions only when
+//! IMMUTABLE/STABLE and either `LANGUAGE sql` with a body that passes the parse policy or
+//! vouched for by the operator (`--read-only-allow-function`); views, policies and
+//! constraints by the functions, operators and views they depend on (`pg_depend`). Names
+//! found on the way (a SQL body's calls, a nested view) join the statement's names, and the
+//! candidates are listed again until nothing is left: the statement's *plan*.
+//!
+//! A statement seen before sends its plan's names and keys along, so on the common path the
+//! check is one query that returns no row, pipelined with `BEGIN` ([`Policy::guard_sql`]).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use postgres_protocol::escape::escape_literal;
+use serde_json::json;
+
+use crate::db::function_policy::{Builtin, CLASSIFICATION};
+use crate::db::read_policy::{
+    Names, ReadCheck, check_function_body, denied, refusal, unclassified_builtin,
+};
+use crate::error::{ToolError, ToolResult};
+
+/// OIDs below this are assigned by initdb: built-in objects, immutable for the server's life.
+const FIRST_NORMAL_OID: u32 = 16384;
+/// Rounds of "list candidates, examine them" before a statement is called too entangled.
+const MAX_ROUNDS: usize = 16;
+const MAX_PLANS: usize = 1024;
+const MAX_VERDICTS: usize = 16 * 1024;
+
+/// What examining one candidate found: the names and further candidates it depends on.
+#[derive(Debug, Clone, Default)]
+struct Found {
+    names: Names,
+    keys: Vec<String>,
+}
+
+/// A statement's resolved policy: every name it depends on, transitively, and the keys of
+/// the candidates that were examined and found safe.
+#[derive(Debug, Default)]
+struct Plan {
+    names: Names,
+    keys: BTreeSet<String>,
+}
+
+/// The catalog policy of one database (one per pool: OIDs are per cluster and database).
+pub struct Policy {
+    /// `name` or `schema.name`, from `--read-only-allow-function`.
+    vouched: HashSet<String>,
+    plans: Mutex<HashMap<String, Arc<Plan>>>,
+    verdicts: Mutex<HashMap<String, Result<Found, ToolError>>>,
+}
+
+impl Policy {
+    pub fn new(vouched: &[String]) -> Policy {
+        Policy {
+            vouched: vouched.iter().cloned().collect(),
+            plans: Mutex::default(),
+            verdicts: Mutex::default(),
+        }
+    }
+
+    fn plan(&self, sql: &str) -> Option<Arc<Plan>> {
+        self.plans.lock().ok()?.get(sql).cloned()
+    }
+
+    /// The names and known-safe keys to check `sql` with: its plan's when there is one.
+    fn scope(&self, sql: &str, check: &ReadCheck) -> (Names, BTreeSet<String>) {
+        match self.plan(sql) {
+            Some(plan) if plan.names.covers(&check.names) => {
+                (plan.names.clone(), plan.keys.clone())
+            }
+            _ => ((*check.names).clone(), BTreeSet::new()),
+        }
+    }
+
+    /// The query listing the candidates of `sql` that are not known to be safe, one key per
+    /// row. No row: the statement may run.
+    pub fn candidates_sql(&self, sql: &str, check: &ReadCheck) -> String {
+        let (names, keys) = self.scope(sql, check);
+        candidates_sql(&names, &keys)
+    }
+
+    /// One statement that fails (division by zero, SQLSTATE 22012) exactly when
+    /// [`Policy::candidates_sql`] would return a row. Sent in the read's transaction ahead of
+    /// a statement pipelined behind it, its failure aborts the transaction, so the statement
+    /// cannot run (`tools::exec`).
+    pub fn guard_sql(&self, sql: &str, check: &ReadCheck) -> String {
+        format!(
+            "SELECT 1 / (NOT EXISTS ({}))::int",
+            self.candidates_sql(sql, check)
+        )
+    }
+
+    /// Examines the candidates `pending` (from [`Policy::candidates_sql`], run in the read's
+    /// transaction on `client`), lists candidates again with whatever names they add, and so
+    /// on until none is left. Refuses the first unsafe one; otherwise remembers the plan.
+    pub async fn verify(
+        &self,
+        client: &tokio_postgres::Client,
+        sql: &str,
+        check: &ReadCheck,
+        mut pending: Vec<String>,
+    ) -> ToolResult<()> {
+        let (mut names, mut keys) = self.scope(sql, check);
+        for _ in 0..MAX_ROUNDS {
+            if pending.is_empty() {
+                self.remember(sql, names, keys);
+                return Ok(());
+            }
+            while let Some(key) = pending.pop() {
+                if keys.contains(&key) {
+                    continue;
+                }
+                let found = self.examine(client, &key).await?;
+                names.extend(&found.names);
+                pending.extend(found.keys);
+                keys.insert(key);
+            }
+            let rows = client
+                .query(&candidates_sql(&names, &keys), &[])
+                .await
+                .map_err(ToolError::from)?;
+            pending = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        }
+        Err(refusal(
+            "read-only mode could not finish checking this statement: it reaches too many nested views and functions",
+        )
+        .suggest("Query the underlying tables directly, or run it in unrestricted mode.")
+        .with_details(json!({ "reason": "too many nested objects" })))
+    }
+
+    fn remember(&self, sql: &str, names: Names, keys: BTreeSet<String>) {
+        if let Ok(mut plans) = self.plans.lock() {
+            if plans.len() >= MAX_PLANS {
+                plans.clear();
+            }
+            plans.insert(sql.to_string(), Arc::new(Plan { names, keys }));
+        }
+    }
+
+    /// The verdict on one candidate, cached by key (OID and xmin: a new version of the object
+    /// is a new key).
+    async fn examine(&self, client: &tokio_postgres::Client, key: &str) -> ToolResult<Found> {
+        if let Some(hit) = self.verdicts.lock().ok().and_then(|v| v.get(key).cloned()) {
+            return hit;
+        }
+        let verdict = match examine_key(key) {
+            Some(('f', oid)) => self.examine_function(client, oid).await,
+            Some((kind, oid)) => self.examine_object(client, kind, oid).await,
+            None => Err(ToolError::internal(format!("bad policy key {key}"))),
+        };
+        // A failed lookup (connection trouble, a catalog change) is not a verdict.
+        if verdict
+            .as_ref()
+            .map_or_else(|e| e.code == "READ_ONLY_VIOLATION", |_| true)
+            && let Ok(mut v) = self.verdicts.lock()
+        {
+            if v.len() >= MAX_VERDICTS {
+                v.clear();
+            }
+            v.insert(key.to_string(), verdict.clone());
+        }
+        verdict
+    }
+
+    async fn examine_function(
+        &self,
+        client: &tokio_postgres::Client,
+        oid: u32,
+    ) -> ToolResult<Found> {
+        let row = client
+            .query_opt(FUNCTION_SQL, &[&oid])
+            .await
+            .map_err(ToolError::from)?
+            .ok_or_else(catalog_changed)?;
+        let name: String = row.get("proname");
+        let schema: String = row.get("nspname");
+        let shown = format!("{schema}.{name}");
+        let volatility: i8 = row.get("provolatile");
+        let volatility = volatility as u8 as char;
+        let language: String = row.get("lanname");
+        let extension: Option<String> = row.get("extname");
+        let security_definer: bool = row.get("prosecdef");
+        let kind: i8 = row.get("prokind");
+        let has_sql_body: bool = row.get("has_sql_body");
+        let refuse = |reason: &str, why: String, suggestion: String| {
+            Err(refusal(format!("read-only mode refuses {shown}(): {why}"))
+                .suggest(suggestion)
+                .with_details(json!({ "function": shown, "reason": reason })))
+        };
+        let vouch = format!(
+            "If it only reads, the server's operator can vouch for it with --read-only-allow-function {shown} (docs/SECURITY.md)."
+        );
+        if oid < FIRST_NORMAL_OID {
+            return match CLASSIFICATION.builtin(&name) {
+                Some(Builtin::Allowed { .. }) => Ok(Found::default()),
+                _ => Err(builtin_refusal(&name)),
+            };
+        }
+        if volatility == 'v' {
+            if let Some(rule) = extension
+                .as_deref()
+                .and_then(|e| CLASSIFICATION.extension(e))
+                && rule.allow.contains(name.as_str())
+            {
+                return Ok(Found::default());
+            }
+            return refuse(
+                "volatile",
+                "it is a VOLATILE function, which may change data or state".into(),
+                "Declare it STABLE or IMMUTABLE if it only reads (a LANGUAGE sql body is then checked by this policy), or call it through a write tool in unrestricted mode.".into(),
+            );
+        }
+        if let Some(ext) = extension.as_deref()
+            && let Some(rule) = CLASSIFICATION.extension(ext)
+        {
+            if rule.deny.contains(name.as_str()) {
+                return refuse(
+                    "extension-denied",
+                    format!("the read-only policy refuses this function of the {ext} extension"),
+                    "Call it through a write tool in unrestricted mode.".into(),
+                );
+            }
+            if rule.stable || rule.allow.contains(name.as_str()) {
+                return Ok(Found::default());
+            }
+        }
+        if self.vouched.contains(&shown) || self.vouched.contains(&name) {
+            return Ok(Found::default());
+        }
+        if security_definer {
+            return refuse(
+                "security-definer",
+                "it is SECURITY DEFINER: it runs with its owner's privileges, beyond the read-only role".into(),
+                vouch,
+            );
+        }
+        if kind == b'a' as i8 {
+            // An aggregate is its support functions.
+            let support: Vec<u32> = row.get("support");
+            return self.functions_by_oid(client, &support, &shown).await;
+        }
+        if language != "sql" {
+            return refuse(
+                "not-provably-read-only",
+                format!(
+                    "it is a LANGUAGE {language} function, whose body the read-only policy cannot check"
+                ),
+                vouch,
+            );
+        }
+        if has_sql_body {
+            // A SQL-standard body (BEGIN ATOMIC / RETURN) is parsed at creation: PostgreSQL
+            // records exactly what it uses.
+            return self.dependencies(client, "pg_proc", oid, &shown).await;
+        }
+        let body: String = row.get("prosrc");
+        match check_function_body(&body) {
+            Ok(mut names) => {
+                // Its own name stays watched too: a replacement is a new key anyway.
+                names.funcs.insert(name);
+                Ok(Found {
+                    names,
+                    keys: Vec::new(),
+                })
+            }
+            Err(e) => Err(refusal(format!(
+                "read-only mode refuses {shown}(): its body is not a read ({})",
+                e.error
+            ))
+            .suggest(vouch)
+            .with_details(json!({ "function": shown, "reason": "body", "body": e.error }))),
+        }
+    }
+
+    /// Built-ins among `oids` by classification; the others become candidates, watched by name.
+    async fn functions_by_oid(
+        &self,
+        client: &tokio_postgres::Client,
+        oids: &[u32],
+        via: &str,
+    ) -> ToolResult<Found> {
+        let rows = client
+            .query(FUNCTIONS_BY_OID_SQL, &[&oids])
+            .await
+            .map_err(ToolError::from)?;
+        let mut found = Found::default();
+        for row in rows {
+            let name: String = row.get(0);
+            let builtin: bool = row.get(1);
+            let key: String = row.get(2);
+            if builtin {
+                if !CLASSIFICATION.builtin_allowed(&name) {
+                    return Err(used_by(builtin_refusal(&name), via));
+                }
+            } else {
+                found.names.funcs.insert(name);
+                found.keys.push(key);
+            }
+        }
+        Ok(found)
+    }
+
+    /// A view rule, policy, domain constraint or column default (or a SQL-standard function
+    /// body): what it executes is what it depends on.
+    async fn examine_object(
+        &self,
+        client: &tokio_postgres::Client,
+        kind: char,
+        oid: u32,
+    ) -> ToolResult<Found> {
+        let catalog = match kind {
+            'r' => "pg_rewrite",
+            'p' => "pg_policy",
+            'c' => "pg_constraint",
+            'd' => "pg_attrdef",
+            _ => return Err(ToolError::internal(format!("bad policy key kind {kind}"))),
+        };
+        let described: Option<String> = client
+            .query_one(
+                &format!("SELECT pg_catalog.pg_describe_object('pg_catalog.{catalog}'::pg_catalog.regclass, $1, 0)"),
+                &[&oid],
+            )
+            .await
+            .map_err(ToolError::from)?
+            .get(0);
+        let what = described.unwrap_or_else(|| format!("{catalog} {oid}"));
+        if kind == 'd' {
+            // Planning an INSERT folds column defaults: only IMMUTABLE functions run then,
+            // and the built-in ones are harmless; user functions are examined as usual.
+            let mut found = self.dependencies(client, catalog, oid, &what).await;
+            if let Err(e) = &found
+                && e.details.as_ref().is_some_and(|d| d["builtin"] == true)
+            {
+                found = Ok(Found::default());
+            }
+            return found;
+        }
+        self.dependencies(client, catalog, oid, &what).await
+    }
+
+    async fn dependencies(
+        &self,
+        client: &tokio_postgres::Client,
+        catalog: &str,
+        oid: u32,
+        via: &str,
+    ) -> ToolResult<Found> {
+        let rows = client
+            .query(&dependencies_sql(catalog), &[&oid])
+            .await
+            .map_err(ToolError::from)?;
+        let mut found = Found::default();
+        let mut functions = Vec::new();
+        for row in rows {
+            let kind: String = row.get(0);
+            let target: u32 = row.get(1);
+            let name: String = row.get(2);
+            match kind.as_str() {
+                "f" => functions.push(target),
+                _ => {
+                    found.names.rels.insert(name);
+                }
+            }
+        }
+        if !functions.is_empty() {
+            let mut by_oid = self
+                .functions_by_oid(client, &functions, via)
+                .await
+                .map_err(|mut e| {
+                    if let Some(d) = e.details.as_mut() {
+                        d["builtin"] = json!(true);
+                    }
+                    e
+                })?;
+            found.names.extend(&by_oid.names);
+            found.keys.append(&mut by_oid.keys);
+        }
+        Ok(found)
+    }
+}
+
+/// The refusal of a built-in function that is denied or unclassified.
+fn builtin_refusal(name: &str) -> ToolError {
+    match denied(name) {
+        Some((category, reason)) => refusal(format!("read-only mode refuses {name}(): it {reason}"))
+            .suggest("This function is never available to reads (docs/SECURITY.md, \"The function policy\").")
+            .with_details(json!({ "function": name, "reason": reason, "category": category })),
+        None => unclassified_builtin(name),
+    }
+}
+
+/// Adds what used a refused function to its refusal ("… used by view v").
+fn used_by(mut err: ToolError, via: &str) -> ToolError {
+    err.error = format!("{} (used by {via})", err.error);
+    if let Some(d) = err.details.as_mut() {
+        d["via"] = json!(via);
+    }
+    err
+}
+
+fn catalog_changed() -> ToolError {
+    ToolError::new(
+        crate::error::Category::Database,
+        "CATALOG_CHANGED",
+        "an object this read uses changed while the read-only policy checked it",
+    )
+    .suggest("Retry the call.")
+}
+
+/// `f:1234:567` → `('f', 1234)`.
+fn examine_key(key: &str) -> Option<(char, u32)> {
+    let mut parts = key.split(':');
+    let kind = parts.next()?.chars().next()?;
+    let oid = parts.next()?.parse().ok()?;
+    Some((kind, oid))
+}
+
+const FUNCTION_SQL: &str = "\
+SELECT p.proname::text AS proname, n.nspname::text AS nspname, p.provolatile, l.lanname::text AS lanname, p.prosecdef, p.prokind, p.prosrc,
+       (pg_catalog.to_jsonb(p) ->> 'prosqlbody') IS NOT NULL AS has_sql_body,
+       (SELECT e.extname::text FROM pg_catalog.pg_depend d
+          JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+           AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e') AS extname,
+       ARRAY(SELECT f FROM unnest(ARRAY[a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn,
+                                        a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn]::oid[]) f
+              WHERE f <> 0) AS support
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+  LEFT JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
+ WHERE p.oid = $1";
+
+const FUNCTIONS_BY_OID_SQL: &str = "\
+SELECT p.proname::text, p.oid < 16384, 'f:' || p.oid || ':' || p.xmin
+  FROM pg_catalog.pg_proc p WHERE p.oid = ANY ($1)";
+
+/// The functions (directly or behind an operator) and views an object of `catalog` depends on.
+fn dependencies_sql(catalog: &str) -> String {
+    format!(
+        "SELECT 'f', d.refobjid, '' FROM pg_catalog.pg_depend d
+          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = $1
+            AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+         UNION ALL
+         SELECT 'f', o.oprcode::oid, '' FROM pg_catalog.pg_depend d
+           JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
+          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = $1
+            AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+         UNION ALL
+         SELECT DISTINCT 'v', c.oid, c.relname::text FROM pg_catalog.pg_depend d
+           JOIN pg_catalog.pg_class c ON c.oid = d.refobjid
+          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = $1
+            AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind = 'v'"
+    )
+}
+
+fn array(items: impl IntoIterator<Item = impl AsRef<str>>, ty: &str) -> String {
+    let items: Vec<String> = items
+        .into_iter()
+        .map(|i| escape_literal(i.as_ref()))
+        .collect();
+    format!("ARRAY[{}]::pg_catalog.{ty}[]", items.join(", "))
+}
+
+/// See the module documentation: every object through which the statement could execute a
+/// function, minus those known safe (`keys`) and the IMMUTABLE/STABLE functions of trusted
+/// extensions (decided here, to spare a round trip).
+fn candidates_sql(names: &Names, keys: &BTreeSet<String>) -> String {
+    let not_allowed = names
+        .funcs
+        .iter()
+        .chain(&names.fields)
+        .filter(|n| !CLASSIFICATION.builtin_allowed(n));
+    let (trusted, ext_denied) = CLASSIFICATION.trusted_extensions();
+    let funcs = array(&names.funcs, "name");
+    let fields = array(&names.fields, "name");
+    let not_allowed = array(not_allowed, "name");
+    let ops = array(&names.ops, "name");
+    let rels = array(&names.rels, "name");
+    let targets = array(&names.targets, "name");
+    let keys = array(keys, "text");
+    let trusted = array(trusted, "name");
+    let ext_denied = array(ext_denied, "name");
+    format!(
+        "SELECT s.k FROM (
+  SELECT 'f:' || p.oid || ':' || p.xmin AS k, p.oid AS fn FROM pg_catalog.pg_proc p
+   WHERE p.proname = ANY ({funcs}) AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
+  UNION ALL
+  SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_proc p
+   WHERE p.proname = ANY ({fields}) AND p.pronargs = 1
+     AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
+     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p')
+  UNION ALL
+  SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_operator o
+    JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
+   WHERE o.oprname = ANY ({ops}) AND p.oid >= 16384
+  UNION ALL
+  SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_cast c
+    JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
+   WHERE p.oid >= 16384
+  UNION ALL
+  SELECT 'r:' || r.oid || ':' || r.xmin, NULL FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+   WHERE c.relname = ANY ({rels}) AND c.relkind = 'v'
+  UNION ALL
+  SELECT 'p:' || pol.oid || ':' || pol.xmin, NULL FROM pg_catalog.pg_policy pol
+    JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
+   WHERE c.relname = ANY ({rels}) AND c.relrowsecurity
+  UNION ALL
+  SELECT 'c:' || con.oid || ':' || con.xmin, NULL FROM pg_catalog.pg_constraint con
+   WHERE con.contypid <> 0 AND con.contype = 'c'
+  UNION ALL
+  SELECT 'd:' || ad.oid || ':' || ad.xmin, NULL FROM pg_catalog.pg_attrdef ad
+    JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
+   WHERE c.relname = ANY ({targets})
+) s
+WHERE s.k <> ALL ({keys})
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+      JOIN pg_catalog.pg_proc p ON p.oid = d.objid
+     WHERE s.fn IS NOT NULL AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND d.objid = s.fn AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+       AND d.deptype = 'e' AND e.extname = ANY ({trusted}) AND p.provolatile <> 'v'
+       AND p.proname <> ALL ({ext_denied}))"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse() {
+        assert_eq!(examine_key("f:16400:789"), Some(('f', 16400)));
+        assert_eq!(examine_key("r:12:1"), Some(('r', 12)));
+        assert_eq!(examine_key("nonsense"), None);
+    }
+
+    #[test]
+    fn candidate_sql_quotes_every_name() {
+        let mut names = Names::default();
+        names.funcs.insert("it's".into());
+        names.rels.insert("a\"b".into());
+        let sql = candidates_sql(&names, &BTreeSet::new());
+        assert!(sql.contains("ARRAY['it''s']::pg_catalog.name[]"), "{sql}");
+        assert!(sql.contains("ARRAY['a\"b']::pg_catalog.name[]"), "{sql}");
+    }
+}
