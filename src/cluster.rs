@@ -53,10 +53,12 @@ pub const CREATE_READER_ROLE_SQL: &str = "DO $$ BEGIN \
      DO $$ BEGIN IF NOT pg_catalog.pg_has_role(current_user, 'pgmcp_reader', 'MEMBER') THEN \
      EXECUTE pg_catalog.format('GRANT pgmcp_reader TO %I', current_user); END IF; END $$";
 
-/// Per database: takes `set_config` from PUBLIC, so the reader role cannot switch itself
-/// back to the session user (see docs/SECURITY.md). Superusers are not affected.
-pub const REVOKE_SET_CONFIG_SQL: &str =
-    "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC";
+/// The hardening that goes with a read-only role, per database (see docs/SECURITY.md):
+/// without `set_config` the reader role cannot switch itself back to the session user, and
+/// without `pg_prepared_statement()` it cannot read the statements pgmcp keeps prepared on
+/// a connection (earlier callers' SQL). Superusers are not affected.
+pub const REVOKE_FROM_PUBLIC_SQL: &str = "REVOKE EXECUTE ON FUNCTION \
+     pg_catalog.set_config(text, text, boolean), pg_catalog.pg_prepared_statement() FROM PUBLIC";
 
 /// OS account used to run the server when we are root.
 const SERVICE_USER: &CStr = c"postgres";

@@ -95,9 +95,10 @@ pub async fn start() -> anyhow::Result<(Cluster, String)> {
     client.batch_execute(SAMPLE_SQL).await?;
     // The hardening docs/SECURITY.md recommends with --read-only-role: PostgreSQL checks a
     // role switch against the session user (here the superuser), so without it a read
-    // could `set_config('role', 'none', true)` and leave the reader role mid-statement.
+    // could `set_config('role', 'none', true)` and leave the reader role mid-statement; and
+    // pg_prepared_statements would show the reader earlier callers' cached SQL.
     client
-        .batch_execute(crate::cluster::REVOKE_SET_CONFIG_SQL)
+        .batch_execute(crate::cluster::REVOKE_FROM_PUBLIC_SQL)
         .await?;
     drop(client);
     let _ = conn_task.await;

@@ -441,9 +441,14 @@ const ROLE_LAYER_ATTACKS: &[(&str, &str)] = &[
         "terminate the connecting role's other sessions",
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = session_user AND pid <> pg_backend_pid()",
     ),
-    // PostgreSQL checks a role switch against the session user, not the current role, so
-    // these need the hardening of docs/SECURITY.md (set_config revoked from PUBLIC), which
-    // the test applies to its database.
+    // The next three need the hardening of docs/SECURITY.md (`pg_prepared_statement()` and
+    // `set_config` revoked from PUBLIC), which the test applies to its database: both are
+    // PUBLIC by default, and PostgreSQL checks a role switch against the session user, not
+    // the current role.
+    (
+        "read earlier callers' SQL texts from the read statement cache",
+        "SELECT statement FROM pg_prepared_statements",
+    ),
     (
         "switch back to the session user, then run a string",
         "SELECT set_config('role', 'none', true), query_to_xml('select pg_read_file(''/etc/passwd'')', true, false, '')",
@@ -467,7 +472,7 @@ async fn the_read_only_role_alone_refuses_the_attacks_on_a_superuser_connection(
     admin
         .batch_execute(&format!(
             "CREATE EXTENSION dblink; CREATE EXTENSION adminpack; {}",
-            pgmcp::cluster::REVOKE_SET_CONFIG_SQL
+            pgmcp::cluster::REVOKE_FROM_PUBLIC_SQL
         ))
         .await
         .unwrap();

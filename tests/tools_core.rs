@@ -2870,6 +2870,21 @@ async fn cached_read_texts_are_not_visible_to_the_next_callers_sql() {
     let out = v["results"][0]["rows"][0].clone();
     assert_eq!(out["pid"], pid, "not the same connection: {v}");
     assert_eq!(out["n"], 0, "a batch saw an earlier read's SQL text");
+    // A read, which keeps the cache, may not look: the read-only role, with the hardening
+    // of docs/SECURITY.md applied to this database, may not execute the function behind
+    // the view (and the statement policy may refuse it first).
+    sql(&app, pgmcp::cluster::REVOKE_FROM_PUBLIC_SQL).await;
+    rows(&app, secret).await;
+    for look in [
+        "SELECT statement FROM pg_prepared_statements",
+        "SELECT * FROM pg_catalog.pg_prepared_statement()",
+    ] {
+        let e = fail(&app, "pg_read_query", json!({ "sql": look })).await;
+        assert!(
+            e["code"] == "READ_ONLY_VIOLATION" || e["code"] == "INSUFFICIENT_PRIVILEGE",
+            "{e:#}"
+        );
+    }
 }
 
 #[tokio::test]
