@@ -318,6 +318,15 @@ fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
         && (e.error.contains(&format!("role \"{role}\""))
             || e.error.contains("permission denied to set role"));
     if !about_role {
+        // Any other privilege error of a read is the read-only role's, not the connecting
+        // role's: say so, or the caller is told to connect differently.
+        if e.sqlstate.as_deref() == Some("42501") {
+            let mut e = e;
+            e.suggestion = Some(format!(
+                "Reads run as the read-only role {role} (--read-only-role), which lacks this privilege; it is refused on purpose unless the operator grants it to that role."
+            ));
+            return e;
+        }
         return e;
     }
     let mut out = ToolError::new(

@@ -94,8 +94,8 @@ pub const READER_ROLE: &str = pgmcp::cluster::READER_ROLE;
 
 /// An App (the server's state, no MCP transport) on `url` with extra command-line flags.
 /// Code Mode workers are the built pgmcp binary (the test binary itself is not one).
-/// Reads run as [`READER_ROLE`] (`--read-only-role`), as a deployment should; pass
-/// `--read-only-role ""` for an App without it.
+/// On the shared test server, reads run as [`READER_ROLE`] (`--read-only-role`), as a
+/// deployment's should; pass `--read-only-role ""` for an App without it.
 pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::tools::App> {
     app_with(url, extra, |_| {})
 }
@@ -107,8 +107,6 @@ pub fn app_with(
     extra: &[&str],
     tweak: impl FnOnce(&mut pgmcp::config::Config),
 ) -> std::sync::Arc<pgmcp::tools::App> {
-    // The role exists once the server is up.
-    server();
     let mut args = vec![
         "pgmcp",
         "--postgres",
@@ -116,7 +114,12 @@ pub fn app_with(
         "--code-worker-exe",
         env!("CARGO_BIN_EXE_pgmcp"),
     ];
-    if !extra.contains(&"--read-only-role") {
+    // Only the shared test server has the role (created with it); a cluster a test starts
+    // for itself does not.
+    if !extra.contains(&"--read-only-role")
+        && endpoint(url).is_some()
+        && endpoint(url) == endpoint(&admin_url())
+    {
         args.extend(["--read-only-role", READER_ROLE]);
     }
     args.extend_from_slice(extra);
@@ -290,6 +293,14 @@ pub fn with_dbname(url: &str, dbname: &str) -> String {
     let (before_query, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
     let authority = &before_query[..before_query.find('/').unwrap_or(before_query.len())];
     format!("{scheme}{authority}/{dbname}{query}")
+}
+
+/// `user@host:port` of a `postgres://` URL; `None` for anything else.
+fn endpoint(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    Some(rest.split(['/', '?']).next()?.to_string())
 }
 
 /// A libpq `key=value` connection string for a `postgres://user[:password]@host:port/db`
