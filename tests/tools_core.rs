@@ -3025,6 +3025,39 @@ async fn a_loaded_library_never_reaches_the_next_caller() {
         "a transaction's library is loaded"
     );
     assert_ne!(v["pid"], pid, "the transaction's connection was reused");
+    // In an atomic batch, alone and inside a pinned transaction: the same.
+    let pid = backend(&app).await;
+    ok(
+        &app,
+        "pg_transaction_execute",
+        json!({ "statements": ["LOAD 'auto_explain'"] }),
+    )
+    .await;
+    let v = write_row(&app, probe).await;
+    assert_eq!(v["loaded"], Value::Null, "a batch's library is loaded");
+    assert_ne!(v["pid"], pid, "the batch's connection was reused");
+    let pid = backend(&app).await;
+    let b = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = b["transactionId"].clone();
+    ok(
+        &app,
+        "pg_transaction_execute",
+        json!({ "transactionId": id, "statements": ["LOAD 'auto_explain'"] }),
+    )
+    .await;
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    let v = write_row(&app, probe).await;
+    assert_eq!(
+        v["loaded"],
+        Value::Null,
+        "a pinned batch's library is loaded"
+    );
+    assert_ne!(v["pid"], pid, "the pinned batch's connection was reused");
     // An ordinary write keeps its connection.
     let pid = backend(&app).await;
     sql(&app, "CREATE TABLE workload (x int)").await;

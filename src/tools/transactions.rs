@@ -679,6 +679,10 @@ async fn execute_in(
             "this call is read-only and cannot run statements in a read-write transaction",
         ));
     }
+    if statements.iter().any(|s| may_load_library(s.parts().0)) {
+        // Closed instead of reused when the transaction ends (`pool::may_load_library`).
+        tx.client.discard();
+    }
     tx.client
         .batch_execute("SAVEPOINT pgmcp_execute")
         .await
