@@ -117,8 +117,6 @@ const db = (await pg.query(`select 41 + 1 as n,
   current_user::text as role,
   current_setting('transaction_read_only') as read_only,
   (select count(*)::int from pg_class where relpersistence = 't') as temp_tables,
-  (select coalesce(string_agg(name, ',' order by name), '') from pg_prepared_statements
-     where from_sql) as prepared,
   (select count(*)::int from pg_listening_channels()) as listening,
   (select count(*)::int from pg_locks l where l.locktype = 'advisory'
      and l.database = (select oid from pg_database where datname = current_database())) as advisory,
@@ -126,6 +124,12 @@ const db = (await pg.query(`select 41 + 1 as n,
      and a.pid <> pg_backend_pid() and a.state is distinct from 'idle') as busy_sessions,
   (select string_agg(relname::text, ',' order by relname) from pg_class
      where relnamespace = 'public'::regnamespace) as public_relations`)).rows[0];
+// Reads may not look at pg_prepared_statements (it shows other callers' SQL); a write may,
+// where the server has write tools.
+db.prepared = typeof pg.core.writeQuery === "function"
+  ? (await pg.core.writeQuery(`select coalesce(string_agg(name, ',' order by name), '') as p
+       from pg_prepared_statements where from_sql`)).rows[0].p
+  : "no write tools";
 return { shapes, probes, db };
 "#;
 

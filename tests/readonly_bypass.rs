@@ -53,6 +53,48 @@ CREATE FUNCTION canary_write() RETURNS int LANGUAGE plpgsql AS $$
 CREATE PROCEDURE canary_wipe() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM canary; END $$;
 CREATE VIEW canary_view_write AS SELECT canary_write() AS x;
 CREATE FUNCTION canary_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM canary';
+CREATE VIEW canary_count_view AS SELECT canary_count() AS n;
+CREATE EXTENSION IF NOT EXISTS dblink;
+-- What a function that slipped through would leave behind.
+CREATE TABLE canary_log (what text);
+CREATE FUNCTION side_effect(c canary) RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN INSERT INTO canary_log VALUES ('side_effect ' || c.id); RETURN 1; END $$;
+CREATE FUNCTION side_effect_int(i int) RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN INSERT INTO canary_log VALUES ('int ' || i); RETURN 1; END $$;
+CREATE FUNCTION side_effect_cmp(a int, b int) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN INSERT INTO canary_log VALUES ('cmp'); RETURN a = b; END $$;
+CREATE FUNCTION side_effect_sum(s int, i int) RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN INSERT INTO canary_log VALUES ('sum'); RETURN coalesce(s, 0) + i; END $$;
+CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = side_effect_cmp);
+CREATE AGGREGATE evil_agg(int) (SFUNC = side_effect_sum, STYPE = int);
+CREATE DOMAIN evil_dom AS int CHECK (side_effect_int(VALUE) = 1);
+CREATE TYPE evil_t AS (x int);
+CREATE FUNCTION evil_cast(t evil_t) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN INSERT INTO canary_log VALUES ('cast'); RETURN 'x'; END $$;
+CREATE CAST (evil_t AS text) WITH FUNCTION evil_cast(evil_t) AS IMPLICIT;
+CREATE FUNCTION stable_reader(c canary) RETURNS text LANGUAGE plpgsql STABLE AS $$
+  BEGIN RETURN pg_read_file('postgresql.auto.conf'); END $$;
+CREATE FUNCTION sql_stable_leak() RETURNS text LANGUAGE sql STABLE AS $$ SELECT pg_read_file('postgresql.auto.conf') $$;
+CREATE FUNCTION sql_stable_nested() RETURNS int LANGUAGE sql STABLE AS $$ SELECT side_effect(c) FROM canary c LIMIT 1 $$;
+CREATE FUNCTION sql_atomic_leak() RETURNS text LANGUAGE sql STABLE BEGIN ATOMIC SELECT pg_read_file('postgresql.auto.conf'); END;
+CREATE FUNCTION sec_definer() RETURNS int LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT 1';
+CREATE VIEW view_nested AS SELECT * FROM canary_view_write;
+CREATE VIEW view_sql_leak AS SELECT sql_stable_leak() AS f;
+CREATE VIEW view_builtin_denied AS SELECT pg_read_file('postgresql.auto.conf') AS f;
+CREATE TABLE rls_t (id int);
+INSERT INTO rls_t VALUES (1);
+CREATE POLICY rls_p ON rls_t USING (side_effect_int(id) = 1);
+ALTER TABLE rls_t ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rls_t FORCE ROW LEVEL SECURITY;
+CREATE TABLE brin_t (i int);
+INSERT INTO brin_t SELECT generate_series(1, 1000);
+CREATE INDEX brin_i ON brin_t USING brin (i);
+CREATE TABLE gin_t (a int[]);
+CREATE INDEX gin_a ON gin_t USING gin (a) WITH (fastupdate = on);
+INSERT INTO gin_t VALUES ('{1,2}');
+CREATE FUNCTION immutable_side_effect() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+  BEGIN RETURN length(pg_read_file('postgresql.auto.conf')); END $$;
+CREATE TABLE defaults_t (id int, v int DEFAULT immutable_side_effect());
 "#;
 
 /// A database with the fixture, and a restricted and an unrestricted App on it.
@@ -79,6 +121,22 @@ async fn state(db_url: &str) -> Vec<(String, String)> {
         (
             "sequence",
             "SELECT last_value || '/' || is_called FROM canary_seq",
+        ),
+        (
+            "canary log",
+            "SELECT coalesce(string_agg(what, ','), '') FROM canary_log",
+        ),
+        (
+            "statistics reset",
+            "SELECT coalesce(stats_reset::text, 'never') FROM pg_stat_database WHERE datname = current_database()",
+        ),
+        (
+            "dblink connections",
+            "SELECT coalesce(array_to_string(dblink_get_connections(), ','), '')",
+        ),
+        (
+            "replication origins",
+            "SELECT count(*)::text FROM pg_replication_origin",
         ),
         ("relations", "SELECT count(*)::text FROM pg_class"),
         ("functions", "SELECT count(*)::text FROM pg_proc"),
@@ -678,4 +736,179 @@ async fn an_unusable_read_only_role_is_a_clear_error() {
         let b = call(&app, "pg_transaction_begin", json!({ "readOnly": true })).await;
         assert_eq!(b.unwrap_err()["code"], "READ_ONLY_ROLE_UNUSABLE");
     }
+}
+
+/// The classification in `src/db/read_functions.txt` must cover every built-in function of
+/// the server the tests run on, and every function behind a built-in operator must be
+/// allowed (operators are resolved implicitly, so refusing one would refuse ordinary SQL).
+/// A PostgreSQL version with new functions fails here until they are reviewed.
+#[tokio::test]
+async fn read_policy_classifies_every_builtin_function() {
+    use pgmcp::db::function_policy::{Builtin, CLASSIFICATION};
+    let db = support::test_db().await;
+    let client = support::connect(&db.url).await;
+    let names: Vec<String> = client
+        .query(
+            "SELECT DISTINCT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE p.oid < 16384 AND n.nspname IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(names.len() > 2000, "only {} built-in names", names.len());
+    let unclassified: Vec<&String> = names
+        .iter()
+        .filter(|n| CLASSIFICATION.builtin(n).is_none())
+        .collect();
+    assert!(
+        unclassified.is_empty(),
+        "built-in functions the read-only policy does not classify (review them and add them to src/db/read_functions.txt): {unclassified:?}"
+    );
+    let operator_functions: Vec<String> = client
+        .query(
+            "SELECT DISTINCT p.proname::text FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode \
+             WHERE o.oid < 16384 ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let refused: Vec<&String> = operator_functions
+        .iter()
+        .filter(|n| !CLASSIFICATION.builtin_allowed(n))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "built-in operators whose functions are refused: {refused:?}"
+    );
+    // The volatile built-ins are where effects live: every one must be classified on purpose
+    // (allowed ones are listed in docs/SECURITY.md).
+    let denied = names
+        .iter()
+        .filter(|n| matches!(CLASSIFICATION.builtin(n), Some(Builtin::Denied { .. })))
+        .count();
+    assert!(denied >= 150, "only {denied} built-in names denied");
+}
+
+/// The Code Mode paths the red team used besides `pg.query`: `pg.explain({analyze})` and
+/// `pg.count(table, where)`, each with a query-string function and field notation.
+#[tokio::test]
+async fn code_mode_explain_and_count_paths_refuse_hidden_calls() {
+    let (db, _restricted, full) = setup().await;
+    let before = state(&db.url).await;
+    let code = r#"
+const out: Record<string, string> = {};
+const attempts: [string, () => Promise<unknown>][] = [
+  ["explain ts_stat", () => pg.explain({ sql: "SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''postgresql.auto.conf''))')", analyze: true })],
+  ["explain field", () => pg.explain({ sql: "SELECT c.side_effect FROM canary c", analyze: true })],
+  ["count ts_stat", () => pg.count("canary", "EXISTS (SELECT 1 FROM ts_stat('SELECT to_tsvector(''x'')'))")],
+  ["count field", () => pg.count("canary", "canary.side_effect = 1")],
+  ["count operator", () => pg.count("canary", "id === 1")],
+];
+for (const [name, f] of attempts) {
+  try { await f(); out[name] = "RAN"; } catch (e: any) { out[name] = String(e?.code ?? e); }
+}
+return out;"#;
+    let v = call(
+        &full,
+        "pg_execute_code",
+        json!({ "code": code, "readonly": true }),
+    )
+    .await
+    .expect("execution runs");
+    for (path, outcome) in v["result"].as_object().cloned().unwrap_or_default() {
+        assert_eq!(outcome, "READ_ONLY_VIOLATION", "{path}: {v}");
+    }
+    assert_eq!(before, state(&db.url).await);
+}
+
+/// Refusals name the function and how to allow it, and a function the operator vouches for
+/// with `--read-only-allow-function` runs (still only when it is not VOLATILE).
+#[tokio::test]
+async fn refusals_name_the_function_and_vouching_allows_it() {
+    let (db, restricted, _full) = setup().await;
+    let e = call(
+        &restricted,
+        "pg_read_query",
+        json!({ "sql": "SELECT c.stable_reader FROM canary c" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e["code"], "READ_ONLY_VIOLATION", "{e}");
+    assert_eq!(e["details"]["function"], "public.stable_reader", "{e}");
+    assert!(
+        e["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("--read-only-allow-function public.stable_reader"),
+        "{e}"
+    );
+    let e = call(
+        &restricted,
+        "pg_read_query",
+        json!({ "sql": "SELECT * FROM view_nested" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e["details"]["function"], "public.canary_write", "{e}");
+
+    support::connect(&db.url)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION vouched_reader(c canary) RETURNS text LANGUAGE plpgsql STABLE AS \
+             $$ BEGIN RETURN c.v; END $$",
+        )
+        .await
+        .unwrap();
+    let vouched = support::app(
+        &db.url,
+        &[
+            "--access-mode",
+            "restricted",
+            "--read-only-allow-function",
+            "public.vouched_reader,side_effect",
+        ],
+    );
+    let v = call(
+        &vouched,
+        "pg_read_query",
+        json!({ "sql": "SELECT c.vouched_reader FROM canary c ORDER BY id LIMIT 1" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v["rows"][0]["vouched_reader"], "one", "{v}");
+    // Vouching does not make a VOLATILE function a read.
+    let e = call(
+        &vouched,
+        "pg_read_query",
+        json!({ "sql": "SELECT side_effect(c) FROM canary c" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e["details"]["reason"], "volatile", "{e}");
+    // Replacing a function that passed makes it a new candidate: the cached plan is not
+    // trusted after CREATE OR REPLACE.
+    let sql = json!({ "sql": "SELECT canary_count()" });
+    call(&restricted, "pg_read_query", sql.clone())
+        .await
+        .unwrap();
+    call(&restricted, "pg_read_query", sql.clone())
+        .await
+        .unwrap();
+    support::connect(&db.url)
+        .await
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION canary_count() RETURNS bigint LANGUAGE sql STABLE AS \
+             $$ SELECT length(pg_read_file('postgresql.auto.conf'))::bigint $$",
+        )
+        .await
+        .unwrap();
+    let e = call(&restricted, "pg_read_query", sql).await.unwrap_err();
+    assert_eq!(e["details"]["function"], "public.canary_count", "{e}");
+    assert!(e["error"].as_str().unwrap().contains("pg_read_file"), "{e}");
 }

@@ -2596,18 +2596,20 @@ async fn a_read_leaves_nothing_in_the_session_either() {
     )
     .await;
     expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
-    ok(
-        &app,
-        "pg_read_query",
-        json!({ "sql": "SELECT * FROM takes_locks" }),
-    )
-    .await;
-    ok(
-        &app,
-        "pg_read_query",
-        json!({ "sql": "SELECT * FROM sets_session" }),
-    )
-    .await;
+    // The policy now sees into views too: reading them is refused, naming the function.
+    for (view, function) in [
+        ("takes_locks", "pg_advisory_lock"),
+        ("sets_session", "set_config"),
+    ] {
+        let e = fail(
+            &app,
+            "pg_read_query",
+            json!({ "sql": format!("SELECT * FROM {view}") }),
+        )
+        .await;
+        expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
+        assert_eq!(e["details"]["function"], function, "{e}");
+    }
     session_is_default(&app, &default_path).await;
     let other = support::connect(&db.url).await;
     let held: i64 = other
@@ -2689,12 +2691,19 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
     for _ in 0..3 {
         assert_eq!(rows(&app, q).await, vec![json!({"a": 1, "ro": "on"})]);
     }
-    // Every distinct read so far is prepared on the one pooled connection.
-    let prepared = "select count(*)::int from pg_prepared_statements where not from_sql";
-    let before = scalar(&app, prepared).await;
-    assert_eq!(before, 2, "q and the count itself");
+    // Every distinct read so far is prepared on the one pooled connection. (Reads may not
+    // look at pg_prepared_statements, which would show other callers' SQL: the cache is
+    // asked, and the server is asked through a write.)
+    let cached = || async {
+        let conn = app.db.client().await.unwrap();
+        let n = conn.cached_statements();
+        // Back as it came: untouched, nothing to reset.
+        pgmcp::db::pool::release_clean(conn);
+        n
+    };
+    assert_eq!(cached().await, 1, "q");
     assert_eq!(rows(&app, "select 2 as two").await, vec![json!({"two": 2})]);
-    assert_eq!(scalar(&app, prepared).await, 3);
+    assert_eq!(cached().await, 2);
 
     // Another session changes the columns under the prepared statement.
     let other = support::connect(&db.url).await;
@@ -2748,7 +2757,7 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
         .unwrap();
     let e = fail(&app, "pg_read_query", json!({ "sql": calls_f })).await;
     expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
-    assert_eq!(e["details"]["function"], "f", "{e:#}");
+    assert_eq!(e["details"]["function"], "public.f", "{e:#}");
     let n: i64 = other
         .query_one("select count(*) from t where a = 99", &[])
         .await
@@ -2759,7 +2768,17 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
     // A write resets the session: the statements are gone, and so is the cache's memory
     // of them (a stale entry would fail with "prepared statement … does not exist").
     sql(&app, "INSERT INTO t VALUES (2)").await;
-    assert_eq!(scalar(&app, prepared).await, 1);
+    assert_eq!(cached().await, 0);
+    let on_server = ok(
+        &app,
+        "pg_write_query",
+        json!({ "sql": "select count(*)::int as n from pg_prepared_statements where not from_sql" }),
+    )
+    .await;
+    assert_eq!(
+        on_server["rows"][0]["n"], 1,
+        "only the write's own statement: {on_server}"
+    );
     assert_eq!(rows(&app, q).await.len(), 2);
     assert_eq!(rows(&app, q).await.len(), 2);
 }

@@ -11,11 +11,13 @@
 //!   a built-in's name and win resolution for its argument types);
 //! - one-argument functions on a composite or pseudo type named in field notation;
 //! - the functions behind operators with a used name (explicit or implicit comparisons);
-//! - the functions of every cast that is not built in (casts apply implicitly);
+//! - the types in play: those named in casts, the column and row types of the relations
+//!   read, and (recursively) their domain base and array element types; for them, the
+//!   functions of casts that are not built in (casts also apply implicitly) and domain CHECK
+//!   constraints (a value is checked when coerced to the domain);
 //! - the rewrite rules of views read (a view executes its query), the row-security policies
-//!   of tables read, every domain CHECK constraint (a value is checked when coerced to the
-//!   domain, without the domain's name in the text), and the column defaults of tables an
-//!   EXPLAIN plans a write into (planning folds them).
+//!   of tables read, and the column defaults of tables an EXPLAIN plans a write into
+//!   (planning folds them).
 //!
 //! Each candidate is keyed by its OID and `xmin`, so `CREATE OR REPLACE` makes it a new
 //! candidate. A candidate is *examined* once ([`Policy::examine`]): built-ins by the reviewed
@@ -270,12 +272,18 @@ impl Policy {
                 vouch,
             );
         }
-        if has_sql_body {
-            // A SQL-standard body (BEGIN ATOMIC / RETURN) is parsed at creation: PostgreSQL
-            // records exactly what it uses.
-            return self.dependencies(client, "pg_proc", oid, &shown).await;
-        }
-        let body: String = row.get("prosrc");
+        let body: String = if has_sql_body {
+            // A SQL-standard body (BEGIN ATOMIC … END / RETURN expr) has no source text;
+            // PostgreSQL deparses it.
+            let deparsed: Option<String> = client
+                .query_one("SELECT pg_catalog.pg_get_function_sqlbody($1)", &[&oid])
+                .await
+                .map_err(ToolError::from)?
+                .get(0);
+            standard_body_statements(&deparsed.unwrap_or_default())
+        } else {
+            row.get("prosrc")
+        };
         match check_function_body(&body) {
             Ok(mut names) => {
                 // Its own name stays watched too: a replacement is a new key anyway.
@@ -286,7 +294,7 @@ impl Policy {
                 })
             }
             Err(e) => Err(refusal(format!(
-                "read-only mode refuses {shown}(): its body is not a read ({})",
+                "read-only mode refuses {shown}(): its body does not pass the read-only policy ({})",
                 e.error
             ))
             .suggest(vouch)
@@ -322,83 +330,84 @@ impl Policy {
         Ok(found)
     }
 
-    /// A view rule, policy, domain constraint or column default (or a SQL-standard function
-    /// body): what it executes is what it depends on.
+    /// A view, policy, domain constraint or column default: what it executes is in its
+    /// definition, which PostgreSQL deparses to SQL that the parse policy then checks like a
+    /// statement. (`pg_depend` cannot be used: it records no dependency on built-in, pinned
+    /// objects, so a view over `pg_read_file` depends on nothing there.)
     async fn examine_object(
         &self,
         client: &tokio_postgres::Client,
         kind: char,
         oid: u32,
     ) -> ToolResult<Found> {
-        let catalog = match kind {
-            'r' => "pg_rewrite",
-            'p' => "pg_policy",
-            'c' => "pg_constraint",
-            'd' => "pg_attrdef",
+        let (catalog, definition) = match kind {
+            'r' => (
+                "pg_rewrite",
+                "SELECT pg_catalog.pg_get_viewdef(r.ev_class) FROM pg_catalog.pg_rewrite r WHERE r.oid = $1",
+            ),
+            'p' => (
+                "pg_policy",
+                "SELECT 'SELECT ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'true') || ', ' \
+                        || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), 'true') \
+                   FROM pg_catalog.pg_policy p WHERE p.oid = $1",
+            ),
+            'c' => (
+                "pg_constraint",
+                "SELECT 'SELECT ' || pg_catalog.pg_get_expr(c.conbin, 0) FROM pg_catalog.pg_constraint c WHERE c.oid = $1",
+            ),
+            'd' => (
+                "pg_attrdef",
+                "SELECT 'SELECT ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE d.oid = $1",
+            ),
             _ => return Err(ToolError::internal(format!("bad policy key kind {kind}"))),
         };
-        let described: Option<String> = client
-            .query_one(
-                &format!("SELECT pg_catalog.pg_describe_object('pg_catalog.{catalog}'::pg_catalog.regclass, $1, 0)"),
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT ({definition}), pg_catalog.pg_describe_object('pg_catalog.{catalog}'::pg_catalog.regclass, $1, 0)"
+                ),
                 &[&oid],
             )
             .await
             .map_err(ToolError::from)?
-            .get(0);
-        let what = described.unwrap_or_else(|| format!("{catalog} {oid}"));
-        if kind == 'd' {
-            // Planning an INSERT folds column defaults: only IMMUTABLE functions run then,
-            // and the built-in ones are harmless; user functions are examined as usual.
-            let mut found = self.dependencies(client, catalog, oid, &what).await;
-            if let Err(e) = &found
-                && e.details.as_ref().is_some_and(|d| d["builtin"] == true)
+            .ok_or_else(catalog_changed)?;
+        let text: Option<String> = row.get(0);
+        let what: Option<String> = row.get(1);
+        let what = what.unwrap_or_else(|| format!("{catalog} {oid}"));
+        let Some(text) = text else {
+            return Ok(Found::default());
+        };
+        match check_function_body(&text) {
+            Ok(names) => Ok(Found {
+                names,
+                keys: Vec::new(),
+            }),
+            // Planning an INSERT folds column defaults, and only IMMUTABLE functions fold:
+            // every denied built-in is VOLATILE (nextval above all), so it cannot run there.
+            Err(e)
+                if kind == 'd'
+                    && e.details
+                        .as_ref()
+                        .is_some_and(|d| d.get("category").is_some()) =>
             {
-                found = Ok(Found::default());
+                Ok(Found::default())
             }
-            return found;
+            Err(e) => Err(used_by(e, &what)),
         }
-        self.dependencies(client, catalog, oid, &what).await
     }
+}
 
-    async fn dependencies(
-        &self,
-        client: &tokio_postgres::Client,
-        catalog: &str,
-        oid: u32,
-        via: &str,
-    ) -> ToolResult<Found> {
-        let rows = client
-            .query(&dependencies_sql(catalog), &[&oid])
-            .await
-            .map_err(ToolError::from)?;
-        let mut found = Found::default();
-        let mut functions = Vec::new();
-        for row in rows {
-            let kind: String = row.get(0);
-            let target: u32 = row.get(1);
-            let name: String = row.get(2);
-            match kind.as_str() {
-                "f" => functions.push(target),
-                _ => {
-                    found.names.rels.insert(name);
-                }
-            }
-        }
-        if !functions.is_empty() {
-            let mut by_oid = self
-                .functions_by_oid(client, &functions, via)
-                .await
-                .map_err(|mut e| {
-                    if let Some(d) = e.details.as_mut() {
-                        d["builtin"] = json!(true);
-                    }
-                    e
-                })?;
-            found.names.extend(&by_oid.names);
-            found.keys.append(&mut by_oid.keys);
-        }
-        Ok(found)
+/// The statements of a deparsed SQL-standard function body: `BEGIN ATOMIC s1; s2; END` or
+/// `RETURN expr` (the two forms `pg_get_function_sqlbody` produces).
+fn standard_body_statements(deparsed: &str) -> String {
+    let body = deparsed.trim();
+    if let Some(expr) = body.strip_prefix("RETURN ") {
+        return format!("SELECT {expr}");
     }
+    body.strip_prefix("BEGIN ATOMIC")
+        .and_then(|b| b.trim_end().strip_suffix("END"))
+        .unwrap_or(body)
+        .to_string()
 }
 
 /// The refusal of a built-in function that is denied or unclassified.
@@ -457,25 +466,6 @@ const FUNCTIONS_BY_OID_SQL: &str = "\
 SELECT p.proname::text, p.oid < 16384, 'f:' || p.oid || ':' || p.xmin
   FROM pg_catalog.pg_proc p WHERE p.oid = ANY ($1)";
 
-/// The functions (directly or behind an operator) and views an object of `catalog` depends on.
-fn dependencies_sql(catalog: &str) -> String {
-    format!(
-        "SELECT 'f', d.refobjid, '' FROM pg_catalog.pg_depend d
-          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = $1
-            AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-         UNION ALL
-         SELECT 'f', o.oprcode::oid, '' FROM pg_catalog.pg_depend d
-           JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
-          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = $1
-            AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
-         UNION ALL
-         SELECT DISTINCT 'v', c.oid, c.relname::text FROM pg_catalog.pg_depend d
-           JOIN pg_catalog.pg_class c ON c.oid = d.refobjid
-          WHERE d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = $1
-            AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind = 'v'"
-    )
-}
-
 fn array(items: impl IntoIterator<Item = impl AsRef<str>>, ty: &str) -> String {
     let items: Vec<String> = items
         .into_iter()
@@ -503,15 +493,26 @@ fn candidates_sql(names: &Names, keys: &BTreeSet<String>) -> String {
     let keys = array(keys, "text");
     let trusted = array(trusted, "name");
     let ext_denied = array(ext_denied, "name");
+    // A function-style cast (`mydomain(1)`) is a call by the target type's name.
+    let types = array(names.types.iter().chain(&names.funcs), "name");
     format!(
-        "SELECT s.k FROM (
+        "WITH RECURSIVE rel AS (
+  SELECT c.oid, c.reltype FROM pg_catalog.pg_class c WHERE c.relname = ANY ({rels})
+), ty(oid) AS (
+  SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = ANY ({types})
+  UNION SELECT a.atttypid FROM pg_catalog.pg_attribute a JOIN rel ON a.attrelid = rel.oid WHERE a.attnum > 0
+  UNION SELECT rel.reltype FROM rel
+  UNION SELECT b.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid,
+        LATERAL (VALUES (t.typbasetype), (t.typelem)) AS b(oid) WHERE b.oid <> 0
+)
+SELECT s.k FROM (
   SELECT 'f:' || p.oid || ':' || p.xmin AS k, p.oid AS fn FROM pg_catalog.pg_proc p
    WHERE p.proname = ANY ({funcs}) AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_proc p
    WHERE p.proname = ANY ({fields}) AND p.pronargs = 1
      AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
-     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p')
+     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p', 'd')
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_operator o
     JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
@@ -519,7 +520,7 @@ fn candidates_sql(names: &Names, keys: &BTreeSet<String>) -> String {
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_cast c
     JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
-   WHERE p.oid >= 16384
+   WHERE p.oid >= 16384 AND c.castsource IN (SELECT oid FROM ty)
   UNION ALL
   SELECT 'r:' || r.oid || ':' || r.xmin, NULL FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
@@ -530,7 +531,7 @@ fn candidates_sql(names: &Names, keys: &BTreeSet<String>) -> String {
    WHERE c.relname = ANY ({rels}) AND c.relrowsecurity
   UNION ALL
   SELECT 'c:' || con.oid || ':' || con.xmin, NULL FROM pg_catalog.pg_constraint con
-   WHERE con.contypid <> 0 AND con.contype = 'c'
+   WHERE con.contypid IN (SELECT oid FROM ty) AND con.contype = 'c'
   UNION ALL
   SELECT 'd:' || ad.oid || ':' || ad.xmin, NULL FROM pg_catalog.pg_attrdef ad
     JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid

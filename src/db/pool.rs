@@ -186,6 +186,12 @@ impl Conn {
     pub fn discard(&mut self) {
         self.discard = true;
     }
+
+    /// How many read statements this connection keeps prepared (reads may not look at
+    /// `pg_prepared_statements`, so tests ask the cache).
+    pub fn cached_statements(&self) -> usize {
+        self.statements.len()
+    }
 }
 
 /// What is known about a pooled connection's session when it comes back.

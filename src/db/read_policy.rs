@@ -52,6 +52,8 @@ pub struct Names {
     /// Tables a planned-only write (EXPLAIN without ANALYZE) targets: planning folds their
     /// column defaults, which may call functions.
     pub targets: BTreeSet<String>,
+    /// Types named in casts: a cast may run a cast function, a domain its CHECK constraints.
+    pub types: BTreeSet<String>,
 }
 
 impl Names {
@@ -61,6 +63,7 @@ impl Names {
         self.ops.extend(other.ops.iter().cloned());
         self.rels.extend(other.rels.iter().cloned());
         self.targets.extend(other.targets.iter().cloned());
+        self.types.extend(other.types.iter().cloned());
     }
 
     /// Whether `other` adds nothing to `self`.
@@ -70,6 +73,7 @@ impl Names {
             && other.ops.is_subset(&self.ops)
             && other.rels.is_subset(&self.rels)
             && other.targets.is_subset(&self.targets)
+            && other.types.is_subset(&self.types)
     }
 }
 
@@ -443,6 +447,11 @@ impl Walk {
                 }
             }
             "AExpr" => self.operator(strings(&body["name"])),
+            "TypeCast" => {
+                if let Some(ty) = strings(&body["type_name"]["names"]).pop() {
+                    self.names.types.insert(ty);
+                }
+            }
             "SubLink" => self.operator(strings(&body["oper_name"])),
             "SortBy" => self.operator(strings(&body["use_op"])),
             "RangeVar" => {
@@ -477,13 +486,11 @@ impl Walk {
             );
             return;
         }
-        if schema == Some("pg_catalog") {
-            if CLASSIFICATION.builtin(name).is_none() {
-                self.violation = Some(unclassified_builtin(&shown));
-            }
-            // A built-in named with its schema resolves to nothing else.
+        if schema == Some("pg_catalog") && CLASSIFICATION.builtin(name).is_none() {
+            self.violation = Some(unclassified_builtin(&shown));
             return;
         }
+        // Even `pg_catalog.f` is looked up: a superuser can add functions to pg_catalog.
         self.names.funcs.insert(name.clone());
     }
 }
@@ -621,6 +628,8 @@ mod tests {
         );
         assert_eq!(n.rels, set(&["canary", "other_view", "t", "u", "v"]));
         assert!(n.targets.is_empty());
+        let cast = check_read_only("select 1::evil_dom, x::pg_catalog.int4 from t").unwrap();
+        assert_eq!(cast.names.types, set(&["evil_dom", "int4"]));
         let planned = check_read_only("explain insert into logged select 1").unwrap();
         assert_eq!(planned.names.targets, set(&["logged"]));
     }

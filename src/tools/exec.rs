@@ -47,6 +47,11 @@ pub async fn execute(
                 "End the transaction with pg_transaction_commit or pg_transaction_rollback.",
             ));
         }
+        if mode == Mode::Write && !ctx.read_only && may_load_library(sql) {
+            // Closed instead of reused when the transaction ends (`pool::may_load_library`);
+            // decided before the statement runs, so an error cannot skip it.
+            tx.client.discard();
+        }
         let client: &tokio_postgres::Client = &tx.client;
         // No syntax-error round trip to the server here (see `read_policy`): a failed Parse
         // would abort the pinned transaction, and the policy keeps it usable.
@@ -62,58 +67,62 @@ pub async fn execute(
         let set_role = role.clone().filter(|_| !plan_only);
         let catalog = catalog_policy(ctx);
         let guard = ctx.db().cancel_guard(client);
-        let result = if fence {
-            // The role too is undone by the ROLLBACK TO SAVEPOINT below.
-            client
-                .batch_execute(&format!(
-                    "SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on{}",
-                    set_role
-                        .as_deref()
-                        .map(|s| format!("; {s}"))
-                        .unwrap_or_default()
-                ))
-                .await
-                .map_err(|e| role_error(ctx, e))?;
-            let out = match &policy {
-                Some(check) => match catalog_check(catalog, client, sql, check).await {
-                    Ok(()) => run_query(client, sql, params, caps).await,
-                    Err(e) => Err(e),
-                },
-                None => run_query(client, sql, params, caps).await,
-            };
-            // Undoes the read-only switch (and anything the statement did); the outer
-            // transaction continues as it was.
-            client
-                .batch_execute(
-                    "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
-                )
-                .await
-                .map_err(ToolError::from)?;
-            out
-        } else {
-            if let Some(check) = &policy {
-                // A READ ONLY pinned transaction runs as the read-only role from its BEGIN
-                // (`pg_transaction_begin`); set again before each read, so a statement that
-                // got a `RESET ROLE` through cannot leave the rest of the transaction
-                // running as the connecting role.
-                let again = match (&role, plan_only) {
-                    (Some(_), true) => Some("SET LOCAL ROLE NONE".to_string()),
-                    (role, _) => role.clone(),
+        // Every outcome, errors included, goes through `guard.disarm()` below: a guard dropped
+        // armed sends a cancel request that arrives later, on whatever this connection runs
+        // next (after the transaction ends, another caller's statement).
+        let result = async {
+            if fence {
+                // The role too is undone by the ROLLBACK TO SAVEPOINT below.
+                client
+                    .batch_execute(&format!(
+                        "SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on{}",
+                        set_role
+                            .as_deref()
+                            .map(|s| format!("; {s}"))
+                            .unwrap_or_default()
+                    ))
+                    .await
+                    .map_err(|e| role_error(ctx, e))?;
+                let out = match &policy {
+                    Some(check) => {
+                        match catalog_check(catalog, client, sql, check).await {
+                            Ok(()) => run_query(client, sql, params, caps).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => run_query(client, sql, params, caps).await,
                 };
-                if let Some(set_role) = &again {
-                    client
-                        .batch_execute(set_role)
-                        .await
-                        .map_err(|e| role_error(ctx, e))?;
+                // Undoes the read-only switch (and anything the statement did); the outer
+                // transaction continues as it was.
+                client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT pgmcp_read_fence; RELEASE SAVEPOINT pgmcp_read_fence",
+                    )
+                    .await
+                    .map_err(ToolError::from)?;
+                out
+            } else {
+                if let Some(check) = &policy {
+                    // A READ ONLY pinned transaction runs as the read-only role from its
+                    // BEGIN (`pg_transaction_begin`); set again before each read, so a
+                    // statement that got a `RESET ROLE` through cannot leave the rest of the
+                    // transaction running as the connecting role.
+                    let again = match (&role, plan_only) {
+                        (Some(_), true) => Some("SET LOCAL ROLE NONE".to_string()),
+                        (role, _) => role.clone(),
+                    };
+                    if let Some(set_role) = &again {
+                        client
+                            .batch_execute(set_role)
+                            .await
+                            .map_err(|e| role_error(ctx, e))?;
+                    }
+                    catalog_check(catalog, client, sql, check).await?;
                 }
-                catalog_check(catalog, client, sql, check).await?;
-            } else if may_load_library(sql) {
-                // Decided before the statement runs, so an error cannot skip it.
-                tx.client.discard();
+                run_query(client, sql, params, caps).await
             }
-            let client: &tokio_postgres::Client = &tx.client;
-            run_query(client, sql, params, caps).await
-        };
+        }
+        .await;
         guard.disarm();
         tx.touch();
         // A fenced statement's error was rolled back to the savepoint: the transaction

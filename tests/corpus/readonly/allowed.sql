@@ -93,3 +93,30 @@ SELECT last_value FROM canary_seq
 
 -- pg_sleep is a read (bounded by the statement timeout)
 SELECT pg_sleep(0)
+
+-- a STABLE SQL function that only reads
+SELECT canary_count()
+
+-- field notation on a real column
+SELECT c.id, (c).v FROM canary c ORDER BY 1
+
+-- JSON functions
+SELECT jsonb_build_object('a', 1) -> 'a', jsonb_path_query_array('[1,2,3]', '$[*] ? (@ > 1)'), to_jsonb(c) FROM canary c
+
+-- generate_series and aggregates
+SELECT count(*), sum(g), avg(g), percentile_cont(0.5) WITHIN GROUP (ORDER BY g) FROM generate_series(1, 100) g
+
+-- text search on values
+SELECT to_tsvector('english', 'reads only') @@ websearch_to_tsquery('english', 'read')
+
+-- statistics views
+SELECT count(*) >= 0 FROM pg_stat_user_indexes
+
+-- pg_settings and pg_locks
+SELECT (SELECT count(*) > 0 FROM pg_settings), (SELECT count(*) >= 0 FROM pg_locks)
+
+-- a view over a stable SQL function
+SELECT * FROM canary_count_view
+
+-- random numbers (the seed itself is refused)
+SELECT random() BETWEEN 0 AND 1

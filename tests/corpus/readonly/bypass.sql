@@ -310,3 +310,216 @@ EXPLAIN ANALYZE CREATE TABLE pwned AS SELECT * FROM canary
 
 -- EXPLAIN ANALYZE of DECLARE CURSOR WITH HOLD
 EXPLAIN ANALYZE DECLARE c CURSOR WITH HOLD FOR SELECT * FROM canary
+
+-- query string: ts_stat reads a server file
+SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''postgresql.auto.conf''))')
+
+-- query string: ts_stat runs a write through dblink_exec
+SELECT * FROM ts_stat($q$SELECT to_tsvector(dblink_exec('dbname=postgres', 'DELETE FROM canary')::text)$q$)
+
+-- query string: ts_stat runs COPY TO PROGRAM through dblink
+SELECT * FROM ts_stat($q$SELECT to_tsvector(dblink_exec('dbname=' || current_database(), 'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pgmcp_pwned_{{TAG}}''')::text)$q$)
+
+-- query string: ts_stat creates a replication slot
+SELECT * FROM ts_stat('SELECT to_tsvector(pg_create_physical_replication_slot(''pwned'', true)::text)')
+
+-- query string: ts_stat exports a large object to a server file
+SELECT * FROM ts_stat('SELECT to_tsvector(lo_export(lo_from_bytea(0, ''x''), ''/tmp/pgmcp_pwned_{{TAG}}.lo'')::text)')
+
+-- query string: ts_stat resets statistics
+SELECT * FROM ts_stat('SELECT to_tsvector(pg_stat_reset()::text)')
+
+-- query string: ts_stat switches WAL
+SELECT * FROM ts_stat('SELECT to_tsvector(pg_switch_wal()::text)')
+
+-- query string: ts_stat terminates other sessions of the same role
+SELECT * FROM ts_stat('SELECT to_tsvector(pg_terminate_backend(pid)::text) FROM pg_stat_activity WHERE false')
+
+-- query string: ts_stat reads pg_authid through dblink
+SELECT * FROM ts_stat($q$SELECT to_tsvector(x) FROM dblink('dbname=postgres', 'SELECT rolpassword FROM pg_authid') AS t(x text)$q$)
+
+-- query string: ts_stat with weights
+SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''postgresql.auto.conf''))', 'a')
+
+-- query string: ts_stat schema-qualified
+SELECT * FROM pg_catalog.ts_stat('SELECT to_tsvector(''x'')')
+
+-- query string: ts_stat through a U& identifier
+SELECT * FROM U&"ts\005fstat"('SELECT to_tsvector(''x'')')
+
+-- query string: ts_stat inside VALUES
+VALUES ((SELECT count(*) FROM ts_stat('SELECT to_tsvector(''x'')')))
+
+-- query string: ts_stat inside EXISTS
+SELECT 1 WHERE EXISTS (SELECT 1 FROM ts_stat('SELECT to_tsvector(''x'')'))
+
+-- query string: ts_stat under EXPLAIN ANALYZE
+EXPLAIN ANALYZE SELECT * FROM ts_stat('SELECT to_tsvector(''x'')')
+
+-- query string: ts_stat under plain EXPLAIN
+EXPLAIN SELECT * FROM ts_stat('SELECT to_tsvector(''x'')')
+
+-- query string: ts_rewrite runs its second argument
+SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, pg_read_file(''postgresql.auto.conf'')::tsquery')
+
+-- query string: ts_rewrite schema-qualified
+SELECT pg_catalog.ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')
+
+-- query string: query_to_xml reads a server file
+SELECT query_to_xml('SELECT pg_read_file(''postgresql.auto.conf'')', true, true, '')
+
+-- query string: query_to_xml_and_xmlschema
+SELECT query_to_xml_and_xmlschema('SELECT 1', true, true, '')
+
+-- query string: query_to_xmlschema
+SELECT query_to_xmlschema('SELECT 1', true, true, '')
+
+-- query string: cursor_to_xml
+SELECT cursor_to_xml('c'::refcursor, 1, true, true, '')
+
+-- query string: table_to_xml reads a view that runs a writing function
+SELECT table_to_xml('canary_view_write', true, true, '')
+
+-- query string: schema_to_xml reads every view of a schema
+SELECT schema_to_xml('public', true, true, '')
+
+-- query string: database_to_xml
+SELECT database_to_xml(true, true, '')
+
+-- field notation: t.f calls f(t)
+SELECT c.side_effect FROM canary c
+
+-- field notation: (t).f
+SELECT (c).side_effect FROM canary c
+
+-- field notation: table name as qualifier
+SELECT canary.side_effect FROM canary
+
+-- field notation: schema.table.f
+SELECT public.canary.side_effect FROM public.canary
+
+-- field notation: in WHERE
+SELECT id FROM canary c WHERE c.side_effect = 1
+
+-- field notation: in a scalar subquery
+SELECT (SELECT c.side_effect) FROM canary c
+
+-- field notation: on a whole-row subquery
+SELECT (s.c).side_effect FROM (SELECT c FROM canary c) s
+
+-- field notation: ordinary call of the same function
+SELECT side_effect(c) FROM canary c
+
+-- built-in with lasting effect: brin_summarize_new_values
+SELECT brin_summarize_new_values('brin_i')
+
+-- built-in with lasting effect: brin_desummarize_range
+SELECT brin_desummarize_range('brin_i', 0)
+
+-- built-in with lasting effect: brin_summarize_range
+SELECT brin_summarize_range('brin_i', 0)
+
+-- built-in with lasting effect: gin_clean_pending_list
+SELECT gin_clean_pending_list('gin_a')
+
+-- built-in with lasting effect: pg_nextoid consumes OIDs
+SELECT pg_nextoid('pg_class', 'oid', 'pg_class_oid_index')
+
+-- built-in with lasting effect: pg_hba_file_rules reads the config file
+SELECT * FROM pg_hba_file_rules()
+
+-- built-in with lasting effect: the pg_hba_file_rules view
+SELECT * FROM pg_hba_file_rules
+
+-- built-in with lasting effect: pg_show_all_file_settings
+SELECT * FROM pg_show_all_file_settings()
+
+-- built-in with lasting effect: the pg_file_settings view
+SELECT * FROM pg_file_settings
+
+-- built-in with lasting effect: pg_ident_file_mappings
+SELECT * FROM pg_ident_file_mappings()
+
+-- built-in with lasting effect: txid_current assigns a transaction id
+SELECT txid_current()
+
+-- built-in with lasting effect: pg_current_xact_id assigns a transaction id
+SELECT pg_current_xact_id()
+
+-- built-in with lasting effect: pg_export_snapshot
+SELECT pg_export_snapshot()
+
+-- session state: setseed makes the next caller's random() predictable
+SELECT setseed(0.42)
+
+-- session state: setseed hidden in a subquery
+SELECT (SELECT setseed(0.42)), random()
+
+-- session state: earlier callers' prepared statements through the view
+SELECT name, statement FROM pg_prepared_statements
+
+-- session state: earlier callers' prepared statements through the function
+SELECT * FROM pg_prepared_statement()
+
+-- session state: dblink_connect keeps a named connection
+SELECT dblink_connect('pwned', 'dbname=postgres')
+
+-- session state: replication origin session
+SELECT pg_replication_origin_session_setup('pwned')
+
+-- session state: currval reads another caller's sequence state
+SELECT currval('canary_seq')
+
+-- user function: STABLE plpgsql that reads a server file
+SELECT stable_reader(c) FROM canary c
+
+-- user function: STABLE plpgsql in field notation
+SELECT c.stable_reader FROM canary c
+
+-- user function: STABLE LANGUAGE sql whose body reads a server file
+SELECT sql_stable_leak()
+
+-- user function: STABLE LANGUAGE sql whose body calls a writing function
+SELECT sql_stable_nested()
+
+-- user function: BEGIN ATOMIC body that reads a server file
+SELECT sql_atomic_leak()
+
+-- user function: SECURITY DEFINER
+SELECT sec_definer()
+
+-- user function: a volatile aggregate transition function
+SELECT evil_agg(id) FROM canary
+
+-- user function: a volatile function behind an operator
+SELECT 1 === 2
+
+-- user function: the operator in WHERE
+SELECT id FROM canary WHERE id === 1
+
+-- user function: OPERATOR() syntax
+SELECT 1 OPERATOR(public.===) 2
+
+-- user function: a cast to a domain whose CHECK writes
+SELECT 1::evil_dom
+
+-- user function: an implicit cast with a writing cast function
+SELECT length(ROW(1)::evil_t)
+
+-- view: nested view over a writing function
+SELECT * FROM view_nested
+
+-- view: a view over a STABLE SQL function that reads a file
+SELECT * FROM view_sql_leak
+
+-- view: a view over a denied built-in
+SELECT * FROM view_builtin_denied
+
+-- row security: a policy that calls a writing function
+SELECT * FROM rls_t
+
+-- EXPLAIN of an INSERT folds a column default that calls a function
+EXPLAIN INSERT INTO defaults_t (id) VALUES (1)
+
+-- user function: a function-style cast to a domain whose CHECK writes
+SELECT evil_dom(1)
