@@ -529,7 +529,7 @@ async fn the_read_only_role_alone_refuses_the_attacks_on_a_superuser_connection(
     let admin = support::connect(&db.url).await;
     admin
         .batch_execute(&format!(
-            "CREATE EXTENSION dblink; CREATE EXTENSION adminpack; {}",
+            "CREATE EXTENSION IF NOT EXISTS dblink; CREATE EXTENSION IF NOT EXISTS adminpack; {}",
             pgmcp::cluster::REVOKE_FROM_PUBLIC_SQL
         ))
         .await
