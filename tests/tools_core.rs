@@ -2574,8 +2574,7 @@ async fn session_is_default(app: &Arc<App>, default_path: &Value) {
 async fn a_read_leaves_nothing_in_the_session_either() {
     // Reads skip the pool's session reset (their READ ONLY transaction ends with ROLLBACK and
     // the release of session advisory locks): nothing they can do may outlive them. The
-    // statement policy refuses these functions when a read names them, so they are hidden
-    // behind views, which it cannot see into: this tests the layer behind it.
+    // statement policy refuses these functions, by name and inside views.
     let (db, app) = setup(&["--pool-max", "1"]).await;
     let default_path = scalar(&app, "SELECT current_setting('search_path')").await;
     sql(
@@ -2610,6 +2609,21 @@ async fn a_read_leaves_nothing_in_the_session_either() {
         expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
         assert_eq!(e["details"]["function"], function, "{e}");
     }
+    // The layer behind the policy: with the policy switched off (and no role), the views run
+    // on the one pooled connection, and the end of the read still leaves nothing behind.
+    let bare = support::app_with(&db.url, &["--pool-max", "1"], |c| {
+        c.unsafe_test_only_skip_read_policy = true;
+        c.read_only_role = None;
+    });
+    for view in ["takes_locks", "sets_session"] {
+        ok(
+            &bare,
+            "pg_read_query",
+            json!({ "sql": format!("SELECT * FROM {view}") }),
+        )
+        .await;
+    }
+    session_is_default(&bare, &default_path).await;
     session_is_default(&app, &default_path).await;
     let other = support::connect(&db.url).await;
     let held: i64 = other
