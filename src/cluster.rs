@@ -40,6 +40,26 @@ use std::time::{Duration, Instant};
 /// Name of the database superuser created by `initdb`.
 pub const SUPERUSER: &str = "postgres";
 
+/// The read-only role `pgmcp demo` and the test suite run reads as (`--read-only-role`).
+pub const READER_ROLE: &str = "pgmcp_reader";
+
+/// Creates [`READER_ROLE`] unless it exists (roles are cluster-wide, and several test
+/// processes may race to create it on one server), as the one-time setup in
+/// docs/SECURITY.md does, and lets the connecting role SET to it. A superuser may SET to
+/// any role; the GRANT is for other connecting roles (with CREATEROLE, on a test server).
+pub const CREATE_READER_ROLE_SQL: &str = "DO $$ BEGIN \
+     CREATE ROLE pgmcp_reader NOLOGIN IN ROLE pg_read_all_data, pg_read_all_stats; \
+     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+     DO $$ BEGIN IF NOT pg_catalog.pg_has_role(current_user, 'pgmcp_reader', 'MEMBER') THEN \
+     EXECUTE pg_catalog.format('GRANT pgmcp_reader TO %I', current_user); END IF; END $$";
+
+/// The hardening that goes with a read-only role, per database (see docs/SECURITY.md):
+/// without `set_config` the reader role cannot switch itself back to the session user, and
+/// without `pg_prepared_statement()` it cannot read the statements pgmcp keeps prepared on
+/// a connection (earlier callers' SQL). Superusers are not affected.
+pub const REVOKE_FROM_PUBLIC_SQL: &str = "REVOKE EXECUTE ON FUNCTION \
+     pg_catalog.set_config(text, text, boolean), pg_catalog.pg_prepared_statement() FROM PUBLIC";
+
 /// OS account used to run the server when we are root.
 const SERVICE_USER: &CStr = c"postgres";
 

@@ -46,6 +46,11 @@ pub struct ServerArgs {
     /// `restricted` lists only read-only tools and runs every statement in a READ ONLY transaction.
     #[arg(global = true, long, value_enum, default_value_t = AccessMode::Unrestricted, env = "PGMCP_ACCESS_MODE")]
     pub access_mode: AccessMode,
+    /// Run every read-only statement as this role (`SET LOCAL ROLE` inside its READ ONLY
+    /// transaction): PostgreSQL's own privileges as a layer independent of the statement
+    /// policy. The connecting role must be able to SET to it; see docs/SECURITY.md.
+    #[arg(global = true, long, env = "PGMCP_READ_ONLY_ROLE")]
+    pub read_only_role: Option<String>,
     /// Maximum rows returned by a query-like tool before the result is cut.
     #[arg(global = true, long, default_value_t = 1000)]
     pub max_rows: usize,
@@ -232,6 +237,14 @@ pub struct Config {
     pub statement_timeout: Duration,
     pub tool_filter: ToolFilter,
     pub access_mode: AccessMode,
+    /// `--read-only-role`: the role every read-only statement runs as.
+    pub read_only_role: Option<String>,
+    /// Skips the parse-time statement policy for reads, leaving the role and the READ ONLY
+    /// transaction as the only layers. For tests that show those layers hold on their own;
+    /// deliberately no flag or environment variable sets it, so a deployed binary cannot
+    /// be switched into it by configuration, only a program embedding the library can.
+    #[doc(hidden)]
+    pub unsafe_test_only_skip_read_policy: bool,
     pub max_rows: usize,
     pub max_result_bytes: usize,
     pub transaction_idle_timeout: Duration,
@@ -263,6 +276,7 @@ impl std::fmt::Debug for Config {
             .field("pool_max", &self.pool_max)
             .field("statement_timeout", &self.statement_timeout)
             .field("access_mode", &self.access_mode)
+            .field("read_only_role", &self.read_only_role)
             .finish_non_exhaustive()
     }
 }
@@ -389,6 +403,14 @@ impl Config {
         if code_max_workers == 0 {
             return Err(ConfigError("--code-max-workers must be at least 1".into()));
         }
+        let read_only_role = args.read_only_role.clone().filter(|r| !r.is_empty());
+        if let Some(role) = &read_only_role
+            && (role.len() > 63 || role.contains('\0'))
+        {
+            return Err(ConfigError(format!(
+                "--read-only-role '{role}' is not a valid role name (at most 63 bytes, no NUL)"
+            )));
+        }
         let tool_filter = match &args.tool_filter {
             Some(spec) => ToolFilter::parse(spec).map_err(ConfigError)?,
             None => ToolFilter::default(),
@@ -402,6 +424,8 @@ impl Config {
             statement_timeout,
             tool_filter,
             access_mode: args.access_mode,
+            read_only_role,
+            unsafe_test_only_skip_read_policy: false,
             max_rows: args.max_rows,
             max_result_bytes: args.max_result_bytes.max(1024),
             transaction_idle_timeout: Duration::from_secs(args.transaction_idle_timeout.max(1)),

@@ -83,12 +83,23 @@ pub async fn start() -> anyhow::Result<(Cluster, String)> {
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     let conn_task = tokio::spawn(conn);
     client.batch_execute("CREATE DATABASE shop").await?;
+    // The demo connects as the superuser; its reads run as this role (see `main.rs`).
+    client
+        .batch_execute(crate::cluster::CREATE_READER_ROLE_SQL)
+        .await?;
     drop(client);
     let _ = conn_task.await;
     let url = cluster.url("shop");
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     let conn_task = tokio::spawn(conn);
     client.batch_execute(SAMPLE_SQL).await?;
+    // The hardening docs/SECURITY.md recommends with --read-only-role: PostgreSQL checks a
+    // role switch against the session user (here the superuser), so without it a read
+    // could `set_config('role', 'none', true)` and leave the reader role mid-statement; and
+    // pg_prepared_statements would show the reader earlier callers' cached SQL.
+    client
+        .batch_execute(crate::cluster::REVOKE_FROM_PUBLIC_SQL)
+        .await?;
     drop(client);
     let _ = conn_task.await;
     Ok((cluster, url))

@@ -168,6 +168,11 @@ async fn demo(
     args.user = None;
     args.password = None;
     args.database = None;
+    // The demo connects as the cluster's superuser: reads switch to the reader role that
+    // `demo::start` created, so the privilege layer is on as it should be in production.
+    if args.read_only_role.is_none() {
+        args.read_only_role = Some(pgmcp::cluster::READER_ROLE.into());
+    }
     let config = Config::from_args(&args)?;
     let result = match script {
         Some(file) => exec(config, file, opts).await,

@@ -19,6 +19,11 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
+        // Against the test server, reads run as its read-only role, as a deployment's should.
+        let mut args = args.to_vec();
+        if args.contains(&"--postgres") && !args.contains(&"--read-only-role") {
+            args.extend(["--read-only-role", support::READER_ROLE]);
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_pgmcp"))
             .args(args)
             .env_remove("POSTGRES_URL")
@@ -464,7 +469,7 @@ fn demo_serves_the_sample_database_and_runs_scripts() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"const { tables } = await pg.listTables(); const o = await pg.count('orders'); ({ tables: tables.map(t => t.name), orders: o.count })")
+        .write_all(b"const { tables } = await pg.listTables(); const o = await pg.count('orders'); const who = await pg.query('select current_user as u'); ({ tables: tables.map(t => t.name), orders: o.count, reader: who.rows[0].u })")
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -475,6 +480,8 @@ fn demo_serves_the_sample_database_and_runs_scripts() {
         "{v}"
     );
     assert_eq!(v["result"]["orders"], 5000);
+    // The demo's reads run as the read-only role it created.
+    assert_eq!(v["result"]["reader"], "pgmcp_reader", "{v}");
 
     // And `pgmcp demo` serves MCP on stdio against it until stdin closes.
     let mut s = Server::start(&["demo"]);

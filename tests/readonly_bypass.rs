@@ -364,7 +364,8 @@ async fn bypass_corpus_is_refused_on_every_read_only_path() {
     for (setting, expected) in [
         ("default_transaction_read_only", "off"),
         ("search_path", "\"$user\", public"),
-        ("role", "none"),
+        // Reads run as the read-only role (SET LOCAL, inside their transaction).
+        ("role", support::READER_ROLE),
         ("work_mem", "4MB"),
     ] {
         for _ in 0..4 {
@@ -383,6 +384,16 @@ async fn bypass_corpus_is_refused_on_every_read_only_path() {
                 changed.push(format!("pooled session {setting} = {got}"));
             }
         }
+    }
+    // Outside a read, the pooled session is the connecting role's again.
+    let v = call(&full, "pg_write_query", json!({ "sql": "SHOW role" }))
+        .await
+        .expect("SHOW runs");
+    if v["rows"][0]["role"] != "none" {
+        changed.push(format!(
+            "pooled session role outside reads = {}",
+            v["rows"][0]["role"]
+        ));
     }
     assert!(
         problems.is_empty() && changed.is_empty(),
@@ -432,6 +443,299 @@ fn uuid_like() -> String {
         "{:x}",
         RandomState::new().hash_one(std::time::SystemTime::now())
     )
+}
+
+/// The attacks of issue 8 that the statement policy refuses, each of which ran on a
+/// superuser connection before the read-only role existed: server files, SQL given as a
+/// string to `ts_stat`/`ts_rewrite`/`query_to_xml`, dblink (writes, `COPY … TO PROGRAM`,
+/// `pg_authid`), a replication slot, adminpack and large-object file writes, a statistics
+/// reset, a WAL switch and terminating other sessions of the connecting role. `{{CONN}}`
+/// is the test database's connection string, `{{TAG}}` a per-run token.
+const ROLE_LAYER_ATTACKS: &[(&str, &str)] = &[
+    ("pg_read_file", "SELECT pg_read_file('/etc/passwd')"),
+    (
+        "ts_stat runs a string",
+        "SELECT * FROM ts_stat('select to_tsvector(x) from (select pg_read_file(''/etc/passwd'')) s(x)')",
+    ),
+    (
+        "ts_rewrite runs a string",
+        "SELECT ts_rewrite('a'::tsquery, 'select ''a''::tsquery, ''b''::tsquery from (select pg_read_file(''/etc/passwd'')) s')",
+    ),
+    (
+        "query_to_xml runs a string",
+        "SELECT query_to_xml('select pg_read_file(''/etc/passwd'')', true, false, '')",
+    ),
+    (
+        "query_to_xml creates a replication slot",
+        "SELECT query_to_xml('select pg_create_physical_replication_slot(''pgmcp_pwned_{{TAG}}'')', true, false, '')",
+    ),
+    (
+        "dblink_exec commits a write",
+        "SELECT dblink_exec('{{CONN}}', 'DELETE FROM canary')",
+    ),
+    (
+        "dblink_exec runs COPY TO PROGRAM",
+        "SELECT dblink_exec('{{CONN}}', 'COPY (SELECT 1) TO PROGRAM ''touch /tmp/pgmcp_pwned_{{TAG}}''')",
+    ),
+    (
+        "dblink reads pg_authid",
+        "SELECT * FROM dblink('{{CONN}}', 'SELECT rolname, rolpassword FROM pg_authid') AS t(n name, p text)",
+    ),
+    (
+        "replication slot",
+        "SELECT pg_create_physical_replication_slot('pgmcp_pwned_{{TAG}}')",
+    ),
+    (
+        "adminpack pg_file_write",
+        "SELECT pg_file_write('/tmp/pgmcp_pwned_{{TAG}}', 'x', false)",
+    ),
+    (
+        "lo_export",
+        "SELECT lo_export(1, '/tmp/pgmcp_pwned_{{TAG}}.lo')",
+    ),
+    ("statistics reset", "SELECT pg_stat_reset()"),
+    ("WAL switch", "SELECT pg_switch_wal()"),
+    (
+        "terminate the connecting role's other sessions",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = session_user AND pid <> pg_backend_pid()",
+    ),
+    // The next three need the hardening of docs/SECURITY.md (`pg_prepared_statement()` and
+    // `set_config` revoked from PUBLIC), which the test applies to its database: both are
+    // PUBLIC by default, and PostgreSQL checks a role switch against the session user, not
+    // the current role.
+    (
+        "read earlier callers' SQL texts from the read statement cache",
+        "SELECT statement FROM pg_prepared_statements",
+    ),
+    (
+        "switch back to the session user, then run a string",
+        "SELECT set_config('role', 'none', true), query_to_xml('select pg_read_file(''/etc/passwd'')', true, false, '')",
+    ),
+    (
+        "switch the session authorization back, then run a string",
+        "SELECT set_config('session_authorization', session_user, true), query_to_xml('select pg_read_file(''/etc/passwd'')', true, false, '')",
+    ),
+];
+
+/// Layer 2 alone: with the parse-time policy switched off (a test-only setting no flag
+/// reaches), a superuser connection whose reads run as the read-only role still refuses
+/// every attack above, on every read-only path, and nothing changes. The same statements
+/// with the policy off and no role run (checked on harmless ones), so it is the role that
+/// refuses them.
+#[tokio::test]
+async fn the_read_only_role_alone_refuses_the_attacks_on_a_superuser_connection() {
+    let tag = format!("{}_{}", std::process::id(), uuid_like());
+    let (db, _, _) = setup().await;
+    let admin = support::connect(&db.url).await;
+    admin
+        .batch_execute(&format!(
+            "CREATE EXTENSION IF NOT EXISTS dblink; CREATE EXTENSION IF NOT EXISTS adminpack; {}",
+            pgmcp::cluster::REVOKE_FROM_PUBLIC_SQL
+        ))
+        .await
+        .unwrap();
+    let superuser: bool = admin
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(superuser, "this test is about a superuser connection");
+    let no_policy = |c: &mut pgmcp::config::Config| c.unsafe_test_only_skip_read_policy = true;
+    let restricted = support::app_with(&db.url, &["--access-mode", "restricted"], no_policy);
+    let full = support::app_with(&db.url, &["--code-rate-limit", "100000"], no_policy);
+
+    // Control: without the role, the policy-less reads really do run.
+    let bare = support::app_with(
+        &db.url,
+        &["--access-mode", "restricted", "--read-only-role", ""],
+        no_policy,
+    );
+    for sql in [
+        "SELECT pg_read_file('PG_VERSION')",
+        "SELECT * FROM ts_stat('select to_tsvector(x) from (select pg_read_file(''PG_VERSION'')) s(x)')",
+    ] {
+        call(&bare, "pg_read_query", json!({ "sql": sql }))
+            .await
+            .unwrap_or_else(|e| panic!("control {sql}: {e}"));
+    }
+
+    // A session of the connecting role that the attacks try to terminate.
+    let victim = support::connect(&db.url).await;
+    let wal: String = admin
+        .query_one("SELECT pg_walfile_name(pg_current_wal_lsn())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let stats_reset = "SELECT coalesce(stats_reset::text, '') FROM pg_stat_database WHERE datname = current_database()";
+    let stats_before: String = admin.query_one(stats_reset, &[]).await.unwrap().get(0);
+    let before = state(&db.url).await;
+
+    let attacks: Vec<(String, String)> = ROLE_LAYER_ATTACKS
+        .iter()
+        .map(|(name, sql)| {
+            let sql = sql
+                .replace("{{CONN}}", &support::conninfo(&db.url))
+                .replace("{{TAG}}", &tag);
+            (name.to_string(), sql)
+        })
+        .collect();
+    let mut problems = Vec::new();
+    // Refused by PostgreSQL, not by a mistake in the test (a typo, a missing extension).
+    let refused = |path: &str, name: &str, r: Result<Value, Value>| -> Option<String> {
+        match r {
+            Ok(v) => Some(format!(
+                "[{name}] {path}: RAN: {}",
+                truncate(&v.to_string())
+            )),
+            Err(e)
+                if ["42601", "42883", "42P01"].contains(&e["sqlstate"].as_str().unwrap_or("")) =>
+            {
+                Some(format!("[{name}] {path}: broken attack: {e}"))
+            }
+            Err(_) => None,
+        }
+    };
+    for (name, sql) in &attacks {
+        let r = call(&restricted, "pg_read_query", json!({ "sql": sql })).await;
+        problems.extend(refused("restricted pg_read_query", name, r));
+        let r = call(&full, "pg_read_query", json!({ "sql": sql })).await;
+        problems.extend(refused("pg_read_query", name, r));
+        let r = call(
+            &restricted,
+            "pg_explain",
+            json!({ "sql": sql, "analyze": true }),
+        )
+        .await;
+        problems.extend(refused("restricted pg_explain analyze", name, r));
+        // A restricted pinned transaction (READ ONLY, as the role from its BEGIN) and a
+        // read fenced inside a read-write one.
+        for (label, app) in [("restricted pinned", &restricted), ("fenced", &full)] {
+            let b = call(app, "pg_transaction_begin", json!({})).await.unwrap();
+            let id = b["transactionId"].clone();
+            let r = call(
+                app,
+                "pg_read_query",
+                json!({ "transactionId": id, "sql": sql }),
+            )
+            .await;
+            problems.extend(refused(label, name, r));
+            call(
+                app,
+                "pg_transaction_rollback",
+                json!({ "transactionId": id }),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    // Code Mode, readonly: each attack through pg.query and inside pg.transaction.
+    let code = format!(
+        r#"const attacks: [string, string][] = {};
+const out: Record<string, string> = {{}};
+for (const [name, sql] of attacks) {{
+  try {{ await pg.query(sql); out[name + " pg.query"] = "RAN"; }} catch (e: any) {{ out[name + " pg.query"] = "refused"; }}
+  try {{ await pg.transaction(async (tx: any) => tx.query(sql)); out[name + " pg.transaction"] = "RAN"; }}
+  catch (e: any) {{ out[name + " pg.transaction"] = "refused"; }}
+}}
+return out;"#,
+        serde_json::to_string(&attacks).unwrap()
+    );
+    let v = call(
+        &full,
+        "pg_execute_code",
+        json!({ "code": code, "readonly": true }),
+    )
+    .await
+    .expect("the execution runs");
+    let outcomes = v["result"].as_object().cloned().unwrap_or_default();
+    assert_eq!(outcomes.len(), attacks.len() * 2, "{v:#}");
+    for (path, outcome) in outcomes {
+        if outcome != "refused" {
+            problems.push(format!("code mode {path}: {outcome}"));
+        }
+    }
+
+    let mut changed: Vec<String> = before
+        .iter()
+        .zip(&state(&db.url).await)
+        .filter(|(b, a)| b != a)
+        .map(|((name, b), (_, a))| format!("{name} changed: {b} -> {a}"))
+        .collect();
+    for suffix in ["", ".lo"] {
+        let path = format!("/tmp/pgmcp_pwned_{tag}{suffix}");
+        if std::path::Path::new(&path).exists() {
+            let _ = std::fs::remove_file(&path);
+            changed.push(format!("{path} was written"));
+        }
+    }
+    // A fresh connection: a successful attack would have terminated `admin` too.
+    let admin = support::connect(&db.url).await;
+    let wal_after: String = admin
+        .query_one("SELECT pg_walfile_name(pg_current_wal_lsn())", &[])
+        .await
+        .unwrap()
+        .get(0);
+    if wal_after != wal {
+        changed.push(format!("WAL switched: {wal} -> {wal_after}"));
+    }
+    let stats_after: String = admin.query_one(stats_reset, &[]).await.unwrap().get(0);
+    if stats_after != stats_before {
+        changed.push("statistics were reset".into());
+    }
+    if victim.simple_query("SELECT 1").await.is_err() {
+        changed.push("the other session was terminated".into());
+    }
+    assert!(
+        problems.is_empty() && changed.is_empty(),
+        "{} problems:\n{}\nstate changes:\n{}",
+        problems.len(),
+        problems.join("\n"),
+        changed.join("\n")
+    );
+}
+
+/// A role that does not exist, or that the connecting role may not SET to, is reported as
+/// such, naming the flag and the one-time setup; nothing runs without it.
+#[tokio::test]
+async fn an_unusable_read_only_role_is_a_clear_error() {
+    let (db, _, _) = setup().await;
+    // A login role that is not a member of the reader role (a superuser may SET to any).
+    let outsider = format!("pgmcp_outsider_{}", std::process::id());
+    support::connect(&db.url)
+        .await
+        .batch_execute(&format!("CREATE ROLE {outsider} LOGIN"))
+        .await
+        .unwrap();
+    let outsider_url = db.url.replacen("postgres@", &format!("{outsider}@"), 1);
+    assert_ne!(
+        outsider_url, db.url,
+        "unexpected test URL shape: {}",
+        db.url
+    );
+    for (url, role, why) in [
+        (&db.url, "pgmcp_no_such_role", "does not exist"),
+        (&outsider_url, support::READER_ROLE, "permission denied"),
+    ] {
+        let app = support::app(url, &["--read-only-role", role]);
+        let e = call(&app, "pg_read_query", json!({ "sql": "SELECT 1 AS one" }))
+            .await
+            .unwrap_err();
+        assert_eq!(e["code"], "READ_ONLY_ROLE_UNUSABLE", "{e:#}");
+        let msg = e["error"].as_str().unwrap();
+        assert!(
+            msg.contains("--read-only-role") && msg.contains(why),
+            "{e:#}"
+        );
+        assert!(
+            e["suggestion"].as_str().unwrap().contains("CREATE ROLE"),
+            "{e:#}"
+        );
+        let b = call(&app, "pg_transaction_begin", json!({ "readOnly": true })).await;
+        assert_eq!(b.unwrap_err()["code"], "READ_ONLY_ROLE_UNUSABLE");
+    }
 }
 
 /// The classification in `src/db/read_functions.txt` must cover every built-in function of

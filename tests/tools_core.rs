@@ -2575,8 +2575,7 @@ async fn session_is_default(app: &Arc<App>, default_path: &Value) {
 async fn a_read_leaves_nothing_in_the_session_either() {
     // Reads skip the pool's session reset (their READ ONLY transaction ends with ROLLBACK and
     // the release of session advisory locks): nothing they can do may outlive them. The
-    // statement policy refuses these functions when a read names them, so they are hidden
-    // behind views, which it cannot see into: this tests the layer behind it.
+    // statement policy refuses these functions, by name and inside views.
     let (db, app) = setup(&["--pool-max", "1"]).await;
     let default_path = scalar(&app, "SELECT current_setting('search_path')").await;
     sql(
@@ -2611,6 +2610,21 @@ async fn a_read_leaves_nothing_in_the_session_either() {
         expect_sql(&e, "READ_ONLY_VIOLATION", "permission", "25006");
         assert_eq!(e["details"]["function"], function, "{e}");
     }
+    // The layer behind the policy: with the policy switched off (and no role), the views run
+    // on the one pooled connection, and the end of the read still leaves nothing behind.
+    let bare = support::app_with(&db.url, &["--pool-max", "1"], |c| {
+        c.unsafe_test_only_skip_read_policy = true;
+        c.read_only_role = None;
+    });
+    for view in ["takes_locks", "sets_session"] {
+        ok(
+            &bare,
+            "pg_read_query",
+            json!({ "sql": format!("SELECT * FROM {view}") }),
+        )
+        .await;
+    }
+    session_is_default(&bare, &default_path).await;
     session_is_default(&app, &default_path).await;
     let other = support::connect(&db.url).await;
     let held: i64 = other
@@ -2888,4 +2902,354 @@ async fn concurrent_results_share_one_byte_budget() {
     )
     .await;
     assert_eq!(v["rowCount"], 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 8 item 3: nothing a caller does is visible to, or affects, the next caller of the
+// same pooled connection. Each test makes two calls on a one-connection pool: the first
+// leaves the state behind, the second looks for it. The second is a write call, so it
+// sees the session as the connecting role and may look where reads may not.
+
+/// The first row of a write call's result.
+async fn write_row(app: &Arc<App>, statement: &str) -> Value {
+    sql(app, statement).await["rows"][0].clone()
+}
+
+async fn backend(app: &Arc<App>) -> Value {
+    write_row(app, "SELECT pg_backend_pid() AS pid").await["pid"].clone()
+}
+
+/// The first value `random()` returns after `setseed(seed)`, on a connection of its own.
+async fn random_after_seed(db: &support::TestDb, seed: f64) -> f64 {
+    let c = support::connect(&db.url).await;
+    c.execute("SELECT setseed($1)", &[&seed]).await.unwrap();
+    c.query_one("SELECT random()", &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn a_random_seed_does_not_reach_the_next_caller() {
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    // The read path too, with the statement policy (which refuses setseed) switched off:
+    // what is tested is the session's end, not the policy in front of it.
+    let reads = support::app_with(&db.url, &["--pool-max", "1"], |c| {
+        c.unsafe_test_only_skip_read_policy = true
+    });
+    let predicted = random_after_seed(&db, 0.42).await;
+    let pid = backend(&app).await;
+    sql(&app, "SELECT setseed(0.42)").await;
+    let next = write_row(&app, "SELECT random() AS r, pg_backend_pid() AS pid").await;
+    assert_eq!(next["pid"], pid, "not the same connection");
+    assert_ne!(
+        next["r"].as_f64().unwrap(),
+        predicted,
+        "a write's seed survived"
+    );
+
+    let pid = backend(&reads).await;
+    ok(
+        &reads,
+        "pg_read_query",
+        json!({ "sql": "SELECT setseed(0.42)" }),
+    )
+    .await;
+    let v = ok(
+        &reads,
+        "pg_read_query",
+        json!({ "sql": "SELECT random() AS r, pg_backend_pid() AS pid" }),
+    )
+    .await;
+    assert_eq!(v["rows"][0]["pid"], pid, "not the same connection");
+    assert_ne!(
+        v["rows"][0]["r"].as_f64().unwrap(),
+        predicted,
+        "a read's seed survived"
+    );
+}
+
+#[tokio::test]
+async fn cached_read_texts_are_not_visible_to_the_next_callers_sql() {
+    let (_db, app) = setup(&["--pool-max", "1"]).await;
+    let secret = "SELECT 'secret-4711' AS s";
+    let look = "SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM pg_prepared_statements \
+                WHERE statement LIKE '%secret-4711%' AND statement NOT LIKE '%pg_prepared%'";
+    // A write call: the read cache's statement (with its literal) is gone before it runs.
+    let pid = backend(&app).await;
+    rows(&app, secret).await;
+    let v = write_row(&app, look).await;
+    assert_eq!(v["pid"], pid, "not the same connection");
+    assert_eq!(v["n"], 0, "a write call saw an earlier read's SQL text");
+    // A pinned transaction: gone before its BEGIN.
+    rows(&app, secret).await;
+    let b = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = b["transactionId"].clone();
+    let v = ok(
+        &app,
+        "pg_write_query",
+        json!({ "transactionId": id, "sql": look }),
+    )
+    .await;
+    assert_eq!(v["rows"][0]["pid"], pid, "not the same connection");
+    assert_eq!(
+        v["rows"][0]["n"], 0,
+        "a transaction saw an earlier read's SQL text"
+    );
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    // An atomic batch: gone before its statements.
+    rows(&app, secret).await;
+    let v = ok(
+        &app,
+        "pg_transaction_execute",
+        json!({ "statements": [look] }),
+    )
+    .await;
+    let out = v["results"][0]["rows"][0].clone();
+    assert_eq!(out["pid"], pid, "not the same connection: {v}");
+    assert_eq!(out["n"], 0, "a batch saw an earlier read's SQL text");
+    // A read, which keeps the cache, may not look: the read-only role, with the hardening
+    // of docs/SECURITY.md applied to this database, may not execute the function behind
+    // the view (and the statement policy may refuse it first).
+    sql(&app, pgmcp::cluster::REVOKE_FROM_PUBLIC_SQL).await;
+    rows(&app, secret).await;
+    for look in [
+        "SELECT statement FROM pg_prepared_statements",
+        "SELECT * FROM pg_catalog.pg_prepared_statement()",
+    ] {
+        let e = fail(&app, "pg_read_query", json!({ "sql": look })).await;
+        assert!(
+            e["code"] == "READ_ONLY_VIOLATION" || e["code"] == "INSUFFICIENT_PRIVILEGE",
+            "{e:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dblink_connections_do_not_survive_the_call() {
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    // Installed outside the search path: the reset must find it wherever it is.
+    sql(&app, "CREATE SCHEMA ext").await;
+    sql(&app, "CREATE EXTENSION dblink SCHEMA ext").await;
+    let conninfo = support::conninfo(&db.url);
+    let pid = backend(&app).await;
+    sql(
+        &app,
+        &format!(
+            "SELECT ext.dblink_connect('leak', '{conninfo}'), ext.dblink_connect('{conninfo}')"
+        ),
+    )
+    .await;
+    let v = write_row(
+        &app,
+        "SELECT ext.dblink_get_connections() AS named, pg_backend_pid() AS pid",
+    )
+    .await;
+    assert_eq!(v["pid"], pid, "not the same connection");
+    assert_eq!(
+        v["named"],
+        Value::Null,
+        "a named dblink connection survived"
+    );
+    let e = fail(
+        &app,
+        "pg_write_query",
+        json!({ "sql": "SELECT ext.dblink_exec('SELECT 1')" }),
+    )
+    .await;
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection not available"),
+        "the unnamed dblink connection survived: {e}"
+    );
+    // Opened inside a committed transaction: the same.
+    let b = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = b["transactionId"].clone();
+    ok(
+        &app,
+        "pg_write_query",
+        json!({ "transactionId": id, "sql": format!("SELECT ext.dblink_connect('leak2', '{conninfo}')") }),
+    )
+    .await;
+    ok(
+        &app,
+        "pg_transaction_commit",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    let v = write_row(
+        &app,
+        "SELECT ext.dblink_get_connections() AS named, pg_backend_pid() AS pid",
+    )
+    .await;
+    assert_eq!(v["pid"], pid, "not the same connection");
+    assert_eq!(
+        v["named"],
+        Value::Null,
+        "a transaction's dblink connection survived"
+    );
+}
+
+#[tokio::test]
+async fn a_replication_origin_session_does_not_survive_the_call() {
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    let origin = format!("pgmcp_origin_{}", db.name);
+    sql(
+        &app,
+        &format!("SELECT pg_replication_origin_create('{origin}')"),
+    )
+    .await;
+    let pid = backend(&app).await;
+    sql(
+        &app,
+        &format!("SELECT pg_replication_origin_session_setup('{origin}')"),
+    )
+    .await;
+    let v = write_row(
+        &app,
+        "SELECT pg_replication_origin_session_is_setup() AS on, pg_backend_pid() AS pid",
+    )
+    .await;
+    assert_eq!(v["pid"], pid, "not the same connection");
+    assert_eq!(v["on"], false, "a replication origin session survived");
+    // Origins are cluster-wide: leave none behind.
+    sql(
+        &app,
+        &format!("SELECT pg_replication_origin_drop('{origin}')"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_loaded_library_never_reaches_the_next_caller() {
+    let (_db, app) = setup(&["--pool-max", "1"]).await;
+    // auto_explain defines its settings when loaded; they exist in no other session.
+    let probe = "SELECT current_setting('auto_explain.log_min_duration', true) AS loaded, \
+                 pg_backend_pid() AS pid";
+    for load in [
+        "LOAD 'auto_explain'",
+        // Assembled at run time inside a DO block, where no scan of the text finds it.
+        "DO $$ BEGIN EXECUTE 'LO' || 'AD ''auto_explain'''; END $$",
+    ] {
+        let pid = backend(&app).await;
+        sql(&app, load).await;
+        let v = write_row(&app, probe).await;
+        assert_eq!(v["loaded"], Value::Null, "{load}: the library is loaded");
+        // The connection was closed, not reset: a library cannot be unloaded.
+        assert_ne!(v["pid"], pid, "{load}: the connection was reused");
+    }
+    // Loaded inside a committed transaction: the same.
+    let pid = backend(&app).await;
+    let b = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = b["transactionId"].clone();
+    ok(
+        &app,
+        "pg_write_query",
+        json!({ "transactionId": id, "sql": "LOAD 'auto_explain'" }),
+    )
+    .await;
+    ok(
+        &app,
+        "pg_transaction_commit",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    let v = write_row(&app, probe).await;
+    assert_eq!(
+        v["loaded"],
+        Value::Null,
+        "a transaction's library is loaded"
+    );
+    assert_ne!(v["pid"], pid, "the transaction's connection was reused");
+    // In an atomic batch, alone and inside a pinned transaction: the same.
+    let pid = backend(&app).await;
+    ok(
+        &app,
+        "pg_transaction_execute",
+        json!({ "statements": ["LOAD 'auto_explain'"] }),
+    )
+    .await;
+    let v = write_row(&app, probe).await;
+    assert_eq!(v["loaded"], Value::Null, "a batch's library is loaded");
+    assert_ne!(v["pid"], pid, "the batch's connection was reused");
+    let pid = backend(&app).await;
+    let b = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = b["transactionId"].clone();
+    ok(
+        &app,
+        "pg_transaction_execute",
+        json!({ "transactionId": id, "statements": ["LOAD 'auto_explain'"] }),
+    )
+    .await;
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    let v = write_row(&app, probe).await;
+    assert_eq!(
+        v["loaded"],
+        Value::Null,
+        "a pinned batch's library is loaded"
+    );
+    assert_ne!(v["pid"], pid, "the pinned batch's connection was reused");
+    // An ordinary write keeps its connection.
+    let pid = backend(&app).await;
+    sql(&app, "CREATE TABLE workload (x int)").await;
+    assert_eq!(backend(&app).await, pid);
+}
+
+#[tokio::test]
+async fn advisory_locks_of_both_levels_do_not_survive_the_call() {
+    let (db, app) = setup(&["--pool-max", "1"]).await;
+    let other = support::connect(&db.url).await;
+    let held =
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid IN (4701, 4702)";
+    let pid = backend(&app).await;
+    sql(&app, "SELECT pg_advisory_lock(4701)").await;
+    let b = ok(&app, "pg_transaction_begin", json!({})).await;
+    let id = b["transactionId"].clone();
+    ok(
+        &app,
+        "pg_write_query",
+        json!({ "transactionId": id, "sql": "SELECT pg_advisory_xact_lock(4702), pg_advisory_lock(4701)" }),
+    )
+    .await;
+    ok(
+        &app,
+        "pg_transaction_commit",
+        json!({ "transactionId": id }),
+    )
+    .await;
+    assert_eq!(backend(&app).await, pid, "not the same connection");
+    let n: i64 = other.query_one(held, &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "an advisory lock survived into the pool");
+}
+
+#[tokio::test]
+async fn settings_roles_temp_objects_cursors_and_listen_do_not_survive_the_call() {
+    let (_db, app) = setup(&["--pool-max", "1"]).await;
+    let probe = "SELECT current_setting('work_mem') AS work_mem, current_user::text AS cu, \
+                 session_user::text AS su, \
+                 (SELECT count(*) FROM pg_class WHERE relpersistence = 't')::int AS temps, \
+                 (SELECT count(*) FROM pg_cursors)::int AS cursors, \
+                 (SELECT count(*) FROM pg_listening_channels())::int AS listening, \
+                 pg_backend_pid() AS pid";
+    let clean = write_row(&app, probe).await;
+    for first in [
+        "SET work_mem = '77MB'".to_string(),
+        format!("SET ROLE {}", support::READER_ROLE),
+        format!("SET SESSION AUTHORIZATION {}", support::READER_ROLE),
+        "CREATE TEMP TABLE leftover (x int)".into(),
+        "DECLARE leftover CURSOR WITH HOLD FOR SELECT 1".into(),
+        "LISTEN leftover".into(),
+    ] {
+        sql(&app, &first).await;
+        assert_eq!(write_row(&app, probe).await, clean, "after {first}");
+    }
 }

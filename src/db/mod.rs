@@ -308,7 +308,7 @@ impl CancelGuard {
     }
 
     /// Like [`CancelGuard::disarm`] after a read whose transaction ended with
-    /// [`pool::END_READ_SQL`] successfully: the connection goes back with no reset to do.
+    /// [`pool::end_read_sql`] successfully: the connection goes back with no reset to do.
     pub fn disarm_clean(mut self) {
         self.token = None;
         if let Some(client) = self.pooled.take() {

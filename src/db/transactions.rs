@@ -351,12 +351,16 @@ pub async fn finish(slot: Slot, how: Finish) -> ToolResult<Outcome> {
 
 /// Returns an idle (no transaction block) connection to the pool after resetting what a
 /// committed transaction may have left in the session: settings, role, temporary
-/// tables, prepared statements, advisory locks, LISTEN.
+/// tables, prepared statements, advisory locks, LISTEN, dblink connections, a replication
+/// origin session, the random seed (`pool::reset_sql`). A connection whose session may
+/// hold a loaded library is closed instead (`pool::Conn::discard`).
 async fn release(tx: PinnedTx) {
-    match tx.client.batch_execute("DISCARD ALL").await {
+    match tx.client.batch_execute(&super::pool::reset_sql()).await {
         Ok(()) => {
-            // DISCARD ALL deallocated the server side of any cached statement.
+            // The reset deallocated the server side of every prepared statement.
+            let mut tx = tx;
             tx.client.statement_cache.clear();
+            tx.client.forget_all();
             drop(tx);
         }
         Err(e) => {

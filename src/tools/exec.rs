@@ -4,11 +4,12 @@
 use serde_json::Value;
 
 use crate::db::catalog_policy::Policy;
-use crate::db::pool::{Conn, END_READ_SQL};
+use crate::db::ident::quote_ident;
+use crate::db::pool::{Conn, end_read_sql, may_load_library};
 use crate::db::read_policy::{ReadCheck, check_read_only};
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Category, ToolError, ToolResult};
 use crate::tools::Ctx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,31 +47,45 @@ pub async fn execute(
                 "End the transaction with pg_transaction_commit or pg_transaction_rollback.",
             ));
         }
+        if mode == Mode::Write && !ctx.read_only && may_load_library(sql) {
+            // Closed instead of reused when the transaction ends (`pool::may_load_library`);
+            // decided before the statement runs, so an error cannot skip it.
+            tx.client.discard();
+        }
         let client: &tokio_postgres::Client = &tx.client;
         // No syntax-error round trip to the server here (see `read_policy`): a failed Parse
         // would abort the pinned transaction, and the policy keeps it usable.
         // A transaction the caller opened READ ONLY by choice (in unrestricted mode) is left
         // to PostgreSQL: there the caller may write anyway, so it is no boundary.
         let policy = if mode == Mode::Read || ctx.read_only {
-            Some(check_read_only(sql)?)
+            Some(statement_policy(ctx, sql)?)
         } else {
             None
         };
+        let role = set_role_sql(ctx);
+        let plan_only = role.is_some() && plans_a_write_only(sql);
+        let set_role = role.clone().filter(|_| !plan_only);
+        let catalog = catalog_policy(ctx);
         let guard = ctx.db().cancel_guard(client);
         // Every outcome, errors included, goes through `guard.disarm()` below: a guard dropped
         // armed sends a cancel request that arrives later, on whatever this connection runs
         // next (after the transaction ends, another caller's statement).
         let result = async {
             if fence {
+                // The role too is undone by the ROLLBACK TO SAVEPOINT below.
                 client
-                    .batch_execute(
-                        "SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on",
-                    )
+                    .batch_execute(&format!(
+                        "SAVEPOINT pgmcp_read_fence; SET LOCAL transaction_read_only = on{}",
+                        set_role
+                            .as_deref()
+                            .map(|s| format!("; {s}"))
+                            .unwrap_or_default()
+                    ))
                     .await
-                    .map_err(ToolError::from)?;
+                    .map_err(|e| role_error(ctx, e))?;
                 let out = match &policy {
                     Some(check) => {
-                        match catalog_check(&ctx.db().read_policy, client, sql, check).await {
+                        match catalog_check(catalog, client, sql, check).await {
                             Ok(()) => run_query(client, sql, params, caps).await,
                             Err(e) => Err(e),
                         }
@@ -88,7 +103,21 @@ pub async fn execute(
                 out
             } else {
                 if let Some(check) = &policy {
-                    catalog_check(&ctx.db().read_policy, client, sql, check).await?;
+                    // A READ ONLY pinned transaction runs as the read-only role from its
+                    // BEGIN (`pg_transaction_begin`); set again before each read, so a
+                    // statement that got a `RESET ROLE` through cannot leave the rest of the
+                    // transaction running as the connecting role.
+                    let again = match (&role, plan_only) {
+                        (Some(_), true) => Some("SET LOCAL ROLE NONE".to_string()),
+                        (role, _) => role.clone(),
+                    };
+                    if let Some(set_role) = &again {
+                        client
+                            .batch_execute(set_role)
+                            .await
+                            .map_err(|e| role_error(ctx, e))?;
+                    }
+                    catalog_check(catalog, client, sql, check).await?;
                 }
                 run_query(client, sql, params, caps).await
             }
@@ -120,11 +149,27 @@ pub async fn execute(
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
     let conn = guard.client();
     let out = if let Some(check) = &policy {
-        read_only(&ctx.db().read_policy, conn, sql, params, check, caps).await
+        let set_role = set_role_sql(ctx).filter(|_| !plans_a_write_only(sql));
+        read_only(
+            catalog_policy(ctx),
+            conn,
+            sql,
+            params,
+            check,
+            caps,
+            set_role.as_deref(),
+        )
+        .await
+        .map_err(|e| role_tool_error(ctx, e))
     } else {
+        // Earlier callers' read texts must be gone before this caller's SQL runs.
+        conn.forget_all();
+        if may_load_library(sql) {
+            conn.discard();
+        }
         run_query(&***conn, sql, params, caps).await
     };
-    // A read that succeeded ended with END_READ_SQL: its session needs no reset.
+    // A read that succeeded ended with end_read_sql(): its session needs no reset.
     if out.as_ref().is_ok_and(|o| o.large_row) {
         guard.disarm_discard();
     } else if read && out.is_ok() {
@@ -138,28 +183,31 @@ pub async fn execute(
 /// A read in a READ ONLY transaction that is always rolled back. With the statement already
 /// prepared on this connection by an earlier read of the same text ([`Conn::cached`]), that
 /// is one round trip: `BEGIN READ ONLY` with the catalog policy's guard, the statement's
-/// Bind/Execute and [`END_READ_SQL`] are sent together. PostgreSQL runs them in order, so the
+/// Bind/Execute and [`end_read_sql`] are sent together. PostgreSQL runs them in order, so the
 /// statement still runs only after the transaction took its first snapshot, and a guard that
 /// finds an object the policy has not shown safe fails, which aborts the transaction before
 /// the statement can run (see `Policy::guard_sql`); the read then takes the full path, which
 /// examines the object and either runs the statement or refuses it. Otherwise see
 /// [`read_only_pipelined`].
 async fn read_only(
-    policy: &Policy,
+    policy: Option<&Policy>,
     conn: &mut Conn,
     sql: &str,
     params: &[Value],
     check: &ReadCheck,
     caps: crate::db::Caps,
+    set_role: Option<&str>,
 ) -> ToolResult<QueryOutput> {
     if let Some(stmt) = conn.cached(sql) {
-        let begin = begin_read_only(&policy.guard_sql(sql, check));
+        let first = policy.map_or_else(|| "SELECT 1".into(), |p| p.guard_sql(sql, check));
+        let begin = begin_read_only(&first, set_role);
+        let end = end_read_sql();
         let client: &tokio_postgres::Client = conn;
         // join! polls in order, so the three requests are queued in this order.
         let (begun, out, ended) = tokio::join!(
             client.batch_execute(&begin),
             run_prepared(client, &stmt, params, caps.clone()),
-            client.batch_execute(END_READ_SQL)
+            client.batch_execute(&end)
         );
         ended.map_err(ToolError::from)?;
         match (begun, out) {
@@ -180,15 +228,140 @@ async fn read_only(
             (Ok(()), out) => return out,
         }
     }
-    let (out, stmt) = read_only_pipelined(policy, conn, sql, params, check, caps).await?;
+    let (out, stmt) = read_only_pipelined(policy, conn, sql, params, check, caps, set_role).await?;
     conn.remember(sql, stmt);
     out
 }
 
-/// `BEGIN READ ONLY` and the query that takes the transaction's first snapshot (the catalog
-/// policy's check), in one simple-query text.
-fn begin_read_only(first: &str) -> String {
-    format!("BEGIN READ ONLY; {first}")
+/// `BEGIN READ ONLY`, the switch to the read-only role (`set_role`, from [`set_role_sql`]),
+/// and the query that takes the transaction's first snapshot (the catalog policy's check),
+/// in one simple-query text: a failed `SET LOCAL ROLE` aborts the transaction, so the
+/// statement queued behind it cannot run as the connecting role.
+fn begin_read_only(first: &str, set_role: Option<&str>) -> String {
+    match set_role {
+        Some(set_role) => format!("BEGIN READ ONLY; {set_role}; {first}"),
+        None => format!("BEGIN READ ONLY; {first}"),
+    }
+}
+/// `SET LOCAL ROLE` to `--read-only-role`, when one is configured. LOCAL: it ends with the
+/// read's transaction (or savepoint), so the session is back to the connecting role for
+/// the session reset and for the next caller.
+pub fn set_role_sql(ctx: &Ctx) -> Option<String> {
+    ctx.app
+        .config
+        .read_only_role
+        .as_deref()
+        .map(|role| format!("SET LOCAL ROLE {}", quote_ident(role)))
+}
+
+/// Whether `sql` is a plain `EXPLAIN` (no ANALYZE) of INSERT, UPDATE, DELETE or MERGE.
+/// PostgreSQL checks the write privilege when it plans such a statement, which the
+/// read-only role must not have, so these plan as the connecting role, still in the READ
+/// ONLY transaction that is rolled back. Planning executes nothing but immutable and
+/// stable functions the planner may fold; every function that reads files, runs SQL from
+/// a string, or reaches dblink, slots or statistics is VOLATILE.
+fn plans_a_write_only(sql: &str) -> bool {
+    use pg_query::NodeEnum;
+    if !sql
+        .trim_start()
+        .get(..7)
+        .is_some_and(|w| w.eq_ignore_ascii_case("explain"))
+    {
+        return false;
+    }
+    let Ok(parsed) = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) else {
+        return false;
+    };
+    let [raw] = parsed.protobuf.stmts.as_slice() else {
+        return false;
+    };
+    let Some(NodeEnum::ExplainStmt(explain)) = raw.stmt.as_ref().and_then(|n| n.node.as_ref())
+    else {
+        return false;
+    };
+    let analyze = explain.options.iter().any(|o| match &o.node {
+        Some(NodeEnum::DefElem(d)) if d.defname.eq_ignore_ascii_case("analyze") => {
+            match d.arg.as_ref().and_then(|a| a.node.as_ref()) {
+                None => true,
+                Some(NodeEnum::Boolean(b)) => b.boolval,
+                Some(NodeEnum::Integer(i)) => i.ival != 0,
+                Some(NodeEnum::String(v)) => {
+                    !["false", "off", "no", "0"].contains(&v.sval.to_ascii_lowercase().as_str())
+                }
+                // Anything else: assume it analyzes, so the role stays.
+                Some(_) => true,
+            }
+        }
+        _ => false,
+    });
+    !analyze
+        && matches!(
+            explain.query.as_ref().and_then(|q| q.node.as_ref()),
+            Some(
+                NodeEnum::InsertStmt(_)
+                    | NodeEnum::UpdateStmt(_)
+                    | NodeEnum::DeleteStmt(_)
+                    | NodeEnum::MergeStmt(_)
+            )
+        )
+}
+
+/// The parse-time statement policy's verdict, unless a test switched the policy off to
+/// show that the other layers hold alone (`Config::unsafe_test_only_skip_read_policy`,
+/// which no flag or variable sets).
+fn statement_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
+    if ctx.app.config.unsafe_test_only_skip_read_policy {
+        return Ok(ReadCheck::default());
+    }
+    check_read_only(sql)
+}
+
+/// A failed `SET LOCAL ROLE` as an error that names the flag and the one-time setup;
+/// other errors unchanged.
+pub fn role_error(ctx: &Ctx, e: tokio_postgres::Error) -> ToolError {
+    role_tool_error(ctx, ToolError::from(e))
+}
+
+fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
+    let Some(role) = ctx.app.config.read_only_role.as_deref() else {
+        return e;
+    };
+    // 22023: the role does not exist; 42501: the connecting role may not SET to it.
+    let about_role = matches!(e.sqlstate.as_deref(), Some("22023") | Some("42501"))
+        && (e.error.contains(&format!("role \"{role}\""))
+            || e.error.contains("permission denied to set role"));
+    if !about_role {
+        // Any other privilege error of a read is the read-only role's, not the connecting
+        // role's: say so, or the caller is told to connect differently.
+        if e.sqlstate.as_deref() == Some("42501") {
+            let mut e = e;
+            e.suggestion = Some(format!(
+                "Reads run as the read-only role {role} (--read-only-role), which lacks this privilege; it is refused on purpose unless the operator grants it to that role."
+            ));
+            return e;
+        }
+        return e;
+    }
+    let mut out = ToolError::new(
+        Category::Permission,
+        "READ_ONLY_ROLE_UNUSABLE",
+        format!(
+            "--read-only-role {role}: reads cannot switch to it ({})",
+            e.error
+        ),
+    )
+    .suggest(format!(
+        "Create the role and let the connecting role use it, once, as a superuser: CREATE ROLE {q} NOLOGIN IN ROLE pg_read_all_data, pg_read_all_stats; GRANT {q} TO <connecting role>; or start pgmcp without --read-only-role.",
+        q = quote_ident(role)
+    ))
+    .recoverable(false);
+    out.sqlstate = e.sqlstate;
+    out
+}
+
+/// The catalog half of the statement policy, unless a test switched the policy off.
+fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
+    (!ctx.app.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
 }
 
 /// The single-column rows of a simple query (the candidates of the catalog policy).
@@ -208,7 +381,7 @@ fn first_column(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> 
 /// and the policy's check have succeeded are the statement's Bind/Execute sent, with the
 /// ROLLBACK queued right behind them. The user's statement therefore never runs outside the
 /// read-only transaction, and nothing it did (SET included) survives: the ROLLBACK also
-/// releases session advisory locks (`END_READ_SQL`), so after a successful read the pooled
+/// releases session advisory locks (`end_read_sql`), so after a successful read the pooled
 /// connection needs no reset.
 ///
 /// The query that travels with BEGIN is the catalog policy's candidate list
@@ -218,26 +391,28 @@ fn first_column(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> 
 ///
 /// Returns the prepared statement too (when preparing succeeded), for the connection's cache.
 async fn read_only_pipelined(
-    policy: &Policy,
+    policy: Option<&Policy>,
     client: &tokio_postgres::Client,
     sql: &str,
     params: &[Value],
     check: &ReadCheck,
     caps: crate::db::Caps,
+    set_role: Option<&str>,
 ) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let begin = begin_read_only(&policy.candidates_sql(sql, check));
+    let first = policy.map_or_else(|| "SELECT 1".into(), |p| p.candidates_sql(sql, check));
+    let begin = begin_read_only(&first, set_role);
     let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
     // BEGIN failed: nothing to roll back, and the statement must not run.
     let messages = begun.map_err(ToolError::from)?;
     // A failed Parse aborted the transaction, so nothing more can be looked up in it; the
     // statement is not going to run either way, and PostgreSQL's own error says why.
-    let checked = match &prepared {
-        Ok(_) => {
+    let checked = match (&prepared, policy) {
+        (Ok(_), Some(policy)) => {
             policy
                 .verify(client, sql, check, first_column(&messages))
                 .await
         }
-        Err(_) => Ok(()),
+        _ => Ok(()),
     };
     let stmt = match checked.and(prepared.map_err(ToolError::from)) {
         Ok(stmt) => stmt,
@@ -250,9 +425,10 @@ async fn read_only_pipelined(
         }
     };
     // join! polls the query first, which sends its Bind/Execute before ROLLBACK is queued.
+    let end = end_read_sql();
     let (out, rolled_back) = tokio::join!(
         run_prepared(client, &stmt, params, caps),
-        client.batch_execute(END_READ_SQL)
+        client.batch_execute(&end)
     );
     rolled_back.map_err(ToolError::from)?;
     Ok((out, stmt))
@@ -262,7 +438,7 @@ async fn read_only_pipelined(
 /// (a Parse executes nothing), so the caller gets the server's message and error position;
 /// if the server would accept what libpg_query rejected, the statement is still refused.
 async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
-    match check_read_only(sql) {
+    match statement_policy(ctx, sql) {
         Err(e) if e.code == "SYNTAX_ERROR" && e.details.is_none() => {
             match ctx.db().client().await?.prepare(sql).await {
                 Err(pg) => Err(ToolError::from(pg)),
@@ -276,11 +452,14 @@ async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
 /// In a transaction that is already read-only, the catalog policy's check of `sql` (see
 /// `db/catalog_policy.rs`).
 async fn catalog_check(
-    policy: &Policy,
+    policy: Option<&Policy>,
     client: &tokio_postgres::Client,
     sql: &str,
     check: &ReadCheck,
 ) -> ToolResult<()> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
     let rows = client
         .query(&policy.candidates_sql(sql, check), &[])
         .await
@@ -312,4 +491,32 @@ fn in_transaction(mut e: ToolError, id: &str) -> ToolError {
         ));
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_plain_explains_of_writes() {
+        for sql in [
+            "EXPLAIN DELETE FROM t",
+            "explain (format json) update t set x = 1",
+            "EXPLAIN (ANALYZE off) INSERT INTO t VALUES (1)",
+            "EXPLAIN (ANALYZE false, COSTS off) DELETE FROM t",
+        ] {
+            assert!(plans_a_write_only(sql), "{sql}");
+        }
+        for sql in [
+            "EXPLAIN SELECT 1",
+            "EXPLAIN ANALYZE DELETE FROM t",
+            "EXPLAIN (ANALYZE) DELETE FROM t",
+            "EXPLAIN (ANALYZE on) DELETE FROM t",
+            "EXPLAIN (ANALYZE 1) DELETE FROM t",
+            "DELETE FROM t",
+            "EXPLAIN DELETE FROM t; SELECT 1",
+        ] {
+            assert!(!plans_a_write_only(sql), "{sql}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ use tokio_postgres::SimpleQueryMessage;
 
 use super::{Ctx, DESTRUCTIVE, Hints, READ, Tool, tool};
 use crate::db::ident::quote_ident;
+use crate::db::pool::may_load_library;
 use crate::db::transactions::{
     Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate, transaction_control,
 };
@@ -167,7 +168,18 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         if read_only { Some(true) } else { a.read_only },
         a.deferrable,
     );
-    let client = ctx.db().client().await?;
+    let mut client = ctx.db().client().await?;
+    // The transaction's statements must not see earlier callers' cached read texts.
+    client.forget_all();
+    // A READ ONLY transaction runs as the read-only role from the start (reads inside it
+    // set it again, see `exec::execute`); LOCAL, so it ends with the transaction.
+    let set_role = if read_only {
+        crate::tools::exec::set_role_sql(&ctx)
+            .map(|s| format!("; {s}"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     // The SELECT in the same round trip reports what the server actually started, and
     // takes the transaction's first snapshot: from then on neither its isolation level
     // nor its READ ONLY mode can be changed by a `SET TRANSACTION` sent through it.
@@ -181,7 +193,7 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
     };
     let reply = client
         .simple_query(&format!(
-            "{sql}; {lock_timeout}SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+            "{sql}{set_role}; {lock_timeout}SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
         ))
         .await;
     let msgs = match reply {
@@ -189,7 +201,7 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         Err(e) => {
             // Unknown state: never hand this connection to anyone else.
             drop(crate::db::Object::take(client));
-            let mut e = ToolError::from(e);
+            let mut e = crate::tools::exec::role_error(&ctx, e);
             e.error = format!("could not start a transaction ({sql}): {}", e.error);
             return Err(e);
         }
@@ -613,6 +625,11 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
     }
     let read_only = ctx.read_only || a.read_only == Some(true);
     let mut client = ctx.db().client().await?;
+    // The batch must not see earlier callers' cached read texts.
+    client.forget_all();
+    if a.statements.iter().any(|s| may_load_library(s.parts().0)) {
+        client.discard();
+    }
     let mut builder = client.build_transaction().read_only(read_only);
     if let Some(level) = a.isolation_level {
         builder = builder.isolation_level(match level {
@@ -645,11 +662,9 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
         );
         return Err(add_details(e, json!({ "committed": false })));
     }
-    // A committed SET would outlive the call on this pooled connection.
-    match client.batch_execute("DISCARD ALL").await {
-        Ok(()) => client.statement_cache.clear(),
-        Err(_) => drop(crate::db::Object::take(client)),
-    }
+    // A committed SET (or a dblink connection, a seed…) would outlive the call on this
+    // pooled connection: reset it as every write call's connection is.
+    crate::db::pool::release(client);
     Ok(json!({
         "committed": true,
         "statementCount": results.len(),
@@ -672,6 +687,10 @@ async fn execute_in(
         return Err(ToolError::permission(
             "this call is read-only and cannot run statements in a read-write transaction",
         ));
+    }
+    if statements.iter().any(|s| may_load_library(s.parts().0)) {
+        // Closed instead of reused when the transaction ends (`pool::may_load_library`).
+        tx.client.discard();
     }
     tx.client
         .batch_execute("SAVEPOINT pgmcp_execute")

@@ -34,17 +34,30 @@ enum Server {
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 
 fn server() -> &'static Server {
-    let server = SERVER.get_or_init(|| match std::env::var(EXTERNAL_URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Ok(Server::External { url }),
-        _ => {
-            let opts = ClusterOptions {
-                parent_dir: memory_backed_dir(),
-                ..ClusterOptions::default()
-            };
-            Cluster::start(opts)
-                .map(Server::Local)
-                .map_err(|err| err.to_string())
-        }
+    let server = SERVER.get_or_init(|| {
+        let server = match std::env::var(EXTERNAL_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => Server::External { url },
+            _ => {
+                let opts = ClusterOptions {
+                    parent_dir: memory_backed_dir(),
+                    ..ClusterOptions::default()
+                };
+                Server::Local(Cluster::start(opts).map_err(|err| err.to_string())?)
+            }
+        };
+        let url = match &server {
+            Server::External { url } => url.clone(),
+            Server::Local(cluster) => cluster.url("postgres"),
+        };
+        // Cluster-wide and idempotent; every App the tests build reads as this role.
+        blocking(move || async move {
+            connect(&url)
+                .await
+                .batch_execute(pgmcp::cluster::CREATE_READER_ROLE_SQL)
+                .await
+                .map_err(|e| format!("creating the read-only role {READER_ROLE}: {e:?}"))
+        })?;
+        Ok(server)
     });
     match server {
         Ok(server) => server,
@@ -75,9 +88,25 @@ fn memory_backed_dir() -> Option<PathBuf> {
     (free >= MIN_FREE).then_some(dir)
 }
 
+/// The read-only role every test server has (created with the server) and every test
+/// App reads as, unless its flags say otherwise.
+pub const READER_ROLE: &str = pgmcp::cluster::READER_ROLE;
+
 /// An App (the server's state, no MCP transport) on `url` with extra command-line flags.
 /// Code Mode workers are the built pgmcp binary (the test binary itself is not one).
+/// On the shared test server, reads run as [`READER_ROLE`] (`--read-only-role`), as a
+/// deployment's should; pass `--read-only-role ""` for an App without it.
 pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::tools::App> {
+    app_with(url, extra, |_| {})
+}
+
+/// [`app`], with the validated configuration adjusted by `tweak` first (for settings that
+/// have no flag on purpose, such as `unsafe_test_only_skip_read_policy`).
+pub fn app_with(
+    url: &str,
+    extra: &[&str],
+    tweak: impl FnOnce(&mut pgmcp::config::Config),
+) -> std::sync::Arc<pgmcp::tools::App> {
     let mut args = vec![
         "pgmcp",
         "--postgres",
@@ -85,10 +114,35 @@ pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::tools::App> {
         "--code-worker-exe",
         env!("CARGO_BIN_EXE_pgmcp"),
     ];
+    // Only the shared test server has the role (created with it); a cluster a test starts
+    // for itself does not.
+    if !extra.contains(&"--read-only-role")
+        && endpoint(url).is_some()
+        && endpoint(url) == endpoint(&admin_url())
+    {
+        args.extend(["--read-only-role", READER_ROLE]);
+    }
     args.extend_from_slice(extra);
     let parsed = pgmcp::config::parse_server_args(args).expect("valid test flags");
-    pgmcp::tools::App::new(pgmcp::config::Config::from_args(&parsed).expect("valid test config"))
-        .expect("app builds")
+    let mut config = pgmcp::config::Config::from_args(&parsed).expect("valid test config");
+    tweak(&mut config);
+    pgmcp::tools::App::new(config).expect("app builds")
+}
+
+/// Runs `f`'s future to completion on a private thread and runtime, so it works whether or
+/// not the caller is inside a runtime (where `block_on` would panic).
+fn blocking<T: Send + 'static, F: std::future::Future<Output = T>>(
+    f: impl FnOnce() -> F + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f())
+    })
+    .join()
+    .expect("no panic")
 }
 
 /// Calls a tool that must succeed with an object; panics with the error otherwise.
@@ -239,4 +293,33 @@ pub fn with_dbname(url: &str, dbname: &str) -> String {
     let (before_query, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
     let authority = &before_query[..before_query.find('/').unwrap_or(before_query.len())];
     format!("{scheme}{authority}/{dbname}{query}")
+}
+
+/// `user@host:port` of a `postgres://` URL; `None` for anything else.
+fn endpoint(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    Some(rest.split(['/', '?']).next()?.to_string())
+}
+
+/// A libpq `key=value` connection string for a `postgres://user[:password]@host:port/db`
+/// URL (as dblink wants it).
+pub fn conninfo(url: &str) -> String {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .unwrap_or_else(|| panic!("not a postgres:// URL: {url}"));
+    let rest = rest.split('?').next().unwrap_or_default();
+    let (authority, dbname) = rest.split_once('/').unwrap_or((rest, "postgres"));
+    let (userinfo, hostport) = authority
+        .rsplit_once('@')
+        .unwrap_or(("postgres", authority));
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    let mut out = format!("host={host} port={port} user={user} dbname={dbname}");
+    if !password.is_empty() {
+        out.push_str(&format!(" password={password}"));
+    }
+    out
 }
