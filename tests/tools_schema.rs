@@ -1379,7 +1379,8 @@ fn schema_tools_are_registered_with_the_right_hints() {
         ("pg_create_schema", false, false),
         ("pg_drop_schema", false, true),
         ("pg_list_views", true, false),
-        ("pg_create_view", false, false),
+        // `orReplace` redefines an existing view: it can overwrite.
+        ("pg_create_view", false, true),
         ("pg_drop_view", false, true),
         ("pg_list_sequences", true, false),
         ("pg_create_sequence", false, false),
