@@ -29,12 +29,11 @@
 //! candidates are listed again until nothing is left: the statement's *plan*.
 //!
 //! A statement seen before sends its plan's names and keys along, so on the common path the
-//! check is one query that returns no row, pipelined with `BEGIN` ([`Policy::guard_sql`]).
+//! check is one prepared query that returns no row, pipelined with `BEGIN` ([`GUARD_SQL`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use postgres_protocol::escape::escape_literal;
 use serde_json::json;
 
 use crate::db::function_policy::{Builtin, CLASSIFICATION};
@@ -96,22 +95,11 @@ impl Policy {
         }
     }
 
-    /// The query listing the candidates of `sql` that are not known to be safe, one key per
-    /// row. No row: the statement may run.
-    pub fn candidates_sql(&self, sql: &str, check: &ReadCheck) -> String {
+    /// The parameters of [`CANDIDATES_SQL`] / [`GUARD_SQL`] for `sql`: its plan's names and
+    /// known-safe keys when it has one.
+    pub fn args(&self, sql: &str, check: &ReadCheck) -> Args {
         let (names, keys) = self.scope(sql, check);
-        candidates_sql(&names, &keys)
-    }
-
-    /// One statement that fails (division by zero, SQLSTATE 22012) exactly when
-    /// [`Policy::candidates_sql`] would return a row. Sent in the read's transaction ahead of
-    /// a statement pipelined behind it, its failure aborts the transaction, so the statement
-    /// cannot run (`tools::exec`).
-    pub fn guard_sql(&self, sql: &str, check: &ReadCheck) -> String {
-        format!(
-            "SELECT 1 / (NOT EXISTS ({}))::int",
-            self.candidates_sql(sql, check)
-        )
+        Args::new(&names, &keys)
     }
 
     /// Examines the candidates `pending` (from [`Policy::candidates_sql`], run in the read's
@@ -139,8 +127,9 @@ impl Policy {
                 pending.extend(found.keys);
                 keys.insert(key);
             }
+            let args = Args::new(&names, &keys);
             let rows = client
-                .query(&candidates_sql(&names, &keys), &[])
+                .query(CANDIDATES_SQL, &args.refs())
                 .await
                 .map_err(ToolError::from)?;
             pending = rows.iter().map(|r| r.get::<_, String>(0)).collect();
@@ -466,87 +455,112 @@ const FUNCTIONS_BY_OID_SQL: &str = "\
 SELECT p.proname::text, p.oid < 16384, 'f:' || p.oid || ':' || p.xmin
   FROM pg_catalog.pg_proc p WHERE p.oid = ANY ($1)";
 
-fn array(items: impl IntoIterator<Item = impl AsRef<str>>, ty: &str) -> String {
-    let items: Vec<String> = items
-        .into_iter()
-        .map(|i| escape_literal(i.as_ref()))
-        .collect();
-    format!("ARRAY[{}]::pg_catalog.{ty}[]", items.join(", "))
-}
-
-/// See the module documentation: every object through which the statement could execute a
-/// function, minus those known safe (`keys`) and the IMMUTABLE/STABLE functions of trusted
-/// extensions (decided here, to spare a round trip).
-fn candidates_sql(names: &Names, keys: &BTreeSet<String>) -> String {
-    let not_allowed = names
-        .funcs
-        .iter()
-        .chain(&names.fields)
-        .filter(|n| !CLASSIFICATION.builtin_allowed(n));
-    let (trusted, ext_denied) = CLASSIFICATION.trusted_extensions();
-    let funcs = array(&names.funcs, "name");
-    let fields = array(&names.fields, "name");
-    let not_allowed = array(not_allowed, "name");
-    let ops = array(&names.ops, "name");
-    let rels = array(&names.rels, "name");
-    let targets = array(&names.targets, "name");
-    let keys = array(keys, "text");
-    let trusted = array(trusted, "name");
-    let ext_denied = array(ext_denied, "name");
-    // A function-style cast (`mydomain(1)`) is a call by the target type's name.
-    let types = array(names.types.iter().chain(&names.funcs), "name");
-    format!(
+/// The candidate query's text, with the names and keys as parameters (see [`Args`]), so a
+/// connection prepares it once: planning this query costs several times its execution.
+macro_rules! candidates_sql {
+    () => {
         "WITH RECURSIVE rel AS (
-  SELECT c.oid, c.reltype FROM pg_catalog.pg_class c WHERE c.relname = ANY ({rels})
+  SELECT c.oid, c.reltype FROM pg_catalog.pg_class c WHERE c.relname = ANY ($5::pg_catalog.name[])
 ), ty(oid) AS (
-  SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = ANY ({types})
+  SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = ANY ($7::pg_catalog.name[])
   UNION SELECT a.atttypid FROM pg_catalog.pg_attribute a JOIN rel ON a.attrelid = rel.oid WHERE a.attnum > 0
   UNION SELECT rel.reltype FROM rel
-  UNION SELECT b.oid FROM ty JOIN pg_catalog.pg_type t ON t.oid = ty.oid,
-        LATERAL (VALUES (t.typbasetype), (t.typelem)) AS b(oid) WHERE b.oid <> 0
+  UNION SELECT b.oid FROM ty, LATERAL (
+      SELECT t.typbasetype, t.typelem FROM pg_catalog.pg_type t WHERE t.oid = ty.oid) AS t,
+    LATERAL (VALUES (t.typbasetype), (t.typelem)) AS b(oid) WHERE b.oid <> 0
 )
 SELECT s.k FROM (
   SELECT 'f:' || p.oid || ':' || p.xmin AS k, p.oid AS fn FROM pg_catalog.pg_proc p
-   WHERE p.proname = ANY ({funcs}) AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
+   WHERE p.proname = ANY ($1::pg_catalog.name[])
+     AND (p.oid >= 16384 OR p.proname = ANY ($3::pg_catalog.name[]))
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_proc p
-   WHERE p.proname = ANY ({fields}) AND p.pronargs = 1
-     AND (p.oid >= 16384 OR p.proname = ANY ({not_allowed}))
+   WHERE p.proname = ANY ($2::pg_catalog.name[]) AND p.pronargs = 1
+     AND (p.oid >= 16384 OR p.proname = ANY ($3::pg_catalog.name[]))
      AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p', 'd')
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_operator o
     JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
-   WHERE o.oprname = ANY ({ops}) AND p.oid >= 16384
+   WHERE o.oid >= 16384 AND o.oprname = ANY ($4::pg_catalog.name[])
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_cast c
     JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
-   WHERE p.oid >= 16384 AND c.castsource IN (SELECT oid FROM ty)
+   WHERE c.oid >= 16384 AND c.castsource IN (SELECT oid FROM ty)
   UNION ALL
   SELECT 'r:' || r.oid || ':' || r.xmin, NULL FROM pg_catalog.pg_rewrite r
     JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-   WHERE c.relname = ANY ({rels}) AND c.relkind = 'v'
+   WHERE c.relname = ANY ($5::pg_catalog.name[]) AND c.relkind = 'v'
   UNION ALL
   SELECT 'p:' || pol.oid || ':' || pol.xmin, NULL FROM pg_catalog.pg_policy pol
     JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
-   WHERE c.relname = ANY ({rels}) AND c.relrowsecurity
+   WHERE c.relname = ANY ($5::pg_catalog.name[]) AND c.relrowsecurity
   UNION ALL
   SELECT 'c:' || con.oid || ':' || con.xmin, NULL FROM pg_catalog.pg_constraint con
    WHERE con.contypid IN (SELECT oid FROM ty) AND con.contype = 'c'
   UNION ALL
   SELECT 'd:' || ad.oid || ':' || ad.xmin, NULL FROM pg_catalog.pg_attrdef ad
     JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
-   WHERE c.relname = ANY ({targets})
+   WHERE c.relname = ANY ($6::pg_catalog.name[])
 ) s
-WHERE s.k <> ALL ({keys})
+WHERE s.k <> ALL ($8::pg_catalog.text[])
   AND NOT EXISTS (
     SELECT 1 FROM pg_catalog.pg_depend d
       JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
       JOIN pg_catalog.pg_proc p ON p.oid = d.objid
      WHERE s.fn IS NOT NULL AND d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
        AND d.objid = s.fn AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-       AND d.deptype = 'e' AND e.extname = ANY ({trusted}) AND p.provolatile <> 'v'
-       AND p.proname <> ALL ({ext_denied}))"
-    )
+       AND d.deptype = 'e' AND e.extname = ANY ($9::pg_catalog.name[]) AND p.provolatile <> 'v'
+       AND p.proname <> ALL ($10::pg_catalog.name[]))"
+    };
+}
+
+/// Every object through which the statement could execute a function (see the module
+/// documentation), minus those known safe and the IMMUTABLE/STABLE functions of trusted
+/// extensions (decided here, to spare a round trip), one key per row. Built-in operators and
+/// casts (OID below 16384) only ever use built-in functions, which the parse half judged.
+pub const CANDIDATES_SQL: &str = candidates_sql!();
+
+/// One statement that fails (division by zero, SQLSTATE 22012) exactly when
+/// [`CANDIDATES_SQL`] would return a row. Sent in the read's transaction ahead of a statement
+/// pipelined behind it, its failure aborts the transaction, so the statement cannot run
+/// (`tools::exec`).
+pub const GUARD_SQL: &str = concat!("SELECT 1 / (NOT EXISTS (", candidates_sql!(), "))::int");
+
+/// The parameters of [`CANDIDATES_SQL`] and [`GUARD_SQL`].
+pub struct Args([Vec<String>; 10]);
+
+impl Args {
+    fn new(names: &Names, keys: &BTreeSet<String>) -> Args {
+        let owned = |it: &mut dyn Iterator<Item = &String>| it.cloned().collect::<Vec<_>>();
+        let not_allowed = names
+            .funcs
+            .iter()
+            .chain(&names.fields)
+            .filter(|n| !CLASSIFICATION.builtin_allowed(n))
+            .cloned()
+            .collect();
+        let (trusted, ext_denied) = CLASSIFICATION.trusted_extensions();
+        Args([
+            owned(&mut names.funcs.iter()),
+            owned(&mut names.fields.iter()),
+            not_allowed,
+            owned(&mut names.ops.iter()),
+            owned(&mut names.rels.iter()),
+            owned(&mut names.targets.iter()),
+            // A function-style cast (`mydomain(1)`) is a call by the target type's name.
+            owned(&mut names.types.iter().chain(&names.funcs)),
+            owned(&mut keys.iter()),
+            trusted.iter().map(|s| s.to_string()).collect(),
+            ext_denied.iter().map(|s| s.to_string()).collect(),
+        ])
+    }
+
+    pub fn refs(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -561,12 +575,17 @@ mod tests {
     }
 
     #[test]
-    fn candidate_sql_quotes_every_name() {
+    fn args_bind_names_as_values() {
         let mut names = Names::default();
         names.funcs.insert("it's".into());
+        names.funcs.insert("lower".into());
         names.rels.insert("a\"b".into());
-        let sql = candidates_sql(&names, &BTreeSet::new());
-        assert!(sql.contains("ARRAY['it''s']::pg_catalog.name[]"), "{sql}");
-        assert!(sql.contains("ARRAY['a\"b']::pg_catalog.name[]"), "{sql}");
+        let args = Args::new(&names, &BTreeSet::new());
+        assert_eq!(args.0[0], ["it's", "lower"]);
+        // Only names that are not allowed built-ins make built-ins candidates.
+        assert_eq!(args.0[2], ["it's"]);
+        assert_eq!(args.0[4], ["a\"b"]);
+        assert_eq!(args.0[6], ["it's", "lower"]);
+        assert_eq!(CANDIDATES_SQL.matches('$').count() >= 10, true);
     }
 }

@@ -142,6 +142,9 @@ pub struct Conn {
     session: Session,
     /// Statements prepared on this connection for reads, by SQL text (see [`Conn::cached`]).
     statements: HashMap<String, tokio_postgres::Statement>,
+    /// The read policy's candidate query and guard, prepared once per session (their text is
+    /// pgmcp's own, so unlike `statements` they reveal nothing of earlier callers).
+    policy: Option<PolicyStatements>,
     /// Set when the session may hold something no reset removes ([`may_load_library`]):
     /// the connection is closed rather than handed to anyone else.
     discard: bool,
@@ -178,6 +181,31 @@ impl Conn {
     /// the statements queues their Close messages on the connection ahead of whatever the
     /// caller sends next, so the server has forgotten them before that runs; no round trip
     /// is awaited.
+    /// The catalog policy's candidate query and guard (`db/catalog_policy.rs`), prepared on
+    /// first use; the session reset (`DEALLOCATE ALL`) drops them with everything else.
+    pub async fn policy_statements(&mut self) -> Result<PolicyStatements, tokio_postgres::Error> {
+        if let Some(p) = &self.policy {
+            return Ok(p.clone());
+        }
+        let (candidates, guard) = tokio::join!(
+            self.client
+                .prepare(crate::db::catalog_policy::CANDIDATES_SQL),
+            self.client.prepare(crate::db::catalog_policy::GUARD_SQL)
+        );
+        let p = PolicyStatements {
+            candidates: candidates?,
+            guard: guard?,
+        };
+        self.policy = Some(p.clone());
+        Ok(p)
+    }
+
+    /// After a `DEALLOCATE ALL` the caller ran: nothing prepared is left on the server.
+    pub fn deallocated(&mut self) {
+        self.statements.clear();
+        self.policy = None;
+    }
+
     pub fn forget_all(&mut self) {
         self.statements.clear();
     }
@@ -192,6 +220,13 @@ impl Conn {
     pub fn cached_statements(&self) -> usize {
         self.statements.len()
     }
+}
+
+/// See [`Conn::policy_statements`].
+#[derive(Clone)]
+pub struct PolicyStatements {
+    pub candidates: tokio_postgres::Statement,
+    pub guard: tokio_postgres::Statement,
 }
 
 /// What is known about a pooled connection's session when it comes back.
@@ -248,6 +283,7 @@ impl managed::Manager for Manager {
             client: self.inner.create().await?,
             session: Session::Unknown,
             statements: HashMap::new(),
+            policy: None,
             discard: false,
         })
     }
@@ -275,6 +311,7 @@ impl managed::Manager for Manager {
             },
             Session::Unknown => {
                 conn.statements.clear();
+                conn.policy = None;
                 conn.client.simple_query(&reset_sql()).await.map(drop)
             }
         };
@@ -299,6 +336,7 @@ pub fn release(mut conn: Object) {
     }
     // The reset deallocates every prepared statement.
     conn.statements.clear();
+    conn.policy = None;
     // Sending is synchronous: the future is ready at its first poll.
     if let Some(Ok(replies)) = conn.client.simple_query_raw(&reset_sql()).now_or_never() {
         conn.session = Session::Resetting(Box::pin(replies));

@@ -360,7 +360,7 @@ async fn release(tx: PinnedTx) {
             // The reset deallocated the server side of every prepared statement.
             let mut tx = tx;
             tx.client.statement_cache.clear();
-            tx.client.forget_all();
+            tx.client.deallocated();
             drop(tx);
         }
         Err(e) => {

@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-use crate::db::catalog_policy::Policy;
+use crate::db::catalog_policy::{Args, CANDIDATES_SQL, Policy};
 use crate::db::ident::quote_ident;
+use crate::db::pool::PolicyStatements;
 use crate::db::pool::{Conn, end_read_sql, may_load_library};
 use crate::db::read_policy::{ReadCheck, check_read_only};
 use crate::db::transactions::transaction_control;
@@ -198,19 +199,37 @@ async fn read_only(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<QueryOutput> {
+    // The policy's prepared queries, and what to bind to them for this statement.
+    let checking = match policy {
+        Some(p) => Some((
+            conn.policy_statements().await.map_err(ToolError::from)?,
+            p.args(sql, check),
+        )),
+        None => None,
+    };
     if let Some(stmt) = conn.cached(sql) {
-        let first = policy.map_or_else(|| "SELECT 1".into(), |p| p.guard_sql(sql, check));
-        let begin = begin_read_only(&first, set_role);
+        let begin = begin_read_only(checking.is_none().then_some("SELECT 1"), set_role);
         let end = end_read_sql();
         let client: &tokio_postgres::Client = conn;
-        // join! polls in order, so the three requests are queued in this order.
-        let (begun, out, ended) = tokio::join!(
+        let guard = async {
+            match &checking {
+                Some((statements, args)) => client
+                    .query(&statements.guard, &args.refs())
+                    .await
+                    .map(drop),
+                None => Ok(()),
+            }
+        };
+        // join! polls in order, so the four requests are queued in this order.
+        let (begun, guarded, out, ended) = tokio::join!(
             client.batch_execute(&begin),
+            guard,
             run_prepared(client, &stmt, params, caps.clone()),
             client.batch_execute(&end)
         );
         ended.map_err(ToolError::from)?;
-        match (begun, out) {
+        begun.map_err(ToolError::from)?;
+        match (guarded, out) {
             // The guard refused (division by zero): the statement did not run. The full path
             // finds out why.
             (Err(e), _) if crate::db::transactions::sqlstate(&e) == Some("22012") => {}
@@ -228,21 +247,35 @@ async fn read_only(
             (Ok(()), out) => return out,
         }
     }
-    let (out, stmt) = read_only_pipelined(policy, conn, sql, params, check, caps, set_role).await?;
+    let (out, stmt) = read_only_pipelined(
+        policy.zip(checking.as_ref()),
+        conn,
+        sql,
+        params,
+        check,
+        caps,
+        set_role,
+    )
+    .await?;
     conn.remember(sql, stmt);
     out
 }
 
-/// `BEGIN READ ONLY`, the switch to the read-only role (`set_role`, from [`set_role_sql`]),
-/// and the query that takes the transaction's first snapshot (the catalog policy's check),
-/// in one simple-query text: a failed `SET LOCAL ROLE` aborts the transaction, so the
-/// statement queued behind it cannot run as the connecting role.
-fn begin_read_only(first: &str, set_role: Option<&str>) -> String {
-    match set_role {
-        Some(set_role) => format!("BEGIN READ ONLY; {set_role}; {first}"),
-        None => format!("BEGIN READ ONLY; {first}"),
+/// `BEGIN READ ONLY` and the switch to the read-only role (`set_role`, from
+/// [`set_role_sql`]) in one simple-query text, and `first` when given (`SELECT 1`, when no
+/// policy query follows to take the transaction's first snapshot). The policy's prepared
+/// query, pipelined right behind, takes it otherwise; after the first snapshot PostgreSQL
+/// refuses to switch the transaction to read-write. A failed `SET LOCAL ROLE` aborts the
+/// transaction, so the statement queued behind it cannot run as the connecting role.
+fn begin_read_only(first: Option<&str>, set_role: Option<&str>) -> String {
+    let mut text = String::from("BEGIN READ ONLY");
+    for part in [set_role, first].into_iter().flatten() {
+        text.push_str("; ");
+        text.push_str(part);
     }
+    text
 }
+
 /// `SET LOCAL ROLE` to `--read-only-role`, when one is configured. LOCAL: it ends with the
 /// read's transaction (or savepoint), so the session is back to the connecting role for
 /// the session reset and for the next caller.
@@ -364,17 +397,6 @@ fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
     (!ctx.app.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
 }
 
-/// The single-column rows of a simple query (the candidates of the catalog policy).
-fn first_column(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A read in a READ ONLY transaction that is always rolled back, in two round trips (more
 /// only when the catalog policy meets objects it has not examined yet): `BEGIN READ ONLY`
 /// travels with the Parse of the statement (parsing executes nothing), and only once BEGIN
@@ -391,7 +413,7 @@ fn first_column(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<String> 
 ///
 /// Returns the prepared statement too (when preparing succeeded), for the connection's cache.
 async fn read_only_pipelined(
-    policy: Option<&Policy>,
+    policy: Option<(&Policy, &(PolicyStatements, Args))>,
     client: &tokio_postgres::Client,
     sql: &str,
     params: &[Value],
@@ -399,19 +421,37 @@ async fn read_only_pipelined(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let first = policy.map_or_else(|| "SELECT 1".into(), |p| p.candidates_sql(sql, check));
-    let begin = begin_read_only(&first, set_role);
-    let (begun, prepared) = tokio::join!(client.simple_query(&begin), client.prepare(sql));
+    let begin = begin_read_only(policy.is_none().then_some("SELECT 1"), set_role);
+    let candidates = async {
+        match policy {
+            Some((_, (statements, args))) => client
+                .query(&statements.candidates, &args.refs())
+                .await
+                .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect()),
+            None => Ok(Vec::new()),
+        }
+    };
+    let (begun, listed, prepared) = tokio::join!(
+        client.batch_execute(&begin),
+        candidates,
+        client.prepare(sql)
+    );
     // BEGIN failed: nothing to roll back, and the statement must not run.
-    let messages = begun.map_err(ToolError::from)?;
+    begun.map_err(ToolError::from)?;
+    let pending = match listed {
+        Ok(pending) => pending,
+        Err(e) => {
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(ToolError::from)?;
+            return Err(ToolError::from(e));
+        }
+    };
     // A failed Parse aborted the transaction, so nothing more can be looked up in it; the
     // statement is not going to run either way, and PostgreSQL's own error says why.
     let checked = match (&prepared, policy) {
-        (Ok(_), Some(policy)) => {
-            policy
-                .verify(client, sql, check, first_column(&messages))
-                .await
-        }
+        (Ok(_), Some((policy, _))) => policy.verify(client, sql, check, pending).await,
         _ => Ok(()),
     };
     let stmt = match checked.and(prepared.map_err(ToolError::from)) {
@@ -461,7 +501,7 @@ async fn catalog_check(
         return Ok(());
     };
     let rows = client
-        .query(&policy.candidates_sql(sql, check), &[])
+        .query(CANDIDATES_SQL, &policy.args(sql, check).refs())
         .await
         .map_err(ToolError::from)?;
     let pending = rows.iter().map(|r| r.get::<_, String>(0)).collect();
