@@ -586,6 +586,6 @@ mod tests {
         assert_eq!(args.0[2], ["it's"]);
         assert_eq!(args.0[4], ["a\"b"]);
         assert_eq!(args.0[6], ["it's", "lower"]);
-        assert_eq!(CANDIDATES_SQL.matches('$').count() >= 10, true);
+        assert!(CANDIDATES_SQL.contains("$10"));
     }
 }
