@@ -12,92 +12,92 @@ declare const pg: {
   /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). (shortcut for pg_write_query) */
   execute(sql: string, params?: any[]): Promise<QueryResult & { rowsAffected: number }>;
   /** List tables with schema, estimated rows, total size and comment. (shortcut for pg_list_tables) */
-  listTables(schema?: string | null): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
+  listTables(schema?: string): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
   /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. (shortcut for pg_describe_table) */
-  describeTable(table: string, schema?: string | null): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
+  describeTable(table: string, schema?: string): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
   /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. (shortcut for pg_get_columns) */
-  getColumns(table: string, schema?: string | null): Promise<{ columns: Column[] }>;
+  getColumns(table: string, schema?: string): Promise<{ columns: Column[] }>;
   /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. (shortcut for pg_table_stats) */
-  getTableStats(table?: string | null, schema?: string | null): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
+  getTableStats(table?: string, schema?: string): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
   /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. (shortcut for pg_get_indexes) */
-  getIndexes(table?: string | null, schema?: string | null): Promise<any>;
+  getIndexes(table?: string, schema?: string): Promise<any>;
   /** Create an index on columns of a table (unique, partial, method, concurrently). (shortcut for pg_create_index) */
-  createIndex(args: { table: string; schema?: string | null; columns: string[]; name?: string | null; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin" | null; where?: string | null; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
+  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
   /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). (shortcut for pg_explain) */
   explain(sql: string, params?: any[]): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
   /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
-  count(table: string, where_?: string | null, params?: any[]): Promise<any>;
+  count(table: string, where_?: string, params?: any[]): Promise<any>;
   /** Lists groups and methods; pg.help('core') lists one group. */
   help(group?: string): string;
   /** Runs fn on one connection inside BEGIN/COMMIT; rolls back if it throws. */
   transaction<T>(fn: (tx: typeof pg) => Promise<T>): Promise<T>;
   core: {
     /** Run one SELECT (or other read-only statement) and return its rows. [pg_read_query] */
-    readQuery(args: { sql: string; params?: any[]; transactionId?: string | null; } | string /* sql */): Promise<QueryResult>;
+    readQuery(args: { sql: string; params?: any[]; transactionId?: string; } | string /* sql */): Promise<QueryResult>;
     /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). [pg_write_query] */
-    writeQuery(args: { sql: string; params?: any[]; transactionId?: string | null; } | string /* sql */): Promise<QueryResult & { rowsAffected: number }>;
+    writeQuery(args: { sql: string; params?: any[]; transactionId?: string; } | string /* sql */): Promise<QueryResult & { rowsAffected: number }>;
     /** List tables with schema, estimated rows, total size and comment. [pg_list_tables] */
-    listTables(args?: { schema?: string | null; pattern?: string | null; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
+    listTables(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
     /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. [pg_describe_table] */
-    describeTable(args: { table: string; schema?: string | null; } | string /* table */): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
+    describeTable(args: { table: string; schema?: string; } | string /* table */): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
     /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. [pg_get_columns] */
-    getColumns(args: { table: string; schema?: string | null; } | string /* table */): Promise<{ columns: Column[] }>;
+    getColumns(args: { table: string; schema?: string; } | string /* table */): Promise<{ columns: Column[] }>;
     /** Create a table from column definitions (name, type, nullable, default, primaryKey, unique, references). [pg_create_table] */
-    createTable(args: { table: string; schema?: string | null; columns: Array<{ name: string; type: string; nullable?: boolean | null; default?: string | null; primaryKey?: boolean; unique?: boolean; references?: string | null; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action" | null; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string | null; }): Promise<any>;
+    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<any>;
     /** Drop a table (optionally IF EXISTS, CASCADE). Its data is lost. [pg_drop_table] */
-    dropTable(args: { table: string; schema?: string | null; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<any>;
+    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<any>;
     /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. [pg_get_indexes] */
-    getIndexes(args?: { table?: string | null; schema?: string | null; includeSystem?: boolean; }): Promise<any>;
+    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<any>;
     /** Create an index on columns of a table (unique, partial, method, concurrently). [pg_create_index] */
-    createIndex(args: { table: string; schema?: string | null; columns: string[]; name?: string | null; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin" | null; where?: string | null; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
+    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
     /** Drop an index (optionally IF EXISTS, CASCADE, CONCURRENTLY). [pg_drop_index] */
-    dropIndex(args: { name: string; schema?: string | null; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<any>;
+    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<any>;
     /** List tables, views, materialized views, sequences, indexes, functions, procedures and types, filtered by schema, kind and name pattern. [pg_list_objects] */
-    listObjects(args?: { schema?: string | null; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string | null; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
     /** Details of a table, view, sequence, index, function (with definition) or type (enum labels, domain base, composite attributes). [pg_object_details] */
-    objectDetails(args: { name: string; schema?: string | null; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type" | null; } | string /* name */): Promise<any>;
+    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<any>;
     /** List installed extensions with version and schema, or with available=true every extension the server can install. [pg_list_extensions] */
     listExtensions(args?: { available?: boolean; }): Promise<any>;
     /** Count the rows of a table, optionally matching a SQL condition with $n parameters. [pg_count] */
-    count(args: { table: string; schema?: string | null; where?: string | null; params?: any[]; } | string /* table */): Promise<any>;
+    count(args: { table: string; schema?: string; where?: string; params?: any[]; } | string /* table */): Promise<any>;
     /** Whether any row of a table matches an optional SQL condition (stops at the first match). [pg_exists] */
-    exists(args: { table: string; schema?: string | null; where?: string | null; params?: any[]; } | string /* table */): Promise<any>;
+    exists(args: { table: string; schema?: string; where?: string; params?: any[]; } | string /* table */): Promise<any>;
     /** Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted. [pg_upsert] */
-    upsert(args: { table: string; schema?: string | null; data: Record<string, any>; conflictColumns: string[]; updateColumns?: string[] | null; returning?: boolean | null; }): Promise<any>;
+    upsert(args: { table: string; schema?: string; data: Record<string, any>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<any>;
     /** Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit. [pg_batch_insert] */
-    batchInsert(args: { table: string; schema?: string | null; rows: Array<Record<string, any>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<any>;
+    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, any>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<any>;
     /** Remove every row of a table (TRUNCATE), optionally restarting identities and cascading. [pg_truncate] */
-    truncate(args: { table: string; schema?: string | null; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<any>;
+    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<any>;
   };
   schema: {
     /** List schemas with owner, number of tables and views, total size and comment. [pg_list_schemas] */
-    listSchemas(args?: { pattern?: string | null; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listSchemas(args?: { pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
     /** Create a schema (optionally IF NOT EXISTS, owned by another role via `authorization`). [pg_create_schema] */
-    createSchema(args: { name: string; ifNotExists?: boolean; authorization?: string | null; } | string /* name */): Promise<any>;
+    createSchema(args: { name: string; ifNotExists?: boolean; authorization?: string; } | string /* name */): Promise<any>;
     /** Drop a schema (optionally IF EXISTS). Fails if it is not empty unless cascade, which drops every object in it: their data is lost. [pg_drop_schema] */
     dropSchema(args: { name: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<any>;
     /** List views and materialized views with schema, type (view or materialized_view) and comment; materialized views also show size and populated:false when never refreshed. [pg_list_views] */
-    listViews(args?: { schema?: string | null; pattern?: string | null; includeMaterialized?: boolean; includeDefinition?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listViews(args?: { schema?: string; pattern?: string; includeMaterialized?: boolean; includeDefinition?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
     /** Create a view, or a materialized view, from a SELECT query; returns the view's columns. [pg_create_view] */
-    createView(args: { name: string; schema?: string | null; sql: string; orReplace?: boolean; materialized?: boolean; withData?: boolean | null; }): Promise<any>;
+    createView(args: { name: string; schema?: string; sql: string; orReplace?: boolean; materialized?: boolean; withData?: boolean; }): Promise<any>;
     /** Drop a view or materialized view (optionally IF EXISTS, CASCADE). Whether it is materialized is looked up unless `materialized` is given. [pg_drop_view] */
-    dropView(args: { name: string; schema?: string | null; ifExists?: boolean; cascade?: boolean; materialized?: boolean | null; } | string /* name */): Promise<any>;
+    dropView(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; materialized?: boolean; } | string /* name */): Promise<any>;
     /** List sequences with data type, start, increment, minValue, maxValue, cycle, lastValue and ownedBy (the schema.table.column a serial or identity column uses it for). [pg_list_sequences] */
-    listSequences(args?: { schema?: string | null; pattern?: string | null; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listSequences(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
     /** Create a sequence with optional data type, start, increment, minValue, maxValue, cache and cycle. [pg_create_sequence] */
-    createSequence(args: { name: string; schema?: string | null; dataType?: "smallint" | "integer" | "bigint" | null; start?: number | null; increment?: number | null; minValue?: number | null; maxValue?: number | null; cache?: number | null; cycle?: boolean; ifNotExists?: boolean; } | string /* name */): Promise<any>;
+    createSequence(args: { name: string; schema?: string; dataType?: "smallint" | "integer" | "bigint"; start?: number; increment?: number; minValue?: number; maxValue?: number; cache?: number; cycle?: boolean; ifNotExists?: boolean; } | string /* name */): Promise<any>;
     /** Drop a sequence (optionally IF EXISTS, CASCADE). A serial column's sequence needs cascade (which drops the column default); an identity column's sequence goes only with its column. [pg_drop_sequence] */
-    dropSequence(args: { name: string; schema?: string | null; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<any>;
+    dropSequence(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<any>;
     /** List functions, procedures, aggregates and window functions with schema, kind, arguments, return type, language and volatility. [pg_list_functions] */
-    listFunctions(args?: { schema?: string | null; pattern?: string | null; kind?: "function" | "procedure" | "aggregate" | "window" | null; includeExtensions?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listFunctions(args?: { schema?: string; pattern?: string; kind?: "function" | "procedure" | "aggregate" | "window"; includeExtensions?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
     /** List user triggers with table, timing (BEFORE/AFTER/INSTEAD OF), events, level (ROW/STATEMENT), trigger function, enabled and the CREATE TRIGGER definition. [pg_list_triggers] */
-    listTriggers(args?: { table?: string | null; schema?: string | null; limit?: number; offset?: number; }): Promise<any>;
+    listTriggers(args?: { table?: string; schema?: string; limit?: number; offset?: number; }): Promise<any>;
     /** List table constraints: primary_key, foreign_key, unique, check and exclusion, with columns, definition and, for foreign keys, referencesTable and referencesColumns. [pg_list_constraints] */
-    listConstraints(args?: { table?: string | null; schema?: string | null; type?: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null" | null; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listConstraints(args?: { table?: string; schema?: string; type?: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null"; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
   };
   transactions: {
     /** Start a transaction that spans several calls and return its transactionId. [pg_transaction_begin] */
-    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable" | null; readOnly?: boolean | null; deferrable?: boolean | null; }): Promise<any>;
+    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<any>;
     /** Commit an open transaction and release its connection. [pg_transaction_commit] */
     commit(args: { transactionId: string; } | string /* transactionId */): Promise<any>;
     /** Roll back an open transaction, discarding its changes, and release its connection. [pg_transaction_rollback] */
@@ -109,14 +109,14 @@ declare const pg: {
     /** Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open. [pg_transaction_rollback_to] */
     rollbackTo(args: { transactionId: string; name: string; }): Promise<any>;
     /** Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction. [pg_transaction_status] */
-    status(args: { transactionId?: string | null; } | string /* transactionId */): Promise<any>;
+    status(args: { transactionId?: string; } | string /* transactionId */): Promise<any>;
     /** Run several statements atomically: all take effect or none. [pg_transaction_execute] */
-    execute(args: { statements: Array<string | { sql: string; params?: any[]; }>; transactionId?: string | null; isolationLevel?: "read_committed" | "repeatable_read" | "serializable" | null; readOnly?: boolean | null; }): Promise<any>;
+    execute(args: { statements: Array<string | { sql: string; params?: any[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<any>;
   };
   performance: {
     /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). [pg_explain] */
     explain(args: { sql: string; params?: any[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
     /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. [pg_table_stats] */
-    tableStats(args?: { table?: string | null; schema?: string | null; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
+    tableStats(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
   };
 };

@@ -224,7 +224,98 @@ fn schema_for<A: JsonSchema>() -> Map<String, Value> {
     map.entry("type").or_insert_with(|| "object".into());
     map.entry("properties")
         .or_insert_with(|| Value::Object(Map::new()));
-    map
+    let mut schema = Value::Object(map);
+    make_portable(&mut schema, false);
+    match schema {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Rewrites what schemars emits into the subset every client accepts (see
+/// [`portability_problems`]): strict validators (MCP Inspector `--strict`, AJV `strict: true`)
+/// refuse tools whose schemas use bare boolean schemas or `format` values outside the
+/// standard, and clients disagree on nullable unions. So:
+/// * `true` (any value, schemars' `serde_json::Value`) becomes `{}`, `false` `{"not": {}}`;
+///   `additionalProperties: false` stays, it is a keyword value every validator knows.
+/// * schemars' Rust-width formats (`uint32`, `int64`, …) go; `minimum: 0` stays.
+/// * an optional property (`Option<T>`, not in `required`) is absent rather than null:
+///   `null` leaves its type, enum and anyOf/oneOf branches. Nullability then only appears
+///   as `type: [T, "null"]` on a required value.
+fn make_portable(schema: &mut Value, optional: bool) {
+    match schema {
+        Value::Bool(true) => *schema = Value::Object(Map::new()),
+        Value::Bool(false) => *schema = serde_json::json!({ "not": {} }),
+        _ => {}
+    }
+    let Value::Object(map) = schema else { return };
+    if map
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| !STANDARD_FORMATS.contains(&f))
+    {
+        map.remove("format");
+    }
+    if optional {
+        if let Some(Value::Array(types)) = map.get_mut("type") {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                let only = types.remove(0);
+                map.insert("type".into(), only);
+            }
+        }
+        if let Some(Value::Array(values)) = map.get_mut("enum") {
+            values.retain(|v| !v.is_null());
+        }
+        for key in ["anyOf", "oneOf"] {
+            let Some(Value::Array(branches)) = map.get_mut(key) else {
+                continue;
+            };
+            branches.retain(|b| b.get("type") != Some(&Value::from("null")));
+            if branches.len() == 1
+                && let Some(Value::Object(only)) = branches.pop()
+            {
+                // One branch left: it is the schema (the property's description wins).
+                map.remove(key);
+                for (k, v) in only {
+                    map.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
+    let required: Vec<String> = map
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(Value::Object(props)) = map.get_mut("properties") {
+        for (name, p) in props.iter_mut() {
+            make_portable(p, !required.contains(name));
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            branches.iter_mut().for_each(|b| make_portable(b, false));
+        }
+    }
+    if let Some(Value::Object(pp)) = map.get_mut("patternProperties") {
+        pp.values_mut().for_each(|s| make_portable(s, false));
+    }
+    for key in ["items", "propertyNames", "not"] {
+        if let Some(s) = map.get_mut(key) {
+            make_portable(s, false);
+        }
+    }
+    if let Some(s) = map.get_mut("additionalProperties")
+        && *s != Value::Bool(false)
+    {
+        make_portable(s, false);
+    }
 }
 
 fn parse_args<A: DeserializeOwned>(
@@ -557,5 +648,244 @@ mod tests {
     fn distance() {
         assert_eq!(edit_distance("pg_read_qery", "pg_read_query"), 1);
         assert_eq!(edit_distance("", "ab"), 2);
+    }
+}
+
+/// JSON Schema portability, as strict consumers check it (MCP Inspector `--strict`, AJV with
+/// `strict: true`, Claude Code's validator): every problem found in `schema`, as
+/// `path: what`. Empty means portable.
+pub fn portability_problems(schema: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_portability(schema, "#", false, &mut out);
+    out
+}
+
+/// The `format` values of JSON Schema 2020-12 (and so of `ajv-formats`); anything else is
+/// an unknown keyword value to a strict validator.
+pub const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Keywords of JSON Schema 2020-12 a strict validator knows; any other key is an error
+/// under AJV's `strict: true`.
+const KNOWN_KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "items",
+    "prefixItems",
+    "additionalProperties",
+    "patternProperties",
+    "propertyNames",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "description",
+    "title",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+];
+
+fn walk_portability(schema: &Value, path: &str, optional: bool, out: &mut Vec<String>) {
+    let map = match schema {
+        Value::Object(m) => m,
+        Value::Bool(b) => {
+            out.push(format!("{path}: bare `{b}` schema"));
+            return;
+        }
+        other => {
+            out.push(format!("{path}: a schema must be an object, got {other}"));
+            return;
+        }
+    };
+    for key in map.keys() {
+        if !KNOWN_KEYWORDS.contains(&key.as_str()) {
+            out.push(format!("{path}: non-standard keyword `{key}`"));
+        }
+    }
+    if let Some(f) = map.get("format")
+        && !f.as_str().is_some_and(|f| STANDARD_FORMATS.contains(&f))
+    {
+        out.push(format!("{path}: non-standard format {f}"));
+    }
+    if let Some(Value::Array(types)) = map.get("type") {
+        let non_null = types.iter().filter(|t| *t != "null").count();
+        // A union of one type with null is the one nullability style (strict AJV accepts it;
+        // a wider union needs `allowUnionTypes`). An optional property expresses absence by
+        // being left out, so it is never also nullable.
+        if non_null > 1 {
+            out.push(format!(
+                "{path}: union type {}",
+                Value::Array(types.clone())
+            ));
+        }
+        if optional && types.len() > non_null {
+            out.push(format!("{path}: optional and nullable"));
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(branches)) = map.get(key) {
+            for (i, b) in branches.iter().enumerate() {
+                if b.get("type") == Some(&Value::from("null")) {
+                    out.push(format!(
+                        "{path}/{key}/{i}: null as a branch (use type [T, \"null\"])"
+                    ));
+                }
+                walk_portability(b, &format!("{path}/{key}/{i}"), false, out);
+            }
+        }
+    }
+    if optional
+        && map
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|e| e.contains(&Value::Null))
+    {
+        out.push(format!("{path}: optional and nullable (null in enum)"));
+    }
+    let required: Vec<&str> = map
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(Value::Object(props)) = map.get("properties") {
+        for (name, p) in props {
+            walk_portability(
+                p,
+                &format!("{path}/properties/{name}"),
+                !required.contains(&name.as_str()),
+                out,
+            );
+        }
+    }
+    if let Some(Value::Array(items)) = map.get("prefixItems") {
+        for (i, s) in items.iter().enumerate() {
+            walk_portability(s, &format!("{path}/prefixItems/{i}"), false, out);
+        }
+    }
+    for key in ["items", "propertyNames", "not"] {
+        if let Some(s) = map.get(key) {
+            walk_portability(s, &format!("{path}/{key}"), false, out);
+        }
+    }
+    // `additionalProperties: false` (a closed object) is a keyword value every validator
+    // and client accepts; any other boolean there is a bare schema.
+    match map.get("additionalProperties") {
+        Some(Value::Bool(false)) | None => {}
+        Some(s) => walk_portability(s, &format!("{path}/additionalProperties"), false, out),
+    }
+    if let Some(Value::Object(pp)) = map.get("patternProperties") {
+        for (k, s) in pp {
+            walk_portability(s, &format!("{path}/patternProperties/{k}"), false, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod portability_tests {
+    use super::*;
+
+    /// Every input schema `tools/list` can show passes the strict portability rules.
+    #[test]
+    fn every_input_schema_is_portable() {
+        let mut problems = Vec::new();
+        for t in Registry::builtin().all() {
+            for p in portability_problems(&Value::Object((*t.input_schema).clone())) {
+                problems.push(format!("{}: {p}", t.name));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} problems:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+
+    /// The check sees what the red team's validators saw in schemars' raw output, and the
+    /// rewrite removes exactly that without losing the argument's meaning.
+    #[test]
+    fn raw_schemars_output_is_flagged_and_rewritten() {
+        let raw = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "params": { "type": "array", "items": true },
+                "limit": { "type": ["integer", "null"], "format": "uint32", "minimum": 0 },
+                "mode": { "anyOf": [{ "enum": ["a", "b"] }, { "type": "null" }], "description": "d" },
+                "sql": { "type": "string" }
+            },
+            "required": ["sql"],
+            "additionalProperties": false
+        });
+        let found = portability_problems(&raw);
+        assert!(
+            found.iter().any(|p| p.contains("items: bare `true`")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|p| p.contains("\"uint32\"")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("limit: optional and nullable")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|p| p.contains("null as a branch")),
+            "{found:?}"
+        );
+        let mut fixed = raw.clone();
+        make_portable(&mut fixed, false);
+        assert_eq!(portability_problems(&fixed), Vec::<String>::new());
+        assert_eq!(
+            fixed["properties"]["params"]["items"],
+            serde_json::json!({})
+        );
+        assert_eq!(
+            fixed["properties"]["limit"],
+            serde_json::json!({ "type": "integer", "minimum": 0 })
+        );
+        assert_eq!(
+            fixed["properties"]["mode"],
+            serde_json::json!({ "enum": ["a", "b"], "description": "d" })
+        );
+        assert_eq!(fixed["additionalProperties"], false);
     }
 }
