@@ -13,6 +13,11 @@ use tokio_postgres::config::SslMode as PgSslMode;
 
 use crate::tools::filter::ToolFilter;
 
+/// The default text budget of one tool answer, sized for a model's context.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 64 * 1024;
+/// The share of a Code Mode answer's budget its logs may take by default.
+pub const DEFAULT_CODE_LOG_BYTES: usize = 8 * 1024;
+
 /// Database and server flags shared by every subcommand that talks to PostgreSQL.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServerArgs {
@@ -54,8 +59,10 @@ pub struct ServerArgs {
     /// Maximum rows returned by a query-like tool before the result is cut.
     #[arg(global = true, long, default_value_t = 1000)]
     pub max_rows: usize,
-    /// Maximum size in bytes of the rows returned by a query-like tool before the result is cut.
-    #[arg(global = true, long, default_value_t = 4 * 1024 * 1024)]
+    /// Bytes of JSON text one query-like result may take before its rows are cut (what the
+    /// client reads: rows, separators and envelope). 64 KiB fits a model's context with room
+    /// to spare (about 16k tokens; Claude Code caps tool output at 25k tokens).
+    #[arg(global = true, long, default_value_t = DEFAULT_MAX_RESULT_BYTES)]
     pub max_result_bytes: usize,
     /// Seconds an explicit transaction may stay idle before it is rolled back.
     #[arg(global = true, long, default_value_t = 300)]
@@ -139,10 +146,19 @@ pub struct CodeArgs {
     pub code_max_loop_iterations: u64,
     #[arg(global = true, long, default_value_t = 1_000)]
     pub code_max_recursion: usize,
-    #[arg(global = true, long, default_value_t = 1024 * 1024)]
+    /// Bytes of JSON the execution's returned value may take in its answer; larger values
+    /// come back as a preview that fits. With `--code-max-log-bytes` it makes up the 64 KiB
+    /// budget of one answer, the same as a direct query's `--max-result-bytes`.
+    #[arg(global = true, long, default_value_t = DEFAULT_MAX_RESULT_BYTES - DEFAULT_CODE_LOG_BYTES)]
     pub code_max_result_bytes: usize,
-    #[arg(global = true, long, default_value_t = 64 * 1024)]
+    /// Bytes of console output an execution's answer may carry; later entries are dropped.
+    #[arg(global = true, long, default_value_t = DEFAULT_CODE_LOG_BYTES)]
     pub code_max_log_bytes: usize,
+    /// Bytes of rows one `pg.*` call inside an execution may return to the script (its
+    /// `--max-result-bytes`). The script, not the model, reads these rows, so the cap bounds
+    /// memory rather than context; what reaches the model is the execution's answer.
+    #[arg(global = true, long, default_value_t = 4 * 1024 * 1024)]
+    pub code_call_max_result_bytes: usize,
     #[arg(global = true, long, default_value_t = 50 * 1024)]
     pub code_max_source_bytes: usize,
     #[arg(global = true, long, default_value_t = 256)]
@@ -439,7 +455,8 @@ impl Config {
             // Never below one call's cap: a single call must always be able to finish.
             max_inflight_result_bytes: args
                 .max_inflight_result_bytes
-                .max(args.max_result_bytes.max(1024)),
+                .max(args.max_result_bytes.max(1024))
+                .max(args.code.code_call_max_result_bytes.max(1024)),
             code_max_connections: args
                 .code
                 .code_max_connections

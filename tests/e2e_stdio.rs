@@ -1118,3 +1118,98 @@ fn every_tool_annotation_is_as_documented() {
         }
     }
 }
+
+/// ISSUE 9 item 5: results are sized for a model's context. A plain `select *` of a 20k-row
+/// table, through the binary with default flags, answers at most 64 KiB of text (the text
+/// content the client reads, which mirrors structuredContent), says it was cut, the limit
+/// used and how to page; the next page is reachable with the OFFSET the hint names. Code
+/// Mode's own answer (result and logs together) keeps the same default budget.
+#[tokio::test]
+async fn a_20k_row_select_fits_a_models_context_by_default() {
+    const BUDGET: usize = 64 * 1024;
+    let db = support::test_db().await;
+    let side = support::connect(&db.url).await;
+    // About 160 bytes of JSON a row, like the red team's table.
+    side.batch_execute(
+        "create table big as select g as id, 'customer ' || g as name, md5(g::text) as token, \
+         timestamptz '2024-01-01' + g * interval '1 minute' as created_at, g % 97 as bucket, \
+         (g % 2 = 0) as active from generate_series(1, 20000) g;
+         grant select on big to public",
+    )
+    .await
+    .unwrap();
+    let mut s = Server::start(&["--postgres", &db.url]);
+    s.initialize();
+
+    let r = s.call(
+        "pg_read_query",
+        json!({"sql": "select * from big order by id"}),
+    );
+    assert_eq!(r["isError"], false, "{r:.300}");
+    let text = r["content"][0]["text"].as_str().unwrap();
+    let body = &r["structuredContent"];
+    eprintln!(
+        "20k-row select: {} bytes of text, {} rows",
+        text.len(),
+        body["rowCount"]
+    );
+    assert!(text.len() <= BUDGET, "{} bytes of text", text.len());
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), *body);
+    assert_eq!(body["truncated"], true, "{body:.300}");
+    assert_eq!(body["maxBytes"], BUDGET, "{body:.300}");
+    let n = body["rowCount"].as_u64().unwrap();
+    // The budget is used, not wasted: the next row would not have fitted.
+    assert!(
+        n > 300 && text.len() > BUDGET - 400,
+        "{n} rows, {} bytes",
+        text.len()
+    );
+    let hint = body["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("LIMIT {n} OFFSET {n}")) && hint.contains("--max-result-bytes"),
+        "{hint}"
+    );
+    let next = s.call(
+        "pg_read_query",
+        json!({"sql": format!("select * from big order by id limit {n} offset {n}")}),
+    );
+    assert_eq!(
+        next["structuredContent"]["rows"][0]["id"],
+        n + 1,
+        "{next:.300}"
+    );
+
+    // The operator's knob: a larger budget returns more.
+    let mut wide = Server::start(&["--postgres", &db.url, "--max-result-bytes", "200000"]);
+    wide.initialize();
+    let w = wide.call("pg_read_query", json!({"sql": "select * from big"}));
+    let wtext = w["content"][0]["text"].as_str().unwrap();
+    assert!(
+        wtext.len() > BUDGET && wtext.len() <= 200_000,
+        "{}",
+        wtext.len()
+    );
+    assert!(wide.finish().success());
+
+    // Code Mode: returning every row, with chatty logs, still answers within the budget.
+    let c = s.call(
+        "pg_execute_code",
+        json!({"code": "const r = await pg.query('select * from big'); \
+                        for (let i = 0; i < 2000; i++) console.log('row', i, JSON.stringify(r.rows[i % r.rows.length])); \
+                        return r.rows"}),
+    );
+    assert_eq!(c["isError"], false, "{c:.300}");
+    let ctext = c["content"][0]["text"].as_str().unwrap();
+    eprintln!(
+        "Code Mode, every row and 2000 log lines: {} bytes of text",
+        ctext.len()
+    );
+    assert!(ctext.len() <= BUDGET, "{} bytes of text", ctext.len());
+    let cbody = &c["structuredContent"];
+    assert!(
+        cbody["resultTruncated"]["maxBytes"].is_u64(),
+        "{cbody:.300}"
+    );
+    assert!(cbody["logs"].as_array().unwrap().len() > 10, "{cbody:.300}");
+    assert!(s.finish().success());
+}

@@ -340,6 +340,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
             calls,
             clamped,
             a.metrics.unwrap_or(false),
+            answer_budget(&cfg),
         ),
         Err(failure) => Err(failure_error(failure, timeout_ms, &cfg, wall_ms, calls)),
     };
@@ -579,6 +580,60 @@ fn code_error(e: transpile::CodeError) -> ToolError {
     err
 }
 
+/// Bytes of text one execution's answer may take: its result's share plus its logs' share,
+/// 64 KiB by default, the same budget as a direct query's answer.
+pub fn answer_budget(cfg: &CodeArgs) -> usize {
+    cfg.code_max_result_bytes
+        .saturating_add(cfg.code_max_log_bytes)
+        .max(1024)
+}
+
+/// Holds a successful answer to `budget` bytes of JSON text. The sandbox already caps the
+/// result and the log messages separately, but the log entries' own JSON (`level`, quotes,
+/// escapes) and the envelope come on top; whatever is over is taken from the last log
+/// entries first, then from the result, which becomes a preview.
+fn fit_answer(body: &mut Map<String, Value>, budget: usize) {
+    let size = |b: &Map<String, Value>| serde_json::to_vec(b).map_or(usize::MAX, |v| v.len());
+    let marker = json!({ "level": "warn", "message": "[logs truncated]" });
+    let mut over = size(body).saturating_sub(budget);
+    if over > 0
+        && let Some(Value::Array(logs)) = body.get_mut("logs")
+    {
+        let mut marked = logs.last() == Some(&marker);
+        while over > 0 && !logs.is_empty() {
+            let entry = logs.pop().unwrap_or_default();
+            over = over.saturating_sub(serde_json::to_vec(&entry).map_or(0, |v| v.len()) + 1);
+            if !marked {
+                over += serde_json::to_vec(&marker).map_or(0, |v| v.len()) + 1;
+                marked = true;
+            }
+        }
+        if marked && logs.last() != Some(&marker) {
+            logs.push(marker.clone());
+        }
+        over = size(body).saturating_sub(budget);
+    }
+    // A result that is still too large is shrunk until the whole answer fits (the preview's
+    // size is approximate, so measure again).
+    for _ in 0..4 {
+        if over == 0 {
+            return;
+        }
+        let Some(result) = body.get("result") else {
+            return;
+        };
+        let original = serde_json::to_vec(result).map_or(0, |v| v.len());
+        let target = original.saturating_sub(over + 64);
+        let preview = convert::shrink_to_fit(result, target);
+        body.insert("result".into(), preview);
+        let truncated = body.entry("resultTruncated").or_insert_with(
+            || json!({ "originalBytes": original, "raiseWith": "--code-max-result-bytes" }),
+        );
+        truncated["maxBytes"] = target.into();
+        over = size(body).saturating_sub(budget);
+    }
+}
+
 fn metrics(wall_ms: u64, usage: Option<&frames::Usage>, calls: u32, body_bytes: usize) -> Value {
     let mut m = json!({
         "wallTimeMs": wall_ms,
@@ -594,6 +649,9 @@ fn metrics(wall_ms: u64, usage: Option<&frames::Usage>, calls: u32, body_bytes: 
     m
 }
 
+// Each argument is one independent fact about the finished run; a struct for a single
+// call site would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     outcome: Outcome,
     usage: Option<frames::Usage>,
@@ -602,6 +660,7 @@ fn finish(
     calls: u32,
     clamped: Option<Value>,
     inline_metrics: bool,
+    budget: usize,
 ) -> ToolResult<Value> {
     let logs = (!outcome.logs.is_empty())
         .then(|| serde_json::to_value(&outcome.logs).unwrap_or(Value::Null));
@@ -670,6 +729,7 @@ fn finish(
     if let Some(c) = clamped {
         body.insert("timeoutClamped".into(), c);
     }
+    fit_answer(&mut body, budget);
     let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
     let m = metrics(wall_ms, usage.as_ref(), calls, size);
     if inline_metrics {

@@ -147,18 +147,25 @@ impl QueryOutput {
         }
         if let Some(t) = self.truncated {
             out.insert("truncated".into(), true.into());
-            match t {
-                Truncation::Rows(n) => {
-                    out.insert("maxRows".into(), n.into());
+            let n = self.rows.len();
+            let limit = match t {
+                Truncation::Rows(max) => {
+                    out.insert("maxRows".into(), max.into());
+                    format!("{max} rows (--max-rows)")
                 }
-                Truncation::Bytes(n) => {
-                    out.insert("maxBytes".into(), n.into());
+                Truncation::Bytes(max) => {
+                    out.insert("maxBytes".into(), max.into());
+                    format!("{max} bytes of JSON (--max-result-bytes)")
                 }
-            }
+            };
+            // The concrete next page, so a model can continue without working it out.
             out.insert(
                 "hint".into(),
-                "Result cut; page with ORDER BY … LIMIT n OFFSET m, select fewer columns, or aggregate in SQL."
-                    .into(),
+                format!(
+                    "Cut after {n} rows at {limit}. Next page: ORDER BY a key, LIMIT {n} OFFSET {n}; \
+                     or narrow the query (fewer columns, WHERE, aggregate in SQL)."
+                )
+                .into(),
             );
         }
         out.insert(
@@ -453,8 +460,10 @@ pub async fn run_prepared<C: GenericClient + Sync>(
             values::row_to_json(&row)
         };
         let size = estimate_size(&obj);
-        bytes += size;
-        if bytes > caps.max_bytes && !out.rows.is_empty() {
+        // The cap is on the answer's text: the rows' JSON, a separator each, and room for
+        // the envelope (`rowCount`, `truncated`, `maxBytes`, `hint`).
+        bytes += size + 1;
+        if bytes + RESULT_ENVELOPE_BYTES > caps.max_bytes && !out.rows.is_empty() {
             out.truncated = Some(Truncation::Bytes(caps.max_bytes));
             continue;
         }
@@ -470,6 +479,10 @@ pub async fn run_prepared<C: GenericClient + Sync>(
     out.affected = stream.rows_affected().unwrap_or(out.rows.len() as u64);
     Ok(out)
 }
+
+/// Room left in `max_bytes` for what surrounds the rows in a query-like answer
+/// ([`QueryOutput::into_json`] of a cut result is about 300 bytes besides its rows).
+pub const RESULT_ENVELOPE_BYTES: usize = 384;
 
 fn estimate_size(row: &Map<String, Value>) -> usize {
     serde_json::to_vec(row).map(|v| v.len()).unwrap_or(0)

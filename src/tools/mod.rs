@@ -93,9 +93,16 @@ impl Ctx {
     }
 
     pub fn caps(&self) -> Caps {
+        // Rows a Code Mode script asks for are read by the script, not the model: they are
+        // capped for memory (`--code-call-max-result-bytes`), and the execution's answer
+        // is what is held to the model's budget.
+        let max_bytes = match self.execution {
+            Some(_) => self.app.config.code.code_call_max_result_bytes.max(1024),
+            None => self.app.config.max_result_bytes,
+        };
         Caps {
             max_rows: self.app.config.max_rows,
-            max_bytes: self.app.config.max_result_bytes,
+            max_bytes,
             budget: Some(self.app.db.results.clone()),
         }
     }

@@ -2,7 +2,7 @@
 // expect: ok
 // result: {"code":"RESULT_TOO_LARGE","after":1}
 // timeout: 30000
-// flags: --max-result-bytes 100000000
+// flags: --code-call-max-result-bytes 100000000
 // One row bigger than a worker frame (64 MB) but within an operator's raised row cap: the
 // host must fail just this call (catchable) rather than lose the bridge to the worker. (With
 // the default cap the row's value is cut to 4 MB before it is ever decoded.)
