@@ -2844,6 +2844,9 @@ async fn concurrent_results_share_one_byte_budget() {
     let (_db, app) = setup(&[
         "--max-result-bytes",
         "50000",
+        // The in-flight budget is never below one call's cap, Code Mode's included.
+        "--code-call-max-result-bytes",
+        "50000",
         "--max-inflight-result-bytes",
         "60000",
         "--pool-timeout",

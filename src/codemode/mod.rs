@@ -837,3 +837,59 @@ pub fn tools() -> Vec<Tool> {
 
 const DESCRIPTION: &str = "Run TypeScript that calls the database through an async `pg` API, and get only its final value back.\n\
 One call replaces many tool round trips and keeps intermediate rows out of the conversation. The code is an async function body: use await, return a value (or end with an expression). Every tool is pg.<group>.<method>(args), e.g. pg.core.readQuery({sql}); shortcuts: pg.query(sql, params?) → {rows, rowCount}, pg.execute(sql, params?), pg.listTables(), pg.describeTable(table), pg.getColumns(table), pg.getTableStats(table), pg.getIndexes(table), pg.createIndex({table, columns}), pg.explain(sql), pg.count(table, where?), pg.transaction(async tx => …). A failing call throws an Error with .code and .suggestion. console.log output is returned in `logs`. pg.help() returns the TypeScript declarations of the whole API (also the MCP resource pgmcp://code-mode/api.d.ts). No imports, no network, no filesystem; time, memory and call limits apply.";
+
+#[cfg(test)]
+mod answer_budget_tests {
+    use super::*;
+
+    /// The sandbox caps the result and the log messages separately; the log entries' own JSON
+    /// can still push the answer past the budget. Then the last logs go first, behind a
+    /// marker, and only then is the result cut to a preview.
+    #[test]
+    fn an_answer_over_budget_loses_its_last_logs_then_its_result() {
+        let logs: Vec<Value> = (0..100)
+            .map(|i| json!({ "level": "log", "message": format!("line {i} {}", "y".repeat(40)) }))
+            .collect();
+        let rows: Vec<Value> = (0..100)
+            .map(|i| json!({ "id": i, "pad": "x".repeat(100) }))
+            .collect();
+        let mut body = Map::new();
+        body.insert("success".into(), true.into());
+        body.insert("result".into(), Value::Array(rows.clone()));
+        body.insert("logs".into(), Value::Array(logs));
+        let budget = 16 * 1024;
+        fit_answer(&mut body, budget);
+        let size = serde_json::to_vec(&body).unwrap().len();
+        assert!(size <= budget, "{size}");
+        let kept = body["logs"].as_array().unwrap();
+        assert!(kept.len() > 20 && kept.len() < 100, "{}", kept.len());
+        assert_eq!(kept.last().unwrap()["message"], "[logs truncated]");
+        assert_eq!(
+            kept[0]["message"],
+            json!(format!("line 0 {}", "y".repeat(40)))
+        );
+        assert_eq!(body["result"], Value::Array(rows));
+        assert!(body.get("resultTruncated").is_none());
+
+        // A result that alone is over the budget becomes a preview, flagged.
+        let big: Vec<Value> = (0..400)
+            .map(|i| json!({ "id": i, "pad": "x".repeat(100) }))
+            .collect();
+        let mut body = Map::new();
+        body.insert("success".into(), true.into());
+        body.insert("result".into(), Value::Array(big));
+        fit_answer(&mut body, budget);
+        let size = serde_json::to_vec(&body).unwrap().len();
+        assert!(size <= budget, "{size}");
+        assert!(body["resultTruncated"]["maxBytes"].is_u64(), "{body:?}");
+        assert!(!body["result"].as_array().unwrap().is_empty());
+
+        // Within budget: untouched.
+        let mut small = Map::new();
+        small.insert("success".into(), true.into());
+        small.insert("result".into(), json!([1, 2, 3]));
+        let before = small.clone();
+        fit_answer(&mut small, budget);
+        assert_eq!(small, before);
+    }
+}
