@@ -1213,3 +1213,47 @@ async fn a_20k_row_select_fits_a_models_context_by_default() {
     assert!(cbody["logs"].as_array().unwrap().len() > 10, "{cbody:.300}");
     assert!(s.finish().success());
 }
+
+/// ISSUE 9 item 6: every schema `tools/list` shows (every tool) compiles
+/// under strict AJV (JSON Schema 2020-12, `strict: true`, the standard formats), as strict
+/// MCP clients check them. The unit test `tools::portability_tests` checks the same schemas
+/// structurally (bare booleans, formats, one nullability style) without Node.
+#[test]
+fn every_listed_schema_passes_strict_ajv() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ajv");
+    if !std::path::Path::new(dir).join("node_modules/ajv").exists() {
+        // .ci/run installs it; a developer machine without Node still runs the unit test.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strict AJV is not installed: run `npm ci --prefix tests/support/ajv`"
+        );
+        eprintln!("skipped: `npm ci --prefix tests/support/ajv` installs strict AJV");
+        return;
+    }
+    // No database needed to list; the default filter lists every tool (when a smaller
+    // default listing lands, this must ask for all of them).
+    let mut s = Server::start(&["--postgres", "postgres://x@127.0.0.1:1/x"]);
+    s.initialize();
+    let tools = list_all_tools(&mut s);
+    assert!(tools.len() > 40, "{}", tools.len());
+    assert!(s.finish().success());
+    let mut node = Command::new("node")
+        .arg("check.js")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node");
+    node.stdin
+        .take()
+        .unwrap()
+        .write_all(Value::Array(tools).to_string().as_bytes())
+        .unwrap();
+    let out = node.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "strict AJV rejected schemas:\n{report}"
+    );
+}
