@@ -2706,6 +2706,16 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
     for _ in 0..3 {
         assert_eq!(rows(&app, q).await, vec![json!({"a": 1, "ro": "on"})]);
     }
+    // The policy's own query runs with its plan settings; the caller's statement plans as
+    // usual, on the first (pipelined) path and the cached one alike.
+    let settings =
+        "select current_setting('plan_cache_mode') as pcm, current_setting('jit') as jit";
+    for _ in 0..2 {
+        assert_eq!(
+            rows(&app, settings).await,
+            vec![json!({"pcm": "auto", "jit": "on"})]
+        );
+    }
     // Every distinct read so far is prepared on the one pooled connection. (Reads may not
     // look at pg_prepared_statements, which would show other callers' SQL: the cache is
     // asked, and the server is asked through a write.)
@@ -2716,9 +2726,9 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
         pgmcp::db::pool::release_clean(conn);
         n
     };
-    assert_eq!(cached().await, 1, "q");
+    assert_eq!(cached().await, 2, "q and the settings");
     assert_eq!(rows(&app, "select 2 as two").await, vec![json!({"two": 2})]);
-    assert_eq!(cached().await, 2);
+    assert_eq!(cached().await, 3);
 
     // Another session changes the columns under the prepared statement.
     let other = support::connect(&db.url).await;
