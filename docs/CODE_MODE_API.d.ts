@@ -8,9 +8,9 @@ interface PgError extends Error { code: string; category: string; recoverable: b
 
 declare const pg: {
   /** Run one SELECT (or other read-only statement) and return its rows. (shortcut for pg_read_query) */
-  query(sql: string, params?: any[]): Promise<QueryResult>;
+  query(sql: string, params?: unknown[]): Promise<QueryResult>;
   /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). (shortcut for pg_write_query) */
-  execute(sql: string, params?: any[]): Promise<QueryResult & { rowsAffected: number }>;
+  execute(sql: string, params?: unknown[]): Promise<QueryResult & { rowsAffected: number }>;
   /** List tables with schema, estimated rows, total size and comment. (shortcut for pg_list_tables) */
   listTables(schema?: string): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
   /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. (shortcut for pg_describe_table) */
@@ -24,18 +24,18 @@ declare const pg: {
   /** Create an index on columns of a table (unique, partial, method, concurrently). (shortcut for pg_create_index) */
   createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
   /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). (shortcut for pg_explain) */
-  explain(sql: string, params?: any[]): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
+  explain(sql: string, params?: unknown[]): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
   /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
-  count(table: string, where_?: string, params?: any[]): Promise<any>;
+  count(table: string, where_?: string, params?: unknown[]): Promise<any>;
   /** Lists groups and methods; pg.help('core') lists one group. */
   help(group?: string): string;
   /** Runs fn on one connection inside BEGIN/COMMIT; rolls back if it throws. */
   transaction<T>(fn: (tx: typeof pg) => Promise<T>): Promise<T>;
   core: {
     /** Run one SELECT (or other read-only statement) and return its rows. [pg_read_query] */
-    readQuery(args: { sql: string; params?: any[]; transactionId?: string; } | string /* sql */): Promise<QueryResult>;
+    readQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<QueryResult>;
     /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). [pg_write_query] */
-    writeQuery(args: { sql: string; params?: any[]; transactionId?: string; } | string /* sql */): Promise<QueryResult & { rowsAffected: number }>;
+    writeQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<QueryResult & { rowsAffected: number }>;
     /** List tables with schema, estimated rows, total size and comment. [pg_list_tables] */
     listTables(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
     /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. [pg_describe_table] */
@@ -59,13 +59,13 @@ declare const pg: {
     /** List installed extensions with version and schema, or with available=true every extension the server can install. [pg_list_extensions] */
     listExtensions(args?: { available?: boolean; }): Promise<any>;
     /** Count the rows of a table, optionally matching a SQL condition with $n parameters. [pg_count] */
-    count(args: { table: string; schema?: string; where?: string; params?: any[]; } | string /* table */): Promise<any>;
+    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<any>;
     /** Whether any row of a table matches an optional SQL condition (stops at the first match). [pg_exists] */
-    exists(args: { table: string; schema?: string; where?: string; params?: any[]; } | string /* table */): Promise<any>;
+    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<any>;
     /** Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted. [pg_upsert] */
-    upsert(args: { table: string; schema?: string; data: Record<string, any>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<any>;
+    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<any>;
     /** Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit. [pg_batch_insert] */
-    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, any>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<any>;
+    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<any>;
     /** Remove every row of a table (TRUNCATE), optionally restarting identities and cascading. [pg_truncate] */
     truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<any>;
   };
@@ -111,11 +111,11 @@ declare const pg: {
     /** Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction. [pg_transaction_status] */
     status(args: { transactionId?: string; } | string /* transactionId */): Promise<any>;
     /** Run several statements atomically: all take effect or none. [pg_transaction_execute] */
-    execute(args: { statements: Array<string | { sql: string; params?: any[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<any>;
+    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<any>;
   };
   performance: {
     /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). [pg_explain] */
-    explain(args: { sql: string; params?: any[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
+    explain(args: { sql: string; params?: unknown[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
     /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. [pg_table_stats] */
     tableStats(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
   };

@@ -116,6 +116,10 @@ fn type_names(schema: &Value) -> Vec<String> {
 /// A JSON Schema as a TypeScript type. Covers what schemars emits for our argument
 /// types: primitives, arrays, objects, string enums, nullable unions, oneOf/anyOf.
 pub fn ts_type(schema: &Value) -> String {
+    // Any JSON value (a `params` item), spelled out in six branches for strict validators.
+    if *schema == crate::tools::any_json_value() {
+        return "unknown".into();
+    }
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         return values
             .iter()

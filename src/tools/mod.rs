@@ -242,16 +242,19 @@ fn schema_for<A: JsonSchema>() -> Map<String, Value> {
 /// Rewrites what schemars emits into the subset every client accepts (see
 /// [`portability_problems`]): strict validators (MCP Inspector `--strict`, AJV `strict: true`)
 /// refuse tools whose schemas use bare boolean schemas or `format` values outside the
-/// standard, and clients disagree on nullable unions. So:
-/// * `true` (any value, schemars' `serde_json::Value`) becomes `{}`, `false` `{"not": {}}`;
-///   `additionalProperties: false` stays, it is a keyword value every validator knows.
+/// standard, and clients that map schemas onto a single-`type` dialect (Gemini's OpenAPI
+/// subset) drop or refuse `type` arrays. So:
+/// * `true` (any value, schemars' `serde_json::Value`) and `{}` become [`any_json_value`];
+///   `false` becomes `{"not": {}}`; `additionalProperties: false` stays, a keyword value
+///   every validator knows.
 /// * schemars' Rust-width formats (`uint32`, `int64`, …) go; `minimum: 0` stays.
 /// * an optional property (`Option<T>`, not in `required`) is absent rather than null:
-///   `null` leaves its type, enum and anyOf/oneOf branches. Nullability then only appears
-///   as `type: [T, "null"]` on a required value.
+///   `null` leaves its type, enum and anyOf/oneOf branches.
+/// * what is still nullable, or a union, is spelled one way: `anyOf` branches with one
+///   `type` each, null as `{"type": "null"}`.
 fn make_portable(schema: &mut Value, optional: bool) {
     match schema {
-        Value::Bool(true) => *schema = Value::Object(Map::new()),
+        Value::Bool(true) => *schema = any_json_value(),
         Value::Bool(false) => *schema = serde_json::json!({ "not": {} }),
         _ => {}
     }
@@ -290,6 +293,44 @@ fn make_portable(schema: &mut Value, optional: bool) {
             }
         }
     }
+    if let Some(Value::Array(values)) = map.get("enum")
+        && values.contains(&Value::Null)
+        && !map.contains_key("anyOf")
+    {
+        // A nullable enum: the values in one branch, null in its own.
+        let values: Vec<Value> = values.iter().filter(|v| !v.is_null()).cloned().collect();
+        map.remove("enum");
+        map.remove("type");
+        map.insert(
+            "anyOf".into(),
+            serde_json::json!([{ "enum": values }, { "type": "null" }]),
+        );
+    }
+    if let Some(Value::Array(types)) = map.get("type").cloned()
+        && !map.contains_key("anyOf")
+    {
+        // A `type` array: one branch per type; the keywords that constrain a value of the
+        // non-null type(s) go with them.
+        map.remove("type");
+        let constraints: Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| !ANNOTATION_KEYWORDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        map.retain(|k, _| ANNOTATION_KEYWORDS.contains(&k.as_str()));
+        let branches: Vec<Value> = types
+            .iter()
+            .map(|t| {
+                let mut b = Map::new();
+                b.insert("type".into(), t.clone());
+                if t != "null" {
+                    b.extend(constraints.clone());
+                }
+                Value::Object(b)
+            })
+            .collect();
+        map.insert("anyOf".into(), Value::Array(branches));
+    }
     let required: Vec<String> = map
         .get("required")
         .and_then(Value::as_array)
@@ -313,7 +354,7 @@ fn make_portable(schema: &mut Value, optional: bool) {
     if let Some(Value::Object(pp)) = map.get_mut("patternProperties") {
         pp.values_mut().for_each(|s| make_portable(s, false));
     }
-    for key in ["items", "propertyNames", "not"] {
+    for key in ["items", "propertyNames"] {
         if let Some(s) = map.get_mut(key) {
             make_portable(s, false);
         }
@@ -323,6 +364,38 @@ fn make_portable(schema: &mut Value, optional: bool) {
     {
         make_portable(s, false);
     }
+    if !constrains(map) {
+        // `{}` (or only a description) accepts anything: the object spelling of `true`.
+        if let Value::Object(any) = any_json_value() {
+            map.extend(any);
+        }
+    }
+}
+
+/// Any JSON value, spelled so that strict validators accept it and a model reads what it may
+/// pass: one `anyOf` branch per JSON type (AJV's strict mode refuses a `type` array wider
+/// than `[T, "null"]`, and Inspector's `--strict` flags schemas that constrain nothing).
+pub fn any_json_value() -> Value {
+    serde_json::json!({ "anyOf": [
+        { "type": "string" }, { "type": "number" }, { "type": "boolean" },
+        { "type": "array" }, { "type": "object" }, { "type": "null" }
+    ] })
+}
+
+/// Keywords that only describe: a schema with nothing else accepts every value.
+const ANNOTATION_KEYWORDS: &[&str] = &[
+    "description",
+    "title",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+];
+
+fn constrains(map: &Map<String, Value>) -> bool {
+    map.keys()
+        .any(|k| !ANNOTATION_KEYWORDS.contains(&k.as_str()))
 }
 
 fn parse_args<A: DeserializeOwned>(
@@ -753,40 +826,36 @@ fn walk_portability(schema: &Value, path: &str, optional: bool, out: &mut Vec<St
     {
         out.push(format!("{path}: non-standard format {f}"));
     }
-    if let Some(Value::Array(types)) = map.get("type") {
-        let non_null = types.iter().filter(|t| *t != "null").count();
-        // A union of one type with null is the one nullability style (strict AJV accepts it;
-        // a wider union needs `allowUnionTypes`). An optional property expresses absence by
-        // being left out, so it is never also nullable.
-        if non_null > 1 {
-            out.push(format!(
-                "{path}: union type {}",
-                Value::Array(types.clone())
-            ));
-        }
-        if optional && types.len() > non_null {
-            out.push(format!("{path}: optional and nullable"));
-        }
+    // The one spelling of a union or of nullability is `anyOf` branches with one `type`
+    // each (null as `{"type": "null"}`): strict AJV refuses wider `type` arrays and
+    // single-`type` dialects refuse any.
+    if let Some(t @ Value::Array(_)) = map.get("type") {
+        out.push(format!("{path}: `type` array {t} (use anyOf branches)"));
+    }
+    if !constrains(map) {
+        out.push(format!(
+            "{path}: constrains nothing (the object spelling of `true`)"
+        ));
+    }
+    if map
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|e| e.contains(&Value::Null))
+    {
+        out.push(format!(
+            "{path}: null in enum (use a {{\"type\": \"null\"}} branch)"
+        ));
     }
     for key in ["anyOf", "oneOf", "allOf"] {
         if let Some(Value::Array(branches)) = map.get(key) {
             for (i, b) in branches.iter().enumerate() {
-                if b.get("type") == Some(&Value::from("null")) {
-                    out.push(format!(
-                        "{path}/{key}/{i}: null as a branch (use type [T, \"null\"])"
-                    ));
+                // An optional property expresses absence by being left out, never as null.
+                if optional && b.get("type") == Some(&Value::from("null")) {
+                    out.push(format!("{path}: optional and nullable"));
                 }
                 walk_portability(b, &format!("{path}/{key}/{i}"), false, out);
             }
         }
-    }
-    if optional
-        && map
-            .get("enum")
-            .and_then(Value::as_array)
-            .is_some_and(|e| e.contains(&Value::Null))
-    {
-        out.push(format!("{path}: optional and nullable (null in enum)"));
     }
     let required: Vec<&str> = map
         .get("required")
@@ -808,7 +877,8 @@ fn walk_portability(schema: &Value, path: &str, optional: bool, out: &mut Vec<St
             walk_portability(s, &format!("{path}/prefixItems/{i}"), false, out);
         }
     }
-    for key in ["items", "propertyNames", "not"] {
+    // Under `not`, `{}` is the exact always-false spelling: not walked.
+    for key in ["items", "propertyNames"] {
         if let Some(s) = map.get(key) {
             walk_portability(s, &format!("{path}/{key}"), false, out);
         }
@@ -869,22 +939,19 @@ mod portability_tests {
         );
         assert!(found.iter().any(|p| p.contains("\"uint32\"")), "{found:?}");
         assert!(
-            found
-                .iter()
-                .any(|p| p.contains("limit: optional and nullable")),
+            found.iter().any(|p| p.contains("limit: `type` array")),
             "{found:?}"
         );
         assert!(
-            found.iter().any(|p| p.contains("null as a branch")),
+            found
+                .iter()
+                .any(|p| p.contains("mode: optional and nullable")),
             "{found:?}"
         );
         let mut fixed = raw.clone();
         make_portable(&mut fixed, false);
         assert_eq!(portability_problems(&fixed), Vec::<String>::new());
-        assert_eq!(
-            fixed["properties"]["params"]["items"],
-            serde_json::json!({})
-        );
+        assert_eq!(fixed["properties"]["params"]["items"], any_json_value());
         assert_eq!(
             fixed["properties"]["limit"],
             serde_json::json!({ "type": "integer", "minimum": 0 })
@@ -892,6 +959,19 @@ mod portability_tests {
         assert_eq!(
             fixed["properties"]["mode"],
             serde_json::json!({ "enum": ["a", "b"], "description": "d" })
+        );
+        // A required nullable value keeps null, as its own branch.
+        let mut required = serde_json::json!({
+            "type": "object",
+            "properties": { "at": { "type": ["integer", "null"], "format": "int64", "minimum": 1, "description": "t" } },
+            "required": ["at"]
+        });
+        assert!(!portability_problems(&required).is_empty());
+        make_portable(&mut required, false);
+        assert_eq!(portability_problems(&required), Vec::<String>::new());
+        assert_eq!(
+            required["properties"]["at"],
+            serde_json::json!({ "description": "t", "anyOf": [{ "type": "integer", "minimum": 1 }, { "type": "null" }] })
         );
         assert_eq!(fixed["additionalProperties"], false);
     }
