@@ -151,11 +151,11 @@ impl QueryOutput {
             let limit = match t {
                 Truncation::Rows(max) => {
                     out.insert("maxRows".into(), max.into());
-                    format!("{max} rows (--max-rows)")
+                    format!("the row limit (--max-rows {max})")
                 }
                 Truncation::Bytes(max) => {
                     out.insert("maxBytes".into(), max.into());
-                    format!("{max} bytes of JSON (--max-result-bytes)")
+                    format!("the size limit, {max} bytes of JSON text (--max-result-bytes)")
                 }
             };
             // The concrete next page, so a model can continue without working it out.
