@@ -49,8 +49,37 @@ pub fn alias_shape(alias: &str) -> Option<&'static str> {
 
 /// Applies a shortcut's shape to the tool's result: the listed array out of its envelope.
 /// `tables` also gives every table a `type` (`table`, `partitioned` or `foreign`);
-/// `stats` unwraps only the all-tables form (one table's statistics already are an object).
+/// `stats` unwraps only the all-tables form (one table's statistics already are an object)
+/// and counts a table without indexes as 0 index scans, as scripts compare
+/// `stats.idx_scan < 100` (PostgreSQL's NULL arrives as a missing key, and
+/// `undefined < 100` is false).
 pub fn apply_shape(shape: &str, result: Value) -> Value {
+    if shape == "stats" {
+        return match apply_unwrap(shape, result) {
+            Value::Array(mut items) => {
+                items.iter_mut().for_each(zero_index_scans);
+                Value::Array(items)
+            }
+            mut one => {
+                zero_index_scans(&mut one);
+                one
+            }
+        };
+    }
+    apply_unwrap(shape, result)
+}
+
+fn zero_index_scans(stats: &mut Value) {
+    if let Value::Object(m) = stats {
+        for key in ["idx_scan", "idx_tup_fetch"] {
+            if m.get(key).is_none_or(Value::is_null) {
+                m.insert(key.into(), 0.into());
+            }
+        }
+    }
+}
+
+fn apply_unwrap(shape: &str, result: Value) -> Value {
     let key = match shape {
         "stats" => "tables",
         other => other,
@@ -409,7 +438,7 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
          interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string }\n\
          interface Table { schema: string; name: string; type: string; kind?: string; rowEstimate?: number; size: string; comment?: string }\n\
          interface Index { schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans: number | null }\n\
-         interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number | null; n_live_tup: number; n_dead_tup: number; [k: string]: any }\n\
+         interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number; idx_tup_fetch: number; n_live_tup: number; n_dead_tup: number; [k: string]: any }\n\
          interface QueryResult { rows: Row[]; rowCount: number; columns?: string[]; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string }\n\
          interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: any }\n\n",
     );
@@ -648,7 +677,11 @@ mod tests {
             json!([{"name": "a", "schema": "public", "kind": null, "type": "table"}, {"name": "p", "schema": "public", "kind": "partitioned", "type": "partitioned"}])
         );
         assert_eq!(apply_shape("columns", json!({"columns": [1]})), json!([1]));
-        let one = json!({"table": "t", "seq_scan": 3});
+        let one = json!({"table": "t", "seq_scan": 3, "idx_scan": 1, "idx_tup_fetch": 2});
+        assert_eq!(
+            apply_shape("stats", json!({"table": "t", "seq_scan": 3})),
+            json!({"table": "t", "seq_scan": 3, "idx_scan": 0, "idx_tup_fetch": 0})
+        );
         assert_eq!(apply_shape("stats", one.clone()), one);
         assert_eq!(
             apply_shape("stats", json!({"tables": [one.clone()]})),
