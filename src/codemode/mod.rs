@@ -525,8 +525,8 @@ async fn shortcut_call(
     args: Value,
     shape: &str,
 ) -> ToolResult<Value> {
-    let paging = !args.get("offset").is_some_and(|v| !v.is_null())
-        && !args.get("limit").is_some_and(|v| !v.is_null());
+    let paging = args.get("offset").is_none_or(Value::is_null)
+        && args.get("limit").is_none_or(Value::is_null);
     let mut first = app.registry.call(ctx.clone(), tool, args.clone()).await?;
     if paging && let Some(Value::Array(items)) = first.get_mut(shape) {
         let mut items = std::mem::take(items);
