@@ -173,8 +173,8 @@ async fn full_session_over_stdio() {
     assert_eq!(read["annotations"]["readOnlyHint"], true);
     assert_eq!(read["inputSchema"]["type"], "object");
     assert!(read["inputSchema"]["properties"]["sql"].is_object());
-    let drop = tools.iter().find(|t| t["name"] == "pg_drop_table").unwrap();
-    assert_eq!(drop["annotations"]["destructiveHint"], true);
+    let upsert = tools.iter().find(|t| t["name"] == "pg_upsert").unwrap();
+    assert_eq!(upsert["annotations"]["destructiveHint"], true);
 
     // A successful call: structured content, mirrored as text.
     let ok = s.call(
@@ -542,7 +542,12 @@ async fn the_default_listing_fits_clients_limits() {
 async fn codemode_preset_lists_one_tool_and_reaches_the_whole_api() {
     let db = support::test_db().await;
     let mut s = Server::start(&["--postgres", &db.url, "--tool-filter", "codemode"]);
-    s.initialize();
+    let init = s.initialize();
+    let instructions = init["result"]["instructions"].as_str().unwrap();
+    assert!(
+        instructions.contains("pg_execute_code") && !instructions.contains("pg_list_tables"),
+        "{instructions}"
+    );
     let (names, bytes) = listing(&mut s);
     assert_eq!(names, ["pg_execute_code"]);
     println!("codemode listing: {bytes} bytes");
@@ -569,9 +574,9 @@ async fn codemode_preset_lists_one_tool_and_reaches_the_whole_api() {
         json!({"code": "(await pg.query('select 20 + 22 as n')).rows[0].n"}),
     );
     assert_eq!(r["structuredContent"]["result"], 42, "{r}");
-    // Code reaches pg_read_query; a direct call of the unlisted tool is still refused.
-    let direct = s.call("pg_read_query", json!({"sql": "select 1"}));
-    assert_eq!(direct["isError"], true, "{direct}");
+    // Unlisted is not disabled: a client that knows the name may call it directly.
+    let direct = s.call("pg_read_query", json!({"sql": "select 1 as n"}));
+    assert_eq!(direct["structuredContent"]["rows"][0]["n"], 1, "{direct}");
 
     // Discovery: a compact index, one group's declarations, one method, ranked search.
     let r = s.call(
@@ -622,6 +627,12 @@ async fn codemode_preset_lists_one_tool_and_reaches_the_whole_api() {
     let tools = s.request("tools/list", json!({}));
     let description = tools["result"]["tools"][0]["description"].as_str().unwrap();
     assert!(!description.contains("pg.execute("), "{description}");
+    // A removed tool is refused when called directly too.
+    let direct = s.call("pg_drop_table", json!({"table": "x"}));
+    assert_eq!(
+        direct["structuredContent"]["code"], "UNKNOWN_TOOL",
+        "{direct}"
+    );
     let r = s.call(
         "pg_execute_code",
         json!({"code": "pg.help().includes('dropTable') || pg.search('drop table').some(m => m.method === 'core.dropTable')"}),
@@ -1254,7 +1265,13 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_execute_code", D),
     ];
     for restricted in [false, true] {
-        let mut args = vec!["--postgres", "postgres://x@127.0.0.1:1/x"];
+        // Every tool, not just the default listing.
+        let mut args = vec![
+            "--postgres",
+            "postgres://x@127.0.0.1:1/x",
+            "--tool-filter",
+            "all",
+        ];
         if restricted {
             args.extend(["--access-mode", "restricted"]);
         }

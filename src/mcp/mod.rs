@@ -56,6 +56,26 @@ impl PgMcpServer {
         )
     }
 
+    /// Server instructions that name only listed tools (with `--tool-filter codemode` the
+    /// client sees pg_execute_code alone).
+    fn instructions(&self) -> &'static str {
+        let listed = |name: &str| {
+            self.app
+                .registry
+                .visible(&self.app.config)
+                .any(|t| t.name == name)
+        };
+        if listed("pg_list_tables") && listed("pg_read_query") {
+            "PostgreSQL tools. Start with pg_list_tables and pg_describe_table; read with \
+             pg_read_query (read-only, $1 placeholders with params). Errors carry code and suggestion."
+        } else if listed("pg_execute_code") {
+            "PostgreSQL through Code Mode: pg_execute_code runs TypeScript against the pg API; \
+             pg.help() lists every method, pg.search('words') finds one. Errors carry code and suggestion."
+        } else {
+            "PostgreSQL tools. Errors carry code and suggestion."
+        }
+    }
+
     fn restricted(&self) -> bool {
         self.app.config.access_mode == crate::config::AccessMode::Restricted
     }
@@ -117,11 +137,8 @@ impl ServerHandler for PgMcpServer {
                 .enable_resources()
                 .build(),
         )
-            .with_server_info(Implementation::new("pgmcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "PostgreSQL tools. Start with pg_list_tables and pg_describe_table; read with \
-                 pg_read_query (read-only, $1 placeholders with params). Errors carry code and suggestion.",
-            )
+        .with_server_info(Implementation::new("pgmcp", env!("CARGO_PKG_VERSION")))
+        .with_instructions(self.instructions())
     }
 
     async fn list_tools(

@@ -47,6 +47,7 @@ pub const DEFAULT_TOOLS: &[&str] = &[
     "pg_transaction_begin",
     "pg_transaction_commit",
     "pg_transaction_rollback",
+    "pg_transaction_status",
     "pg_transaction_execute",
     // Performance.
     "pg_explain",

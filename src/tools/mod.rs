@@ -419,17 +419,10 @@ impl Registry {
     }
 
     async fn call_unaudited(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
-        // A call from a Code Mode execution may use any reachable tool; a direct call only a
-        // listed one (what the client was shown is what it may call).
-        let admitted = |t: &Tool| {
-            if ctx.execution.is_some() {
-                is_reachable(t, &ctx.app.config)
-            } else {
-                is_visible(t, &ctx.app.config)
-            }
-        };
+        // Listing is about the client's context budget, not permission: any reachable tool
+        // may be called, directly or from code. `-x` and the access mode are what refuse.
         let tool = match self.get(name) {
-            Some(t) if admitted(t) => t,
+            Some(t) if is_reachable(t, &ctx.app.config) => t,
             _ => return Err(self.unknown_tool(name, &ctx.app.config)),
         };
         if ctx.read_only && !tool.hints.read_only && !tool.enforces_read_only {
