@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use pgmcp::cluster::{Cluster, ClusterOptions};
-use pgmcp::db::catalog_policy::{CANDIDATES_SQL, GUARD_SQL, Policy};
+use pgmcp::db::catalog_policy::{CANDIDATES_SQL, GENERIC_PLAN_SQL, GUARD_SQL, Policy};
 use pgmcp::db::read_policy::check_read_only;
 
 const FIXTURE: &str = "
@@ -84,6 +84,11 @@ async fn run() {
     client.batch_execute(FIXTURE).await.unwrap();
 
     let policy = Policy::new(&[]);
+    // The settings a read's transaction gives the guard (session-wide here).
+    client
+        .batch_execute(&GENERIC_PLAN_SQL.replace("LOCAL ", ""))
+        .await
+        .unwrap();
     let candidates = client.prepare(CANDIDATES_SQL).await.unwrap();
     let guard = client.prepare(GUARD_SQL).await.unwrap();
     let select1 = client.prepare("SELECT 1").await.unwrap();

@@ -2706,6 +2706,16 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
     for _ in 0..3 {
         assert_eq!(rows(&app, q).await, vec![json!({"a": 1, "ro": "on"})]);
     }
+    // The policy's own query runs with its plan settings; the caller's statement plans as
+    // usual, on the first (pipelined) path and the cached one alike.
+    let settings =
+        "select current_setting('plan_cache_mode') as pcm, current_setting('jit') as jit";
+    for _ in 0..2 {
+        assert_eq!(
+            rows(&app, settings).await,
+            vec![json!({"pcm": "auto", "jit": "on"})]
+        );
+    }
     // Every distinct read so far is prepared on the one pooled connection. (Reads may not
     // look at pg_prepared_statements, which would show other callers' SQL: the cache is
     // asked, and the server is asked through a write.)
@@ -2716,9 +2726,9 @@ async fn repeated_reads_reuse_prepared_statements_safely() {
         pgmcp::db::pool::release_clean(conn);
         n
     };
-    assert_eq!(cached().await, 1, "q");
+    assert_eq!(cached().await, 2, "q and the settings");
     assert_eq!(rows(&app, "select 2 as two").await, vec![json!({"two": 2})]);
-    assert_eq!(cached().await, 2);
+    assert_eq!(cached().await, 3);
 
     // Another session changes the columns under the prepared statement.
     let other = support::connect(&db.url).await;
@@ -3130,74 +3140,58 @@ async fn a_loaded_library_never_reaches_the_next_caller() {
     // auto_explain defines its settings when loaded; they exist in no other session.
     let probe = "SELECT current_setting('auto_explain.log_min_duration', true) AS loaded, \
                  pg_backend_pid() AS pid";
-    for load in [
-        "LOAD 'auto_explain'",
-        // Assembled at run time inside a DO block, where no scan of the text finds it.
-        "DO $$ BEGIN EXECUTE 'LO' || 'AD ''auto_explain'''; END $$",
+    // How a caller may load a library: plain, assembled at run time inside a DO block (where
+    // no scan of the text finds it), inside a committed transaction, in an atomic batch, and
+    // in a batch inside a pinned transaction that is rolled back.
+    enum Way {
+        Write(&'static str),
+        InTransaction(&'static str),
+        Batch,
+        BatchInTransaction(&'static str),
+    }
+    const LOAD: &str = "LOAD 'auto_explain'";
+    for way in [
+        Way::Write(LOAD),
+        Way::Write("DO $$ BEGIN EXECUTE 'LO' || 'AD ''auto_explain'''; END $$"),
+        Way::InTransaction("pg_transaction_commit"),
+        Way::Batch,
+        Way::BatchInTransaction("pg_transaction_rollback"),
     ] {
         let pid = backend(&app).await;
-        sql(&app, load).await;
+        let label = match way {
+            Way::Write(load) => {
+                sql(&app, load).await;
+                load.to_string()
+            }
+            Way::Batch => {
+                let batch = json!({ "statements": [LOAD] });
+                ok(&app, "pg_transaction_execute", batch).await;
+                "a batch".to_string()
+            }
+            Way::InTransaction(end) | Way::BatchInTransaction(end) => {
+                let b = ok(&app, "pg_transaction_begin", json!({})).await;
+                let id = b["transactionId"].clone();
+                let (tool, args) = if matches!(way, Way::InTransaction(_)) {
+                    (
+                        "pg_write_query",
+                        json!({ "transactionId": id, "sql": LOAD }),
+                    )
+                } else {
+                    (
+                        "pg_transaction_execute",
+                        json!({ "transactionId": id, "statements": [LOAD] }),
+                    )
+                };
+                ok(&app, tool, args).await;
+                ok(&app, end, json!({ "transactionId": id })).await;
+                format!("{tool} in a transaction ended by {end}")
+            }
+        };
         let v = write_row(&app, probe).await;
-        assert_eq!(v["loaded"], Value::Null, "{load}: the library is loaded");
+        assert_eq!(v["loaded"], Value::Null, "{label}: the library is loaded");
         // The connection was closed, not reset: a library cannot be unloaded.
-        assert_ne!(v["pid"], pid, "{load}: the connection was reused");
+        assert_ne!(v["pid"], pid, "{label}: the connection was reused");
     }
-    // Loaded inside a committed transaction: the same.
-    let pid = backend(&app).await;
-    let b = ok(&app, "pg_transaction_begin", json!({})).await;
-    let id = b["transactionId"].clone();
-    ok(
-        &app,
-        "pg_write_query",
-        json!({ "transactionId": id, "sql": "LOAD 'auto_explain'" }),
-    )
-    .await;
-    ok(
-        &app,
-        "pg_transaction_commit",
-        json!({ "transactionId": id }),
-    )
-    .await;
-    let v = write_row(&app, probe).await;
-    assert_eq!(
-        v["loaded"],
-        Value::Null,
-        "a transaction's library is loaded"
-    );
-    assert_ne!(v["pid"], pid, "the transaction's connection was reused");
-    // In an atomic batch, alone and inside a pinned transaction: the same.
-    let pid = backend(&app).await;
-    ok(
-        &app,
-        "pg_transaction_execute",
-        json!({ "statements": ["LOAD 'auto_explain'"] }),
-    )
-    .await;
-    let v = write_row(&app, probe).await;
-    assert_eq!(v["loaded"], Value::Null, "a batch's library is loaded");
-    assert_ne!(v["pid"], pid, "the batch's connection was reused");
-    let pid = backend(&app).await;
-    let b = ok(&app, "pg_transaction_begin", json!({})).await;
-    let id = b["transactionId"].clone();
-    ok(
-        &app,
-        "pg_transaction_execute",
-        json!({ "transactionId": id, "statements": ["LOAD 'auto_explain'"] }),
-    )
-    .await;
-    ok(
-        &app,
-        "pg_transaction_rollback",
-        json!({ "transactionId": id }),
-    )
-    .await;
-    let v = write_row(&app, probe).await;
-    assert_eq!(
-        v["loaded"],
-        Value::Null,
-        "a pinned batch's library is loaded"
-    );
-    assert_ne!(v["pid"], pid, "the pinned batch's connection was reused");
     // An ordinary write keeps its connection.
     let pid = backend(&app).await;
     sql(&app, "CREATE TABLE workload (x int)").await;

@@ -457,27 +457,40 @@ SELECT p.proname::text, p.oid < 16384, 'f:' || p.oid || ':' || p.xmin
 
 /// The candidate query's text, with the names and keys as parameters (see [`Args`]), so a
 /// connection prepares it once: planning this query costs several times its execution.
+/// Every lookup is driven by the names (`unnest`) through an index, in subqueries kept from
+/// being flattened (`OFFSET 0`), so that its *generic* plan, which knows nothing of the
+/// arrays' sizes, is as good as a custom one; see [`GENERIC_PLAN_SQL`].
 macro_rules! candidates_sql {
     () => {
         "WITH RECURSIVE rel AS (
-  SELECT c.oid, c.reltype FROM pg_catalog.pg_class c WHERE c.relname = ANY ($5::pg_catalog.name[])
+  SELECT c.oid, c.reltype, c.relkind, c.relrowsecurity
+    FROM unnest($5::pg_catalog.name[]) AS n(name),
+         LATERAL (SELECT c.oid, c.reltype, c.relkind, c.relrowsecurity FROM pg_catalog.pg_class c
+                   WHERE c.relname = n.name OFFSET 0) AS c
 ), ty(oid) AS (
-  SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = ANY ($7::pg_catalog.name[])
-  UNION SELECT a.atttypid FROM pg_catalog.pg_attribute a JOIN rel ON a.attrelid = rel.oid WHERE a.attnum > 0
+  SELECT t.oid FROM unnest($7::pg_catalog.name[]) AS n(name),
+         LATERAL (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = n.name OFFSET 0) AS t
+  UNION SELECT a.atttypid FROM rel,
+         LATERAL (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid = rel.oid AND a.attnum > 0 OFFSET 0) AS a
   UNION SELECT rel.reltype FROM rel
-  UNION SELECT b.oid FROM ty, LATERAL (
-      SELECT t.typbasetype, t.typelem FROM pg_catalog.pg_type t WHERE t.oid = ty.oid) AS t,
-    LATERAL (VALUES (t.typbasetype), (t.typelem)) AS b(oid) WHERE b.oid <> 0
+  UNION SELECT b.oid FROM ty,
+         LATERAL (SELECT t.typbasetype, t.typelem FROM pg_catalog.pg_type t WHERE t.oid = ty.oid OFFSET 0) AS t,
+         LATERAL (VALUES (t.typbasetype), (t.typelem)) AS b(oid)
+   WHERE b.oid <> 0
 )
 SELECT s.k FROM (
-  SELECT 'f:' || p.oid || ':' || p.xmin AS k, p.oid AS fn FROM pg_catalog.pg_proc p
-   WHERE p.proname = ANY ($1::pg_catalog.name[])
-     AND (p.oid >= 16384 OR p.proname = ANY ($3::pg_catalog.name[]))
+  SELECT 'f:' || p.oid || ':' || p.xmin AS k, p.oid AS fn
+    FROM unnest($1::pg_catalog.name[]) AS n(name),
+         LATERAL (SELECT p.oid, p.xmin FROM pg_catalog.pg_proc p WHERE p.proname = n.name
+                     AND (p.oid >= 16384 OR p.proname = ANY ($3::pg_catalog.name[])) OFFSET 0) AS p
   UNION ALL
-  SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_proc p
-   WHERE p.proname = ANY ($2::pg_catalog.name[]) AND p.pronargs = 1
-     AND (p.oid >= 16384 OR p.proname = ANY ($3::pg_catalog.name[]))
-     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p', 'd')
+  SELECT 'f:' || p.oid || ':' || p.xmin, p.oid
+    FROM unnest($2::pg_catalog.name[]) AS n(name),
+         LATERAL (SELECT p.oid, p.xmin FROM pg_catalog.pg_proc p WHERE p.proname = n.name
+                     AND p.pronargs = 1 AND (p.oid >= 16384 OR p.proname = ANY ($3::pg_catalog.name[]))
+                     AND (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = p.proargtypes[0]) IN ('c', 'p', 'd')
+                  OFFSET 0) AS p
   UNION ALL
   SELECT 'f:' || p.oid || ':' || p.xmin, p.oid FROM pg_catalog.pg_operator o
     JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
@@ -487,20 +500,22 @@ SELECT s.k FROM (
     JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
    WHERE c.oid >= 16384 AND c.castsource IN (SELECT oid FROM ty)
   UNION ALL
-  SELECT 'r:' || r.oid || ':' || r.xmin, NULL FROM pg_catalog.pg_rewrite r
-    JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-   WHERE c.relname = ANY ($5::pg_catalog.name[]) AND c.relkind = 'v'
+  SELECT 'r:' || r.oid || ':' || r.xmin, NULL FROM rel,
+         LATERAL (SELECT r.oid, r.xmin FROM pg_catalog.pg_rewrite r WHERE r.ev_class = rel.oid OFFSET 0) AS r
+   WHERE rel.relkind = 'v'
   UNION ALL
-  SELECT 'p:' || pol.oid || ':' || pol.xmin, NULL FROM pg_catalog.pg_policy pol
-    JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
-   WHERE c.relname = ANY ($5::pg_catalog.name[]) AND c.relrowsecurity
+  SELECT 'p:' || pol.oid || ':' || pol.xmin, NULL FROM rel,
+         LATERAL (SELECT pol.oid, pol.xmin FROM pg_catalog.pg_policy pol WHERE pol.polrelid = rel.oid OFFSET 0) AS pol
+   WHERE rel.relrowsecurity
   UNION ALL
-  SELECT 'c:' || con.oid || ':' || con.xmin, NULL FROM pg_catalog.pg_constraint con
-   WHERE con.contypid IN (SELECT oid FROM ty) AND con.contype = 'c'
+  SELECT 'c:' || con.oid || ':' || con.xmin, NULL FROM ty,
+         LATERAL (SELECT con.oid, con.xmin FROM pg_catalog.pg_constraint con
+                   WHERE con.contypid = ty.oid AND con.contype = 'c' OFFSET 0) AS con
   UNION ALL
-  SELECT 'd:' || ad.oid || ':' || ad.xmin, NULL FROM pg_catalog.pg_attrdef ad
-    JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
-   WHERE c.relname = ANY ($6::pg_catalog.name[])
+  SELECT 'd:' || ad.oid || ':' || ad.xmin, NULL
+    FROM unnest($6::pg_catalog.name[]) AS n(name),
+         LATERAL (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relname = n.name OFFSET 0) AS c,
+         LATERAL (SELECT ad.oid, ad.xmin FROM pg_catalog.pg_attrdef ad WHERE ad.adrelid = c.oid OFFSET 0) AS ad
 ) s
 WHERE s.k <> ALL ($8::pg_catalog.text[])
   AND NOT EXISTS (
@@ -525,6 +540,15 @@ pub const CANDIDATES_SQL: &str = candidates_sql!();
 /// pipelined behind it, its failure aborts the transaction, so the statement cannot run
 /// (`tools::exec`).
 pub const GUARD_SQL: &str = concat!("SELECT 1 / (NOT EXISTS (", candidates_sql!(), "))::int");
+
+/// Sent ahead of [`CANDIDATES_SQL`] / [`GUARD_SQL`] in the read's transaction: their generic
+/// plan, without JIT. PostgreSQL would otherwise plan them afresh on every execution (their
+/// generic plan's estimated cost looks high, so it keeps choosing custom plans: ~0.7 ms of
+/// planning each time), and a high estimate can also start JIT compilation (~30 ms).
+/// [`RESTORE_PLAN_SQL`] follows before the caller's statement, which must plan as usual.
+pub const GENERIC_PLAN_SQL: &str =
+    "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL jit = off";
+pub const RESTORE_PLAN_SQL: &str = "SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL jit TO DEFAULT";
 
 /// The parameters of [`CANDIDATES_SQL`] and [`GUARD_SQL`].
 pub struct Args([Vec<String>; 10]);

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::db::catalog_policy::{Args, CANDIDATES_SQL, Policy};
+use crate::db::catalog_policy::{Args, CANDIDATES_SQL, GENERIC_PLAN_SQL, Policy, RESTORE_PLAN_SQL};
 use crate::db::ident::quote_ident;
 use crate::db::pool::PolicyStatements;
 use crate::db::pool::{Conn, end_read_sql, may_load_library};
@@ -208,7 +208,7 @@ async fn read_only(
         None => None,
     };
     if let Some(stmt) = conn.cached(sql) {
-        let begin = begin_read_only(checking.is_none().then_some("SELECT 1"), set_role);
+        let begin = begin_read_only(checking.is_some(), set_role);
         let end = end_read_sql();
         let client: &tokio_postgres::Client = conn;
         let guard = async {
@@ -220,15 +220,24 @@ async fn read_only(
                 None => Ok(()),
             }
         };
-        // join! polls in order, so the four requests are queued in this order.
-        let (begun, guarded, out, ended) = tokio::join!(
+        let restore = async {
+            match &checking {
+                Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
+                None => Ok(()),
+            }
+        };
+        // join! polls in order and each request is sent at its future's first poll, so they
+        // are queued in this order: the statement plans with the settings restored.
+        let (begun, guarded, restored, out, ended) = tokio::join!(
             client.batch_execute(&begin),
             guard,
+            restore,
             run_prepared(client, &stmt, params, caps.clone()),
             client.batch_execute(&end)
         );
         ended.map_err(ToolError::from)?;
         begun.map_err(ToolError::from)?;
+        let guarded = guarded.and(restored);
         match (guarded, out) {
             // The guard refused (division by zero): the statement did not run. The full path
             // finds out why.
@@ -262,14 +271,16 @@ async fn read_only(
 }
 
 /// `BEGIN READ ONLY` and the switch to the read-only role (`set_role`, from
-/// [`set_role_sql`]) in one simple-query text, and `first` when given (`SELECT 1`, when no
-/// policy query follows to take the transaction's first snapshot). The policy's prepared
-/// query, pipelined right behind, takes it otherwise; after the first snapshot PostgreSQL
-/// refuses to switch the transaction to read-write. A failed `SET LOCAL ROLE` aborts the
-/// transaction, so the statement queued behind it cannot run as the connecting role.
-fn begin_read_only(first: Option<&str>, set_role: Option<&str>) -> String {
+/// [`set_role_sql`]) in one simple-query text; then, when the catalog policy's prepared query
+/// follows (`policy`), the settings it runs with ([`GENERIC_PLAN_SQL`]; that query takes the
+/// transaction's first snapshot), and otherwise a `SELECT 1` that takes it. After the first
+/// snapshot PostgreSQL refuses to switch the transaction to read-write. A failed
+/// `SET LOCAL ROLE` aborts the transaction, so the statement queued behind it cannot run as
+/// the connecting role.
+fn begin_read_only(policy: bool, set_role: Option<&str>) -> String {
+    let next = if policy { GENERIC_PLAN_SQL } else { "SELECT 1" };
     let mut text = String::from("BEGIN READ ONLY");
-    for part in [set_role, first].into_iter().flatten() {
+    for part in [set_role, Some(next)].into_iter().flatten() {
         text.push_str("; ");
         text.push_str(part);
     }
@@ -421,7 +432,7 @@ async fn read_only_pipelined(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let begin = begin_read_only(policy.is_none().then_some("SELECT 1"), set_role);
+    let begin = begin_read_only(policy.is_some(), set_role);
     let candidates = async {
         match policy {
             Some((_, (statements, args))) => client
@@ -464,13 +475,22 @@ async fn read_only_pipelined(
             return Err(e);
         }
     };
-    // join! polls the query first, which sends its Bind/Execute before ROLLBACK is queued.
+    // join! polls in order: the settings are restored before the statement's Bind/Execute,
+    // which is sent before ROLLBACK is queued.
     let end = end_read_sql();
-    let (out, rolled_back) = tokio::join!(
+    let restore = async {
+        match policy {
+            Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
+            None => Ok(()),
+        }
+    };
+    let (restored, out, rolled_back) = tokio::join!(
+        restore,
         run_prepared(client, &stmt, params, caps),
         client.batch_execute(&end)
     );
     rolled_back.map_err(ToolError::from)?;
+    restored.map_err(ToolError::from)?;
     Ok((out, stmt))
 }
 
