@@ -54,7 +54,7 @@ function severity(stats: Stats): Severity {
   return Severity.Low;
 }
 
-const { tables } = (await pg.listTables()) as { tables: TableInfo[] };
+const tables = (await pg.listTables()) as TableInfo[];
 const advice: Advice[] = [];
 for (const t of tables) {
   const stats = (await pg.getTableStats(t.name)) as Stats;

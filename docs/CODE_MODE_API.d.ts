@@ -3,6 +3,9 @@
 
 type Row = Record<string, any>;
 interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string }
+interface Table { schema: string; name: string; type: string; kind?: string; rowEstimate?: number; size: string; comment?: string }
+interface Index { schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number }
+interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number; idx_tup_fetch: number; n_live_tup: number; n_dead_tup: number; [k: string]: any }
 interface QueryResult { rows: Row[]; rowCount: number; columns?: string[]; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string }
 interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: any }
 
@@ -12,23 +15,27 @@ declare const pg: {
   /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). (shortcut for pg_write_query) */
   execute(sql: string, params?: unknown[]): Promise<QueryResult & { rowsAffected: number }>;
   /** List tables with schema, estimated rows, total size and comment. (shortcut for pg_list_tables) */
-  listTables(schema?: string): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
+  listTables(schema?: string): Promise<Table[]>;
   /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. (shortcut for pg_describe_table) */
   describeTable(table: string, schema?: string): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
   /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. (shortcut for pg_get_columns) */
-  getColumns(table: string, schema?: string): Promise<{ columns: Column[] }>;
+  getColumns(table: string, schema?: string): Promise<Column[]>;
   /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. (shortcut for pg_table_stats) */
-  getTableStats(table?: string, schema?: string): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
+  getTableStats(table?: string, schema?: string): Promise<TableStats /* with a table; TableStats[] without */>;
   /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. (shortcut for pg_get_indexes) */
-  getIndexes(table?: string, schema?: string): Promise<any>;
+  getIndexes(table?: string, schema?: string): Promise<Index[]>;
   /** Create an index on columns of a table (unique, partial, method, concurrently). (shortcut for pg_create_index) */
   createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
   /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). (shortcut for pg_explain) */
   explain(sql: string, params?: unknown[]): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
   /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
   count(table: string, where_?: string, params?: unknown[]): Promise<any>;
-  /** Lists groups and methods; pg.help('core') lists one group. */
+  /** The index of every method by group; pg.help('core') one group's declarations. */
   help(group?: string): string;
+  /** One method's declaration and full description: pg.describe('core.readQuery'). */
+  describe(method: string): string;
+  /** Methods matching the words, best first, by name and description. */
+  search(text: string): { method: string; summary: string }[];
   /** Runs fn on one connection inside BEGIN/COMMIT; rolls back if it throws. */
   transaction<T>(fn: (tx: typeof pg) => Promise<T>): Promise<T>;
   core: {

@@ -1,7 +1,7 @@
 // Which tables are read by sequential scans, and which of their columns look like lookup keys?
 interface Advice { table: string; seqScans: number; candidates: string[] }
 
-const { tables } = await pg.listTables();
+const tables = await pg.listTables();
 const advice: Advice[] = [];
 for (const t of tables) {
   const stats = await pg.getTableStats(t.name);

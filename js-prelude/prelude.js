@@ -3,8 +3,9 @@
 //   natives: { call(tool, argsJson) -> Promise, log(level, argsArray) } (host functions,
 //            reachable only through this closure, never from the global object)
 //   api:     { groups: [[group, [[method, tool, primary|null], ...]], ...],
-//              aliases: [[name, tool, [param, ...]], ...],
-//              help: { index: string, known: string, groups: { group: string } } }
+//              aliases: [[name, tool, [param, ...], shape|null], ...],
+//              help: { index: string, known: string, groups: { group: string },
+//                      docs: [[key, summary, text], ...] } }
 // It installs `pg` (group objects are built on first access) and `console`. Standard
 // library functions it relies on are captured before user code can replace them.
 // Keep it small: Boa parses it on every run.
@@ -16,13 +17,15 @@
 
   // Arguments cross as JSON text only: a throwing getter, toJSON, proxy trap or BigInt
   // rejects just this call. Calls made through a `tx` object carry its transaction id.
-  function invoke(tool, args, txId) {
+  // A shortcut's `shape` asks the host for the natural result (an array of tables, …).
+  function invoke(tool, args, txId, shape) {
     let json;
     try {
-      if (txId !== null) {
+      if (txId !== null || shape) {
         const o = create(null);
         if (args !== undefined && args !== null) for (const k in args) o[k] = args[k];
-        o.__pgmcp_tx = txId;
+        if (txId !== null) o.__pgmcp_tx = txId;
+        if (shape) o.__pgmcp_shape = shape;
         args = o;
       }
       json = args === undefined ? "{}" : stringify(args);
@@ -46,7 +49,7 @@
     }[name];
   }
 
-  function alias(name, tool, params, txId) {
+  function alias(name, tool, params, shape, txId) {
     return {
       [name](...argv) {
         let args = argv[0];
@@ -56,7 +59,7 @@
             if (argv[i] !== undefined) args[params[i]] = argv[i];
           }
         }
-        return invoke(tool, args, txId);
+        return invoke(tool, args, txId, shape);
       },
     }[name];
   }
@@ -83,8 +86,8 @@
         },
       });
     }
-    for (const [name, tool, params] of api.aliases) {
-      if (!(name in o)) o[name] = alias(name, tool, params, txId);
+    for (const [name, tool, params, shape] of api.aliases) {
+      if (!(name in o)) o[name] = alias(name, tool, params, shape, txId);
     }
     return o;
   }
@@ -121,6 +124,37 @@
       return typeof text === "string" ? text : "Unknown group '" + String(group) + "'. " + help.known;
     },
   }.help;
+  const docs = help.docs || [];
+  pg.describe = {
+    describe(name) {
+      const key = String(name).replace(/^pg\./, "");
+      for (let i = 0; i < docs.length; i++) if (docs[i][0] === key) return docs[i][2];
+      return "Unknown method '" + key + "'. pg.search('words') finds methods; pg.help() lists them.";
+    },
+  }.describe;
+  // Ranked by how many of the words a method mentions, then by matches in its name.
+  pg.search = {
+    search(text) {
+      const words = String(text).toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length > 1);
+      const hits = [];
+      for (let i = 0; i < docs.length; i++) {
+        const name = docs[i][0].toLowerCase(), body = docs[i][2].toLowerCase();
+        let score = 0;
+        for (let j = 0; j < words.length; j++) {
+          if (body.indexOf(words[j]) >= 0) score += 2;
+          if (name.indexOf(words[j]) >= 0) score += 1;
+        }
+        if (score > 0) hits.push([score, i]);
+      }
+      hits.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+      const out = [];
+      for (let i = 0; i < hits.length && i < 10; i++) {
+        const d = docs[hits[i][1]];
+        out.push({ method: d[0], summary: d[1] });
+      }
+      return out;
+    },
+  }.search;
   freeze(pg);
 
   const log = (level) => ({ [level](...args) { nativeLog(level, args); } })[level];

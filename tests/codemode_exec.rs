@@ -105,9 +105,9 @@ async fn group_api_primary_parameter_help_and_logs() {
         const a = await pg.core.readQuery("select count(*)::int as n from items");
         const t = await pg.listTables();
         const d = await pg.describeTable("items");
-        console.log("tables", t.tables.length);
+        console.log("tables", t.length);
         console.warn({ cols: d.columns.length });
-        return { n: a.rows[0].n, cols: d.columns.map(c => c.name), help: pg.help().includes("declare const pg") };
+        return { n: a.rows[0].n, cols: d.columns.map(c => c.name), help: pg.help().includes("core: readQuery(sql, …)") };
         "#,
     )
     .await;
@@ -261,6 +261,60 @@ async fn readonly_executions_cannot_write() {
         .unwrap()
         .get(0);
     assert_eq!(n, 50);
+}
+
+/// Every `group.method` the script's `pg` has.
+const PG_METHODS: &str = "const out = []; for (const g of Object.keys(pg)) { if (pg[g] && typeof pg[g] === 'object') for (const m of Object.keys(pg[g])) out.push(g + '.' + m); } out";
+
+#[tokio::test]
+async fn read_only_code_reaches_no_write_tool_whatever_the_filter() {
+    let (db, _app) = setup(&[]).await;
+    let registry = pgmcp::tools::Registry::builtin();
+    let key = |t: &pgmcp::tools::Tool| {
+        format!(
+            "{}.{}",
+            t.group,
+            pgmcp::codemode::api::method_name(t.name, t.group)
+        )
+    };
+    let writes: Vec<String> = registry
+        .all()
+        .iter()
+        .filter(|t| !t.hints.read_only && t.name != "pg_execute_code")
+        .map(key)
+        .collect();
+    let reads = registry.all().iter().filter(|t| t.hints.read_only).count();
+    assert!(writes.contains(&"core.dropTable".to_string()));
+    // `codemode` and `all` widen what code reaches; neither may widen what read-only runs reach.
+    for (flags, readonly) in [
+        (
+            vec!["--tool-filter", "codemode", "--access-mode", "restricted"],
+            false,
+        ),
+        (
+            vec!["--tool-filter", "all", "--access-mode", "restricted"],
+            false,
+        ),
+        (vec!["--tool-filter", "codemode"], true),
+        (vec![], true),
+    ] {
+        let app = support::app(&db.url, &flags);
+        let r = run_with(&app, json!({ "code": PG_METHODS, "readonly": readonly })).await;
+        let methods: Vec<String> = serde_json::from_value(result(&r).clone()).unwrap();
+        assert_eq!(methods.len(), reads, "{flags:?}: {methods:?}");
+        for w in &writes {
+            assert!(
+                !methods.contains(w),
+                "{flags:?} readonly={readonly}: {w} reachable"
+            );
+        }
+        let r = run_with(
+            &app,
+            json!({ "code": "typeof pg.execute", "readonly": readonly }),
+        )
+        .await;
+        assert_eq!(result(&r), "undefined");
+    }
 }
 
 #[tokio::test]
@@ -513,17 +567,32 @@ async fn thread_isolation_runs_the_same_engine() {
     still_works(&app).await;
 }
 
+/// The seed's example, verbatim: it iterates `pg.listTables()` as an array and reads
+/// `pg_stat_user_tables` names off `pg.getTableStats({ table })`.
+const SEED_EXAMPLE: &str = r#"const tables = await pg.listTables();
+const recommendations = [];
+for (const table of tables) {
+  const stats = await pg.getTableStats({ table: table.name });
+  if (stats.seq_scan > 1000 && stats.idx_scan < 100) {
+    const columns = await pg.getColumns({ table: table.name });
+    recommendations.push({ table: table.name, suggestion: `Consider index on frequently filtered columns`,
+      stats: { seq_scan: stats.seq_scan, idx_scan: stats.idx_scan } });
+  }
+}
+return { recommendations, analyzed: tables.length };"#;
+
 #[tokio::test]
 async fn the_seed_example_runs_as_written() {
     let (db, app) = setup(&[]).await;
     let client = support::connect(&db.url).await;
+    // `hot` is read by 1,200 sequential scans and has no index; `items` (primary key) and
+    // `quiet` are barely read.
     client
         .batch_execute(
-            "CREATE TABLE events (id serial PRIMARY KEY, user_id int, kind text);
-             INSERT INTO events (user_id, kind) SELECT g % 500, 'k' || (g % 5) FROM generate_series(1, 20000) g;
-             ANALYZE events;
-             SELECT count(*) FROM events WHERE user_id = 1; SELECT count(*) FROM events WHERE user_id = 2;
-             SELECT count(*) FROM events WHERE user_id = 3;
+            "CREATE TABLE hot (user_id int, kind text);
+             INSERT INTO hot SELECT g % 50, 'k' FROM generate_series(1, 200) g;
+             CREATE TABLE quiet (id int);
+             DO $$ BEGIN FOR i IN 1..1200 LOOP PERFORM count(*) FROM hot WHERE user_id = i % 50; END LOOP; END $$;
              SELECT pg_stat_force_next_flush();",
         )
         .await
@@ -532,41 +601,100 @@ async fn the_seed_example_runs_as_written() {
     let observer = support::connect(&db.url).await;
     for _ in 0..100 {
         let n: i64 = observer
-            .query_one("select coalesce(sum(seq_scan), 0)::int8 from pg_stat_user_tables where relname = 'events'", &[])
+            .query_one("select coalesce(sum(seq_scan), 0)::int8 from pg_stat_user_tables where relname = 'hot'", &[])
             .await
             .unwrap()
             .get(0);
-        if n >= 3 {
+        if n > 1000 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let r = run(&app, SEED_EXAMPLE).await;
+    let v = result(&r);
+    assert_eq!(v["analyzed"], 3, "{v}");
+    let recs = v["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "{v}");
+    assert_eq!(recs[0]["table"], "hot");
+    assert_eq!(
+        recs[0]["suggestion"],
+        "Consider index on frequently filtered columns"
+    );
+    assert!(recs[0]["stats"]["seq_scan"].as_i64().unwrap() > 1000, "{v}");
+    // A table without indexes counts 0 index scans (PostgreSQL says NULL).
+    assert_eq!(recs[0]["stats"]["idx_scan"], 0, "{v}");
+}
+
+#[tokio::test]
+async fn shortcuts_return_natural_shapes_and_group_methods_the_full_result() {
+    let (db, app) = setup(&[]).await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE parts (id int, at date) PARTITION BY RANGE (at);
+             CREATE INDEX items_name ON items (name);",
+        )
+        .await
+        .unwrap();
     let r = run(
         &app,
         r#"
-        const { tables } = await pg.listTables();
-        const advice = [];
-        for (const t of tables) {
-          const stats = await pg.getTableStats(t.name);
-          if (stats.seq_scan > 2 && (stats.idx_scan ?? 0) < stats.seq_scan) {
-            const { columns } = await pg.describeTable(t.name);
-            const candidate = columns.find((c: any) => c.name.endsWith("_id"));
-            if (candidate) advice.push({ table: t.name, column: candidate.name, seqScans: stats.seq_scan });
-          }
-        }
-        return advice;
+        const tables = await pg.listTables();
+        const columns = await pg.getColumns("items");
+        const indexes = await pg.getIndexes({ table: "items" });
+        const stats = await pg.getTableStats({ table: "items" });
+        const allStats = await pg.getTableStats();
+        const full = await pg.core.listTables();
+        const fullColumns = await pg.core.getColumns("items");
+        const paged = await pg.listTables({ limit: 1 });
+        return {
+          tables: tables.map((t) => [t.schema, t.name, t.type]),
+          columns: columns.map((c) => c.name),
+          indexes: indexes.map((i) => i.name).sort(),
+          statsKeys: ["seq_scan", "idx_scan", "n_live_tup", "n_dead_tup", "seq_tup_read"].every((k) => k in stats),
+          statsTable: stats.table,
+          allStats: Array.isArray(allStats) && allStats.some((s) => s.table === "items"),
+          full: Object.keys(full).sort(), fullTables: full.tables.length,
+          fullColumns: Array.isArray(fullColumns.columns),
+          paged: paged.length,
+        };
         "#,
     )
     .await;
-    let advice = result(&r);
-    assert!(
-        advice
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["table"] == "events" && a["column"] == "user_id"),
-        "{advice}"
+    assert_eq!(
+        result(&r),
+        &json!({
+            "tables": [["public", "items", "table"], ["public", "parts", "partitioned"]],
+            "columns": ["id", "name", "qty"],
+            "indexes": ["items_name", "items_pkey"],
+            "statsKeys": true,
+            "statsTable": "items",
+            "allStats": true,
+            "full": ["tables", "total"],
+            "fullTables": 2,
+            "fullColumns": true,
+            "paged": 1,
+        })
     );
+}
+
+#[tokio::test]
+async fn list_tables_shortcut_follows_every_page() {
+    let (db, app) = setup(&[]).await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute(
+            "DO $$ BEGIN FOR i IN 1..130 LOOP EXECUTE format('CREATE TABLE t%s (x int)', i); END LOOP; END $$;",
+        )
+        .await
+        .unwrap();
+    // The tool pages at 100; the shortcut returns all 131 tables as one array.
+    let r = run(
+        &app,
+        "const all = await pg.listTables(); const first = await pg.core.listTables(); [all.length, first.tables.length, first.nextOffset]",
+    )
+    .await;
+    assert_eq!(result(&r), &json!([131, 100, 100]));
 }
 
 #[tokio::test]

@@ -173,8 +173,8 @@ async fn full_session_over_stdio() {
     assert_eq!(read["annotations"]["readOnlyHint"], true);
     assert_eq!(read["inputSchema"]["type"], "object");
     assert!(read["inputSchema"]["properties"]["sql"].is_object());
-    let drop = tools.iter().find(|t| t["name"] == "pg_drop_table").unwrap();
-    assert_eq!(drop["annotations"]["destructiveHint"], true);
+    let upsert = tools.iter().find(|t| t["name"] == "pg_upsert").unwrap();
+    assert_eq!(upsert["annotations"]["destructiveHint"], true);
 
     // A successful call: structured content, mirrored as text.
     let ok = s.call(
@@ -245,7 +245,14 @@ async fn full_session_over_stdio() {
 #[tokio::test]
 async fn tools_list_pages_with_cursors() {
     let db = support::test_db().await;
-    let mut s = Server::start(&["--postgres", &db.url, "--tools-page-size", "5"]);
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--tools-page-size",
+        "5",
+        "--tool-filter",
+        "all",
+    ]);
     s.initialize();
     let first = s.request("tools/list", json!({}));
     assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 5);
@@ -430,29 +437,207 @@ async fn code_mode_over_stdio() {
         "{failed}"
     );
 
-    // The API declarations are an MCP resource, and the same text pg.help() returns.
+    // The API is MCP resources: the whole declarations, the index pg.help() returns and
+    // one resource per group with the text pg.help(group) returns.
     let list = s.request("resources/list", json!({}));
-    assert_eq!(
-        list["result"]["resources"][0]["uri"], "pgmcp://code-mode/api.d.ts",
-        "{list}"
-    );
-    let read = s.request(
-        "resources/read",
-        json!({"uri": "pgmcp://code-mode/api.d.ts"}),
-    );
-    let dts = read["result"]["contents"][0]["text"]
-        .as_str()
+    let uris: Vec<&str> = list["result"]["resources"]
+        .as_array()
         .unwrap()
-        .to_string();
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    for uri in [
+        "pgmcp://code-mode/index",
+        "pgmcp://code-mode/api.d.ts",
+        "pgmcp://code-mode/group/core",
+        "pgmcp://code-mode/group/performance",
+    ] {
+        assert!(uris.contains(&uri), "{uri} missing: {list}");
+    }
+    let mut read = |uri: &str| {
+        let r = s.request("resources/read", json!({ "uri": uri }));
+        r["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string()
+    };
+    let dts = read("pgmcp://code-mode/api.d.ts");
     assert!(
         dts.contains("declare const pg") && dts.contains("readQuery("),
         "{dts}"
     );
-    let help = s.call("pg_execute_code", json!({"code": "pg.help()"}));
-    assert_eq!(help["structuredContent"]["result"].as_str().unwrap(), dts);
+    let index = read("pgmcp://code-mode/index");
+    let core = read("pgmcp://code-mode/group/core");
+    let help = s.call(
+        "pg_execute_code",
+        json!({"code": "({ index: pg.help(), core: pg.help('core') })"}),
+    );
+    assert_eq!(help["structuredContent"]["result"]["index"], index.as_str());
+    assert_eq!(help["structuredContent"]["result"]["core"], core.as_str());
     let missing = s.request("resources/read", json!({"uri": "pgmcp://nope"}));
     assert!(missing["error"]["code"].is_i64(), "{missing}");
     assert!(s.finish().success());
+}
+
+/// `tools/list` as a client receives it: every page's tools, and the bytes of the pages'
+/// `result` objects.
+fn listing(s: &mut Server) -> (Vec<String>, usize) {
+    let mut names = Vec::new();
+    let mut bytes = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let r = s.request("tools/list", params);
+        bytes += r["result"].to_string().len();
+        for t in r["result"]["tools"].as_array().unwrap() {
+            names.push(t["name"].as_str().unwrap().to_string());
+        }
+        match r["result"].get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (names, bytes),
+        }
+    }
+}
+
+/// Every `group.method` a script's `pg` has.
+const PG_METHODS: &str = "const out = []; for (const g of Object.keys(pg)) { if (pg[g] && typeof pg[g] === 'object') for (const m of Object.keys(pg[g])) out.push(g + '.' + m); } out";
+
+#[tokio::test]
+async fn the_default_listing_fits_clients_limits() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url]);
+    s.initialize();
+    let (names, bytes) = listing(&mut s);
+    println!("default listing: {} tools, {bytes} bytes", names.len());
+    assert!(names.len() <= 40, "{} tools", names.len());
+    assert!(bytes <= 40 * 1024, "{bytes} bytes");
+    for core in [
+        "pg_execute_code",
+        "pg_read_query",
+        "pg_list_tables",
+        "pg_explain",
+    ] {
+        assert!(names.contains(&core.to_string()), "{core} not listed");
+    }
+    // Rarely used tools are not listed, yet Code Mode reaches them.
+    assert!(!names.contains(&"pg_drop_schema".to_string()));
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "typeof pg.schema.dropSchema"}),
+    );
+    assert_eq!(r["structuredContent"]["result"], "function", "{r}");
+    let (all, all_bytes) = {
+        let mut full = Server::start(&["--postgres", &db.url, "--tool-filter", "all"]);
+        full.initialize();
+        listing(&mut full)
+    };
+    println!("--tool-filter all: {} tools, {all_bytes} bytes", all.len());
+    assert_eq!(all.len(), pgmcp::tools::Registry::builtin().all().len());
+}
+
+#[tokio::test]
+async fn codemode_preset_lists_one_tool_and_reaches_the_whole_api() {
+    let db = support::test_db().await;
+    let mut s = Server::start(&["--postgres", &db.url, "--tool-filter", "codemode"]);
+    let init = s.initialize();
+    let instructions = init["result"]["instructions"].as_str().unwrap();
+    assert!(
+        instructions.contains("pg_execute_code") && !instructions.contains("pg_list_tables"),
+        "{instructions}"
+    );
+    let (names, bytes) = listing(&mut s);
+    assert_eq!(names, ["pg_execute_code"]);
+    println!("codemode listing: {bytes} bytes");
+    let tools = s.request("tools/list", json!({}));
+    let description = tools["result"]["tools"][0]["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    println!("pg_execute_code description: {} bytes", description.len());
+    assert!(description.len() < 2048, "{}", description.len());
+    for entry in ["pg.help()", "pg.describe(", "pg.search(", "pg.query("] {
+        assert!(description.contains(entry), "{entry}: {description}");
+    }
+    let r = s.call("pg_execute_code", json!({ "code": PG_METHODS }));
+    let methods = r["structuredContent"]["result"].as_array().unwrap().clone();
+    println!(
+        "methods reachable under --tool-filter codemode: {}",
+        methods.len()
+    );
+    assert!(methods.len() >= 40, "{r}");
+    assert!(methods.contains(&json!("core.dropTable")), "{r}");
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "(await pg.query('select 20 + 22 as n')).rows[0].n"}),
+    );
+    assert_eq!(r["structuredContent"]["result"], 42, "{r}");
+    // Unlisted is not disabled: a client that knows the name may call it directly.
+    let direct = s.call("pg_read_query", json!({"sql": "select 1 as n"}));
+    assert_eq!(direct["structuredContent"]["rows"][0]["n"], 1, "{direct}");
+
+    // Discovery: a compact index, one group's declarations, one method, ranked search.
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "({ index: pg.help(), core: pg.help('core'), one: pg.describe('core.readQuery'), found: pg.search('query plan').map(m => m.method) })"}),
+    );
+    let v = &r["structuredContent"]["result"];
+    let index = v["index"].as_str().unwrap();
+    println!("pg.help(): {} bytes", index.len());
+    assert!(index.len() <= 6 * 1024, "{}", index.len());
+    assert!(index.contains("core: readQuery(sql, …)"), "{index}");
+    assert!(index.contains("schema: listSchemas("), "{index}");
+    assert!(
+        v["core"].as_str().unwrap().contains("dropTable(args:"),
+        "{v}"
+    );
+    let one = v["one"].as_str().unwrap();
+    assert!(
+        one.contains("readQuery(args:") && one.contains("pg_read_query"),
+        "{one}"
+    );
+    let found: Vec<&str> = v["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(found.first(), Some(&"performance.explain"), "{v}");
+    assert!(s.finish().success());
+
+    // An explicit removal takes the tool out of reach, and out of the description.
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--tool-filter",
+        "codemode,-pg_drop_table,-pg_write_query",
+    ]);
+    s.initialize();
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "({ drop: typeof pg.core.dropTable, create: typeof pg.core.createTable, execute: typeof pg.execute })"}),
+    );
+    assert_eq!(
+        r["structuredContent"]["result"],
+        json!({"drop": "undefined", "create": "function", "execute": "undefined"}),
+        "{r}"
+    );
+    let tools = s.request("tools/list", json!({}));
+    let description = tools["result"]["tools"][0]["description"].as_str().unwrap();
+    assert!(!description.contains("pg.execute("), "{description}");
+    // A removed tool is refused when called directly too.
+    let direct = s.call("pg_drop_table", json!({"table": "x"}));
+    assert_eq!(
+        direct["structuredContent"]["code"], "UNKNOWN_TOOL",
+        "{direct}"
+    );
+    let r = s.call(
+        "pg_execute_code",
+        json!({"code": "pg.help().includes('dropTable') || pg.search('drop table').some(m => m.method === 'core.dropTable')"}),
+    );
+    assert_eq!(r["structuredContent"]["result"], false, "{r}");
 }
 
 #[test]
@@ -469,7 +654,7 @@ fn demo_serves_the_sample_database_and_runs_scripts() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"const { tables } = await pg.listTables(); const o = await pg.count('orders'); const who = await pg.query('select current_user as u'); ({ tables: tables.map(t => t.name), orders: o.count, reader: who.rows[0].u })")
+        .write_all(b"const tables = await pg.listTables(); const o = await pg.count('orders'); const who = await pg.query('select current_user as u'); ({ tables: tables.map(t => t.name), orders: o.count, reader: who.rows[0].u })")
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -1080,7 +1265,13 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_execute_code", D),
     ];
     for restricted in [false, true] {
-        let mut args = vec!["--postgres", "postgres://x@127.0.0.1:1/x"];
+        // Every tool, not just the default listing.
+        let mut args = vec![
+            "--postgres",
+            "postgres://x@127.0.0.1:1/x",
+            "--tool-filter",
+            "all",
+        ];
         if restricted {
             args.extend(["--access-mode", "restricted"]);
         }
@@ -1214,7 +1405,7 @@ async fn a_20k_row_select_fits_a_models_context_by_default() {
     assert!(s.finish().success());
 }
 
-/// ISSUE 9 item 6: every schema `tools/list` shows (every tool) compiles
+/// ISSUE 9 item 6: every schema `tools/list` shows (every tool: `--tool-filter all`) compiles
 /// under strict AJV (JSON Schema 2020-12, `strict: true`, the standard formats), as strict
 /// MCP clients check them. The unit test `tools::portability_tests` checks the same schemas
 /// structurally (bare booleans, formats, one nullability style) without Node.
@@ -1230,9 +1421,13 @@ fn every_listed_schema_passes_strict_ajv() {
         eprintln!("skipped: `npm ci --prefix tests/support/ajv` installs strict AJV");
         return;
     }
-    // No database needed to list; the default filter lists every tool (when a smaller
-    // default listing lands, this must ask for all of them).
-    let mut s = Server::start(&["--postgres", "postgres://x@127.0.0.1:1/x"]);
+    // No database needed to list; `all` lists every tool, not just the default selection.
+    let mut s = Server::start(&[
+        "--postgres",
+        "postgres://x@127.0.0.1:1/x",
+        "--tool-filter",
+        "all",
+    ]);
     s.initialize();
     let tools = list_all_tools(&mut s);
     assert!(tools.len() > 40, "{}", tools.len());

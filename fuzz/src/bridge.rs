@@ -56,14 +56,16 @@ pub fn manifest() -> Manifest {
                 name: "query".into(),
                 tool: "pg_read_query".into(),
                 positional: vec!["sql".into(), "params".into()],
+                shape: None,
             },
             Alias {
                 name: "listTables".into(),
                 tool: "pg_list_tables".into(),
                 positional: vec![],
+                shape: None,
             },
         ],
-        help_text: None,
+        ..Manifest::default()
     }
 }
 

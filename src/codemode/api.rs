@@ -24,6 +24,93 @@ const ALIASES: &[(&str, &str, &[&str])] = &[
     ("count", "pg_count", &["table", "where", "params"]),
 ];
 
+/// Shortcuts that return a natural shape instead of the tool's object (the group method
+/// keeps the full result): the shape the host applies, and the TypeScript type it yields.
+/// Scripts iterate tables and columns; an envelope object in the way is the most common
+/// first-try failure (`tables is not iterable`).
+const SHAPES: &[(&str, &str, &str)] = &[
+    ("listTables", "tables", "Table[]"),
+    ("getColumns", "columns", "Column[]"),
+    ("getIndexes", "indexes", "Index[]"),
+    (
+        "getTableStats",
+        "stats",
+        "TableStats /* with a table; TableStats[] without */",
+    ),
+];
+
+/// The shape a shortcut's result takes (see [`SHAPES`]).
+pub fn alias_shape(alias: &str) -> Option<&'static str> {
+    SHAPES
+        .iter()
+        .find(|(a, _, _)| *a == alias)
+        .map(|(_, s, _)| *s)
+}
+
+/// Applies a shortcut's shape to the tool's result: the listed array out of its envelope.
+/// `tables` also gives every table a `type` (`table`, `partitioned` or `foreign`);
+/// `stats` unwraps only the all-tables form (one table's statistics already are an object)
+/// and counts a table without indexes as 0 index scans, as scripts compare
+/// `stats.idx_scan < 100` (PostgreSQL's NULL arrives as a missing key, and
+/// `undefined < 100` is false).
+pub fn apply_shape(shape: &str, result: Value) -> Value {
+    if shape == "stats" {
+        return match apply_unwrap(shape, result) {
+            Value::Array(mut items) => {
+                items.iter_mut().for_each(zero_index_scans);
+                Value::Array(items)
+            }
+            mut one => {
+                zero_index_scans(&mut one);
+                one
+            }
+        };
+    }
+    apply_unwrap(shape, result)
+}
+
+fn zero_index_scans(stats: &mut Value) {
+    if let Value::Object(m) = stats {
+        for key in ["idx_scan", "idx_tup_fetch"] {
+            if m.get(key).is_none_or(Value::is_null) {
+                m.insert(key.into(), 0.into());
+            }
+        }
+    }
+}
+
+fn apply_unwrap(shape: &str, result: Value) -> Value {
+    let key = match shape {
+        "stats" => "tables",
+        other => other,
+    };
+    let Value::Object(mut map) = result else {
+        return result;
+    };
+    match map.remove(key) {
+        Some(Value::Array(mut items)) => {
+            if shape == "tables" {
+                for item in &mut items {
+                    if let Value::Object(t) = item {
+                        let ty = t
+                            .get("kind")
+                            .and_then(Value::as_str)
+                            .unwrap_or("table")
+                            .to_string();
+                        t.insert("type".into(), ty.into());
+                    }
+                }
+            }
+            Value::Array(items)
+        }
+        Some(other) => {
+            map.insert(key.into(), other);
+            Value::Object(map)
+        }
+        None => Value::Object(map),
+    }
+}
+
 /// `pg_read_query` in group `core` → `readQuery`; `pg_transaction_begin` in group
 /// `transactions` → `begin` (the group prefix, singular or plural, is dropped).
 pub fn method_name(tool: &str, group: &str) -> String {
@@ -92,13 +179,162 @@ pub fn manifest<'a>(tools: impl Iterator<Item = &'a Tool>) -> Manifest {
             name: name.to_string(),
             tool: tool.to_string(),
             positional: positional.iter().map(|s| s.to_string()).collect(),
+            shape: alias_shape(name).map(str::to_string),
         })
         .collect();
     Manifest {
         entries,
         aliases,
-        help_text: None,
+        help_text: Some(help_index(&tools, &aliases_present(&tools))),
+        group_help: groups_of(&tools)
+            .into_iter()
+            .map(|g| (g.to_string(), group_declarations(&tools, g)))
+            .collect(),
+        docs: tools.iter().map(|t| method_doc(t)).collect(),
     }
+}
+
+fn aliases_present(tools: &[&Tool]) -> Vec<String> {
+    ALIASES
+        .iter()
+        .filter(|(_, tool, _)| tools.iter().any(|t| t.name == *tool))
+        .map(|(name, _, positional)| format!("{name}({})", positional.join(", ")))
+        .collect()
+}
+
+fn groups_of<'a>(tools: &[&'a Tool]) -> Vec<&'a str> {
+    let mut groups: Vec<&str> = Vec::new();
+    for t in tools {
+        if !groups.contains(&t.group) {
+            groups.push(t.group);
+        }
+    }
+    groups
+}
+
+/// The most `pg.help()` may return: it is read into the model's context, and the whole API
+/// at 250+ tools would be ~100 KB.
+pub const HELP_INDEX_MAX_BYTES: usize = 6 * 1024;
+
+/// `pg.help()`: every reachable method by group, with a one-line signature (required
+/// argument keys; `…` when optional ones exist). When that would exceed
+/// [`HELP_INDEX_MAX_BYTES`] the signatures go, then the method names (groups with their
+/// sizes remain), so the index fits at any registry size.
+pub fn help_index(tools: &[&Tool], shortcuts: &[String]) -> String {
+    let groups = groups_of(tools);
+    let head = |detail: &str| {
+        let mut out = String::from(
+            "pg API index. pg.help('group') gives a group's TypeScript declarations, \
+             pg.describe('group.method') one method in full, pg.search('words') ranked matches. \
+             Calls return Promises; a method takes its args object (or a string for its primary argument).\n",
+        );
+        if !shortcuts.is_empty() {
+            out.push_str(&format!("shortcuts: {}\n", shortcuts.join(", ")));
+        }
+        out.push_str(detail);
+        out
+    };
+    let render = |level: u8| {
+        let mut out = head(match level {
+            0 => "",
+            1 => "(signatures omitted at this size: see pg.help('group'))\n",
+            _ => "(methods omitted at this size: see pg.help('group'))\n",
+        });
+        for g in &groups {
+            let members: Vec<&&Tool> = tools.iter().filter(|t| t.group == *g).collect();
+            let line = match level {
+                0 => members
+                    .iter()
+                    .map(|t| format!("{}({})", method_name(t.name, t.group), short_signature(t)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                1 => members
+                    .iter()
+                    .map(|t| method_name(t.name, t.group))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => format!("{} methods", members.len()),
+            };
+            out.push_str(&format!("{g}: {line}\n"));
+        }
+        out
+    };
+    (0..3)
+        .map(render)
+        .find(|text| text.len() <= HELP_INDEX_MAX_BYTES)
+        .unwrap_or_else(|| render(2))
+}
+
+/// `sql, …`: the required argument keys, then `…` when optional ones exist.
+fn short_signature(t: &Tool) -> String {
+    let required: Vec<&str> = t
+        .input_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let total = t
+        .input_schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map_or(0, |p| p.len());
+    let mut parts: Vec<&str> = required;
+    if total > parts.len() {
+        parts.push("…");
+    }
+    parts.join(", ")
+}
+
+/// `pg.help(group)`: that group's declarations.
+pub fn group_declarations(tools: &[&Tool], group: &str) -> String {
+    let mut out = format!("pg.{group}: {{\n");
+    for t in tools.iter().filter(|t| t.group == group) {
+        out.push_str(&method_declaration(t, "  "));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// `pg.describe('group.method')` and `pg.search`'s data: the key, the one-line summary and
+/// the full text (declaration, title, whole description, tool name).
+fn method_doc(t: &Tool) -> crate::codemode::sandbox::MethodDoc {
+    let key = format!("{}.{}", t.group, method_name(t.name, t.group));
+    let text = format!(
+        "{}\n{} [{}]\n\n{}\n",
+        method_declaration(t, "").trim_end(),
+        t.title,
+        t.name,
+        t.description.trim()
+    );
+    crate::codemode::sandbox::MethodDoc {
+        key,
+        summary: t.summary().to_string(),
+        text,
+    }
+}
+
+/// One method's declaration: its summary as a doc comment, then the signature.
+fn method_declaration(t: &Tool, indent: &str) -> String {
+    let args = object_type(&Value::Object((*t.input_schema).clone()), "");
+    let arg = match primary_param(&t.input_schema) {
+        Some(p) => format!("args: {args} | string /* {p} */"),
+        None if t
+            .input_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_none_or(|r| r.is_empty()) =>
+        {
+            format!("args?: {args}")
+        }
+        None => format!("args: {args}"),
+    };
+    format!(
+        "{indent}/** {} [{}] */\n{indent}{}({arg}): Promise<{}>;\n",
+        t.summary(),
+        t.name,
+        method_name(t.name, t.group),
+        t.returns.unwrap_or("any")
+    )
 }
 
 fn type_names(schema: &Value) -> Vec<String> {
@@ -204,6 +440,9 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
          // Every method returns a Promise: await it. A failing call throws a PgError.\n\n\
          type Row = Record<string, any>;\n\
          interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string }\n\
+         interface Table { schema: string; name: string; type: string; kind?: string; rowEstimate?: number; size: string; comment?: string }\n\
+         interface Index { schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number }\n\
+         interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number; idx_tup_fetch: number; n_live_tup: number; n_dead_tup: number; [k: string]: any }\n\
          interface QueryResult { rows: Row[]; rowCount: number; columns?: string[]; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string }\n\
          interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: any }\n\n",
     );
@@ -243,38 +482,26 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
                 })
                 .collect()
         };
+        let returns = SHAPES
+            .iter()
+            .find(|(a, _, _)| a == name)
+            .map(|(_, _, ts)| *ts)
+            .or(t.returns)
+            .unwrap_or("any");
         out.push_str(&format!(
-            "  /** {} (shortcut for {tool}) */\n  {name}({}): Promise<{}>;\n",
+            "  /** {} (shortcut for {tool}) */\n  {name}({}): Promise<{returns}>;\n",
             t.summary(),
             params.join(", "),
-            t.returns.unwrap_or("any")
         ));
     }
-    out.push_str("  /** Lists groups and methods; pg.help('core') lists one group. */\n  help(group?: string): string;\n");
+    out.push_str("  /** The index of every method by group; pg.help('core') one group's declarations. */\n  help(group?: string): string;\n");
+    out.push_str("  /** One method's declaration and full description: pg.describe('core.readQuery'). */\n  describe(method: string): string;\n");
+    out.push_str("  /** Methods matching the words, best first, by name and description. */\n  search(text: string): { method: string; summary: string }[];\n");
     out.push_str("  /** Runs fn on one connection inside BEGIN/COMMIT; rolls back if it throws. */\n  transaction<T>(fn: (tx: typeof pg) => Promise<T>): Promise<T>;\n");
     for g in &groups {
         out.push_str(&format!("  {g}: {{\n"));
         for t in tools.iter().filter(|t| t.group == *g) {
-            let args = object_type(&Value::Object((*t.input_schema).clone()), "");
-            let arg = match primary_param(&t.input_schema) {
-                Some(p) => format!("args: {args} | string /* {p} */"),
-                None if t
-                    .input_schema
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .is_none_or(|r| r.is_empty()) =>
-                {
-                    format!("args?: {args}")
-                }
-                None => format!("args: {args}"),
-            };
-            out.push_str(&format!(
-                "    /** {} [{}] */\n    {}({arg}): Promise<{}>;\n",
-                t.summary(),
-                t.name,
-                method_name(t.name, t.group),
-                t.returns.unwrap_or("any")
-            ));
+            out.push_str(&method_declaration(t, "    "));
         }
         out.push_str("  };\n");
     }
@@ -320,15 +547,150 @@ mod tests {
         assert_eq!(ts_type(&json!({})), "any");
     }
 
+    fn test_app(extra: &[&str]) -> std::sync::Arc<crate::tools::App> {
+        let mut args = vec!["pgmcp", "--postgres", "postgres://x@127.0.0.1:1/x"];
+        args.extend_from_slice(extra);
+        let parsed = crate::config::parse_server_args(args).unwrap();
+        crate::tools::App::new(crate::config::Config::from_args(&parsed).unwrap()).unwrap()
+    }
+
+    fn description(app: &crate::tools::App) -> String {
+        app.registry
+            .get(CODE_TOOL)
+            .unwrap()
+            .description_for(app)
+            .into_owned()
+    }
+
     #[test]
-    fn the_tool_description_names_every_shortcut() {
-        let description = crate::codemode::tools()[0].description;
+    fn the_tool_description_names_only_reachable_shortcuts_and_the_discovery_entry_points() {
+        let app = test_app(&[]);
+        let text = description(&app);
         for (name, _, _) in ALIASES {
             assert!(
-                description.contains(&format!("pg.{name}(")),
+                text.contains(&format!("pg.{name}(")),
                 "pg.{name} missing from the description"
             );
         }
+        for entry in [
+            "pg.help()",
+            "pg.help('group')",
+            "pg.describe(",
+            "pg.search(",
+        ] {
+            assert!(text.contains(entry), "{entry} missing: {text}");
+        }
+        assert!(text.len() < 2048, "{} bytes", text.len());
+        // Restricted mode reaches no write tool, so the description names none.
+        let text = description(&test_app(&["--access-mode", "restricted"]));
+        assert!(
+            text.contains("pg.query(") && !text.contains("pg.execute("),
+            "{text}"
+        );
+        assert!(!text.contains("pg.createIndex("), "{text}");
+        let text = description(&test_app(&["--tool-filter", "codemode,-pg_write_query"]));
+        assert!(!text.contains("pg.execute("), "{text}");
+        assert!(text.contains("pg.listTables("), "{text}");
+    }
+
+    /// A registry of `n` tools in 25 groups, named and described like real ones.
+    fn synthetic(n: usize) -> Vec<Tool> {
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Args {
+            /// Table name.
+            table: String,
+            schema: Option<String>,
+            limit: Option<u32>,
+        }
+        let verbs = [
+            "list", "get", "create", "drop", "alter", "analyze", "show", "reset",
+        ];
+        let nouns = [
+            "policies",
+            "partitions",
+            "extensions",
+            "indexes",
+            "jobs",
+            "roles",
+            "documents",
+            "vectors",
+        ];
+        (0..n)
+            .map(|i| {
+                let group: &'static str = Box::leak(format!("group{:02}", i % 25).into_boxed_str());
+                let name: &'static str = Box::leak(
+                    format!("pg_{}_{}_{}", verbs[i % 8], nouns[(i / 8) % 8], i).into_boxed_str(),
+                );
+                let description: &'static str = Box::leak(
+                    format!("Does thing {i} to {} in detail.\nMore text.", nouns[i % 8])
+                        .into_boxed_str(),
+                );
+                crate::tools::tool(
+                    name,
+                    group,
+                    "A synthetic tool",
+                    description,
+                    crate::tools::READ,
+                    |_, _: Args| async { Ok(Value::Null) },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_help_index_fits_6_kb_at_300_tools_and_names_every_method_when_it_can() {
+        let real = crate::tools::Registry::builtin();
+        let tools: Vec<&Tool> = real.all().iter().filter(|t| t.name != CODE_TOOL).collect();
+        let index = help_index(&tools, &[]);
+        assert!(index.len() <= HELP_INDEX_MAX_BYTES, "{}", index.len());
+        // At the real size every method is there with its signature.
+        assert!(index.contains("readQuery(sql, …)"), "{index}");
+        assert!(index.contains("performance: explain(sql, …)"), "{index}");
+        println!(
+            "real registry: {} tools, pg.help() {} bytes",
+            tools.len(),
+            index.len()
+        );
+
+        let many = synthetic(300);
+        let tools: Vec<&Tool> = many.iter().collect();
+        let index = help_index(&tools, &["query(sql, params)".into()]);
+        assert!(index.len() <= HELP_INDEX_MAX_BYTES, "{}", index.len());
+        for t in &tools {
+            assert!(
+                index.contains(&method_name(t.name, t.group)),
+                "{} missing",
+                t.name
+            );
+        }
+        println!("300 synthetic tools: pg.help() {} bytes", index.len());
+        // And even at sizes where method names no longer fit, every group is there.
+        let huge = synthetic(2000);
+        let tools: Vec<&Tool> = huge.iter().collect();
+        let index = help_index(&tools, &[]);
+        assert!(index.len() <= HELP_INDEX_MAX_BYTES, "{}", index.len());
+        assert!(index.contains("group24: 80 methods"), "{index}");
+    }
+
+    #[test]
+    fn shortcut_shapes() {
+        let tables = json!({"tables": [{"name": "a", "schema": "public", "kind": null}, {"name": "p", "schema": "public", "kind": "partitioned"}], "total": 2});
+        assert_eq!(
+            apply_shape("tables", tables),
+            json!([{"name": "a", "schema": "public", "kind": null, "type": "table"}, {"name": "p", "schema": "public", "kind": "partitioned", "type": "partitioned"}])
+        );
+        assert_eq!(apply_shape("columns", json!({"columns": [1]})), json!([1]));
+        let one = json!({"table": "t", "seq_scan": 3, "idx_scan": 1, "idx_tup_fetch": 2});
+        assert_eq!(
+            apply_shape("stats", json!({"table": "t", "seq_scan": 3})),
+            json!({"table": "t", "seq_scan": 3, "idx_scan": 0, "idx_tup_fetch": 0})
+        );
+        assert_eq!(apply_shape("stats", one.clone()), one);
+        assert_eq!(
+            apply_shape("stats", json!({"tables": [one.clone()]})),
+            json!([one])
+        );
     }
 
     #[test]

@@ -38,6 +38,10 @@ const INLINE_TRANSPILE_BYTES: usize = 4 * 1024;
 const TRANSACTION_CALL: &str = "__transaction";
 /// Argument key the prelude adds to calls made through a `tx` object.
 const TX_KEY: &str = "__pgmcp_tx";
+/// Argument key the prelude adds to shortcut calls whose result the host reshapes.
+const SHAPE_KEY: &str = "__pgmcp_shape";
+/// Pages a shortcut follows at most (`pg.listTables()` returns every table as one array).
+const SHORTCUT_MAX_PAGES: usize = 100;
 
 /// Process-wide Code Mode state: the idle worker pool, created on first use.
 #[derive(Default)]
@@ -70,19 +74,20 @@ impl Engine {
         })
     }
 
-    /// The `pg` manifest for this server; its `help_text` is the API declarations, which
-    /// the MCP resource serves too.
+    /// The tools `pg.*` reaches in this mode: every tool the access mode allows unless the
+    /// tool filter removes it (listed or not), and only read-only ones for read-only runs.
+    pub fn api_tools<'a>(&self, app: &'a App, readonly: bool) -> Vec<&'a Tool> {
+        app.registry
+            .reachable(&app.config)
+            .filter(|t| !readonly || t.hints.read_only)
+            .collect()
+    }
+
+    /// The `pg` manifest for this server; its `help_text` is the compact index `pg.help()`
+    /// returns, which the MCP resources serve too.
     pub fn manifest(&self, app: &App, readonly: bool) -> &sandbox::Manifest {
-        self.manifests[usize::from(readonly)].get_or_init(|| {
-            let visible: Vec<&Tool> = app
-                .registry
-                .visible(&app.config)
-                .filter(|t| !readonly || t.hints.read_only)
-                .collect();
-            let mut manifest = api::manifest(visible.iter().copied());
-            manifest.help_text = Some(api::declarations(visible.iter().copied()));
-            manifest
-        })
+        self.manifests[usize::from(readonly)]
+            .get_or_init(|| api::manifest(self.api_tools(app, readonly).into_iter()))
     }
 
     /// The realm profile for executions in this mode: the manifest and the server's limits.
@@ -429,6 +434,13 @@ fn make_serve(
             {
                 ctx.transaction = Some(id);
             }
+            let shape = match &mut args {
+                Value::Object(map) => match map.remove(SHAPE_KEY) {
+                    Some(Value::String(s)) => Some(s),
+                    _ => None,
+                },
+                _ => None,
+            };
             // An execution works only inside transactions it began itself. Ids of other
             // executions' or the MCP client's transactions are as unknown to it as made-up
             // ones, whichever way they are passed.
@@ -469,7 +481,10 @@ fn make_serve(
                     Err(e) => return Err(e.to_json()),
                 }
             };
-            let mut result = app.registry.call(ctx, &tool, args).await;
+            let mut result = match &shape {
+                Some(shape) => shortcut_call(&app, ctx, &tool, args, shape).await,
+                None => app.registry.call(ctx, &tool, args).await,
+            };
             match (tool.as_str(), &mut result) {
                 // Begun through the raw tool: still this execution's, rolled back at its end
                 // unless the script commits it. Its connection counts until then.
@@ -499,6 +514,43 @@ fn make_serve(
             result.map_err(|e| e.to_json())
         })
     })
+}
+
+/// A shortcut call: the tool's result in the shortcut's natural shape. A listing called
+/// without `offset`/`limit` is followed page by page, so `pg.listTables()` is every table
+/// (up to [`SHORTCUT_MAX_PAGES`] pages), not silently the first page.
+async fn shortcut_call(
+    app: &Arc<App>,
+    ctx: Ctx,
+    tool: &str,
+    args: Value,
+    shape: &str,
+) -> ToolResult<Value> {
+    let paging = args.get("offset").is_none_or(Value::is_null)
+        && args.get("limit").is_none_or(Value::is_null);
+    let mut first = app.registry.call(ctx.clone(), tool, args.clone()).await?;
+    if paging && let Some(Value::Array(items)) = first.get_mut(shape) {
+        let mut items = std::mem::take(items);
+        let mut next = first.get("nextOffset").and_then(Value::as_u64);
+        let mut pages = 1;
+        while let Some(offset) = next
+            && pages < SHORTCUT_MAX_PAGES
+        {
+            let mut page_args = args.clone();
+            if let Value::Object(m) = &mut page_args {
+                m.insert("offset".into(), offset.into());
+            }
+            let page = app.registry.call(ctx.clone(), tool, page_args).await?;
+            next = page.get("nextOffset").and_then(Value::as_u64);
+            match page.get(shape) {
+                Some(Value::Array(more)) if !more.is_empty() => items.extend(more.iter().cloned()),
+                _ => break,
+            }
+            pages += 1;
+        }
+        first[shape] = Value::Array(items);
+    }
+    Ok(api::apply_shape(shape, first))
 }
 
 /// `pg.transaction`: begin, commit or roll back a transaction owned by this execution.
@@ -831,12 +883,70 @@ pub fn tools() -> Vec<Tool> {
             execute_code,
         )
         .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")
-        .enforcing_read_only(),
+        .enforcing_read_only()
+        .described_by(describe),
     ]
 }
 
+/// The static description (docs/TOOLS.md); servers show [`describe`]'s rendering.
 const DESCRIPTION: &str = "Run TypeScript that calls the database through an async `pg` API, and get only its final value back.\n\
-One call replaces many tool round trips and keeps intermediate rows out of the conversation. The code is an async function body: use await, return a value (or end with an expression). Every tool is pg.<group>.<method>(args), e.g. pg.core.readQuery({sql}); shortcuts: pg.query(sql, params?) → {rows, rowCount}, pg.execute(sql, params?), pg.listTables(), pg.describeTable(table), pg.getColumns(table), pg.getTableStats(table), pg.getIndexes(table), pg.createIndex({table, columns}), pg.explain(sql), pg.count(table, where?), pg.transaction(async tx => …). A failing call throws an Error with .code and .suggestion. console.log output is returned in `logs`. pg.help() returns the TypeScript declarations of the whole API (also the MCP resource pgmcp://code-mode/api.d.ts). No imports, no network, no filesystem; time, memory and call limits apply.";
+One call replaces many tool round trips and keeps intermediate rows out of the conversation. The code is an async function body: use await, return a value (or end with an expression). Every tool is pg.<group>.<method>(args), e.g. pg.core.readQuery({sql}); shortcuts such as pg.query(sql, params?) → {rows, rowCount} and pg.listTables() → Table[]. A failing call throws an Error with .code and .suggestion. console.log output is returned in `logs`. Discover the API with pg.help() (index), pg.help('core') (a group's declarations), pg.describe('core.readQuery') and pg.search('query plan'); the same are MCP resources under pgmcp://code-mode/. No imports, no network, no filesystem; time, memory and call limits apply.";
+
+/// The description this server shows: only the shortcuts and groups its configuration
+/// reaches (restricted mode has no `pg.execute`), and the discovery entry points. Kept
+/// under 2 KB: it is paid on every `tools/list`.
+fn describe(app: &App) -> String {
+    let restricted = app.config.access_mode == crate::config::AccessMode::Restricted;
+    let manifest = app.code.manifest(app, restricted);
+    let shortcut = |a: &sandbox::Alias| -> String {
+        let args = match a.name.as_str() {
+            "createIndex" => "{table, columns}".to_string(),
+            _ => a.positional.join(", "),
+        };
+        let returns = match a.name.as_str() {
+            "query" => " → {rows, rowCount}",
+            "listTables" => " → [{name, schema, type, …}]",
+            "getColumns" => " → [{name, type, …}]",
+            "getTableStats" => " → {seq_scan, idx_scan, …}",
+            _ => "",
+        };
+        format!("pg.{}({args}){returns}", a.name)
+    };
+    let shortcuts: Vec<String> = manifest.aliases.iter().map(shortcut).collect();
+    let mut groups: Vec<&str> = Vec::new();
+    for e in &manifest.entries {
+        if !groups.contains(&e.group.as_str()) {
+            groups.push(&e.group);
+        }
+    }
+    let example = manifest
+        .entries
+        .iter()
+        .find(|e| e.tool == "pg_read_query")
+        .map(|_| ", e.g. pg.core.readQuery({sql})")
+        .unwrap_or("");
+    let mut out = format!(
+        "Run TypeScript that calls the database through an async `pg` API, and get only its final value back.\n\
+         One call replaces many tool round trips and keeps intermediate rows out of the conversation. \
+         The code is an async function body: use await, return a value (or end with an expression). \
+         Every reachable tool is pg.<group>.<method>(args){example}; groups: {}.",
+        groups.join(", ")
+    );
+    if !shortcuts.is_empty() {
+        out.push_str(&format!(" Shortcuts: {}.", shortcuts.join(", ")));
+    }
+    out.push_str(
+        " pg.transaction(async tx => …) runs calls in one transaction. \
+         A failing call throws an Error with .code and .suggestion. console.log output is returned in `logs`. \
+         Discover the API: pg.help() (index of every method), pg.help('group') (its TypeScript declarations), \
+         pg.describe('group.method'), pg.search('words'); also MCP resources pgmcp://code-mode/index and pgmcp://code-mode/group/<group>. \
+         No imports, no network, no filesystem; time, memory and call limits apply.",
+    );
+    if restricted {
+        out.push_str(" Read-only: every call runs read-only.");
+    }
+    out
+}
 
 #[cfg(test)]
 mod answer_budget_tests {

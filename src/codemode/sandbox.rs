@@ -221,6 +221,22 @@ pub struct Manifest {
     pub aliases: Vec<Alias>,
     /// Returned by `pg.help()` (no group) instead of the generated listing, when set.
     pub help_text: Option<String>,
+    /// Returned by `pg.help(group)` instead of the generated listing, per group, when set.
+    pub group_help: std::collections::BTreeMap<String, String>,
+    /// What `pg.describe` and `pg.search` read, one per method.
+    pub docs: Vec<MethodDoc>,
+}
+
+/// One method's documentation for `pg.describe` / `pg.search`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MethodDoc {
+    /// `group.method`.
+    pub key: String,
+    /// The description's first line.
+    pub summary: String,
+    /// Declaration, title, tool name and the whole description.
+    pub text: String,
 }
 
 /// One tool as `pg[group][method](args)`.
@@ -243,6 +259,8 @@ pub struct Alias {
     pub tool: String,
     /// Parameter names for positional arguments, e.g. `["sql", "params"]`.
     pub positional: Vec<String>,
+    /// The shape the host gives the result (`codemode::api::apply_shape`), if any.
+    pub shape: Option<String>,
 }
 
 /// One captured console line.
@@ -1284,7 +1302,7 @@ fn prelude_api(manifest: &Manifest) -> Value {
     let aliases: Vec<Value> = manifest
         .aliases
         .iter()
-        .map(|a| serde_json::json!([a.name, a.tool, a.positional]))
+        .map(|a| serde_json::json!([a.name, a.tool, a.positional, a.shape]))
         .collect();
 
     let mut group_help = serde_json::Map::new();
@@ -1300,8 +1318,14 @@ fn prelude_api(manifest: &Manifest) -> Value {
             };
             text.push_str(&format!("\n  pg.{g}.{}({arg})  [{}]", e.method, e.tool));
         }
+        let text = manifest.group_help.get(*g).cloned().unwrap_or(text);
         group_help.insert((*g).to_string(), Value::String(text));
     }
+    let docs: Vec<Value> = manifest
+        .docs
+        .iter()
+        .map(|d| serde_json::json!([d.key, d.summary, d.text]))
+        .collect();
     let index = match &manifest.help_text {
         Some(t) => t.clone(),
         None => {
@@ -1336,6 +1360,7 @@ fn prelude_api(manifest: &Manifest) -> Value {
             "index": index,
             "known": format!("Groups: {}", order.join(", ")),
             "groups": group_help,
+            "docs": docs,
         },
     })
 }

@@ -19,6 +19,10 @@ use crate::tools::{App, Ctx, Tool};
 
 /// The TypeScript declarations of the Code Mode `pg` API.
 pub const API_RESOURCE_URI: &str = "pgmcp://code-mode/api.d.ts";
+/// The compact index `pg.help()` returns.
+pub const INDEX_RESOURCE_URI: &str = "pgmcp://code-mode/index";
+/// One group's declarations, `pg.help(group)`: this prefix and the group name.
+pub const GROUP_RESOURCE_PREFIX: &str = "pgmcp://code-mode/group/";
 
 /// Tools per `tools/list` page; clients follow `nextCursor` for the rest.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -41,22 +45,66 @@ impl PgMcpServer {
 /// The MCP description of a tool. In restricted mode a tool that enforces read-only
 /// itself (Code Mode) *is* read-only, and says so.
 impl PgMcpServer {
-    /// The declarations for what this server exposes (tool filter and access mode applied).
+    /// The declarations for what Code Mode reaches on this server (tool filter and access
+    /// mode applied).
     pub fn api_declarations(&self) -> String {
-        let restricted = self.app.config.access_mode == crate::config::AccessMode::Restricted;
-        let manifest = self.app.code.manifest(&self.app, restricted);
-        manifest.help_text.clone().unwrap_or_default()
+        crate::codemode::api::declarations(
+            self.app
+                .code
+                .api_tools(&self.app, self.restricted())
+                .into_iter(),
+        )
+    }
+
+    /// Server instructions that name only listed tools (with `--tool-filter codemode` the
+    /// client sees pg_execute_code alone).
+    fn instructions(&self) -> &'static str {
+        let listed = |name: &str| {
+            self.app
+                .registry
+                .visible(&self.app.config)
+                .any(|t| t.name == name)
+        };
+        if listed("pg_list_tables") && listed("pg_read_query") {
+            "PostgreSQL tools. Start with pg_list_tables and pg_describe_table; read with \
+             pg_read_query (read-only, $1 placeholders with params). Errors carry code and suggestion."
+        } else if listed("pg_execute_code") {
+            "PostgreSQL through Code Mode: pg_execute_code runs TypeScript against the pg API; \
+             pg.help() lists every method, pg.search('words') finds one. Errors carry code and suggestion."
+        } else {
+            "PostgreSQL tools. Errors carry code and suggestion."
+        }
+    }
+
+    fn restricted(&self) -> bool {
+        self.app.config.access_mode == crate::config::AccessMode::Restricted
+    }
+
+    /// The text of a Code Mode resource, the same `pg.help()` / `pg.help(group)` return.
+    fn resource_text(&self, uri: &str) -> Option<(String, &'static str)> {
+        let manifest = self.app.code.manifest(&self.app, self.restricted());
+        if uri == API_RESOURCE_URI {
+            return Some((self.api_declarations(), "application/typescript"));
+        }
+        if uri == INDEX_RESOURCE_URI {
+            return Some((manifest.help_text.clone().unwrap_or_default(), "text/plain"));
+        }
+        let group = uri.strip_prefix(GROUP_RESOURCE_PREFIX)?;
+        manifest
+            .group_help
+            .get(group)
+            .map(|t| (t.clone(), "application/typescript"))
     }
 }
 
-pub fn to_mcp_tool(t: &Tool, restricted: bool) -> McpTool {
+pub fn to_mcp_tool(t: &Tool, app: &App, restricted: bool) -> McpTool {
     let read_only = t.hints.read_only || (restricted && t.enforces_read_only);
     let annotations = ToolAnnotations::with_title(t.title)
         .read_only(read_only)
         .destructive(t.hints.destructive && !read_only)
         .idempotent(t.hints.idempotent)
         .open_world(t.hints.open_world);
-    McpTool::new_with_raw(t.name, Some(t.description.into()), t.input_schema.clone())
+    McpTool::new_with_raw(t.name, Some(t.description_for(app)), t.input_schema.clone())
         .with_title(t.title)
         .with_annotations(annotations)
 }
@@ -89,11 +137,8 @@ impl ServerHandler for PgMcpServer {
                 .enable_resources()
                 .build(),
         )
-            .with_server_info(Implementation::new("pgmcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "PostgreSQL tools. Start with pg_list_tables and pg_describe_table; read with \
-                 pg_read_query (read-only, $1 placeholders with params). Errors carry code and suggestion.",
-            )
+        .with_server_info(Implementation::new("pgmcp", env!("CARGO_PKG_VERSION")))
+        .with_instructions(self.instructions())
     }
 
     async fn list_tools(
@@ -122,7 +167,7 @@ impl ServerHandler for PgMcpServer {
         let mut result = ListToolsResult::with_all_items(
             visible[start..end]
                 .iter()
-                .map(|t| to_mcp_tool(t, restricted))
+                .map(|t| to_mcp_tool(t, &self.app, restricted))
                 .collect(),
         );
         if end < visible.len() {
@@ -136,13 +181,29 @@ impl ServerHandler for PgMcpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let mut r = Resource::new(API_RESOURCE_URI, "Code Mode API (TypeScript declarations)");
-        r.mime_type = Some("application/typescript".into());
-        r.description = Some(
-            "Every pg.* method pg_execute_code scripts can call, with argument types; the same text pg.help() returns."
+        let mut index = Resource::new(INDEX_RESOURCE_URI, "Code Mode API index");
+        index.mime_type = Some("text/plain".into());
+        index.description = Some(
+            "Every pg.* method pg_execute_code scripts can call, by group with one-line signatures; the text pg.help() returns."
                 .into(),
         );
-        Ok(ListResourcesResult::with_all_items(vec![r]))
+        let mut all = Resource::new(API_RESOURCE_URI, "Code Mode API (TypeScript declarations)");
+        all.mime_type = Some("application/typescript".into());
+        all.description = Some("The declarations of the whole pg.* API.".into());
+        let mut resources = vec![index, all];
+        let manifest = self.app.code.manifest(&self.app, self.restricted());
+        for group in manifest.group_help.keys() {
+            let mut r = Resource::new(
+                format!("{GROUP_RESOURCE_PREFIX}{group}"),
+                format!("Code Mode API: pg.{group}"),
+            );
+            r.mime_type = Some("application/typescript".into());
+            r.description = Some(format!(
+                "Declarations of the pg.{group} methods; the text pg.help('{group}') returns."
+            ));
+            resources.push(r);
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn read_resource(
@@ -150,7 +211,7 @@ impl ServerHandler for PgMcpServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        if request.uri != API_RESOURCE_URI {
+        let Some((text, mime)) = self.resource_text(&request.uri) else {
             return Err(McpError::resource_not_found(
                 format!(
                     "no resource '{}'; resources/list shows what exists",
@@ -158,11 +219,10 @@ impl ServerHandler for PgMcpServer {
                 ),
                 None,
             ));
-        }
-        let text = self.api_declarations();
+        };
         let contents = ResourceContents::TextResourceContents {
-            uri: API_RESOURCE_URI.into(),
-            mime_type: Some("application/typescript".into()),
+            uri: request.uri.clone(),
+            mime_type: Some(mime.into()),
             text,
             meta: None,
         };

@@ -153,6 +153,9 @@ pub struct Tool {
     /// The tool enforces read-only mode itself (Code Mode runs every inner call read-only),
     /// so it stays available in restricted mode despite not being read-only by nature.
     pub enforces_read_only: bool,
+    /// Renders the description for this server when it depends on the configuration (Code
+    /// Mode names only the `pg.*` entry points the configuration makes reachable).
+    pub describe: Option<fn(&App) -> String>,
     handler: Handler,
 }
 
@@ -163,10 +166,33 @@ impl Tool {
         self
     }
 
+    /// Renders the description per server (see `describe`).
+    pub fn described_by(mut self, describe: fn(&App) -> String) -> Self {
+        self.describe = Some(describe);
+        self
+    }
+
+    /// The description clients are shown on this server.
+    pub fn description_for(&self, app: &App) -> std::borrow::Cow<'static, str> {
+        match self.describe {
+            Some(f) => f(app).into(),
+            None => self.description.into(),
+        }
+    }
+
     /// Declares the TypeScript shape of the result (see `codemode::api`).
     pub fn returns(mut self, ts_type: &'static str) -> Self {
         self.returns = Some(ts_type);
         self
+    }
+
+    /// What the tool filter matches on.
+    pub fn subject(&self) -> filter::Subject<'_> {
+        filter::Subject {
+            name: self.name,
+            group: self.group,
+            read_only: self.hints.read_only,
+        }
     }
 
     /// The first line of the description, for listings.
@@ -212,6 +238,7 @@ where
         input_schema,
         returns: None,
         enforces_read_only: false,
+        describe: None,
         handler,
     }
 }
@@ -505,9 +532,15 @@ impl Registry {
         &self.tools
     }
 
-    /// The tools a client sees under this configuration.
+    /// The tools a client sees under this configuration (`tools/list`).
     pub fn visible<'a>(&'a self, config: &'a Config) -> impl Iterator<Item = &'a Tool> + 'a {
         self.tools.iter().filter(move |t| is_visible(t, config))
+    }
+
+    /// The tools Code Mode's `pg.*` may call under this configuration: every tool the access
+    /// mode allows unless the filter explicitly removes it, listed or not.
+    pub fn reachable<'a>(&'a self, config: &'a Config) -> impl Iterator<Item = &'a Tool> + 'a {
+        self.tools.iter().filter(move |t| is_reachable(t, config))
     }
 
     /// Filter entries that match no tool or group, to warn about typos at start-up.
@@ -557,8 +590,10 @@ impl Registry {
     }
 
     async fn call_unaudited(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
+        // Listing is about the client's context budget, not permission: any reachable tool
+        // may be called, directly or from code. `-x` and the access mode are what refuse.
         let tool = match self.get(name) {
-            Some(t) if is_visible(t, &ctx.app.config) => t,
+            Some(t) if is_reachable(t, &ctx.app.config) => t,
             _ => return Err(self.unknown_tool(name, &ctx.app.config)),
         };
         if ctx.read_only && !tool.hints.read_only && !tool.enforces_read_only {
@@ -604,10 +639,17 @@ impl Registry {
 }
 
 fn is_visible(tool: &Tool, config: &Config) -> bool {
-    config.tool_filter.allows(tool.name, tool.group)
-        && (config.access_mode == AccessMode::Unrestricted
-            || tool.hints.read_only
-            || tool.enforces_read_only)
+    config.tool_filter.lists(tool.subject()) && access_allows(tool, config)
+}
+
+fn is_reachable(tool: &Tool, config: &Config) -> bool {
+    config.tool_filter.reaches(tool.subject()) && access_allows(tool, config)
+}
+
+fn access_allows(tool: &Tool, config: &Config) -> bool {
+    config.access_mode == AccessMode::Unrestricted
+        || tool.hints.read_only
+        || tool.enforces_read_only
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

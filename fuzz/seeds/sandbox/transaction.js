@@ -6,4 +6,4 @@ try {
     await tx.query("select fail");
   });
 } catch (e) { console.log("rolled back:", e.code); }
-return await pg.transaction(async (tx) => (await tx.listTables()).tables.length);
+return await pg.transaction(async (tx) => (await tx.core.listTables()).tables.length);
