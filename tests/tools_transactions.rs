@@ -1317,3 +1317,41 @@ async fn transaction_control_cannot_escape_a_pinned_transaction() {
     .await;
     assert_eq!(e["code"], "INVALID_ARGUMENT", "{e}");
 }
+
+/// Inside a pinned transaction, the read policy's own query runs with its plan settings
+/// (generic plan, no JIT) and puts them back: the caller's statements, in a READ ONLY
+/// transaction and in a read fenced inside a read-write one, plan as usual.
+#[tokio::test]
+async fn the_policy_leaves_the_transactions_plan_settings_as_they_were() {
+    let (_db, app, _client) = setup(&[]).await;
+    let settings =
+        "SELECT current_setting('plan_cache_mode') AS pcm, current_setting('jit') AS jit";
+    for read_only in [true, false] {
+        let b = ok(
+            &app,
+            "pg_transaction_begin",
+            json!({ "readOnly": read_only }),
+        )
+        .await;
+        let id = b["transactionId"].clone();
+        for _ in 0..2 {
+            let v = ok(
+                &app,
+                "pg_read_query",
+                json!({ "transactionId": id, "sql": settings }),
+            )
+            .await;
+            assert_eq!(
+                v["rows"][0],
+                json!({ "pcm": "auto", "jit": "on" }),
+                "readOnly {read_only}"
+            );
+        }
+        ok(
+            &app,
+            "pg_transaction_rollback",
+            json!({ "transactionId": id }),
+        )
+        .await;
+    }
+}

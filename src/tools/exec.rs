@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::db::catalog_policy::{Args, CANDIDATES_SQL, GENERIC_PLAN_SQL, Policy, RESTORE_PLAN_SQL};
+use crate::db::catalog_policy::{Args, GENERIC_PLAN_SQL, Policy, RESTORE_PLAN_SQL};
 use crate::db::ident::quote_ident;
 use crate::db::pool::PolicyStatements;
 use crate::db::pool::{Conn, end_read_sql, may_load_library};
@@ -53,12 +53,22 @@ pub async fn execute(
             // decided before the statement runs, so an error cannot skip it.
             tx.client.discard();
         }
+        // The policy's prepared query on this connection (before `client` borrows it).
+        let statements = match (&policy_wanted(ctx, mode), catalog_policy(ctx)) {
+            (true, Some(_)) => Some(
+                tx.client
+                    .policy_statements()
+                    .await
+                    .map_err(ToolError::from)?,
+            ),
+            _ => None,
+        };
         let client: &tokio_postgres::Client = &tx.client;
         // No syntax-error round trip to the server here (see `read_policy`): a failed Parse
         // would abort the pinned transaction, and the policy keeps it usable.
         // A transaction the caller opened READ ONLY by choice (in unrestricted mode) is left
         // to PostgreSQL: there the caller may write anyway, so it is no boundary.
-        let policy = if mode == Mode::Read || ctx.read_only {
+        let policy = if policy_wanted(ctx, mode) {
             Some(statement_policy(ctx, sql)?)
         } else {
             None
@@ -86,7 +96,9 @@ pub async fn execute(
                     .map_err(|e| role_error(ctx, e))?;
                 let out = match &policy {
                     Some(check) => {
-                        match catalog_check(catalog, client, sql, check).await {
+                        match catalog_check(catalog, statements.as_ref(), client, sql, check)
+                            .await
+                        {
                             Ok(()) => run_query(client, sql, params, caps).await,
                             Err(e) => Err(e),
                         }
@@ -118,7 +130,7 @@ pub async fn execute(
                             .await
                             .map_err(|e| role_error(ctx, e))?;
                     }
-                    catalog_check(catalog, client, sql, check).await?;
+                    catalog_check(catalog, statements.as_ref(), client, sql, check).await?;
                 }
                 run_query(client, sql, params, caps).await
             }
@@ -403,6 +415,11 @@ fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
     out
 }
 
+/// Whether a statement of this mode in this context passes the statement policy.
+fn policy_wanted(ctx: &Ctx, mode: Mode) -> bool {
+    mode == Mode::Read || ctx.read_only
+}
+
 /// The catalog half of the statement policy, unless a test switched the policy off.
 fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
     (!ctx.app.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
@@ -513,17 +530,27 @@ async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
 /// `db/catalog_policy.rs`).
 async fn catalog_check(
     policy: Option<&Policy>,
+    statements: Option<&PolicyStatements>,
     client: &tokio_postgres::Client,
     sql: &str,
     check: &ReadCheck,
 ) -> ToolResult<()> {
-    let Some(policy) = policy else {
+    let (Some(policy), Some(statements)) = (policy, statements) else {
         return Ok(());
     };
-    let rows = client
-        .query(CANDIDATES_SQL, &policy.args(sql, check).refs())
-        .await
-        .map_err(ToolError::from)?;
+    // The candidate query with its plan settings (see `GENERIC_PLAN_SQL`), restored right
+    // after it. Inside a pinned READ ONLY transaction nobody else set them (the policy refuses
+    // SET in reads); inside a fence the savepoint's rollback restores them anyway.
+    let args = policy.args(sql, check);
+    let refs = args.refs();
+    let (set, rows, restored) = tokio::join!(
+        client.batch_execute(GENERIC_PLAN_SQL),
+        client.query(&statements.candidates, &refs),
+        client.batch_execute(RESTORE_PLAN_SQL)
+    );
+    set.map_err(ToolError::from)?;
+    let rows = rows.map_err(ToolError::from)?;
+    restored.map_err(ToolError::from)?;
     let pending = rows.iter().map(|r| r.get::<_, String>(0)).collect();
     policy.verify(client, sql, check, pending).await
 }
