@@ -265,14 +265,18 @@ pub fn help_index(tools: &[&Tool], shortcuts: &[String]) -> String {
         .unwrap_or_else(|| render(2))
 }
 
-/// `sql, …`: the required argument keys, then `…` when optional ones exist.
-fn short_signature(t: &Tool) -> String {
-    let required: Vec<&str> = t
-        .input_schema
+/// The tool's required argument keys, in schema order.
+fn required_keys(t: &Tool) -> Vec<&str> {
+    t.input_schema
         .get("required")
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `sql, …`: the required argument keys, then `…` when optional ones exist.
+fn short_signature(t: &Tool) -> String {
+    let required = required_keys(t);
     let total = t
         .input_schema
         .get("properties")
@@ -458,12 +462,7 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
             continue;
         };
         let props = t.input_schema.get("properties").and_then(Value::as_object);
-        let required: Vec<&str> = t
-            .input_schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let required = required_keys(t);
         let params: Vec<String> = if positional.is_empty() {
             vec![format!(
                 "args: {}",

@@ -806,8 +806,8 @@ pub const STANDARD_FORMATS: &[&str] = &[
     "regex",
 ];
 
-/// Keywords of JSON Schema 2020-12 a strict validator knows; any other key is an error
-/// under AJV's `strict: true`.
+/// Keywords of JSON Schema 2020-12 a strict validator knows besides the annotations
+/// ([`ANNOTATION_KEYWORDS`]); any other key is an error under AJV's `strict: true`.
 const KNOWN_KEYWORDS: &[&str] = &[
     "type",
     "properties",
@@ -837,13 +837,6 @@ const KNOWN_KEYWORDS: &[&str] = &[
     "uniqueItems",
     "minProperties",
     "maxProperties",
-    "description",
-    "title",
-    "default",
-    "examples",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
 ];
 
 fn walk_portability(schema: &Value, path: &str, optional: bool, out: &mut Vec<String>) {
@@ -859,7 +852,7 @@ fn walk_portability(schema: &Value, path: &str, optional: bool, out: &mut Vec<St
         }
     };
     for key in map.keys() {
-        if !KNOWN_KEYWORDS.contains(&key.as_str()) {
+        if !KNOWN_KEYWORDS.contains(&key.as_str()) && !ANNOTATION_KEYWORDS.contains(&key.as_str()) {
             out.push(format!("{path}: non-standard keyword `{key}`"));
         }
     }
