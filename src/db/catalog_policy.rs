@@ -5,7 +5,7 @@
 //! `c.side_effect`, `a === b`, `app.v` or an implicit cast resolves to. So inside the read's
 //! own READ ONLY transaction, before the statement runs, one query lists every object through
 //! which PostgreSQL could execute a function that is not already known to be safe (the
-//! *candidates*, see [`candidates_sql`]):
+//! *candidates*, see [`CANDIDATES_SQL`]):
 //!
 //! - functions with a called name, outside the allowed built-ins (a user function may carry
 //!   a built-in's name and win resolution for its argument types);
@@ -96,13 +96,15 @@ impl Policy {
     }
 
     /// The parameters of [`CANDIDATES_SQL`] / [`GUARD_SQL`] for `sql`: its plan's names and
-    /// known-safe keys when it has one.
+    /// known-safe keys when it has one. (On every read: built from the plan by reference.)
     pub fn args(&self, sql: &str, check: &ReadCheck) -> Args {
-        let (names, keys) = self.scope(sql, check);
-        Args::new(&names, &keys)
+        match self.plan(sql) {
+            Some(plan) if plan.names.covers(&check.names) => Args::new(&plan.names, &plan.keys),
+            _ => Args::new(&check.names, &BTreeSet::new()),
+        }
     }
 
-    /// Examines the candidates `pending` (from [`Policy::candidates_sql`], run in the read's
+    /// Examines the candidates `pending` (from [`CANDIDATES_SQL`], run in the read's
     /// transaction on `client`), lists candidates again with whatever names they add, and so
     /// on until none is left. Refuses the first unsafe one; otherwise remembers the plan.
     pub async fn verify(
@@ -550,40 +552,50 @@ pub const GENERIC_PLAN_SQL: &str =
     "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL jit = off";
 pub const RESTORE_PLAN_SQL: &str = "SET LOCAL plan_cache_mode TO DEFAULT; SET LOCAL jit TO DEFAULT";
 
-/// The parameters of [`CANDIDATES_SQL`] and [`GUARD_SQL`].
-pub struct Args([Vec<String>; 10]);
+/// The parameters of [`CANDIDATES_SQL`] and [`GUARD_SQL`]: `$1`–`$8` from the statement,
+/// `$9`/`$10` the trusted extensions and their exceptions.
+pub struct Args {
+    names: [Vec<String>; 8],
+    trusted: &'static [&'static str],
+    ext_denied: &'static [&'static str],
+}
 
 impl Args {
     fn new(names: &Names, keys: &BTreeSet<String>) -> Args {
         let owned = |it: &mut dyn Iterator<Item = &String>| it.cloned().collect::<Vec<_>>();
-        let not_allowed = names
-            .funcs
-            .iter()
-            .chain(&names.fields)
-            .filter(|n| !CLASSIFICATION.builtin_allowed(n))
-            .cloned()
-            .collect();
         let (trusted, ext_denied) = CLASSIFICATION.trusted_extensions();
-        Args([
-            owned(&mut names.funcs.iter()),
-            owned(&mut names.fields.iter()),
-            not_allowed,
-            owned(&mut names.ops.iter()),
-            owned(&mut names.rels.iter()),
-            owned(&mut names.targets.iter()),
-            // A function-style cast (`mydomain(1)`) is a call by the target type's name.
-            owned(&mut names.types.iter().chain(&names.funcs)),
-            owned(&mut keys.iter()),
-            trusted.iter().map(|s| s.to_string()).collect(),
-            ext_denied.iter().map(|s| s.to_string()).collect(),
-        ])
+        Args {
+            names: [
+                owned(&mut names.funcs.iter()),
+                owned(&mut names.fields.iter()),
+                owned(
+                    &mut names
+                        .funcs
+                        .iter()
+                        .chain(&names.fields)
+                        .filter(|n| !CLASSIFICATION.builtin_allowed(n)),
+                ),
+                owned(&mut names.ops.iter()),
+                owned(&mut names.rels.iter()),
+                owned(&mut names.targets.iter()),
+                // A function-style cast (`mydomain(1)`) is a call by the target type's name.
+                owned(&mut names.types.iter().chain(&names.funcs)),
+                owned(&mut keys.iter()),
+            ],
+            trusted,
+            ext_denied,
+        }
     }
 
     pub fn refs(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
-        self.0
+        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = self
+            .names
             .iter()
             .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect()
+            .collect();
+        refs.push(&self.trusted);
+        refs.push(&self.ext_denied);
+        refs
     }
 }
 
@@ -605,11 +617,11 @@ mod tests {
         names.funcs.insert("lower".into());
         names.rels.insert("a\"b".into());
         let args = Args::new(&names, &BTreeSet::new());
-        assert_eq!(args.0[0], ["it's", "lower"]);
+        assert_eq!(args.names[0], ["it's", "lower"]);
         // Only names that are not allowed built-ins make built-ins candidates.
-        assert_eq!(args.0[2], ["it's"]);
-        assert_eq!(args.0[4], ["a\"b"]);
-        assert_eq!(args.0[6], ["it's", "lower"]);
+        assert_eq!(args.names[2], ["it's"]);
+        assert_eq!(args.names[4], ["a\"b"]);
+        assert_eq!(args.names[6], ["it's", "lower"]);
         assert!(CANDIDATES_SQL.contains("$10"));
     }
 }

@@ -36,6 +36,9 @@ pub struct ExtensionRule {
 pub struct Classification {
     builtins: HashMap<&'static str, Builtin>,
     extensions: BTreeMap<&'static str, ExtensionRule>,
+    /// Derived from `extensions` once: bound to every read's candidate query.
+    trusted: Vec<&'static str>,
+    ext_denied: Vec<&'static str>,
 }
 
 /// The parsed classification. The file is part of the binary; a malformed line is a build
@@ -99,9 +102,21 @@ fn parse(text: &'static str) -> Classification {
             Section::None => panic!("read_functions.txt:{}: name outside a section", n + 1),
         }
     }
+    let trusted = extensions
+        .iter()
+        .filter(|(_, r)| r.stable)
+        .map(|(n, _)| *n)
+        .collect();
+    let mut ext_denied: Vec<&'static str> = extensions
+        .values()
+        .flat_map(|r| r.deny.iter().copied())
+        .collect();
+    ext_denied.sort_unstable();
     Classification {
         builtins,
         extensions,
+        trusted,
+        ext_denied,
     }
 }
 
@@ -121,37 +136,8 @@ impl Classification {
 
     /// The extensions whose IMMUTABLE/STABLE functions are trusted, and the names denied in
     /// them (the candidate query leaves such functions out without a round trip).
-    pub fn trusted_extensions(&self) -> (Vec<&'static str>, Vec<&'static str>) {
-        let names = self
-            .extensions
-            .iter()
-            .filter(|(_, r)| r.stable)
-            .map(|(n, _)| *n)
-            .collect();
-        let mut denied: Vec<&'static str> = self
-            .extensions
-            .values()
-            .flat_map(|r| r.deny.iter().copied())
-            .collect();
-        denied.sort_unstable();
-        (names, denied)
-    }
-
-    /// Every allowed built-in name by category, and the denied ones by category: for the
-    /// counts in docs/SECURITY.md and the classification test.
-    pub fn builtins_by_category(&self) -> BTreeMap<(bool, &'static str), Vec<&'static str>> {
-        let mut out: BTreeMap<(bool, &'static str), Vec<&'static str>> = BTreeMap::new();
-        for (name, class) in &self.builtins {
-            let key = match class {
-                Builtin::Allowed { category } => (true, *category),
-                Builtin::Denied { category, .. } => (false, *category),
-            };
-            out.entry(key).or_default().push(name);
-        }
-        for names in out.values_mut() {
-            names.sort_unstable();
-        }
-        out
+    pub fn trusted_extensions(&self) -> (&[&'static str], &[&'static str]) {
+        (&self.trusted, &self.ext_denied)
     }
 }
 

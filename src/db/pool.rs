@@ -175,12 +175,6 @@ impl Conn {
         self.statements.remove(sql);
     }
 
-    /// Deallocates every cached read statement before the connection runs anything but a
-    /// read: `pg_prepared_statements` shows a session's statements with their full text,
-    /// literals included, and a write call (or a pinned transaction) may read it. Dropping
-    /// the statements queues their Close messages on the connection ahead of whatever the
-    /// caller sends next, so the server has forgotten them before that runs; no round trip
-    /// is awaited.
     /// The catalog policy's candidate query and guard (`db/catalog_policy.rs`), prepared on
     /// first use; the session reset (`DEALLOCATE ALL`) drops them with everything else.
     pub async fn policy_statements(&mut self) -> Result<PolicyStatements, tokio_postgres::Error> {
@@ -206,6 +200,12 @@ impl Conn {
         self.policy = None;
     }
 
+    /// Deallocates every cached read statement before the connection runs anything but a
+    /// read: `pg_prepared_statements` shows a session's statements with their full text,
+    /// literals included, and a write call (or a pinned transaction) may read it. Dropping
+    /// the statements queues their Close messages on the connection ahead of whatever the
+    /// caller sends next, so the server has forgotten them before that runs; no round trip
+    /// is awaited.
     pub fn forget_all(&mut self) {
         self.statements.clear();
     }

@@ -101,7 +101,7 @@ const PLANNABLE: &[&str] = &[
 const READING: &str = "SELECT, VALUES, TABLE, EXPLAIN (ANALYZE only of a read) or SHOW";
 
 /// Checks that `sql` is one statement a read-only call may run. On success, returns the
-/// functions whose volatility the caller must still check (see [`volatility_violation`]).
+/// names the catalog half must still resolve (`db/catalog_policy.rs`).
 ///
 /// The verdict depends on the text alone, and agents repeat statements (a Code Mode loop
 /// runs one query with other parameters), so verdicts are cached: parsing and walking a

@@ -36,7 +36,7 @@ pub async fn execute(
         let slot = ctx.db().transactions.get(id)?;
         let mut tx = slot.lock().await;
         tx.touch();
-        let fence = (mode == Mode::Read || ctx.read_only) && !tx.read_only;
+        let fence = policy_wanted(ctx, mode) && !tx.read_only;
         if let Some(keyword) = transaction_control(sql) {
             // A COMMIT or ROLLBACK here would end the transaction behind the registry's back:
             // the pinned connection would go on in autocommit, outside any read-only
@@ -53,17 +53,6 @@ pub async fn execute(
             // decided before the statement runs, so an error cannot skip it.
             tx.client.discard();
         }
-        // The policy's prepared query on this connection (before `client` borrows it).
-        let statements = match (&policy_wanted(ctx, mode), catalog_policy(ctx)) {
-            (true, Some(_)) => Some(
-                tx.client
-                    .policy_statements()
-                    .await
-                    .map_err(ToolError::from)?,
-            ),
-            _ => None,
-        };
-        let client: &tokio_postgres::Client = &tx.client;
         // No syntax-error round trip to the server here (see `read_policy`): a failed Parse
         // would abort the pinned transaction, and the policy keeps it usable.
         // A transaction the caller opened READ ONLY by choice (in unrestricted mode) is left
@@ -73,10 +62,22 @@ pub async fn execute(
         } else {
             None
         };
+        // The catalog policy with its prepared query on this connection (taken before
+        // `client` borrows the connection).
+        let catalog = match (&policy, catalog_policy(ctx)) {
+            (Some(_), Some(catalog)) => Some((
+                catalog,
+                tx.client
+                    .policy_statements()
+                    .await
+                    .map_err(ToolError::from)?,
+            )),
+            _ => None,
+        };
+        let client: &tokio_postgres::Client = &tx.client;
         let role = set_role_sql(ctx);
         let plan_only = role.is_some() && plans_a_write_only(sql);
         let set_role = role.clone().filter(|_| !plan_only);
-        let catalog = catalog_policy(ctx);
         let guard = ctx.db().cancel_guard(client);
         // Every outcome, errors included, goes through `guard.disarm()` below: a guard dropped
         // armed sends a cancel request that arrives later, on whatever this connection runs
@@ -96,9 +97,7 @@ pub async fn execute(
                     .map_err(|e| role_error(ctx, e))?;
                 let out = match &policy {
                     Some(check) => {
-                        match catalog_check(catalog, statements.as_ref(), client, sql, check)
-                            .await
-                        {
+                        match catalog_check(catalog.as_ref(), client, sql, check).await {
                             Ok(()) => run_query(client, sql, params, caps).await,
                             Err(e) => Err(e),
                         }
@@ -130,7 +129,7 @@ pub async fn execute(
                             .await
                             .map_err(|e| role_error(ctx, e))?;
                     }
-                    catalog_check(catalog, statements.as_ref(), client, sql, check).await?;
+                    catalog_check(catalog.as_ref(), client, sql, check).await?;
                 }
                 run_query(client, sql, params, caps).await
             }
@@ -199,7 +198,7 @@ pub async fn execute(
 /// Bind/Execute and [`end_read_sql`] are sent together. PostgreSQL runs them in order, so the
 /// statement still runs only after the transaction took its first snapshot, and a guard that
 /// finds an object the policy has not shown safe fails, which aborts the transaction before
-/// the statement can run (see `Policy::guard_sql`); the read then takes the full path, which
+/// the statement can run (see `catalog_policy::GUARD_SQL`); the read then takes the full path, which
 /// examines the object and either runs the statement or refuses it. Otherwise see
 /// [`read_only_pipelined`].
 async fn read_only(
@@ -529,13 +528,12 @@ async fn read_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
 /// In a transaction that is already read-only, the catalog policy's check of `sql` (see
 /// `db/catalog_policy.rs`).
 async fn catalog_check(
-    policy: Option<&Policy>,
-    statements: Option<&PolicyStatements>,
+    catalog: Option<&(&Policy, PolicyStatements)>,
     client: &tokio_postgres::Client,
     sql: &str,
     check: &ReadCheck,
 ) -> ToolResult<()> {
-    let (Some(policy), Some(statements)) = (policy, statements) else {
+    let Some((policy, statements)) = catalog else {
         return Ok(());
     };
     // The candidate query with its plan settings (see `GENERIC_PLAN_SQL`), restored right
