@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use pgmcp::app::App;
 use pgmcp::cluster::{Cluster, ClusterOptions};
 use pgmcp::codemode::transpile::{TranspileLimits, transpile};
 use pgmcp::config::{Config, parse_server_args};
-use pgmcp::tools::App;
 use serde_json::json;
 
 fn median(mut v: Vec<Duration>) -> Duration {

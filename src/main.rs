@@ -1,13 +1,13 @@
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
 
+use pgmcp::app::App;
 use pgmcp::config::{Config, ServerArgs};
 use pgmcp::mcp::{DEFAULT_PAGE_SIZE, PgMcpServer, stdio};
-use pgmcp::tools::{App, Registry, tools_markdown};
+use pgmcp::tools::tools_markdown;
 
 #[derive(Parser)]
 #[command(name = "pgmcp", version, about = "PostgreSQL MCP server")]
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             markdown,
             declarations,
         } => {
-            let registry = Registry::builtin();
+            let registry = pgmcp::app::registry();
             if declarations {
                 print!(
                     "{}",
@@ -200,8 +200,7 @@ async fn exec(config: Config, file: String, opts: ExecOpts) -> anyhow::Result<Ex
         args["readonly"] = true.into();
     }
     let outcome = app.call("pg_execute_code", args).await;
-    app.db.transactions.rollback_all().await;
-    app.db.close();
+    app.shutdown(None).await;
     let (body, code) = match outcome {
         Ok(mut v) => {
             if let Some(m) = v.as_object_mut() {
@@ -217,23 +216,8 @@ async fn exec(config: Config, file: String, opts: ExecOpts) -> anyhow::Result<Ex
 
 async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
     let app = App::new(config)?;
-    app.code.warm(&app);
-    for name in app.registry.unknown_filter_names(&app.config) {
-        tracing::warn!("--tool-filter entry '{name}' matches no tool or group");
-    }
+    let running = app.start();
     tracing::info!(target_db = %app.db.target(), access_mode = ?app.config.access_mode, "pgmcp serving MCP on stdio");
-
-    let reaper = {
-        let app = app.clone();
-        let every = app.db.transactions.reap_interval();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                app.db.transactions.reap_idle().await;
-            }
-        })
-    };
 
     let (reader, writer, output_task) =
         stdio::filtered_transport(tokio::io::stdin(), tokio::io::stdout());
@@ -251,14 +235,9 @@ async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
             let _ = waiting.await;
         }
     }
-    reaper.abort();
-    let rolled_back = app.db.transactions.rollback_all().await;
-    if rolled_back > 0 {
-        tracing::info!(count = rolled_back, "rolled back open transactions");
-    }
-    app.db.close();
+    app.shutdown(Some(running)).await;
     // Let queued frames reach stdout before exiting.
-    let _ = tokio::time::timeout(Duration::from_secs(2), output_task).await;
+    let _ = tokio::time::timeout(pgmcp::app::FLUSH_TIMEOUT, output_task).await;
     Ok(())
 }
 

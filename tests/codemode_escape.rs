@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use pgmcp::tools::App;
+use pgmcp::app::App;
 use serde_json::{Value, json};
 
 /// How many programs run at once.

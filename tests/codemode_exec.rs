@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgmcp::tools::App;
+use pgmcp::app::App;
 use serde_json::{Value, json};
 
 async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
@@ -269,7 +269,7 @@ const PG_METHODS: &str = "const out = []; for (const g of Object.keys(pg)) { if 
 #[tokio::test]
 async fn read_only_code_reaches_no_write_tool_whatever_the_filter() {
     let (db, _app) = setup(&[]).await;
-    let registry = pgmcp::tools::Registry::builtin();
+    let registry = pgmcp::app::registry();
     let key = |t: &pgmcp::tools::Tool| {
         format!(
             "{}.{}",

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use pgmcp::app::App;
 use pgmcp::cluster::{Cluster, ClusterOptions};
-use pgmcp::tools::App;
 use serde_json::{Value, json};
 
 fn app(url: &str) -> Arc<App> {

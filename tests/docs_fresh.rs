@@ -2,12 +2,12 @@
 //! Regenerate with `cargo run -- list-tools --markdown > docs/TOOLS.md`
 //! (or run this test with PGMCP_UPDATE_DOCS=1).
 
-use pgmcp::tools::{Registry, tools_markdown};
+use pgmcp::tools::tools_markdown;
 
 #[test]
 fn tools_md_matches_the_registry() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/TOOLS.md");
-    let expected = tools_markdown(&Registry::builtin());
+    let expected = tools_markdown(&pgmcp::app::registry());
     if std::env::var_os("PGMCP_UPDATE_DOCS").is_some() {
         std::fs::write(path, &expected).unwrap();
         return;
@@ -22,7 +22,7 @@ fn tools_md_matches_the_registry() {
 #[test]
 fn code_mode_declarations_match_the_registry() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CODE_MODE_API.d.ts");
-    let expected = pgmcp::codemode::api::declarations(Registry::builtin().all().iter());
+    let expected = pgmcp::codemode::api::declarations(pgmcp::app::registry().all().iter());
     if std::env::var_os("PGMCP_UPDATE_DOCS").is_some() {
         std::fs::write(path, &expected).unwrap();
         return;
@@ -36,8 +36,8 @@ fn code_mode_declarations_match_the_registry() {
 
 #[test]
 fn every_tool_is_documented_with_its_arguments() {
-    let md = tools_markdown(&Registry::builtin());
-    for t in Registry::builtin().all() {
+    let md = tools_markdown(&pgmcp::app::registry());
+    for t in pgmcp::app::registry().all() {
         assert!(
             md.contains(&format!("### `{}`", t.name)),
             "{} missing",

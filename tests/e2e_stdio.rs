@@ -258,7 +258,7 @@ async fn tools_list_pages_with_cursors() {
     assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 5);
     assert!(first["result"]["nextCursor"].is_string());
     let all = list_all_tools(&mut s);
-    let registry = pgmcp::tools::Registry::builtin();
+    let registry = pgmcp::app::registry();
     assert_eq!(all.len(), registry.all().len());
     let bad = s.request("tools/list", json!({"cursor": "nonsense"}));
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
@@ -535,7 +535,7 @@ async fn the_default_listing_fits_clients_limits() {
         listing(&mut full)
     };
     println!("--tool-filter all: {} tools, {all_bytes} bytes", all.len());
-    assert_eq!(all.len(), pgmcp::tools::Registry::builtin().all().len());
+    assert_eq!(all.len(), pgmcp::app::registry().all().len());
 }
 
 #[tokio::test]

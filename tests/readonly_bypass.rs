@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use pgmcp::tools::App;
+use pgmcp::app::App;
 use serde_json::{Value, json};
 
 struct Entry {

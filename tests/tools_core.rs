@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pgmcp::tools::App;
+use pgmcp::app::App;
 use serde_json::{Value, json};
 
 mod support;

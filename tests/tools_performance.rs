@@ -4,7 +4,7 @@ mod support;
 
 use std::sync::Arc;
 
-use pgmcp::tools::App;
+use pgmcp::app::App;
 use serde_json::json;
 
 async fn setup() -> (support::TestDb, Arc<App>) {

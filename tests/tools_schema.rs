@@ -7,8 +7,8 @@ use support::ok;
 
 use std::sync::Arc;
 
+use pgmcp::app::App;
 use pgmcp::error::ToolError;
-use pgmcp::tools::App;
 use serde_json::{Value, json};
 
 /// A fresh database, an app on it and a plain client for setting up fixtures.
@@ -1373,7 +1373,7 @@ async fn restricted_mode_refuses_writes_and_allows_reads() {
 
 #[test]
 fn schema_tools_are_registered_with_the_right_hints() {
-    let r = pgmcp::tools::Registry::builtin();
+    let r = pgmcp::app::registry();
     let expect = [
         ("pg_list_schemas", true, false),
         ("pg_create_schema", false, false),

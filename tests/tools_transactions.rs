@@ -12,7 +12,7 @@ use support::{fail, ok};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgmcp::tools::App;
+use pgmcp::app::App;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------

@@ -546,14 +546,14 @@ mod tests {
         assert_eq!(ts_type(&json!({})), "any");
     }
 
-    fn test_app(extra: &[&str]) -> std::sync::Arc<crate::tools::App> {
+    fn test_app(extra: &[&str]) -> std::sync::Arc<crate::app::App> {
         let mut args = vec!["pgmcp", "--postgres", "postgres://x@127.0.0.1:1/x"];
         args.extend_from_slice(extra);
         let parsed = crate::config::parse_server_args(args).unwrap();
-        crate::tools::App::new(crate::config::Config::from_args(&parsed).unwrap()).unwrap()
+        crate::app::App::new(crate::config::Config::from_args(&parsed).unwrap()).unwrap()
     }
 
-    fn description(app: &crate::tools::App) -> String {
+    fn description(app: &crate::app::App) -> String {
         app.registry
             .get(CODE_TOOL)
             .unwrap()
@@ -639,7 +639,7 @@ mod tests {
 
     #[test]
     fn the_help_index_fits_6_kb_at_300_tools_and_names_every_method_when_it_can() {
-        let real = crate::tools::Registry::builtin();
+        let real = crate::app::registry();
         let tools: Vec<&Tool> = real.all().iter().filter(|t| t.name != CODE_TOOL).collect();
         let index = help_index(&tools, &[]);
         assert!(index.len() <= HELP_INDEX_MAX_BYTES, "{}", index.len());

@@ -22,7 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{CodeArgs, Isolation};
 use crate::error::{Category, ToolError, ToolResult, codes};
-use crate::tools::{App, Ctx, DESTRUCTIVE, Tool, tool};
+use crate::tools::transactions as txs;
+use crate::tools::{Ctx, DESTRUCTIVE, Env, Tool, tool};
 use sandbox::{Outcome, SandboxLimits};
 
 use worker::{Failure, Serve, WorkerPool};
@@ -76,26 +77,26 @@ impl Engine {
 
     /// The tools `pg.*` reaches in this mode: every tool the access mode allows unless the
     /// tool filter removes it (listed or not), and only read-only ones for read-only runs.
-    pub fn api_tools<'a>(&self, app: &'a App, readonly: bool) -> Vec<&'a Tool> {
-        app.registry
-            .reachable(&app.config)
+    pub fn api_tools<'a>(&self, env: &'a Env, readonly: bool) -> Vec<&'a Tool> {
+        env.registry
+            .reachable(&env.config)
             .filter(|t| !readonly || t.hints.read_only)
             .collect()
     }
 
     /// The `pg` manifest for this server; its `help_text` is the compact index `pg.help()`
     /// returns, which the MCP resources serve too.
-    pub fn manifest(&self, app: &App, readonly: bool) -> &sandbox::Manifest {
+    pub fn manifest(&self, env: &Env, readonly: bool) -> &sandbox::Manifest {
         self.manifests[usize::from(readonly)]
-            .get_or_init(|| api::manifest(self.api_tools(app, readonly).into_iter()))
+            .get_or_init(|| api::manifest(self.api_tools(env, readonly).into_iter()))
     }
 
     /// The realm profile for executions in this mode: the manifest and the server's limits.
-    fn profile(&self, app: &App, readonly: bool) -> &Arc<worker::Profile> {
+    fn profile(&self, env: &Env, readonly: bool) -> &Arc<worker::Profile> {
         self.profiles[usize::from(readonly)].get_or_init(|| {
-            let cfg = &app.config.code;
+            let cfg = &env.config.code;
             worker::Profile::new(
-                self.manifest(app, readonly).clone(),
+                self.manifest(env, readonly).clone(),
                 limits(cfg),
                 frames::OsLimits {
                     memory_bytes: cfg.code_memory_mb.saturating_mul(1024 * 1024),
@@ -107,11 +108,11 @@ impl Engine {
         })
     }
 
-    fn pool(&self, app: &App) -> &Arc<WorkerPool> {
-        let cfg = &app.config.code;
+    fn pool(&self, env: &Env) -> &Arc<WorkerPool> {
+        let cfg = &env.config.code;
         let worker_caps = worker::Caps {
-            max_workers: app.config.code_max_workers,
-            max_queued: app.config.code_max_queued,
+            max_workers: env.config.code_max_workers,
+            max_queued: env.config.code_max_queued,
             queue_timeout: Duration::from_millis(cfg.code_queue_timeout),
         };
         self.pool.get_or_init(|| {
@@ -126,11 +127,11 @@ impl Engine {
 
     /// Starts the idle workers now rather than on the first execution, prepared for the
     /// server's access mode (read-only in restricted mode).
-    pub fn warm(&self, app: &App) {
-        let cfg = &app.config.code;
+    pub fn warm(&self, env: &Env) {
+        let cfg = &env.config.code;
         if cfg.sandbox_isolation == Isolation::Process && cfg.code_worker_pool > 0 {
-            let readonly = app.config.access_mode == crate::config::AccessMode::Restricted;
-            self.pool(app).warm(self.profile(app, readonly));
+            let readonly = env.config.access_mode == crate::config::AccessMode::Restricted;
+            self.pool(env).warm(self.profile(env, readonly));
         }
     }
 }
@@ -151,11 +152,11 @@ pub struct ExecuteCodeArgs {
 
 /// Mutable facts about one execution, shared with the bridge's call handler.
 struct ExecState {
+    /// The execution's id: the owner tag of the transactions it begins (with
+    /// `pg.transaction` or the raw `pg.transactions.begin`), which are the only ones its
+    /// calls may use and are rolled back when it ends (the transactions layer keeps the tag).
+    execution: String,
     calls: AtomicU32,
-    /// Transactions this execution began (with `pg.transaction` or the raw
-    /// `pg.transactions.begin`) and has not ended through `pg.transaction`: the only ones its
-    /// calls may use, and the ones rolled back when it ends.
-    transactions: Mutex<Vec<String>>,
     /// The execution's connection quota (`--code-max-connections`): a call outside a
     /// transaction holds one permit while it runs, an open transaction one until it ends.
     /// Calls beyond the quota wait for a permit, so one execution cannot hold the whole pool.
@@ -166,10 +167,10 @@ struct ExecState {
 }
 
 impl ExecState {
-    fn new(quota: usize) -> Self {
+    fn new(execution: String, quota: usize) -> Self {
         ExecState {
+            execution,
             calls: AtomicU32::new(0),
-            transactions: Mutex::new(Vec::new()),
             connections: Arc::new(tokio::sync::Semaphore::new(quota)),
             quota,
             tx_permits: Mutex::new(Default::default()),
@@ -214,26 +215,15 @@ impl ExecState {
 
     /// Gives back the permits of transactions that are no longer open (committed, rolled
     /// back, or rolled back by the idle reaper).
-    fn release_ended(&self, app: &App) {
+    fn release_ended(&self, env: &Env) {
         self.tx_permits
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|id, _| app.db.transactions.get(id).is_ok());
+            .retain(|id, _| self.owns(env, id));
     }
 
-    fn owns(&self, id: &str) -> bool {
-        self.transactions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .any(|t| t == id)
-    }
-
-    fn adopt(&self, id: &str) {
-        self.transactions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(id.to_string());
+    fn owns(&self, env: &Env, id: &str) -> bool {
+        txs::is_owned(env, id, &self.execution)
     }
 }
 
@@ -256,11 +246,11 @@ pub fn limits(cfg: &CodeArgs) -> SandboxLimits {
     }
 }
 
-async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
+async fn execute_code(engine: Arc<Engine>, ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     let started = Instant::now();
-    let cfg = ctx.app.config.code.clone();
+    let cfg = ctx.env.config.code.clone();
     let client = ctx.client.clone().unwrap_or_else(|| "local".into());
-    if let Err(wait) = ctx.app.code.admit(&cfg, &client) {
+    if let Err(wait) = engine.admit(&cfg, &client) {
         let ms = wait.as_millis().max(1) as u64;
         return Err(ToolError::new(
             Category::Limit,
@@ -299,14 +289,17 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     }
     .map_err(code_error)?;
 
-    let profile = ctx.app.code.profile(&ctx.app, readonly).clone();
+    let profile = engine.profile(&ctx.env, readonly).clone();
     let manifest = &profile.manifest;
 
-    let state = Arc::new(ExecState::new(ctx.app.config.code_max_connections));
+    let state = Arc::new(ExecState::new(
+        execution.clone(),
+        ctx.env.config.code_max_connections,
+    ));
     // If this future is dropped (the client cancelled the call), the guard still rolls back
     // the execution's transactions; on the normal path they are rolled back below, awaited.
     let cleanup = RollbackOnDrop {
-        app: ctx.app.clone(),
+        env: ctx.env.clone(),
         state: state.clone(),
     };
     let serve = make_serve(&ctx, &execution, readonly, manifest, state.clone());
@@ -322,14 +315,14 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
     };
     let run = match cfg.sandbox_isolation {
         Isolation::Process => {
-            let pool = ctx.app.code.pool(&ctx.app).clone();
+            let pool = engine.pool(&ctx.env).clone();
             worker::run_in_process(&pool, job, serve, cancel.clone()).await
         }
         Isolation::Thread => worker::run_in_thread(job, serve, cancel.clone()).await,
     };
 
     // Whatever happened, nothing this execution started may stay open on the server.
-    rollback_open(&ctx.app, &state).await;
+    txs::rollback_owned(&ctx.env, &state.execution).await;
     drop(cleanup);
 
     let calls = state.calls.load(Ordering::Relaxed);
@@ -349,7 +342,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
         ),
         Err(failure) => Err(failure_error(failure, timeout_ms, &cfg, wall_ms, calls)),
     };
-    if ctx.app.audit.enabled() {
+    if ctx.env.audit.enabled() {
         let mut record = json!({
             "kind": "execution",
             "execution": execution,
@@ -362,7 +355,7 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
             "toolCalls": calls,
             "outcome": if result.is_ok() { "ok" } else { "error" },
         });
-        if !ctx.app.audit.redact {
+        if !ctx.env.audit.redact {
             record["js"] = transpiled.js.clone().into();
         }
         if let Err(e) = &result {
@@ -371,38 +364,22 @@ async fn execute_code(ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
                 record["limit"] = limit.clone();
             }
         }
-        ctx.app.audit.record(record);
+        ctx.env.audit.record(record);
     }
     result
 }
 
-async fn rollback_open(app: &App, state: &ExecState) {
-    let open = std::mem::take(&mut *state.transactions.lock().unwrap_or_else(|p| p.into_inner()));
-    for id in open {
-        if let Ok(slot) = app.db.transactions.take(&id) {
-            let _ =
-                crate::db::transactions::finish(slot, crate::db::transactions::Finish::Rollback)
-                    .await;
-        }
-    }
-}
-
 struct RollbackOnDrop {
-    app: Arc<App>,
+    env: Arc<Env>,
     state: Arc<ExecState>,
 }
 
 impl Drop for RollbackOnDrop {
     fn drop(&mut self) {
-        let pending = !self
-            .state
-            .transactions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty();
+        let pending = txs::owns_any(&self.env, &self.state.execution);
         if pending && let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let (app, state) = (self.app.clone(), self.state.clone());
-            handle.spawn(async move { rollback_open(&app, &state).await });
+            let (env, state) = (self.env.clone(), self.state.clone());
+            handle.spawn(async move { txs::rollback_owned(&env, &state.execution).await });
         }
     }
 }
@@ -414,18 +391,18 @@ fn make_serve(
     manifest: &sandbox::Manifest,
     state: Arc<ExecState>,
 ) -> Serve {
-    let app = ctx.app.clone();
+    let env = ctx.env.clone();
     let (client, execution) = (ctx.client.clone(), execution.to_string());
     let allowed: Arc<Vec<String>> =
         Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect());
     Arc::new(move |tool: String, mut args: Value| {
-        let app = app.clone();
+        let env = env.clone();
         let allowed = allowed.clone();
         let state = state.clone();
         let (client, execution) = (client.clone(), execution.clone());
         Box::pin(async move {
             state.calls.fetch_add(1, Ordering::Relaxed);
-            let mut ctx = Ctx::new(app.clone());
+            let mut ctx = Ctx::new(env.clone());
             ctx.read_only = readonly;
             ctx.client = client;
             ctx.execution = Some(execution);
@@ -450,13 +427,13 @@ fn make_serve(
                 .into_iter()
                 .chain(args.get("transactionId").and_then(Value::as_str));
             for id in named {
-                if !state.owns(id) {
-                    return Err(crate::db::transactions::unknown(id).to_json());
+                if !state.owns(&env, id) {
+                    return Err(txs::unknown_transaction(id).to_json());
                 }
             }
             if tool == TRANSACTION_CALL {
                 let result = transaction_call(ctx, args, &state).await;
-                state.release_ended(&app);
+                state.release_ended(&env);
                 return result.map_err(|e| e.to_json());
             }
             if !allowed.contains(&tool) {
@@ -481,36 +458,21 @@ fn make_serve(
                     Err(e) => return Err(e.to_json()),
                 }
             };
-            let mut result = match &shape {
-                Some(shape) => shortcut_call(&app, ctx, &tool, args, shape).await,
-                None => app.registry.call(ctx, &tool, args).await,
+            let result = match &shape {
+                Some(shape) => shortcut_call(&env, ctx, &tool, args, shape).await,
+                None => env.registry.call(ctx, &tool, args).await,
             };
-            match (tool.as_str(), &mut result) {
-                // Begun through the raw tool: still this execution's, rolled back at its end
-                // unless the script commits it. Its connection counts until then.
-                ("pg_transaction_begin", Ok(v)) => {
-                    if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
-                        state.adopt(id);
-                        if let Some(p) = permit {
-                            state.hold_for(id, p);
-                        }
-                    }
-                }
-                // The listing shows only this execution's transactions.
-                ("pg_transaction_status", Ok(Value::Object(out))) => {
-                    if let Some(Value::Array(list)) = out.get_mut("transactions") {
-                        list.retain(|t| {
-                            t.get("transactionId")
-                                .and_then(Value::as_str)
-                                .is_some_and(|id| state.owns(id))
-                        });
-                        let n = list.len();
-                        out.insert("count".into(), n.into());
-                    }
-                }
-                _ => {}
+            // Begun through the raw tool: this execution's (the transactions layer tagged
+            // it), rolled back at its end unless the script commits it. Its connection
+            // counts against the quota until then.
+            if tool == "pg_transaction_begin"
+                && let Ok(v) = &result
+                && let Some(id) = v.get("transactionId").and_then(Value::as_str)
+                && let Some(p) = permit
+            {
+                state.hold_for(id, p);
             }
-            state.release_ended(&app);
+            state.release_ended(&env);
             result.map_err(|e| e.to_json())
         })
     })
@@ -520,7 +482,7 @@ fn make_serve(
 /// without `offset`/`limit` is followed page by page, so `pg.listTables()` is every table
 /// (up to [`SHORTCUT_MAX_PAGES`] pages), not silently the first page.
 async fn shortcut_call(
-    app: &Arc<App>,
+    env: &Arc<Env>,
     ctx: Ctx,
     tool: &str,
     args: Value,
@@ -528,7 +490,7 @@ async fn shortcut_call(
 ) -> ToolResult<Value> {
     let paging = args.get("offset").is_none_or(Value::is_null)
         && args.get("limit").is_none_or(Value::is_null);
-    let mut first = app.registry.call(ctx.clone(), tool, args.clone()).await?;
+    let mut first = env.registry.call(ctx.clone(), tool, args.clone()).await?;
     if paging && let Some(Value::Array(items)) = first.get_mut(shape) {
         let mut items = std::mem::take(items);
         let mut next = first.get("nextOffset").and_then(Value::as_u64);
@@ -540,7 +502,7 @@ async fn shortcut_call(
             if let Value::Object(m) = &mut page_args {
                 m.insert("offset".into(), offset.into());
             }
-            let page = app.registry.call(ctx.clone(), tool, page_args).await?;
+            let page = env.registry.call(ctx.clone(), tool, page_args).await?;
             next = page.get("nextOffset").and_then(Value::as_u64);
             match page.get(shape) {
                 Some(Value::Array(more)) if !more.is_empty() => items.extend(more.iter().cloned()),
@@ -556,9 +518,9 @@ async fn shortcut_call(
 /// `pg.transaction`: begin, commit or roll back a transaction owned by this execution.
 async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResult<Value> {
     let op = args.get("op").and_then(Value::as_str).unwrap_or("");
-    let app = ctx.app.clone();
+    let env = ctx.env.clone();
     let tool = |name: &str| {
-        app.registry
+        env.registry
             .get(name)
             .ok_or_else(|| ToolError::internal(format!("{name} is missing")))
     };
@@ -572,7 +534,6 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
                 .invoke(ctx.clone(), json!({ "readOnly": ctx.read_only }))
                 .await?;
             if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
-                state.adopt(id);
                 state.hold_for(id, permit);
             }
             Ok(v)
@@ -583,12 +544,7 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            let owned = {
-                let mut open = state.transactions.lock().unwrap_or_else(|p| p.into_inner());
-                let pos = open.iter().position(|t| *t == id);
-                pos.map(|p| open.remove(p)).is_some()
-            };
-            if !owned {
+            if !state.owns(&env, &id) {
                 return Err(ToolError::invalid("not a transaction of this execution"));
             }
             let name = if op == "commit" && !ctx.read_only {
@@ -872,7 +828,9 @@ fn failure_error(
     e
 }
 
-pub fn tools() -> Vec<Tool> {
+/// `pg_execute_code`, running on `engine` (the composition root registers it).
+pub fn tools(engine: Arc<Engine>) -> Vec<Tool> {
+    let run = engine.clone();
     vec![
         tool(
             "pg_execute_code",
@@ -880,11 +838,11 @@ pub fn tools() -> Vec<Tool> {
             "Run TypeScript against the database",
             DESCRIPTION,
             DESTRUCTIVE,
-            execute_code,
+            move |ctx, a| execute_code(run.clone(), ctx, a),
         )
         .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")
         .enforcing_read_only()
-        .described_by(describe),
+        .described_by(move |env| describe(&engine, env)),
     ]
 }
 
@@ -895,9 +853,9 @@ One call replaces many tool round trips and keeps intermediate rows out of the c
 /// The description this server shows: only the shortcuts and groups its configuration
 /// reaches (restricted mode has no `pg.execute`), and the discovery entry points. Kept
 /// under 2 KB: it is paid on every `tools/list`.
-fn describe(app: &App) -> String {
-    let restricted = app.config.access_mode == crate::config::AccessMode::Restricted;
-    let manifest = app.code.manifest(app, restricted);
+fn describe(engine: &Engine, env: &Env) -> String {
+    let restricted = env.config.access_mode == crate::config::AccessMode::Restricted;
+    let manifest = engine.manifest(env, restricted);
     let shortcut = |a: &sandbox::Alias| -> String {
         let args = match a.name.as_str() {
             "createIndex" => "{table, columns}".to_string(),

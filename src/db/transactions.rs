@@ -124,8 +124,17 @@ pub enum Outcome {
     AlreadyEnded,
 }
 
+/// An open transaction and who began it: a Code Mode execution's id, or `None` for the MCP
+/// client. An owner's transactions are rolled back together when it ends
+/// ([`TxRegistry::rollback_owned`]), and only its owner may use them. Kept beside the slot,
+/// not in it, so ownership is answered without waiting for a statement running inside.
+struct Entry {
+    owner: Option<String>,
+    slot: Slot,
+}
+
 pub struct TxRegistry {
-    open: std::sync::Mutex<HashMap<String, Slot>>,
+    open: std::sync::Mutex<HashMap<String, Entry>>,
     idle_timeout: Duration,
     /// For READ ONLY transactions, whose locks must not stall DDL (and every reader queued
     /// behind it) for long; at most `idle_timeout`.
@@ -160,37 +169,88 @@ impl TxRegistry {
         (self.read_only_idle_timeout / 10).clamp(Duration::from_millis(250), Duration::from_secs(5))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A poisoned map is still a valid map: the panicking holder never left it half-updated.
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a connection on which BEGIN has already succeeded.
-    pub fn insert(&self, client: Object, read_only: bool, isolation: String) -> String {
+    /// Registers a connection on which BEGIN has already succeeded, on behalf of `owner`.
+    pub fn insert(
+        &self,
+        client: Object,
+        read_only: bool,
+        isolation: String,
+        owner: Option<String>,
+    ) -> String {
         let id = format!("tx_{}", uuid::Uuid::new_v4().simple());
         let now = Instant::now();
-        self.lock().insert(
-            id.clone(),
-            Arc::new(Mutex::new(PinnedTx {
-                client,
-                read_only,
-                isolation,
-                savepoints: Vec::new(),
-                started: now,
-                last_used: now,
-                large_row: false,
-            })),
-        );
+        let slot = Arc::new(Mutex::new(PinnedTx {
+            client,
+            read_only,
+            isolation,
+            savepoints: Vec::new(),
+            started: now,
+            last_used: now,
+            large_row: false,
+        }));
+        self.lock().insert(id.clone(), Entry { owner, slot });
         id
     }
 
     pub fn get(&self, id: &str) -> ToolResult<Slot> {
-        self.lock().get(id).cloned().ok_or_else(|| unknown(id))
+        self.lock()
+            .get(id)
+            .map(|e| e.slot.clone())
+            .ok_or_else(|| unknown(id))
     }
 
     /// Removes the transaction from the registry; the caller finishes it.
     pub fn take(&self, id: &str) -> ToolResult<Slot> {
-        self.lock().remove(id).ok_or_else(|| unknown(id))
+        self.lock()
+            .remove(id)
+            .map(|e| e.slot)
+            .ok_or_else(|| unknown(id))
+    }
+
+    /// Whether `id` is open and was begun by `owner` (`None`: by the MCP client). Waits for
+    /// nothing, even while a statement runs inside the transaction.
+    pub fn owned_by(&self, id: &str, owner: Option<&str>) -> bool {
+        self.lock()
+            .get(id)
+            .is_some_and(|e| e.owner.as_deref() == owner)
+    }
+
+    /// The open transactions `owner` began.
+    pub fn ids_owned_by(&self, owner: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, e)| e.owner.as_deref() == Some(owner))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Rolls back every transaction `owner` began (a Code Mode execution that ended, however
+    /// it ended); returns how many.
+    pub async fn rollback_owned(&self, owner: &str) -> usize {
+        let mine: Vec<Slot> = {
+            let mut map = self.lock();
+            let ids: Vec<String> = map
+                .iter()
+                .filter(|(_, e)| e.owner.as_deref() == Some(owner))
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter()
+                .filter_map(|id| map.remove(id).map(|e| e.slot))
+                .collect()
+        };
+        let n = mine.len();
+        for slot in mine {
+            finish(slot, Finish::Rollback).await.ok();
+        }
+        n
     }
 
     pub fn ids(&self) -> Vec<String> {
@@ -227,7 +287,7 @@ impl TxRegistry {
             let mut map = self.lock();
             let ids: Vec<String> = map
                 .iter()
-                .filter(|(_, slot)| {
+                .filter(|(_, Entry { slot, .. })| {
                     // Checked under the map lock, where nobody can `get` a new handle: a
                     // count of one means no call is using or waiting for it.
                     Arc::strong_count(slot) == 1
@@ -239,7 +299,7 @@ impl TxRegistry {
                 .map(|(id, _)| id.clone())
                 .collect();
             ids.into_iter()
-                .filter_map(|id| map.remove(&id).map(|slot| (id, slot)))
+                .filter_map(|id| map.remove(&id).map(|e| (id, e.slot)))
                 .collect()
         };
         let n = expired.len();
@@ -254,7 +314,7 @@ impl TxRegistry {
 
     /// Rolls back everything; used at shutdown.
     pub async fn rollback_all(&self) -> usize {
-        let all: Vec<Slot> = self.lock().drain().map(|(_, s)| s).collect();
+        let all: Vec<Slot> = self.lock().drain().map(|(_, e)| e.slot).collect();
         let n = all.len();
         for slot in all {
             finish(slot, Finish::Rollback).await.ok();

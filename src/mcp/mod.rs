@@ -14,8 +14,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::app::App;
 use crate::error::{Category, ToolError};
-use crate::tools::{App, Ctx, Tool};
+use crate::tools::{Env, Tool};
 
 /// The TypeScript declarations of the Code Mode `pg` API.
 pub const API_RESOURCE_URI: &str = "pgmcp://code-mode/api.d.ts";
@@ -51,7 +52,7 @@ impl PgMcpServer {
         crate::codemode::api::declarations(
             self.app
                 .code
-                .api_tools(&self.app, self.restricted())
+                .api_tools(&self.app.env, self.restricted())
                 .into_iter(),
         )
     }
@@ -82,7 +83,7 @@ impl PgMcpServer {
 
     /// The text of a Code Mode resource, the same `pg.help()` / `pg.help(group)` return.
     fn resource_text(&self, uri: &str) -> Option<(String, &'static str)> {
-        let manifest = self.app.code.manifest(&self.app, self.restricted());
+        let manifest = self.app.code.manifest(&self.app.env, self.restricted());
         if uri == API_RESOURCE_URI {
             return Some((self.api_declarations(), "application/typescript"));
         }
@@ -97,14 +98,14 @@ impl PgMcpServer {
     }
 }
 
-pub fn to_mcp_tool(t: &Tool, app: &App, restricted: bool) -> McpTool {
+pub fn to_mcp_tool(t: &Tool, env: &Env, restricted: bool) -> McpTool {
     let read_only = t.hints.read_only || (restricted && t.enforces_read_only);
     let annotations = ToolAnnotations::with_title(t.title)
         .read_only(read_only)
         .destructive(t.hints.destructive && !read_only)
         .idempotent(t.hints.idempotent)
         .open_world(t.hints.open_world);
-    McpTool::new_with_raw(t.name, Some(t.description_for(app)), t.input_schema.clone())
+    McpTool::new_with_raw(t.name, Some(t.description_for(env)), t.input_schema.clone())
         .with_title(t.title)
         .with_annotations(annotations)
 }
@@ -191,7 +192,7 @@ impl ServerHandler for PgMcpServer {
         all.mime_type = Some("application/typescript".into());
         all.description = Some("The declarations of the whole pg.* API.".into());
         let mut resources = vec![index, all];
-        let manifest = self.app.code.manifest(&self.app, self.restricted());
+        let manifest = self.app.code.manifest(&self.app.env, self.restricted());
         for group in manifest.group_help.keys() {
             let mut r = Resource::new(
                 format!("{GROUP_RESOURCE_PREFIX}{group}"),
@@ -235,7 +236,7 @@ impl ServerHandler for PgMcpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let mut ctx = Ctx::new(self.app.clone());
+        let mut ctx = self.app.ctx();
         ctx.client = context.peer.peer_info().map(|p| p.client_info.name.clone());
         let name = request.name.to_string();
         let started = std::time::Instant::now();

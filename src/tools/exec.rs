@@ -302,7 +302,7 @@ fn begin_read_only(policy: bool, set_role: Option<&str>) -> String {
 /// read's transaction (or savepoint), so the session is back to the connecting role for
 /// the session reset and for the next caller.
 pub fn set_role_sql(ctx: &Ctx) -> Option<String> {
-    ctx.app
+    ctx.env
         .config
         .read_only_role
         .as_deref()
@@ -365,7 +365,7 @@ fn plans_a_write_only(sql: &str) -> bool {
 /// show that the other layers hold alone (`Config::unsafe_test_only_skip_read_policy`,
 /// which no flag or variable sets).
 fn statement_policy(ctx: &Ctx, sql: &str) -> ToolResult<ReadCheck> {
-    if ctx.app.config.unsafe_test_only_skip_read_policy {
+    if ctx.env.config.unsafe_test_only_skip_read_policy {
         return Ok(ReadCheck::default());
     }
     check_read_only(sql)
@@ -378,7 +378,7 @@ pub fn role_error(ctx: &Ctx, e: tokio_postgres::Error) -> ToolError {
 }
 
 fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
-    let Some(role) = ctx.app.config.read_only_role.as_deref() else {
+    let Some(role) = ctx.env.config.read_only_role.as_deref() else {
         return e;
     };
     // 22023: the role does not exist; 42501: the connecting role may not SET to it.
@@ -421,7 +421,7 @@ fn policy_wanted(ctx: &Ctx, mode: Mode) -> bool {
 
 /// The catalog half of the statement policy, unless a test switched the policy off.
 fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
-    (!ctx.app.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
+    (!ctx.env.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
 }
 
 /// A read in a READ ONLY transaction that is always rolled back, in two round trips (more

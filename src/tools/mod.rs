@@ -23,33 +23,17 @@ use crate::config::{AccessMode, Config};
 use crate::db::{Caps, Db};
 use crate::error::{ToolError, ToolResult};
 
-/// Process-wide state shared by every call.
-pub struct App {
+/// What every call reaches: the database, the configuration, the registry and the audit
+/// log. Built by the composition root (`crate::app`); tools know nothing of what else the
+/// application holds (Code Mode's engine, the MCP server).
+pub struct Env {
     pub db: Db,
     pub config: Config,
     pub registry: Registry,
-    pub code: crate::codemode::Engine,
     pub audit: crate::audit::Audit,
 }
 
-impl App {
-    /// Builds the application state; connects to nothing until the first call.
-    pub fn new(config: Config) -> Result<Arc<App>, crate::config::ConfigError> {
-        let db = Db::new(&config)?;
-        let audit = crate::audit::Audit::new(
-            config.audit_log.as_deref(),
-            config.audit_log_max_bytes,
-            config.audit_redact,
-        );
-        Ok(Arc::new(App {
-            audit,
-            db,
-            config,
-            registry: Registry::builtin(),
-            code: crate::codemode::Engine::default(),
-        }))
-    }
-
+impl Env {
     /// A call context with the configured access mode.
     pub fn ctx(self: &Arc<Self>) -> Ctx {
         Ctx::new(self.clone())
@@ -65,7 +49,7 @@ impl App {
 /// annotated read-only run, and they run in READ ONLY transactions.
 #[derive(Clone)]
 pub struct Ctx {
-    pub app: Arc<App>,
+    pub env: Arc<Env>,
     pub read_only: bool,
     /// Run every statement of this call inside this pinned transaction (Code Mode's
     /// `pg.transaction(tx => …)`), as if each call had passed `transactionId`.
@@ -77,10 +61,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(app: Arc<App>) -> Self {
-        let read_only = app.config.access_mode == AccessMode::Restricted;
+    pub fn new(env: Arc<Env>) -> Self {
+        let read_only = env.config.access_mode == AccessMode::Restricted;
         Ctx {
-            app,
+            env,
             read_only,
             transaction: None,
             client: None,
@@ -89,7 +73,7 @@ impl Ctx {
     }
 
     pub fn db(&self) -> &Db {
-        &self.app.db
+        &self.env.db
     }
 
     pub fn caps(&self) -> Caps {
@@ -97,13 +81,13 @@ impl Ctx {
         // capped for memory (`--code-call-max-result-bytes`), and the execution's answer
         // is what is held to the model's budget.
         let max_bytes = match self.execution {
-            Some(_) => self.app.config.code.code_call_max_result_bytes.max(1024),
-            None => self.app.config.max_result_bytes,
+            Some(_) => self.env.config.code.code_call_max_result_bytes.max(1024),
+            None => self.env.config.max_result_bytes,
         };
         Caps {
-            max_rows: self.app.config.max_rows,
+            max_rows: self.env.config.max_rows,
             max_bytes,
-            budget: Some(self.app.db.results.clone()),
+            budget: Some(self.env.db.results.clone()),
         }
     }
 }
@@ -139,6 +123,9 @@ pub const DESTRUCTIVE: Hints = Hints {
     open_world: false,
 };
 
+/// Renders a tool's description for one server (see [`Tool::describe`]).
+pub type Describe = Arc<dyn Fn(&Env) -> String + Send + Sync>;
+
 type Handler = Arc<dyn Fn(Ctx, Value) -> BoxFuture<'static, ToolResult<Value>> + Send + Sync>;
 
 pub struct Tool {
@@ -155,7 +142,7 @@ pub struct Tool {
     pub enforces_read_only: bool,
     /// Renders the description for this server when it depends on the configuration (Code
     /// Mode names only the `pg.*` entry points the configuration makes reachable).
-    pub describe: Option<fn(&App) -> String>,
+    pub describe: Option<Describe>,
     handler: Handler,
 }
 
@@ -167,15 +154,18 @@ impl Tool {
     }
 
     /// Renders the description per server (see `describe`).
-    pub fn described_by(mut self, describe: fn(&App) -> String) -> Self {
-        self.describe = Some(describe);
+    pub fn described_by(
+        mut self,
+        describe: impl Fn(&Env) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.describe = Some(Arc::new(describe));
         self
     }
 
     /// The description clients are shown on this server.
-    pub fn description_for(&self, app: &App) -> std::borrow::Cow<'static, str> {
-        match self.describe {
-            Some(f) => f(app).into(),
+    pub fn description_for(&self, env: &Env) -> std::borrow::Cow<'static, str> {
+        match &self.describe {
+            Some(f) => f(env).into(),
             None => self.description.into(),
         }
     }
@@ -502,23 +492,22 @@ fn type_label(schema: &Value) -> String {
     }
 }
 
+/// Every database tool, in listing order (the composition root adds Code Mode's).
+pub fn database_tools() -> Vec<Tool> {
+    let mut tools = Vec::new();
+    tools.extend(core::tools());
+    tools.extend(schema::tools());
+    tools.extend(transactions::tools());
+    tools.extend(performance::tools());
+    tools
+}
+
 pub struct Registry {
     tools: Vec<Tool>,
     index: HashMap<&'static str, usize>,
 }
 
 impl Registry {
-    /// Every tool pgmcp knows, in listing order.
-    pub fn builtin() -> Self {
-        let mut tools = Vec::new();
-        tools.extend(core::tools());
-        tools.extend(schema::tools());
-        tools.extend(transactions::tools());
-        tools.extend(performance::tools());
-        tools.extend(crate::codemode::tools());
-        Self::from_tools(tools)
-    }
-
     pub fn from_tools(tools: Vec<Tool>) -> Self {
         let index = tools.iter().enumerate().map(|(i, t)| (t.name, i)).collect();
         Registry { tools, index }
@@ -555,10 +544,10 @@ impl Registry {
     /// The one entry point for calls, from MCP and (later) Code Mode alike: visibility,
     /// the read-only capability and argument validation are all checked here.
     pub async fn call(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
-        if !ctx.app.audit.enabled() {
+        if !ctx.env.audit.enabled() {
             return self.call_unaudited(ctx, name, args).await;
         }
-        let app = ctx.app.clone();
+        let env = ctx.env.clone();
         let mut record = serde_json::json!({
             "kind": "tool",
             "client": ctx.client,
@@ -585,7 +574,7 @@ impl Registry {
                 record["code"] = e.code.clone().into();
             }
         }
-        app.audit.record(record);
+        env.audit.record(record);
         result
     }
 
@@ -593,8 +582,8 @@ impl Registry {
         // Listing is about the client's context budget, not permission: any reachable tool
         // may be called, directly or from code. `-x` and the access mode are what refuse.
         let tool = match self.get(name) {
-            Some(t) if is_reachable(t, &ctx.app.config) => t,
-            _ => return Err(self.unknown_tool(name, &ctx.app.config)),
+            Some(t) if is_reachable(t, &ctx.env.config) => t,
+            _ => return Err(self.unknown_tool(name, &ctx.env.config)),
         };
         if ctx.read_only && !tool.hints.read_only && !tool.enforces_read_only {
             return Err(ToolError::permission(format!(
@@ -751,7 +740,7 @@ mod tests {
 
     #[test]
     fn names_follow_the_convention_and_are_unique() {
-        let r = Registry::builtin();
+        let r = Registry::from_tools(database_tools());
         let mut seen = std::collections::HashSet::new();
         for t in r.all() {
             assert!(t.name.starts_with("pg_"), "{}", t.name);
@@ -939,7 +928,7 @@ mod portability_tests {
     #[test]
     fn every_input_schema_is_portable() {
         let mut problems = Vec::new();
-        for t in Registry::builtin().all() {
+        for t in database_tools() {
             for p in portability_problems(&Value::Object((*t.input_schema).clone())) {
                 problems.push(format!("{}: {p}", t.name));
             }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 use tokio_postgres::SimpleQueryMessage;
 
-use super::{Ctx, DESTRUCTIVE, Hints, READ, Tool, tool};
+use super::{Ctx, DESTRUCTIVE, Env, Hints, READ, Tool, tool};
 use crate::db::ident::quote_ident;
 use crate::db::pool::may_load_library;
 use crate::db::transactions::{
@@ -154,12 +154,12 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
     check_deferrable(a.deferrable, a.isolation_level, read_only)?;
     let registry = &ctx.db().transactions;
     // Every open transaction pins a pooled connection; keep one for everything else.
-    let limit = ctx.app.config.pool_max.saturating_sub(1).max(1);
+    let limit = ctx.env.config.pool_max.saturating_sub(1).max(1);
     if registry.len() >= limit {
         return Err(ToolError::new(
             Category::Limit,
             "TOO_MANY_TRANSACTIONS",
-            format!("{} transactions are already open, the most this server allows (each holds one of --pool-max {} connections)", registry.len(), ctx.app.config.pool_max),
+            format!("{} transactions are already open, the most this server allows (each holds one of --pool-max {} connections)", registry.len(), ctx.env.config.pool_max),
         )
         .suggest("Commit or roll back open transactions first; pg_transaction_status lists them."));
     }
@@ -187,7 +187,7 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
     // --read-only-lock-timeout: queued behind DDL they would otherwise wait as long as it,
     // holding the locks they already have. The statement policy refuses SET and set_config,
     // so no statement inside can lift it.
-    let lock_timeout = match ctx.app.config.read_only_lock_timeout {
+    let lock_timeout = match ctx.env.config.read_only_lock_timeout {
         Some(t) if read_only => format!("SET LOCAL lock_timeout = {}; ", t.as_millis()),
         _ => String::new(),
     };
@@ -226,7 +226,14 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         ));
     }
     let isolation = isolation_name(&isolation);
-    let id = registry.insert(client, server_read_only, isolation.clone());
+    // A Code Mode execution owns what it begins: only it may use it, and it is rolled back
+    // when the execution ends ([`rollback_owned`]).
+    let id = registry.insert(
+        client,
+        server_read_only,
+        isolation.clone(),
+        ctx.execution.clone(),
+    );
     let mut out = json!({
         "transactionId": id,
         "isolationLevel": isolation,
@@ -456,8 +463,12 @@ async fn status(ctx: Ctx, a: StatusArgs) -> ToolResult<Value> {
     let registry = &ctx.db().transactions;
     let timeout = registry.idle_timeout();
     let Some(id) = a.transaction_id else {
-        let transactions: Vec<Value> = registry
-            .ids()
+        // A Code Mode execution sees only its own transactions.
+        let ids = match &ctx.execution {
+            Some(owner) => registry.ids_owned_by(owner),
+            None => registry.ids(),
+        };
+        let transactions: Vec<Value> = ids
             .iter()
             .filter_map(|id| registry.describe(id).ok())
             .collect();
@@ -729,6 +740,29 @@ async fn execute_in(
     };
     tx.touch();
     result
+}
+
+// ---------------------------------------------------------------------------------------
+// Ownership, for the layers that run calls on a caller's behalf (Code Mode)
+
+/// Whether transaction `id` is open and was begun by `owner` (a Code Mode execution).
+pub fn is_owned(env: &Env, id: &str, owner: &str) -> bool {
+    env.db.transactions.owned_by(id, Some(owner))
+}
+
+/// Whether `owner` still has transactions open.
+pub fn owns_any(env: &Env, owner: &str) -> bool {
+    !env.db.transactions.ids_owned_by(owner).is_empty()
+}
+
+/// Rolls back every transaction `owner` began; returns how many.
+pub async fn rollback_owned(env: &Env, owner: &str) -> usize {
+    env.db.transactions.rollback_owned(owner).await
+}
+
+/// The error for a transaction id the caller may not use: as unknown as a made-up one.
+pub fn unknown_transaction(id: &str) -> ToolError {
+    crate::db::transactions::unknown(id)
 }
 
 pub fn tools() -> Vec<Tool> {

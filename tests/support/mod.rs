@@ -96,7 +96,7 @@ pub const READER_ROLE: &str = pgmcp::cluster::READER_ROLE;
 /// Code Mode workers are the built pgmcp binary (the test binary itself is not one).
 /// On the shared test server, reads run as [`READER_ROLE`] (`--read-only-role`), as a
 /// deployment's should; pass `--read-only-role ""` for an App without it.
-pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::tools::App> {
+pub fn app(url: &str, extra: &[&str]) -> std::sync::Arc<pgmcp::app::App> {
     app_with(url, extra, |_| {})
 }
 
@@ -106,7 +106,7 @@ pub fn app_with(
     url: &str,
     extra: &[&str],
     tweak: impl FnOnce(&mut pgmcp::config::Config),
-) -> std::sync::Arc<pgmcp::tools::App> {
+) -> std::sync::Arc<pgmcp::app::App> {
     let mut args = vec![
         "pgmcp",
         "--postgres",
@@ -126,7 +126,7 @@ pub fn app_with(
     let parsed = pgmcp::config::parse_server_args(args).expect("valid test flags");
     let mut config = pgmcp::config::Config::from_args(&parsed).expect("valid test config");
     tweak(&mut config);
-    pgmcp::tools::App::new(config).expect("app builds")
+    pgmcp::app::App::new(config).expect("app builds")
 }
 
 /// Runs `f`'s future to completion on a private thread and runtime, so it works whether or
@@ -147,7 +147,7 @@ fn blocking<T: Send + 'static, F: std::future::Future<Output = T>>(
 
 /// Calls a tool that must succeed with an object; panics with the error otherwise.
 pub async fn ok(
-    app: &std::sync::Arc<pgmcp::tools::App>,
+    app: &std::sync::Arc<pgmcp::app::App>,
     tool: &str,
     args: serde_json::Value,
 ) -> serde_json::Value {
@@ -163,7 +163,7 @@ pub async fn ok(
 /// Calls a tool that must fail; returns the error's wire shape after checking the
 /// fields every error carries.
 pub async fn fail(
-    app: &std::sync::Arc<pgmcp::tools::App>,
+    app: &std::sync::Arc<pgmcp::app::App>,
     tool: &str,
     args: serde_json::Value,
 ) -> serde_json::Value {
