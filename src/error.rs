@@ -27,10 +27,247 @@ pub enum Category {
     Internal,
 }
 
+/// Every error code pgmcp returns: one enum, so a code cannot drift from its spelling
+/// (`error.code` in results, `PgError.code` in Code Mode). Serialized as its
+/// SCREAMING_SNAKE_CASE name; [`Code::ALL`] lists them for docs and tests.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    AlreadyExists,
+    AuthenticationFailed,
+    BridgeClosed,
+    BridgeError,
+    Busy,
+    Cancelled,
+    CatalogChanged,
+    ConnectionFailure,
+    ConnectionLost,
+    ConnectionQuota,
+    ConnectionRefused,
+    ConnectionTimeout,
+    ConstraintViolation,
+    CpuLimit,
+    DatabaseError,
+    DatabaseNotFound,
+    DataException,
+    EngineError,
+    InstructionLimit,
+    InsufficientPrivilege,
+    InternalError,
+    InvalidArgument,
+    InFlightLimit,
+    JsError,
+    LockTimeout,
+    LoopLimit,
+    MemoryLimit,
+    ModuleSyntax,
+    NestingTooDeep,
+    NotFound,
+    PoolClosed,
+    PoolExhausted,
+    QueryCanceled,
+    RateLimited,
+    ReadOnlyRoleUnusable,
+    ReadOnlyViolation,
+    RecursionLimit,
+    ResultMemoryBudget,
+    ResultTooLarge,
+    SavepointNotFound,
+    SerializationFailure,
+    ServerStarting,
+    SourceTooLarge,
+    SqlError,
+    SqlTooDeep,
+    StackOverflow,
+    SyntaxError,
+    Timeout,
+    TlsError,
+    ToolCallLimit,
+    TooManyConnections,
+    TooManyTransactions,
+    TransactionAborted,
+    TransactionNotActive,
+    TransactionNotFound,
+    UndefinedColumn,
+    UndefinedFunction,
+    UndefinedSchema,
+    UndefinedTable,
+    UnknownHost,
+    UnknownTool,
+    Unsettled,
+    WorkerCrashed,
+    WorkerUnavailable,
+}
+
+impl Code {
+    /// Every code, in alphabetical order.
+    pub const ALL: &[Code] = &[
+        Code::AlreadyExists,
+        Code::AuthenticationFailed,
+        Code::BridgeClosed,
+        Code::BridgeError,
+        Code::Busy,
+        Code::Cancelled,
+        Code::CatalogChanged,
+        Code::ConnectionFailure,
+        Code::ConnectionLost,
+        Code::ConnectionQuota,
+        Code::ConnectionRefused,
+        Code::ConnectionTimeout,
+        Code::ConstraintViolation,
+        Code::CpuLimit,
+        Code::DatabaseError,
+        Code::DatabaseNotFound,
+        Code::DataException,
+        Code::EngineError,
+        Code::InstructionLimit,
+        Code::InsufficientPrivilege,
+        Code::InternalError,
+        Code::InvalidArgument,
+        Code::InFlightLimit,
+        Code::JsError,
+        Code::LockTimeout,
+        Code::LoopLimit,
+        Code::MemoryLimit,
+        Code::ModuleSyntax,
+        Code::NestingTooDeep,
+        Code::NotFound,
+        Code::PoolClosed,
+        Code::PoolExhausted,
+        Code::QueryCanceled,
+        Code::RateLimited,
+        Code::ReadOnlyRoleUnusable,
+        Code::ReadOnlyViolation,
+        Code::RecursionLimit,
+        Code::ResultMemoryBudget,
+        Code::ResultTooLarge,
+        Code::SavepointNotFound,
+        Code::SerializationFailure,
+        Code::ServerStarting,
+        Code::SourceTooLarge,
+        Code::SqlError,
+        Code::SqlTooDeep,
+        Code::StackOverflow,
+        Code::SyntaxError,
+        Code::Timeout,
+        Code::TlsError,
+        Code::ToolCallLimit,
+        Code::TooManyConnections,
+        Code::TooManyTransactions,
+        Code::TransactionAborted,
+        Code::TransactionNotActive,
+        Code::TransactionNotFound,
+        Code::UndefinedColumn,
+        Code::UndefinedFunction,
+        Code::UndefinedSchema,
+        Code::UndefinedTable,
+        Code::UnknownHost,
+        Code::UnknownTool,
+        Code::Unsettled,
+        Code::WorkerCrashed,
+        Code::WorkerUnavailable,
+    ];
+
+    /// The code as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::AuthenticationFailed => "AUTHENTICATION_FAILED",
+            Code::BridgeClosed => "BRIDGE_CLOSED",
+            Code::BridgeError => "BRIDGE_ERROR",
+            Code::Busy => "BUSY",
+            Code::Cancelled => "CANCELLED",
+            Code::CatalogChanged => "CATALOG_CHANGED",
+            Code::ConnectionFailure => "CONNECTION_FAILURE",
+            Code::ConnectionLost => "CONNECTION_LOST",
+            Code::ConnectionQuota => "CONNECTION_QUOTA",
+            Code::ConnectionRefused => "CONNECTION_REFUSED",
+            Code::ConnectionTimeout => "CONNECTION_TIMEOUT",
+            Code::ConstraintViolation => "CONSTRAINT_VIOLATION",
+            Code::CpuLimit => "CPU_LIMIT",
+            Code::DatabaseError => "DATABASE_ERROR",
+            Code::DatabaseNotFound => "DATABASE_NOT_FOUND",
+            Code::DataException => "DATA_EXCEPTION",
+            Code::EngineError => "ENGINE_ERROR",
+            Code::InstructionLimit => "INSTRUCTION_LIMIT",
+            Code::InsufficientPrivilege => "INSUFFICIENT_PRIVILEGE",
+            Code::InternalError => "INTERNAL_ERROR",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::InFlightLimit => "IN_FLIGHT_LIMIT",
+            Code::JsError => "JS_ERROR",
+            Code::LockTimeout => "LOCK_TIMEOUT",
+            Code::LoopLimit => "LOOP_LIMIT",
+            Code::MemoryLimit => "MEMORY_LIMIT",
+            Code::ModuleSyntax => "MODULE_SYNTAX",
+            Code::NestingTooDeep => "NESTING_TOO_DEEP",
+            Code::NotFound => "NOT_FOUND",
+            Code::PoolClosed => "POOL_CLOSED",
+            Code::PoolExhausted => "POOL_EXHAUSTED",
+            Code::QueryCanceled => "QUERY_CANCELED",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::ReadOnlyRoleUnusable => "READ_ONLY_ROLE_UNUSABLE",
+            Code::ReadOnlyViolation => "READ_ONLY_VIOLATION",
+            Code::RecursionLimit => "RECURSION_LIMIT",
+            Code::ResultMemoryBudget => "RESULT_MEMORY_BUDGET",
+            Code::ResultTooLarge => "RESULT_TOO_LARGE",
+            Code::SavepointNotFound => "SAVEPOINT_NOT_FOUND",
+            Code::SerializationFailure => "SERIALIZATION_FAILURE",
+            Code::ServerStarting => "SERVER_STARTING",
+            Code::SourceTooLarge => "SOURCE_TOO_LARGE",
+            Code::SqlError => "SQL_ERROR",
+            Code::SqlTooDeep => "SQL_TOO_DEEP",
+            Code::StackOverflow => "STACK_OVERFLOW",
+            Code::SyntaxError => "SYNTAX_ERROR",
+            Code::Timeout => "TIMEOUT",
+            Code::TlsError => "TLS_ERROR",
+            Code::ToolCallLimit => "TOOL_CALL_LIMIT",
+            Code::TooManyConnections => "TOO_MANY_CONNECTIONS",
+            Code::TooManyTransactions => "TOO_MANY_TRANSACTIONS",
+            Code::TransactionAborted => "TRANSACTION_ABORTED",
+            Code::TransactionNotActive => "TRANSACTION_NOT_ACTIVE",
+            Code::TransactionNotFound => "TRANSACTION_NOT_FOUND",
+            Code::UndefinedColumn => "UNDEFINED_COLUMN",
+            Code::UndefinedFunction => "UNDEFINED_FUNCTION",
+            Code::UndefinedSchema => "UNDEFINED_SCHEMA",
+            Code::UndefinedTable => "UNDEFINED_TABLE",
+            Code::UnknownHost => "UNKNOWN_HOST",
+            Code::UnknownTool => "UNKNOWN_TOOL",
+            Code::Unsettled => "UNSETTLED",
+            Code::WorkerCrashed => "WORKER_CRASHED",
+            Code::WorkerUnavailable => "WORKER_UNAVAILABLE",
+        }
+    }
+
+    /// The code with this name, if there is one.
+    pub fn from_name(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Code> for Value {
+    fn from(c: Code) -> Value {
+        Value::from(c.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolError {
     pub error: String,
-    pub code: String,
+    pub code: Code,
     pub category: Category,
     pub recoverable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,26 +285,11 @@ pub struct ToolError {
 
 pub type ToolResult<T = Value> = Result<T, ToolError>;
 
-/// Codes of the fair-sharing limits (ISSUE 8, item 4); each error names the flag to raise.
-pub mod codes {
-    /// No pooled connection became free within `--pool-timeout`.
-    pub const POOL_EXHAUSTED: &str = "POOL_EXHAUSTED";
-    /// One Code Mode execution already uses `--code-max-connections` connections.
-    pub const CONNECTION_QUOTA: &str = "CONNECTION_QUOTA";
-    /// Every sandbox worker (`--code-max-workers`) is busy and the queue is full or the
-    /// wait (`--code-queue-timeout`) ran out; `details.retryAfterMs` says when to retry.
-    pub const BUSY: &str = "BUSY";
-    /// The rows all calls hold together would pass `--max-inflight-result-bytes`.
-    pub const RESULT_MEMORY_BUDGET: &str = "RESULT_MEMORY_BUDGET";
-    /// A statement in a READ ONLY transaction waited longer than `--read-only-lock-timeout`.
-    pub const LOCK_TIMEOUT: &str = "LOCK_TIMEOUT";
-}
-
 impl ToolError {
-    pub fn new(category: Category, code: &str, error: impl Into<String>) -> Self {
+    pub fn new(category: Category, code: Code, error: impl Into<String>) -> Self {
         ToolError {
             error: error.into(),
-            code: code.to_string(),
+            code,
             category,
             recoverable: !matches!(category, Category::Internal),
             suggestion: None,
@@ -78,19 +300,19 @@ impl ToolError {
     }
 
     pub fn invalid(error: impl Into<String>) -> Self {
-        Self::new(Category::Validation, "INVALID_ARGUMENT", error)
+        Self::new(Category::Validation, Code::InvalidArgument, error)
     }
 
-    pub fn not_found(code: &str, error: impl Into<String>) -> Self {
+    pub fn not_found(code: Code, error: impl Into<String>) -> Self {
         Self::new(Category::NotFound, code, error)
     }
 
     pub fn permission(error: impl Into<String>) -> Self {
-        Self::new(Category::Permission, "READ_ONLY_VIOLATION", error)
+        Self::new(Category::Permission, Code::ReadOnlyViolation, error)
     }
 
     pub fn internal(error: impl Into<String>) -> Self {
-        Self::new(Category::Internal, "INTERNAL_ERROR", error)
+        Self::new(Category::Internal, Code::InternalError, error)
     }
 
     pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {
@@ -144,7 +366,7 @@ pub fn from_pg_error(e: &tokio_postgres::Error) -> ToolError {
     if lower.contains("connection refused") {
         return ToolError::new(
             Category::Connection,
-            "CONNECTION_REFUSED",
+            Code::ConnectionRefused,
             format!("could not connect to PostgreSQL: {text}"),
         )
         .suggest("Is the server running and listening on that host and port? Check --host/--pg-port or the connection URL.");
@@ -157,7 +379,7 @@ pub fn from_pg_error(e: &tokio_postgres::Error) -> ToolError {
     {
         return ToolError::new(
             Category::Connection,
-            "UNKNOWN_HOST",
+            Code::UnknownHost,
             format!("could not resolve the database host: {text}"),
         )
         .suggest("Check the host name in --postgres / POSTGRES_URL / PGHOST.");
@@ -165,7 +387,7 @@ pub fn from_pg_error(e: &tokio_postgres::Error) -> ToolError {
     if lower.contains("timeout") || lower.contains("timed out") {
         return ToolError::new(
             Category::Connection,
-            "CONNECTION_TIMEOUT",
+            Code::ConnectionTimeout,
             format!("timed out connecting to PostgreSQL: {text}"),
         )
         .suggest("Check that the host is reachable and not firewalled.");
@@ -173,7 +395,7 @@ pub fn from_pg_error(e: &tokio_postgres::Error) -> ToolError {
     if lower.contains("tls") || lower.contains("ssl") || lower.contains("certificate") {
         return ToolError::new(
             Category::Connection,
-            "TLS_ERROR",
+            Code::TlsError,
             format!("TLS negotiation with PostgreSQL failed: {text}"),
         )
         .suggest(
@@ -183,12 +405,12 @@ pub fn from_pg_error(e: &tokio_postgres::Error) -> ToolError {
     if e.is_closed() || lower.contains("connection closed") || lower.contains("broken pipe") {
         return ToolError::new(
             Category::Connection,
-            "CONNECTION_LOST",
+            Code::ConnectionLost,
             format!("the database connection was lost: {text}"),
         )
         .suggest("Retry the call; a new connection will be opened.");
     }
-    ToolError::new(Category::Connection, "DATABASE_ERROR", text)
+    ToolError::new(Category::Connection, Code::DatabaseError, text)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -207,63 +429,63 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 fn from_db_error(db: &tokio_postgres::error::DbError) -> ToolError {
     let state = db.code().code();
-    let (category, code, suggestion): (Category, &str, Option<String>) = match state {
+    let (category, code, suggestion): (Category, Code, Option<String>) = match state {
         "28P01" | "28000" => (
             Category::Connection,
-            "AUTHENTICATION_FAILED",
+            Code::AuthenticationFailed,
             Some("Check the user name and password (PGPASSWORD, the URL, or --password).".into()),
         ),
         "3D000" => (
             Category::Connection,
-            "DATABASE_NOT_FOUND",
+            Code::DatabaseNotFound,
             Some("Check the database name (--database, PGDATABASE or the URL path); list them with SELECT datname FROM pg_database.".into()),
         ),
         "57P03" => (
             Category::Connection,
-            "SERVER_STARTING",
+            Code::ServerStarting,
             Some("The server is starting up or shutting down; retry shortly.".into()),
         ),
         "53300" => (
             Category::Connection,
-            "TOO_MANY_CONNECTIONS",
+            Code::TooManyConnections,
             Some("Lower --pool-max or raise max_connections on the server.".into()),
         ),
-        "42P01" => (Category::Database, "UNDEFINED_TABLE", Some(
+        "42P01" => (Category::Database, Code::UndefinedTable, Some(
             "Check the name and schema; pg_list_tables shows what exists.".into(),
         )),
-        "42703" => (Category::Database, "UNDEFINED_COLUMN", Some(
+        "42703" => (Category::Database, Code::UndefinedColumn, Some(
             "pg_describe_table shows the table's columns.".into(),
         )),
-        "42883" => (Category::Database, "UNDEFINED_FUNCTION", None),
-        "42P07" | "42710" | "42P06" => (Category::Database, "ALREADY_EXISTS", Some(
+        "42883" => (Category::Database, Code::UndefinedFunction, None),
+        "42P07" | "42710" | "42P06" => (Category::Database, Code::AlreadyExists, Some(
             "Use ifNotExists, or choose another name.".into(),
         )),
-        "3F000" => (Category::Database, "UNDEFINED_SCHEMA", Some(
+        "3F000" => (Category::Database, Code::UndefinedSchema, Some(
             "pg_list_schemas shows what exists.".into(),
         )),
-        "42601" => (Category::Database, "SYNTAX_ERROR", None),
-        "42501" => (Category::Permission, "INSUFFICIENT_PRIVILEGE", Some(
+        "42601" => (Category::Database, Code::SyntaxError, None),
+        "42501" => (Category::Permission, Code::InsufficientPrivilege, Some(
             "The connected role lacks this privilege; connect as a role that has it.".into(),
         )),
-        "25006" => (Category::Permission, "READ_ONLY_VIOLATION", Some(
+        "25006" => (Category::Permission, Code::ReadOnlyViolation, Some(
             "This runs in a read-only transaction; use a write tool in unrestricted access mode.".into(),
         )),
-        "57014" => (Category::Limit, "QUERY_CANCELED", Some(
+        "57014" => (Category::Limit, Code::QueryCanceled, Some(
             "The statement hit the statement timeout or was cancelled; narrow the query or raise --statement-timeout.".into(),
         )),
-        "55P03" => (Category::Limit, codes::LOCK_TIMEOUT, Some(
+        "55P03" => (Category::Limit, Code::LockTimeout, Some(
             "Another session holds a conflicting lock (DDL, VACUUM FULL…); retry later, or raise --read-only-lock-timeout.".into(),
         )),
-        "40001" | "40P01" => (Category::Database, "SERIALIZATION_FAILURE", Some(
+        "40001" | "40P01" => (Category::Database, Code::SerializationFailure, Some(
             "Retry the transaction.".into(),
         )),
-        "25P02" => (Category::Database, "TRANSACTION_ABORTED", Some(
+        "25P02" => (Category::Database, Code::TransactionAborted, Some(
             "An earlier statement failed; roll back (or to a savepoint) before continuing.".into(),
         )),
-        s if s.starts_with("23") => (Category::Database, "CONSTRAINT_VIOLATION", None),
-        s if s.starts_with("22") => (Category::Database, "DATA_EXCEPTION", None),
-        s if s.starts_with("08") => (Category::Connection, "CONNECTION_FAILURE", None),
-        _ => (Category::Database, "SQL_ERROR", None),
+        s if s.starts_with("23") => (Category::Database, Code::ConstraintViolation, None),
+        s if s.starts_with("22") => (Category::Database, Code::DataException, None),
+        s if s.starts_with("08") => (Category::Connection, Code::ConnectionFailure, None),
+        _ => (Category::Database, Code::SqlError, None),
     };
     let mut err = ToolError::new(category, code, db.message().to_string());
     err.sqlstate = Some(state.to_string());

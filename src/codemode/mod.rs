@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::{CodeArgs, Isolation};
-use crate::error::{Category, ToolError, ToolResult, codes};
+use crate::error::{Category, Code, ToolError, ToolResult};
 use crate::tools::transactions as txs;
 use crate::tools::{Ctx, DESTRUCTIVE, Env, Tool, tool};
 use sandbox::{Outcome, SandboxLimits};
@@ -189,7 +189,7 @@ impl ExecState {
         if held >= self.quota {
             return Err(ToolError::new(
                 Category::Limit,
-                codes::CONNECTION_QUOTA,
+                Code::ConnectionQuota,
                 format!(
                     "this execution's {held} open transaction(s) hold all of its {} connections (--code-max-connections)",
                     self.quota
@@ -254,7 +254,7 @@ async fn execute_code(engine: Arc<Engine>, ctx: Ctx, a: ExecuteCodeArgs) -> Tool
         let ms = wait.as_millis().max(1) as u64;
         return Err(ToolError::new(
             Category::Limit,
-            "RATE_LIMITED",
+            Code::RateLimited,
             format!(
                 "too many code executions: at most {} per minute (burst {}) per client",
                 cfg.code_rate_limit, cfg.code_rate_burst
@@ -359,7 +359,7 @@ async fn execute_code(engine: Arc<Engine>, ctx: Ctx, a: ExecuteCodeArgs) -> Tool
             record["js"] = transpiled.js.clone().into();
         }
         if let Err(e) = &result {
-            record["code"] = e.code.clone().into();
+            record["code"] = e.code.into();
             if let Some(limit) = e.details.as_ref().and_then(|d| d.get("limit")) {
                 record["limit"] = limit.clone();
             }
@@ -438,7 +438,7 @@ fn make_serve(
             }
             if !allowed.contains(&tool) {
                 return Err(ToolError::not_found(
-                    "UNKNOWN_TOOL",
+                    Code::UnknownTool,
                     format!("'{tool}' is not available to code on this server"),
                 )
                 .suggest("pg.help() lists what is available.")
@@ -560,6 +560,12 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
     }
 }
 
+/// The code a sandbox, transpiler or worker failure names (their codes are `Code` names;
+/// an unknown one would be a bug, reported as internal).
+fn code_of(name: &str) -> Code {
+    Code::from_name(name).unwrap_or(Code::InternalError)
+}
+
 fn code_error(e: transpile::CodeError) -> ToolError {
     let mut details = Map::new();
     for (k, v) in [
@@ -581,7 +587,8 @@ fn code_error(e: transpile::CodeError) -> ToolError {
         (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),
         _ => e.message.clone(),
     };
-    let mut err = ToolError::new(category, e.code, message).with_details(Value::Object(details));
+    let mut err =
+        ToolError::new(category, code_of(e.code), message).with_details(Value::Object(details));
     if let Some(limit) = &e.limit {
         err = err.suggest(format!("Simplify the code, or raise the limit: {limit}."));
     }
@@ -707,8 +714,8 @@ fn finish(
         } else {
             Category::Limit
         };
-        let mut e =
-            ToolError::new(category, &err.code, message).with_details(Value::Object(details));
+        let mut e = ToolError::new(category, code_of(&err.code), message)
+            .with_details(Value::Object(details));
         if let Some(limit) = &err.limit {
             e = e.suggest(format!(
                 "Do less per execution, or raise the limit ({limit})."
@@ -799,7 +806,7 @@ fn failure_error(
         } => {
             let mut e = ToolError::new(
                 Category::Limit,
-                f.code(),
+                code_of(f.code()),
                 if *queue_full {
                     "every sandbox worker is busy (--code-max-workers) and the queue of waiting executions is full (--code-max-queued)".to_string()
                 } else {
@@ -820,7 +827,7 @@ fn failure_error(
             "Check the server's logs; --sandbox-isolation thread avoids worker processes.".into(),
         ),
     };
-    let mut e = ToolError::new(category, f.code(), message);
+    let mut e = ToolError::new(category, code_of(f.code()), message);
     if !suggestion.is_empty() {
         e = e.suggest(suggestion);
     }

@@ -64,7 +64,7 @@ impl Failure {
             Failure::Crashed(_) => "WORKER_CRASHED",
             Failure::Cancelled => "CANCELLED",
             Failure::Spawn(_) => "WORKER_UNAVAILABLE",
-            Failure::Busy { .. } => crate::error::codes::BUSY,
+            Failure::Busy { .. } => crate::error::Code::Busy.as_str(),
         }
     }
 }

@@ -40,7 +40,7 @@ use crate::db::function_policy::{Builtin, CLASSIFICATION};
 use crate::db::read_policy::{
     Names, ReadCheck, check_function_body, denied, refusal, unclassified_builtin,
 };
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Code, ToolError, ToolResult};
 
 /// OIDs below this are assigned by initdb: built-in objects, immutable for the server's life.
 const FIRST_NORMAL_OID: u32 = 16384;
@@ -423,7 +423,7 @@ fn used_by(mut err: ToolError, via: &str) -> ToolError {
 fn catalog_changed() -> ToolError {
     ToolError::new(
         crate::error::Category::Database,
-        "CATALOG_CHANGED",
+        Code::CatalogChanged,
         "an object this read uses changed while the read-only policy checked it",
     )
     .suggest("Retry the call.")

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
 use crate::config::{Config, ConfigError, describe_target};
-use crate::error::{Category, ToolError, ToolResult, codes, from_pg_error};
+use crate::error::{Category, Code, ToolError, ToolResult, from_pg_error};
 use params::JsonParam;
 
 pub struct Db {
@@ -75,7 +75,7 @@ impl ResultBudget {
         let too_much = || {
             ToolError::new(
                 Category::Limit,
-                codes::RESULT_MEMORY_BUDGET,
+                Code::ResultMemoryBudget,
                 format!(
                     "the server is holding too many result bytes for concurrent calls: {n} more would pass --max-inflight-result-bytes ({})",
                     self.total
@@ -222,7 +222,7 @@ impl Db {
             PoolError::Timeout(deadpool::managed::TimeoutType::Wait) => {
                 return ToolError::new(
                     Category::Limit,
-                    codes::POOL_EXHAUSTED,
+                    Code::PoolExhausted,
                     format!(
                         "every pooled connection stayed busy for {} s (--pool-timeout); {} connections (--pool-max)",
                         self.pool_timeout.as_secs(),
@@ -238,19 +238,19 @@ impl Db {
             }
             PoolError::Timeout(_) => ToolError::new(
                 Category::Connection,
-                "CONNECTION_TIMEOUT",
+                Code::ConnectionTimeout,
                 "timed out waiting for a database connection",
             )
             .suggest("The server may be unreachable, or every pooled connection is busy; raise --pool-max or retry."),
             PoolError::Closed => ToolError::new(
                 Category::Connection,
-                "POOL_CLOSED",
+                Code::PoolClosed,
                 "the server is shutting down",
             )
             .recoverable(false),
             other => ToolError::new(
                 Category::Connection,
-                "CONNECTION_FAILED",
+                Code::ConnectionFailure,
                 format!("could not get a database connection: {other}"),
             ),
         };

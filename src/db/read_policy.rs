@@ -31,7 +31,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use serde_json::{Value, json};
 
 use crate::db::function_policy::{Builtin, CLASSIFICATION};
-use crate::error::{Category, ToolError, ToolResult};
+use crate::error::{Category, Code, ToolError, ToolResult};
 
 /// The names in a statement through which PostgreSQL may execute a function, collected from
 /// the parse tree for the catalog check (`db/catalog_policy.rs`), which looks each of them up
@@ -134,7 +134,7 @@ fn analyse(sql: &str) -> ToolResult<ReadCheck> {
     if stmts.len() > 1 {
         let mut err = ToolError::new(
             Category::Database,
-            "SYNTAX_ERROR",
+            Code::SyntaxError,
             format!(
                 "cannot run multiple commands in one call: the text holds {} statements",
                 stmts.len()
@@ -196,14 +196,14 @@ fn parse_error(e: pg_query::Error) -> ToolError {
         pg_query::Error::Decode(e) if e.to_string().contains("recursion limit") => {
             return ToolError::new(
                 Category::Limit,
-                "SQL_TOO_DEEP",
+                Code::SqlTooDeep,
                 "read-only mode could not check this statement: its expression nesting is too deep to inspect (about 45 chained operators or 25 nested subqueries)",
             )
             .suggest("Split the expression (e.g. use a CTE, sum(), concat() or array functions instead of long operator chains).");
         }
         other => other.to_string(),
     };
-    let mut err = ToolError::new(Category::Database, "SYNTAX_ERROR", message)
+    let mut err = ToolError::new(Category::Database, Code::SyntaxError, message)
         .suggest("Fix the SQL; PostgreSQL's own grammar rejected it.");
     err.sqlstate = Some("42601".into());
     err

@@ -14,7 +14,7 @@ use super::Object;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Code, ToolError, ToolResult};
 
 /// SQLSTATE 25P02: the transaction is aborted, commands ignored until ROLLBACK.
 pub const IN_FAILED_TRANSACTION: &str = "25P02";
@@ -326,7 +326,7 @@ impl TxRegistry {
 /// The error for an id that names no open transaction (or none the caller may use).
 pub fn unknown(id: &str) -> ToolError {
     ToolError::not_found(
-        "TRANSACTION_NOT_FOUND",
+        Code::TransactionNotFound,
         format!("no open transaction '{id}'"),
     )
     .suggest("It was committed, rolled back, or rolled back after being idle; start a new one with pg_transaction_begin (pg_transaction_status lists the open ones).")

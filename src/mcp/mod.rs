@@ -15,7 +15,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::app::App;
-use crate::error::{Category, ToolError};
+use crate::error::{Category, Code, ToolError};
 use crate::tools::{Env, Tool};
 
 /// The TypeScript declarations of the Code Mode `pg` API.
@@ -245,7 +245,7 @@ impl ServerHandler for PgMcpServer {
             r = call => r,
             _ = context.ct.cancelled() => Err(ToolError::new(
                 Category::Limit,
-                "CANCELLED",
+                Code::Cancelled,
                 format!("{name} was cancelled by the client"),
             )),
         };

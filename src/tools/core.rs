@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::exec::{Mode, execute, execute_ddl, read_rows};
 use super::{Ctx, DESTRUCTIVE, READ, Tool, WRITE, tool};
 use crate::db::ident::{QualifiedName, check_type_name, parse_qualified, quote_ident};
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Code, ToolError, ToolResult};
 
 const GROUP: &str = "core";
 
@@ -164,7 +164,7 @@ pub(crate) async fn resolve_relation(ctx: &Ctx, q: &QualifiedName, what: &str) -
         .and_then(|r| r.get("oid"))
         .and_then(Value::as_i64)
         .ok_or_else(|| {
-            ToolError::not_found("NOT_FOUND", format!("{what} '{q}' does not exist")).suggest(
+            ToolError::not_found(Code::NotFound, format!("{what} '{q}' does not exist")).suggest(
                 "Names are case-sensitive; pg_list_tables / pg_list_objects show what exists.",
             )
         })
@@ -847,7 +847,7 @@ async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<Value> {
         }
     }
     Err(
-        ToolError::not_found("NOT_FOUND", format!("no object named '{q}'"))
+        ToolError::not_found(Code::NotFound, format!("no object named '{q}'"))
             .suggest("Names are case-sensitive; pg_list_objects shows what exists."),
     )
 }

@@ -10,7 +10,7 @@ use crate::db::pool::{Conn, end_read_sql, may_load_library};
 use crate::db::read_policy::{ReadCheck, check_read_only};
 use crate::db::transactions::transaction_control;
 use crate::db::{QueryOutput, run_prepared, run_query};
-use crate::error::{Category, ToolError, ToolResult};
+use crate::error::{Category, Code, ToolError, ToolResult};
 use crate::tools::Ctx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,7 +399,7 @@ fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
     }
     let mut out = ToolError::new(
         Category::Permission,
-        "READ_ONLY_ROLE_UNUSABLE",
+        Code::ReadOnlyRoleUnusable,
         format!(
             "--read-only-role {role}: reads cannot switch to it ({})",
             e.error

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{AccessMode, Config};
 use crate::db::{Caps, Db};
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Code, ToolError, ToolResult};
 
 /// What every call reaches: the database, the configuration, the registry and the audit
 /// log. Built by the composition root (`crate::app`); tools know nothing of what else the
@@ -571,7 +571,7 @@ impl Registry {
             Ok(_) => record["outcome"] = "ok".into(),
             Err(e) => {
                 record["outcome"] = "error".into();
-                record["code"] = e.code.clone().into();
+                record["code"] = e.code.into();
             }
         }
         env.audit.record(record);
@@ -603,7 +603,7 @@ impl Registry {
         close.sort();
         let hidden = self.get(name).is_some();
         let mut err = ToolError::not_found(
-            "UNKNOWN_TOOL",
+            Code::UnknownTool,
             if hidden {
                 format!("tool '{name}' is not enabled on this server (tool filter or access mode)")
             } else {

@@ -8,7 +8,7 @@ use super::core::{resolve_relation, user_schema_filter};
 use super::exec::{Mode, execute, read_rows};
 use super::{Ctx, READ, Tool, tool};
 use crate::db::ident::parse_qualified;
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Code, ToolError, ToolResult};
 
 const GROUP: &str = "performance";
 
@@ -163,7 +163,7 @@ async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<Value> {
         .await?;
         return rows.into_iter().next().ok_or_else(|| {
             ToolError::not_found(
-                "NOT_FOUND",
+                Code::NotFound,
                 format!("'{q}' has no table statistics (is it a view?)"),
             )
         });

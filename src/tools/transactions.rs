@@ -20,7 +20,7 @@ use crate::db::transactions::{
     Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate, transaction_control,
 };
 use crate::db::{Caps, run_query};
-use crate::error::{Category, ToolError, ToolResult};
+use crate::error::{Category, Code, ToolError, ToolResult};
 
 const GROUP: &str = "transactions";
 
@@ -158,7 +158,7 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
     if registry.len() >= limit {
         return Err(ToolError::new(
             Category::Limit,
-            "TOO_MANY_TRANSACTIONS",
+            Code::TooManyTransactions,
             format!("{} transactions are already open, the most this server allows (each holds one of --pool-max {} connections)", registry.len(), ctx.env.config.pool_max),
         )
         .suggest("Commit or roll back open transactions first; pg_transaction_status lists them."));
@@ -268,7 +268,7 @@ async fn commit(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
         Ok(Outcome::AbortedRolledBack) => Err(add_details(
             ToolError::new(
                 Category::Database,
-                "TRANSACTION_ABORTED",
+                Code::TransactionAborted,
                 format!("transaction {id} was NOT committed: an earlier statement in it failed, so PostgreSQL rolled it back and none of its changes were saved"),
             )
             .suggest("Start a new transaction and redo the work. To survive an expected error inside a transaction, take a savepoint first and pg_transaction_rollback_to it after the error."),
@@ -277,7 +277,7 @@ async fn commit(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
         Ok(Outcome::AlreadyEnded) => Err(add_details(
             ToolError::new(
                 Category::Database,
-                "TRANSACTION_NOT_ACTIVE",
+                Code::TransactionNotActive,
                 format!("transaction {id} was no longer open: a COMMIT or ROLLBACK statement run through it had already ended it, and later statements ran outside any transaction"),
             )
             .suggest("Check the data; end transactions with pg_transaction_commit / pg_transaction_rollback, not with SQL."),
@@ -393,7 +393,7 @@ async fn savepoint_command(
 fn savepoint_error(e: tokio_postgres::Error, name: &str, known: &[String], id: &str) -> ToolError {
     if sqlstate(&e) == Some("3B001") {
         return ToolError::not_found(
-            "SAVEPOINT_NOT_FOUND",
+            Code::SavepointNotFound,
             format!("transaction {id} has no savepoint '{name}'"),
         )
         .suggest(if known.is_empty() {
