@@ -202,12 +202,7 @@ async fn exec(config: Config, file: String, opts: ExecOpts) -> anyhow::Result<Ex
     let outcome = app.call("pg_execute_code", args).await;
     app.shutdown(None).await;
     let (body, code) = match outcome {
-        Ok(mut v) => {
-            if let Some(m) = v.as_object_mut() {
-                m.remove("_meta");
-            }
-            (v, ExitCode::SUCCESS)
-        }
+        Ok(v) => (v, ExitCode::SUCCESS),
         Err(e) => (e.to_json(), ExitCode::FAILURE),
     };
     println!("{}", serde_json::to_string_pretty(&body)?);

@@ -337,8 +337,18 @@ fn method_declaration(t: &Tool, indent: &str) -> String {
         t.summary(),
         t.name,
         method_name(t.name, t.group),
-        t.returns.unwrap_or("any")
+        return_type(t)
     )
+}
+
+/// The TypeScript type a method resolves to: derived from the tool's output schema, or
+/// written by hand where a tool declares it; `unknown` (never `any`) where neither exists.
+pub fn return_type(t: &Tool) -> std::borrow::Cow<'static, str> {
+    match (t.returns, &t.output_schema) {
+        (Some(ts), _) => ts.into(),
+        (None, Some(schema)) => ts_type(&Value::Object((**schema).clone())).into(),
+        (None, None) => "unknown".into(),
+    }
 }
 
 fn type_names(schema: &Value) -> Vec<String> {
@@ -485,8 +495,8 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
             .iter()
             .find(|(a, _, _)| a == name)
             .map(|(_, _, ts)| *ts)
-            .or(t.returns)
-            .unwrap_or("any");
+            .map(std::borrow::Cow::Borrowed)
+            .unwrap_or_else(|| return_type(t));
         out.push_str(&format!(
             "  /** {} (shortcut for {tool}) */\n  {name}({}): Promise<{returns}>;\n",
             t.summary(),

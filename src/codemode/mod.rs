@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::config::{CodeArgs, Isolation};
 use crate::error::{Category, Code, ToolError, ToolResult};
 use crate::tools::transactions as txs;
-use crate::tools::{Ctx, DESTRUCTIVE, Env, Tool, tool};
+use crate::tools::{Ctx, DESTRUCTIVE, Env, Tool, WithMeta, tool_with_meta};
 use sandbox::{Outcome, SandboxLimits};
 
 use worker::{Failure, Serve, WorkerPool};
@@ -150,6 +150,53 @@ pub struct ExecuteCodeArgs {
     pub metrics: Option<bool>,
 }
 
+/// What `pg_execute_code` answers: the script's value, and what the model needs to read
+/// it (logs, truncation, a clamped timeout). Metrics travel as MCP `_meta` ([`WithMeta`]),
+/// or here too when asked for.
+#[derive(serde::Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteCodeResult {
+    /// Always true: a failed execution is an error result.
+    pub success: bool,
+    /// The script's return value (JSON; `undefined` becomes null).
+    pub result: Value,
+    /// Set when `result` is a preview because the whole value was over the answer budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_truncated: Option<ResultTruncated>,
+    /// `console.*` output, oldest first (cut to the budget, marked when cut).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Vec<LogLine>>,
+    /// Set when the requested timeout was above the server's maximum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_clamped: Option<TimeoutClamped>,
+    /// Time, CPU, memory, tool calls and token estimate, when `metrics: true` was passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Map<String, Value>>,
+}
+
+#[derive(serde::Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultTruncated {
+    pub original_bytes: u64,
+    pub max_bytes: u64,
+    /// The server option that raises the limit.
+    pub raise_with: String,
+}
+
+#[derive(serde::Serialize, Deserialize, JsonSchema)]
+pub struct LogLine {
+    /// `log`, `info`, `warn`, `error` or `debug`.
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(serde::Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeoutClamped {
+    pub requested_ms: u64,
+    pub used_ms: u64,
+}
+
 /// Mutable facts about one execution, shared with the bridge's call handler.
 struct ExecState {
     /// The execution's id: the owner tag of the transactions it begins (with
@@ -246,7 +293,11 @@ pub fn limits(cfg: &CodeArgs) -> SandboxLimits {
     }
 }
 
-async fn execute_code(engine: Arc<Engine>, ctx: Ctx, a: ExecuteCodeArgs) -> ToolResult<Value> {
+async fn execute_code(
+    engine: Arc<Engine>,
+    ctx: Ctx,
+    a: ExecuteCodeArgs,
+) -> ToolResult<WithMeta<ExecuteCodeResult>> {
     let started = Instant::now();
     let cfg = ctx.env.config.code.clone();
     let client = ctx.client.clone().unwrap_or_else(|| "local".into());
@@ -460,7 +511,7 @@ fn make_serve(
             };
             let result = match &shape {
                 Some(shape) => shortcut_call(&env, ctx, &tool, args, shape).await,
-                None => env.registry.call(ctx, &tool, args).await,
+                None => env.registry.call(ctx, &tool, args).await.map(|o| o.body),
             };
             // Begun through the raw tool: this execution's (the transactions layer tagged
             // it), rolled back at its end unless the script commits it. Its connection
@@ -490,7 +541,11 @@ async fn shortcut_call(
 ) -> ToolResult<Value> {
     let paging = args.get("offset").is_none_or(Value::is_null)
         && args.get("limit").is_none_or(Value::is_null);
-    let mut first = env.registry.call(ctx.clone(), tool, args.clone()).await?;
+    let mut first = env
+        .registry
+        .call(ctx.clone(), tool, args.clone())
+        .await?
+        .body;
     if paging && let Some(Value::Array(items)) = first.get_mut(shape) {
         let mut items = std::mem::take(items);
         let mut next = first.get("nextOffset").and_then(Value::as_u64);
@@ -502,7 +557,7 @@ async fn shortcut_call(
             if let Value::Object(m) = &mut page_args {
                 m.insert("offset".into(), offset.into());
             }
-            let page = env.registry.call(ctx.clone(), tool, page_args).await?;
+            let page = env.registry.call(ctx.clone(), tool, page_args).await?.body;
             next = page.get("nextOffset").and_then(Value::as_u64);
             match page.get(shape) {
                 Some(Value::Array(more)) if !more.is_empty() => items.extend(more.iter().cloned()),
@@ -532,7 +587,8 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
             // whatever tools are exposed. Read-only executions get READ ONLY transactions.
             let v = tool("pg_transaction_begin")?
                 .invoke(ctx.clone(), json!({ "readOnly": ctx.read_only }))
-                .await?;
+                .await?
+                .body;
             if let Some(id) = v.get("transactionId").and_then(Value::as_str) {
                 state.hold_for(id, permit);
             }
@@ -555,6 +611,7 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
             tool(name)?
                 .invoke(ctx, json!({ "transactionId": id }))
                 .await
+                .map(|o| o.body)
         }
         _ => Err(ToolError::invalid("unknown transaction operation")),
     }
@@ -676,7 +733,7 @@ fn finish(
     clamped: Option<Value>,
     inline_metrics: bool,
     budget: usize,
-) -> ToolResult<Value> {
+) -> ToolResult<WithMeta<ExecuteCodeResult>> {
     let logs = (!outcome.logs.is_empty())
         .then(|| serde_json::to_value(&outcome.logs).unwrap_or(Value::Null));
     if let Some(err) = &outcome.error {
@@ -750,8 +807,12 @@ fn finish(
     if inline_metrics {
         body.insert("metrics".into(), m.clone());
     }
-    body.insert("_meta".into(), json!({ "metrics": m }));
-    Ok(Value::Object(body))
+    let body = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ToolError::internal(format!("the execution's answer is malformed: {e}")))?;
+    Ok(WithMeta {
+        body,
+        meta: Some(json!({ "metrics": m })),
+    })
 }
 
 fn failure_error(
@@ -839,7 +900,7 @@ fn failure_error(
 pub fn tools(engine: Arc<Engine>) -> Vec<Tool> {
     let run = engine.clone();
     vec![
-        tool(
+        tool_with_meta(
             "pg_execute_code",
             GROUP,
             "Run TypeScript against the database",
@@ -847,7 +908,6 @@ pub fn tools(engine: Arc<Engine>) -> Vec<Tool> {
             DESTRUCTIVE,
             move |ctx, a| execute_code(run.clone(), ctx, a),
         )
-        .returns("{ success: true; result: any; logs?: { level: string; message: string }[] }")
         .enforcing_read_only()
         .described_by(move |env| describe(&engine, env)),
     ]

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::{Category, Code, ToolError};
-use crate::tools::{Env, Tool};
+use crate::tools::{Env, Tool, ToolOutput};
 
 /// The TypeScript declarations of the Code Mode `pg` API.
 pub const API_RESOURCE_URI: &str = "pgmcp://code-mode/api.d.ts";
@@ -111,11 +111,9 @@ pub fn to_mcp_tool(t: &Tool, env: &Env, restricted: bool) -> McpTool {
 }
 
 /// A tool outcome as MCP content: the JSON object in `structuredContent`, mirrored as text.
-pub fn to_call_result(result: Result<Value, ToolError>) -> CallToolResult {
+pub fn to_call_result(result: Result<ToolOutput, ToolError>) -> CallToolResult {
     let (result, meta) = match result {
-        Ok(mut v) => {
-            // A tool may attach protocol metadata under `_meta`; it is not content.
-            let meta = v.as_object_mut().and_then(|m| m.remove("_meta"));
+        Ok(ToolOutput { body: v, meta }) => {
             // structuredContent must be an object; wrap anything else.
             let v = if v.is_object() {
                 v

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -39,9 +40,9 @@ impl Env {
         Ctx::new(self.clone())
     }
 
-    /// Calls a tool by name through the registry, as MCP does.
+    /// Calls a tool by name through the registry, as MCP does; the result's body.
     pub async fn call(self: &Arc<Self>, name: &str, args: Value) -> ToolResult<Value> {
-        self.registry.call(self.ctx(), name, args).await
+        Ok(self.registry.call(self.ctx(), name, args).await?.body)
     }
 }
 
@@ -126,7 +127,66 @@ pub const DESTRUCTIVE: Hints = Hints {
 /// Renders a tool's description for one server (see [`Tool::describe`]).
 pub type Describe = Arc<dyn Fn(&Env) -> String + Send + Sync>;
 
-type Handler = Arc<dyn Fn(Ctx, Value) -> BoxFuture<'static, ToolResult<Value>> + Send + Sync>;
+/// What a tool returns: its body (the typed output, as JSON: MCP `structuredContent`, the
+/// value a `pg.*` call resolves to) and protocol metadata kept apart from it (MCP `_meta`,
+/// e.g. Code Mode's metrics). No layer adds or strips magic keys in the body.
+#[derive(Debug, Clone)]
+pub struct ToolOutput {
+    pub body: Value,
+    pub meta: Option<Value>,
+}
+
+/// A typed body with protocol metadata, for the few tools that report some (Code Mode).
+pub struct WithMeta<O> {
+    pub body: O,
+    pub meta: Option<Value>,
+}
+
+/// A tool's identity, next to its handler: name, title, description, annotations and the
+/// Code Mode shortcuts that reach it. `SPEC.tool(GROUP, handler)` makes the [`Tool`]; the
+/// handler's argument and result types give its input and output schemas.
+pub struct Spec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub hints: Hints,
+    /// Code Mode shortcuts (`pg.query(sql, params?)`) for this tool.
+    pub shortcuts: &'static [Shortcut],
+}
+
+/// A top-level `pg.<name>(…)` shortcut for a tool: its positional parameters, and the key
+/// of the result's listed array it returns instead of the whole result (`pg.listTables()`
+/// is `Table[]`; the group method keeps the tool's full result).
+#[derive(Debug, Clone, Copy)]
+pub struct Shortcut {
+    pub name: &'static str,
+    pub positional: &'static [&'static str],
+    pub unwraps: Option<&'static str>,
+}
+
+impl Spec {
+    /// The tool: this identity in `group`, running `handler`.
+    pub fn tool<A, O, F, Fut>(&self, group: &'static str, handler: F) -> Tool
+    where
+        A: DeserializeOwned + JsonSchema + Send + 'static,
+        O: Serialize + JsonSchema + Send + 'static,
+        F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolResult<O>> + Send + 'static,
+    {
+        let mut t = tool(
+            self.name,
+            group,
+            self.title,
+            self.description,
+            self.hints,
+            handler,
+        );
+        t.shortcuts = self.shortcuts;
+        t
+    }
+}
+
+type Handler = Arc<dyn Fn(Ctx, Value) -> BoxFuture<'static, ToolResult<ToolOutput>> + Send + Sync>;
 
 pub struct Tool {
     pub name: &'static str,
@@ -135,8 +195,14 @@ pub struct Tool {
     pub description: &'static str,
     pub hints: Hints,
     pub input_schema: Arc<Map<String, Value>>,
-    /// TypeScript type of the success object, for the Code Mode declarations.
+    /// JSON Schema of the result body, derived from the handler's output type (`None` while
+    /// a tool still returns untyped JSON).
+    pub output_schema: Option<Arc<Map<String, Value>>>,
+    /// TypeScript type of the success object for the Code Mode declarations, where it is
+    /// written by hand rather than derived from `output_schema`.
     pub returns: Option<&'static str>,
+    /// Code Mode shortcuts for this tool (see [`Shortcut`]).
+    pub shortcuts: &'static [Shortcut],
     /// The tool enforces read-only mode itself (Code Mode runs every inner call read-only),
     /// so it stays available in restricted mode despite not being read-only by nature.
     pub enforces_read_only: bool,
@@ -190,15 +256,16 @@ impl Tool {
         self.description.lines().next().unwrap_or("")
     }
 
-    pub async fn invoke(&self, ctx: Ctx, args: Value) -> ToolResult<Value> {
+    pub async fn invoke(&self, ctx: Ctx, args: Value) -> ToolResult<ToolOutput> {
         (self.handler)(ctx, args).await
     }
 }
 
-/// Builds a tool whose arguments are the Rust type `A`: its JSON Schema is derived with
-/// schemars and incoming arguments are deserialized with serde before `f` runs, so a
-/// handler never sees malformed input.
-pub fn tool<A, F, Fut>(
+/// Builds a tool whose arguments are the Rust type `A` and whose result is the Rust type
+/// `O`: the input schema is derived with schemars and incoming arguments are deserialized
+/// with serde before `f` runs, so a handler never sees malformed input; the output schema is
+/// derived from `O` (`serde_json::Value` means untyped).
+pub fn tool<A, O, F, Fut>(
     name: &'static str,
     group: &'static str,
     title: &'static str,
@@ -208,16 +275,69 @@ pub fn tool<A, F, Fut>(
 ) -> Tool
 where
     A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: Serialize + JsonSchema + Send + 'static,
     F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ToolResult<Value>> + Send + 'static,
+    Fut: Future<Output = ToolResult<O>> + Send + 'static,
+{
+    build::<A, O, O, F, Fut>(name, group, title, description, hints, f, move |body: O| {
+        Ok(ToolOutput {
+            body: to_body(name, &body)?,
+            meta: None,
+        })
+    })
+}
+
+/// [`tool`] for a handler that also reports protocol metadata ([`WithMeta`]).
+pub fn tool_with_meta<A, O, F, Fut>(
+    name: &'static str,
+    group: &'static str,
+    title: &'static str,
+    description: &'static str,
+    hints: Hints,
+    f: F,
+) -> Tool
+where
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: Serialize + JsonSchema + Send + 'static,
+    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ToolResult<WithMeta<O>>> + Send + 'static,
+{
+    build::<A, O, WithMeta<O>, F, Fut>(name, group, title, description, hints, f, move |out| {
+        Ok(ToolOutput {
+            body: to_body(name, &out.body)?,
+            meta: out.meta,
+        })
+    })
+}
+
+fn to_body<O: Serialize>(name: &str, body: &O) -> ToolResult<Value> {
+    serde_json::to_value(body)
+        .map_err(|e| ToolError::internal(format!("{name}: its result could not be encoded: {e}")))
+}
+
+fn build<A, O, R, F, Fut>(
+    name: &'static str,
+    group: &'static str,
+    title: &'static str,
+    description: &'static str,
+    hints: Hints,
+    f: F,
+    output: impl Fn(R) -> ToolResult<ToolOutput> + Send + Sync + 'static,
+) -> Tool
+where
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    O: Serialize + JsonSchema + Send + 'static,
+    R: Send + 'static,
+    F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ToolResult<R>> + Send + 'static,
 {
     let input_schema = Arc::new(schema_for::<A>());
     let schema_for_errors = input_schema.clone();
-    let f = Arc::new(f);
+    let (f, output) = (Arc::new(f), Arc::new(output));
     let handler: Handler = Arc::new(move |ctx, args| {
         let parsed = parse_args::<A>(name, &schema_for_errors, args);
-        let f = f.clone();
-        Box::pin(async move { f(ctx, parsed?).await })
+        let (f, output) = (f.clone(), output.clone());
+        Box::pin(async move { output(f(ctx, parsed?).await?) })
     });
     Tool {
         name,
@@ -226,10 +346,29 @@ where
         description,
         hints,
         input_schema,
+        output_schema: output_schema_for::<O>().map(Arc::new),
         returns: None,
+        shortcuts: &[],
         enforces_read_only: false,
         describe: None,
         handler,
+    }
+}
+
+/// The portable JSON Schema of a result type, or `None` for untyped JSON.
+fn output_schema_for<O: JsonSchema>() -> Option<Map<String, Value>> {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<O>().to_value();
+    if let Value::Object(map) = &mut schema {
+        map.remove("$schema");
+        map.remove("title");
+    }
+    make_portable(&mut schema, false);
+    match schema {
+        Value::Object(m) if Value::Object(m.clone()) != any_json_value() => Some(m),
+        _ => None,
     }
 }
 
@@ -543,7 +682,7 @@ impl Registry {
 
     /// The one entry point for calls, from MCP and (later) Code Mode alike: visibility,
     /// the read-only capability and argument validation are all checked here.
-    pub async fn call(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
+    pub async fn call(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<ToolOutput> {
         if !ctx.env.audit.enabled() {
             return self.call_unaudited(ctx, name, args).await;
         }
@@ -578,7 +717,7 @@ impl Registry {
         result
     }
 
-    async fn call_unaudited(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<Value> {
+    async fn call_unaudited(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<ToolOutput> {
         // Listing is about the client's context budget, not permission: any reachable tool
         // may be called, directly or from code. `-x` and the access mode are what refuse.
         let tool = match self.get(name) {
