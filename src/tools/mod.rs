@@ -3,6 +3,7 @@
 //! `pgmcp list-tools`, docs/TOOLS.md — is generated from this one list, so adding a tool
 //! is one `tool(...)` entry in its group's file.
 
+pub mod catalog;
 pub mod core;
 pub mod exec;
 pub mod filter;
@@ -631,6 +632,18 @@ fn type_label(schema: &Value) -> String {
     }
 }
 
+/// A check run on every successful result of an in-process call: the test suite installs
+/// one that validates the body against the tool's output schema, so every call any test
+/// makes holds the tool to its declared type.
+pub type OutputCheck = fn(&Tool, &Value);
+
+static OUTPUT_CHECK: std::sync::OnceLock<OutputCheck> = std::sync::OnceLock::new();
+
+/// Installs the process-wide [`OutputCheck`] (once; later calls are ignored).
+pub fn set_output_check(check: OutputCheck) {
+    let _ = OUTPUT_CHECK.set(check);
+}
+
 /// Every database tool, in listing order (the composition root adds Code Mode's).
 pub fn database_tools() -> Vec<Tool> {
     let mut tools = Vec::new();
@@ -730,7 +743,11 @@ impl Registry {
             ))
             .suggest("Use a read-only tool such as pg_read_query, or run the server with --access-mode unrestricted."));
         }
-        tool.invoke(ctx, args).await
+        let out = tool.invoke(ctx, args).await?;
+        if let Some(check) = OUTPUT_CHECK.get() {
+            check(tool, &out.body);
+        }
+        Ok(out)
     }
 
     fn unknown_tool(&self, name: &str, config: &Config) -> ToolError {

@@ -7,12 +7,13 @@
 //! except the integers of pg_create_sequence, which are typed `i64` and rendered as such.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::catalog::{Listing, PageInfo};
 use super::core::{paged, resolve_relation, user_schema_filter};
 use super::exec::{execute_ddl, read_rows};
-use super::{Ctx, DESTRUCTIVE, READ, Tool, WRITE, tool};
+use super::{Ctx, DESTRUCTIVE, READ, Spec, Tool, WRITE, tool};
 use crate::db::ident::{QualifiedName, parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
 
@@ -76,6 +77,14 @@ fn cascade(b: bool) -> &'static str {
 // ---------------------------------------------------------------------------
 // Schemas
 
+const LIST_SCHEMAS: Spec = Spec {
+    name: "pg_list_schemas",
+    title: "List schemas",
+    description: "List schemas with owner, number of tables and views, total size and comment.\nSystem schemas (pg_catalog, information_schema, pg_toast…, pg_temp…) are hidden unless includeSystem; filter by name with `pattern`; page with limit/offset.",
+    hints: READ,
+    shortcuts: &[],
+};
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListSchemasArgs {
@@ -92,34 +101,47 @@ pub struct ListSchemasArgs {
     pub offset: u32,
 }
 
-async fn list_schemas(ctx: Ctx, a: ListSchemasArgs) -> ToolResult<Value> {
-    let sql = format!(
-        "SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
-                (SELECT count(*) FROM pg_class c
-                  WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition) AS tables,
-                (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('v', 'm')) AS views,
-                (SELECT pg_size_pretty(coalesce(sum(pg_total_relation_size(c.oid)), 0)) FROM pg_class c
-                  WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'm')) AS size,
-                obj_description(n.oid, 'pg_namespace') AS comment,
-                count(*) OVER () AS _total
-           FROM pg_namespace n
-          WHERE ($1::text IS NULL OR n.nspname ILIKE $1)
-            AND {}
-          ORDER BY n.nspname LIMIT $3 OFFSET $4",
-        user_schema_filter("n.nspname", 2)
-    );
-    let rows = read_rows(
-        &ctx,
-        &sql,
-        &[
-            json!(a.pattern),
-            json!(a.include_system),
-            json!(a.limit),
-            json!(a.offset),
-        ],
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct SchemaRow {
+    pub name: String,
+    pub owner: String,
+    /// Tables (ordinary, partitioned and foreign; partitions not counted).
+    pub tables: i64,
+    /// Views and materialized views.
+    pub views: i64,
+    /// Total size of its tables and materialized views, e.g. `1234 kB`.
+    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SchemaList {
+    pub schemas: Vec<SchemaRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+async fn list_schemas(ctx: Ctx, a: ListSchemasArgs) -> ToolResult<SchemaList> {
+    let page = Listing::new(
+        "n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
+         (SELECT count(*) FROM pg_class c
+           WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition) AS tables,
+         (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('v', 'm')) AS views,
+         (SELECT pg_size_pretty(coalesce(sum(pg_total_relation_size(c.oid)), 0)) FROM pg_class c
+           WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'm')) AS size,
+         obj_description(n.oid, 'pg_namespace') AS comment",
+        "pg_namespace n",
     )
+    .pattern("n.nspname", a.pattern.as_deref())
+    .hide_system_schemas("n.nspname", a.include_system)
+    .order_by("n.nspname")
+    .page(&ctx, a.limit, a.offset)
     .await?;
-    Ok(paged("schemas", rows, a.offset))
+    Ok(SchemaList {
+        schemas: page.items,
+        page: page.info,
+    })
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -832,14 +854,7 @@ async fn list_constraints(ctx: Ctx, a: ListConstraintsArgs) -> ToolResult<Value>
 
 pub fn tools() -> Vec<Tool> {
     vec![
-        tool(
-            "pg_list_schemas",
-            GROUP,
-            "List schemas",
-            "List schemas with owner, number of tables and views, total size and comment.\nSystem schemas (pg_catalog, information_schema, pg_toast…, pg_temp…) are hidden unless includeSystem; filter by name with `pattern`; page with limit/offset.",
-            READ,
-            list_schemas,
-        ),
+        LIST_SCHEMAS.tool(GROUP, list_schemas),
         tool(
             "pg_create_schema",
             GROUP,

@@ -126,7 +126,43 @@ pub fn app_with(
     let parsed = pgmcp::config::parse_server_args(args).expect("valid test flags");
     let mut config = pgmcp::config::Config::from_args(&parsed).expect("valid test config");
     tweak(&mut config);
+    pgmcp::tools::set_output_check(check_output);
     pgmcp::app::App::new(config).expect("app builds")
+}
+
+/// Every result a test sees must match the tool's declared output schema: a tool whose
+/// body drifts from its type fails whichever test called it.
+fn check_output(tool: &pgmcp::tools::Tool, body: &serde_json::Value) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    static VALIDATORS: OnceLock<Mutex<HashMap<&'static str, Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    let Some(schema) = &tool.output_schema else {
+        return;
+    };
+    let validator =
+        VALIDATORS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap()
+            .entry(tool.name)
+            .or_insert_with(|| {
+                let schema = serde_json::Value::Object((**schema).clone());
+                Arc::new(jsonschema::draft202012::new(&schema).unwrap_or_else(|e| {
+                    panic!("{}: output schema does not compile: {e}", tool.name)
+                }))
+            })
+            .clone();
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{}: result does not match its output schema: {errors:?}\nresult: {body}",
+        tool.name
+    );
 }
 
 /// Runs `f`'s future to completion on a private thread and runtime, so it works whether or
