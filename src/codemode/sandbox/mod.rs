@@ -104,7 +104,7 @@ use serde_json::Value;
 use super::convert::{self, ConvertOptions, Converter};
 
 /// The prelude that builds `pg` and `console`.
-const PRELUDE: &str = include_str!("../../js-prelude/prelude.js");
+const PRELUDE: &str = include_str!("../../../js-prelude/prelude.js");
 
 /// Largest ArrayBuffer the sandbox may allocate.
 pub const MAX_BUFFER_BYTES: u64 = 64 * 1024 * 1024;
