@@ -26,11 +26,11 @@
 //!
 //! Layout: this file holds the pipeline and the public API (codes, limits, [`Transpiled`],
 //! [`transpile`]); the stages live in submodules, one concern each:
-//! * [`nesting`]: the nesting pre-scan, a small JavaScript lexer (step 2);
-//! * [`passes`]: the AST passes, module-syntax rejection and the async wrapper (steps 4, 6);
-//! * [`positions`]: line index, caret snippets and the source-map token table behind
+//! * `nesting`: the nesting pre-scan, a small JavaScript lexer (step 2);
+//! * `passes`: the AST passes, module-syntax rejection and the async wrapper (steps 4, 6);
+//! * `positions`: line index, caret snippets and the source-map token table behind
 //!   [`Transpiled::original_position`] (step 7);
-//! * [`errors`]: [`CodeError`] and the shaping of oxc diagnostics into it (step 3).
+//! * `errors`: [`CodeError`] and the shaping of oxc diagnostics into it (step 3).
 
 mod errors;
 mod nesting;
