@@ -111,6 +111,12 @@ pub const MAX_ERROR_NAME_BYTES: usize = 256;
 /// Largest serialized argument object of one `pg.*` call.
 pub const MAX_ARGS_BYTES: usize = 8 * 1024 * 1024;
 
+/// Instructions charged for every promise job on top of the bytecode it runs. A job whose
+/// callbacks are all native runs no bytecode at all, and a cycle of such jobs (a thenable whose
+/// `then` is `Promise.prototype.then` bound to a promise fulfilled with that thenable) would
+/// otherwise never use up the budget.
+const JOB_COST: u64 = 16;
+
 /// Source name of the user program in stack traces (`at f (script.js:3:7)`).
 const SCRIPT_NAME: &str = "script.js";
 

@@ -16,15 +16,10 @@ use super::bridge::{State, settle, state};
 use super::errors::js_error;
 use super::hooks::{JobQueue, Signals, run_job};
 use super::{
-    Bridge, Outcome, SCRIPT_NAME, SandboxError, SandboxLimits, TruncationInfo, codes, flags,
+    Bridge, JOB_COST, Outcome, SCRIPT_NAME, SandboxError, SandboxLimits, TruncationInfo, codes,
+    flags,
 };
 use crate::codemode::convert::{self, ConvertOptions, Converter};
-
-/// Instructions charged for every promise job on top of the bytecode it runs. A job whose
-/// callbacks are all native runs no bytecode at all, and a cycle of such jobs (a thenable whose
-/// `then` is `Promise.prototype.then` bound to a promise fulfilled with that thenable) would
-/// otherwise never use up the budget.
-const JOB_COST: u64 = 16;
 
 /// Runs one program: the bridge it talks to and the limits it reports.
 pub(super) struct Runner<'b> {
