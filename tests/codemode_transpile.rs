@@ -1,5 +1,5 @@
 //! The Code Mode transpiler through the crate's public API (the detailed cases are unit tests
-//! in `src/codemode/transpile.rs`).
+//! in `src/codemode/transpile/`).
 
 use pgmcp::codemode::transpile::{CodeError, TranspileLimits, Transpiled, transpile};
 

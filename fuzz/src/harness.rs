@@ -335,7 +335,7 @@ fn check(
     }
 
     // 2. Panics the sandbox caught: only Boa's own internal assertions are expected there
-    //    (documented in src/codemode/sandbox.rs), and they must end the run with an error.
+    //    (documented in src/codemode/sandbox/mod.rs), and they must end the run with an error.
     for p in caught {
         let in_boa = p.location.contains("/boa_") || p.location.starts_with("boa_");
         if !in_boa || env_flag("PGMCP_FUZZ_STRICT_PANICS") {
