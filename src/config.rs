@@ -48,6 +48,11 @@ pub struct ServerArgs {
     /// Which tools are exposed: comma list of groups or tool names; `+x` adds, `-x` removes.
     #[arg(global = true, long, env = "PGMCP_TOOL_FILTER")]
     pub tool_filter: Option<String>,
+    /// Include each tool's `outputSchema` in `tools/list` (its result's JSON Schema; results'
+    /// `structuredContent` conforms to it). Off by default: it costs tokens on every listing,
+    /// and Code Mode's declarations carry the same types.
+    #[arg(global = true, long, env = "PGMCP_OUTPUT_SCHEMAS")]
+    pub output_schemas: bool,
     /// `restricted` lists only read-only tools and runs every statement in a READ ONLY transaction.
     #[arg(global = true, long, value_enum, default_value_t = AccessMode::Unrestricted, env = "PGMCP_ACCESS_MODE")]
     pub access_mode: AccessMode,
@@ -252,6 +257,8 @@ pub struct Config {
     pub pool_max: usize,
     pub statement_timeout: Duration,
     pub tool_filter: ToolFilter,
+    /// `--output-schemas`: `tools/list` carries each tool's output schema.
+    pub output_schemas: bool,
     pub access_mode: AccessMode,
     /// `--read-only-role`: the role every read-only statement runs as.
     pub read_only_role: Option<String>,
@@ -439,6 +446,7 @@ impl Config {
             pool_max: args.pool_max,
             statement_timeout,
             tool_filter,
+            output_schemas: args.output_schemas,
             access_mode: args.access_mode,
             read_only_role,
             unsafe_test_only_skip_read_policy: false,

@@ -1427,10 +1427,12 @@ fn every_listed_schema_passes_strict_ajv() {
         "postgres://x@127.0.0.1:1/x",
         "--tool-filter",
         "all",
+        "--output-schemas",
     ]);
     s.initialize();
     let tools = list_all_tools(&mut s);
     assert!(tools.len() > 40, "{}", tools.len());
+    assert!(tools.iter().any(|t| t.get("outputSchema").is_some()));
     assert!(s.finish().success());
     let mut node = Command::new("node")
         .arg("check.js")
@@ -1451,4 +1453,54 @@ fn every_listed_schema_passes_strict_ajv() {
         out.status.success(),
         "strict AJV rejected schemas:\n{report}"
     );
+}
+
+/// ISSUE 9 item 3: `outputSchema` is listed only with `--output-schemas` (it costs tokens on
+/// every listing), and then `structuredContent` conforms to it, checked here by a JSON Schema
+/// validator on what the binary sent over stdio.
+#[tokio::test]
+async fn output_schemas_are_listed_on_request_and_results_conform() {
+    let db = support::test_db().await;
+    let mut plain = Server::start(&["--postgres", &db.url, "--tool-filter", "all"]);
+    plain.initialize();
+    let listed = list_all_tools(&mut plain);
+    assert!(
+        listed.iter().all(|t| t.get("outputSchema").is_none()),
+        "no outputSchema without --output-schemas"
+    );
+    drop(plain);
+
+    let mut s = Server::start(&[
+        "--postgres",
+        &db.url,
+        "--tool-filter",
+        "all",
+        "--output-schemas",
+    ]);
+    s.initialize();
+    let tools = list_all_tools(&mut s);
+    let schema_of = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t.get("outputSchema"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} lists no outputSchema"))
+    };
+    for (name, args) in [
+        ("pg_list_schemas", json!({})),
+        ("pg_execute_code", json!({"code": "return {n: 1}"})),
+    ] {
+        let schema = schema_of(name);
+        let validator = jsonschema::draft202012::new(&schema).expect("schema compiles");
+        let r = s.call(name, args);
+        assert_ne!(r["isError"], true, "{name}: {r}");
+        let content = &r["structuredContent"];
+        let errors: Vec<String> = validator
+            .iter_errors(content)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?} in {content}");
+    }
+    assert!(s.finish().success());
 }
