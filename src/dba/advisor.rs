@@ -29,7 +29,7 @@
 //! session settings it changes; if the call fails or its future is dropped before it
 //! finishes, discard the connection rather than reuse it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
 use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
@@ -371,18 +371,18 @@ enum Stop {
     Budget,
     /// This statement cannot be planned (message).
     Statement(String),
-    Fatal(ToolError),
+    Fatal(Box<ToolError>),
 }
 
 impl From<ToolError> for Stop {
     fn from(e: ToolError) -> Self {
-        Stop::Fatal(e)
+        Stop::Fatal(Box::new(e))
     }
 }
 
 impl From<tokio_postgres::Error> for Stop {
     fn from(e: tokio_postgres::Error) -> Self {
-        Stop::Fatal(e.into())
+        Stop::Fatal(Box::new(e.into()))
     }
 }
 
@@ -511,7 +511,7 @@ impl<'c> Search<'c> {
                     self.truncated = true;
                     stmts[q].skipped = Some("the call or time budget ran out first".into());
                 }
-                Err(Stop::Fatal(e)) => return Err(e),
+                Err(Stop::Fatal(e)) => return Err(*e),
             }
         }
 
@@ -548,9 +548,8 @@ impl<'c> Search<'c> {
             let Some(row) = row else { continue };
             let table_oid: u32 = row.get(0);
             *oid = Some(table_oid);
-            if !tables.contains_key(&table_oid) {
-                let info = self.table_info(table_oid, row.get(1), row.get(2)).await?;
-                tables.insert(table_oid, info);
+            if let btree_map::Entry::Vacant(slot) = tables.entry(table_oid) {
+                slot.insert(self.table_info(table_oid, row.get(1), row.get(2)).await?);
             }
         }
         for stmt in stmts.iter_mut() {
@@ -672,7 +671,7 @@ impl<'c> Search<'c> {
             .await
             .map_err(|e| match e.as_db_error() {
                 Some(db) => Stop::Statement(db.message().to_string()),
-                None => Stop::Fatal(e.into()),
+                None => Stop::from(e),
             })?;
         let eval = Eval {
             cost: round2(plan.total_cost),
@@ -961,7 +960,7 @@ impl<'c> Search<'c> {
                 Err(Stop::Statement(why)) => {
                     stmts[q].no_benefit = Some(format!("planning with candidates failed: {why}"));
                 }
-                Err(Stop::Fatal(e)) => return Err(e),
+                Err(Stop::Fatal(e)) => return Err(*e),
             }
         }
         Ok(())
@@ -1075,7 +1074,7 @@ impl<'c> Search<'c> {
             Ok(()) => {}
             Err(Stop::Budget) => self.truncated = true,
             Err(Stop::Statement(why)) => return Err(ToolError::internal(why)),
-            Err(Stop::Fatal(e)) => return Err(e),
+            Err(Stop::Fatal(e)) => return Err(*e),
         }
         Ok((chosen, marginal))
     }
@@ -1182,7 +1181,7 @@ impl<'c> Search<'c> {
                         (None, _) => None,
                         (Some(_), Ok(e)) => Some(e),
                         (Some(b), Err(Stop::Statement(_))) => Some(b.clone()),
-                        (Some(_), Err(Stop::Fatal(e))) => return Err(e),
+                        (Some(_), Err(Stop::Fatal(e))) => return Err(*e),
                         (Some(_), Err(Stop::Budget)) => unreachable!("unlimited"),
                     },
                 );
@@ -1375,7 +1374,7 @@ impl<'c> Search<'c> {
 
 fn stop_error(stop: Stop) -> ToolError {
     match stop {
-        Stop::Fatal(e) => e,
+        Stop::Fatal(e) => *e,
         Stop::Statement(why) => ToolError::internal(why),
         Stop::Budget => ToolError::internal("budget exhausted in the final checks"),
     }
