@@ -563,3 +563,47 @@ async fn advisor_refuses_without_hypopg_and_says_how_to_get_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn advisor_refuses_inside_a_transaction_and_skips_statements_that_fail_to_plan() {
+    for (label, admin) in servers() {
+        let db = fixture_db(admin).await;
+        let client = advisor_session(&db.url).await;
+        client.batch_execute("BEGIN").await.unwrap();
+        let err = recommend_indexes(&client, &[w(BY_CUSTOMER, 1.0)], &AdvisorOptions::default())
+            .await
+            .expect_err("refused inside a transaction");
+        assert!(
+            err.error.contains("outside any transaction"),
+            "{label}: {}",
+            err.error
+        );
+        client.batch_execute("ROLLBACK").await.unwrap();
+        // A statement that fails in EXPLAIN (not in the parser) between two good ones.
+        let workload = [
+            w("SELECT * FROM orders WHERE nope = $1", 100.0),
+            w(BY_CUSTOMER, 500.0),
+            w("SELECT * FROM missing_table WHERE a = 1", 100.0),
+        ];
+        let opts = AdvisorOptions::default();
+        let advice = advise(&client, &workload, &opts).await;
+        let json = serde_json::to_string_pretty(&advice).unwrap();
+        assert_eq!(ddls(&advice), [CUSTOMER_INDEX], "{label}: {json}");
+        let s = &advice.statements;
+        assert_eq!(s[0].outcome, StatementOutcome::Skipped, "{json}");
+        let why = s[0].reason.as_deref().unwrap();
+        assert!(
+            why.contains("EXPLAIN failed") && why.contains("nope"),
+            "{why}"
+        );
+        assert_eq!(s[1].outcome, StatementOutcome::Improved, "{json}");
+        assert_eq!(s[2].outcome, StatementOutcome::Skipped, "{json}");
+        assert!(
+            s[2].reason
+                .as_deref()
+                .unwrap()
+                .contains("no table of this database"),
+            "{json}"
+        );
+    }
+}

@@ -24,10 +24,13 @@
 //! every index of the table gets an entry).
 //!
 //! Everything runs on the one connection given, which must not be used by anything else
-//! meanwhile and must not be inside a transaction: hypothetical indexes exist only in the
-//! creating backend. The run begins and ends with `hypopg_reset()` and restores the
-//! session settings it changes; if the call fails or its future is dropped before it
-//! finishes, discard the connection rather than reuse it.
+//! meanwhile (hypothetical indexes exist only in the creating backend) and must not be
+//! inside a transaction: the analysis runs in a READ ONLY transaction of its own (each
+//! EXPLAIN under a savepoint, so one failing statement is skipped, not fatal), which it
+//! rolls back at the end, with its SET LOCAL settings (timeouts, `plan_cache_mode`). It
+//! begins and ends with `hypopg_reset()` and deallocates the statements it prepared; if
+//! the call fails or its future is dropped before it finishes, discard the connection
+//! rather than reuse it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, btree_map};
 use std::time::{Duration, Instant};
@@ -35,7 +38,7 @@ use std::time::{Duration, Instant};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::explain::{self, PREPARED_PREFIX, PlanMode};
 use super::parse::{self, ParsedStatement, Role, StmtKind};
@@ -213,18 +216,27 @@ pub async fn recommend_indexes(
 ) -> Result<IndexAdvice, ToolError> {
     let started = Instant::now();
     let (version, hypopg) = prerequisites(client).await?;
-    let saved = client
-        .query_one(
-            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), \
-             current_setting('plan_cache_mode')",
-            &[],
+    // Everything happens in a READ ONLY transaction (HypoPG works there; it is not
+    // transactional), so nothing the planner evaluates can write, and the session settings
+    // below are SET LOCAL, undone by the final ROLLBACK. Inside the caller's transaction
+    // that ROLLBACK would end the caller's work, so that is refused.
+    // One simple-protocol query outside a block starts its own transaction, whose start
+    // time is the statement's; inside a block, the transaction started earlier.
+    let in_transaction = client
+        .simple_query("SELECT pg_catalog.now() <> pg_catalog.statement_timestamp()")
+        .await?
+        .iter()
+        .any(|m| matches!(m, SimpleQueryMessage::Row(r) if r.get(0) == Some("t")));
+    if in_transaction {
+        return Err(ToolError::invalid(
+            "the index advisor needs a connection outside any transaction block",
         )
-        .await?;
-    let saved: Vec<String> = (0..3).map(|i| saved.get(i)).collect();
+        .suggest("COMMIT or ROLLBACK first, or give the advisor a connection of its own."));
+    }
     let schema = quote_ident(&hypopg.schema);
     let setup = format!(
-        "SET statement_timeout = {}; SET lock_timeout = 1000; \
-         SET plan_cache_mode = force_generic_plan; SELECT {schema}.hypopg_reset()",
+        "BEGIN READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = 1000; \
+         SET LOCAL plan_cache_mode = force_generic_plan; SELECT {schema}.hypopg_reset()",
         opts.statement_timeout.as_millis().max(1)
     );
     let mut result = match client.simple_query(&setup).await {
@@ -234,13 +246,7 @@ pub async fn recommend_indexes(
         }
         Err(e) => Err(e.into()),
     };
-    let restore = format!(
-        "SELECT {schema}.hypopg_reset(); SET statement_timeout = {}; SET lock_timeout = {}; \
-         SET plan_cache_mode = {}",
-        literal(&saved[0]),
-        literal(&saved[1]),
-        literal(&saved[2])
-    );
+    let restore = format!("ROLLBACK; SELECT {schema}.hypopg_reset()");
     let mut cleanup = client.simple_query(&restore).await.map(drop);
     if cleanup.is_ok() {
         cleanup = deallocate_leftovers(client).await;
@@ -256,11 +262,6 @@ pub async fn recommend_indexes(
         advice.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     }
     result
-}
-
-/// `SET name = <this>`: a string literal in E'' form.
-fn literal(value: &str) -> String {
-    format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 async fn deallocate_leftovers(client: &Client) -> Result<(), tokio_postgres::Error> {
@@ -667,12 +668,26 @@ impl<'c> Search<'c> {
         self.materialize(&stmt.tables, &key.1).await?;
         self.explain_calls += 1;
         self.seq += 1;
-        let plan = explain::explain(self.client, parsed, self.version, self.seq)
-            .await
-            .map_err(|e| match e.as_db_error() {
-                Some(db) => Stop::Statement(db.message().to_string()),
-                None => Stop::from(e),
-            })?;
+        // A savepoint per call: a statement that fails to plan must not abort the
+        // transaction the whole analysis runs in.
+        self.client.simple_query("SAVEPOINT pgmcp_advisor").await?;
+        let plan = match explain::explain(self.client, parsed, self.version, self.seq).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                let Some(db) = e.as_db_error() else {
+                    return Err(Stop::from(e));
+                };
+                self.client
+                    .simple_query(
+                        "ROLLBACK TO SAVEPOINT pgmcp_advisor; RELEASE SAVEPOINT pgmcp_advisor",
+                    )
+                    .await?;
+                return Err(Stop::Statement(db.message().to_string()));
+            }
+        };
+        self.client
+            .simple_query("RELEASE SAVEPOINT pgmcp_advisor")
+            .await?;
         let eval = Eval {
             cost: round2(plan.total_cost),
             used: plan
