@@ -86,14 +86,17 @@ pub const PG17_BIN_VAR: &str = "PGMCP_TEST_PG17_BIN";
 
 /// A second, lazily started throwaway server running PostgreSQL 17 or later, from
 /// `PGMCP_TEST_PG17_BIN` or where `.ci/pg17` installs it. `None` (after a loud message)
-/// when neither exists; in CI (`CI` set) that is a failure instead, so the tests that need
-/// it cannot pass by skipping.
+/// when neither exists; when `PGMCP_TEST_PG17_BIN` names it (as `.ci/run` does) or in CI
+/// (`CI` set) that is a failure instead, so the tests that need it cannot pass by skipping.
 pub fn server_17() -> Option<&'static Cluster> {
     static SERVER_17: OnceLock<Result<Option<Cluster>, String>> = OnceLock::new();
     let server = SERVER_17.get_or_init(|| {
-        let dir = match std::env::var_os(PG17_BIN_VAR) {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => PathBuf::from(std::env::var_os("PGMCP_PG17_DIR").unwrap_or("/opt/pgmcp-pg17".into()))
+        let named = std::env::var_os(PG17_BIN_VAR).filter(|dir| !dir.is_empty());
+        let required = named.is_some()
+            || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        let dir = match named {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(std::env::var_os("PGMCP_PG17_DIR").unwrap_or("/opt/pgmcp-pg17".into()))
                 .join("bin"),
         };
         if !dir.join("postgres").is_file() {
@@ -101,7 +104,7 @@ pub fn server_17() -> Option<&'static Cluster> {
                 "no PostgreSQL 17 server binaries in {} (set {PG17_BIN_VAR}, or run `bash .ci/pg17`)",
                 dir.display()
             );
-            if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+            if required {
                 return Err(msg);
             }
             eprintln!("\n!!! SKIPPING the PostgreSQL 17 half of this test: {msg} !!!\n");
