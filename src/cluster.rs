@@ -190,6 +190,9 @@ pub struct ClusterOptions {
     /// [`std::env::temp_dir`]. A memory-backed directory (e.g. `/dev/shm`)
     /// makes `initdb` and `CREATE DATABASE` much faster on slow disks.
     pub parent_dir: Option<PathBuf>,
+    /// The directory holding `initdb` and `postgres` to run (e.g. a second major version
+    /// installed outside the usual places); `None` means [`Cluster::find_bin_dir`].
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// A running throwaway cluster. Stopped, and its directory removed, by
@@ -226,7 +229,16 @@ impl Cluster {
     /// Creates and starts a fresh cluster, blocking until it accepts
     /// connections.
     pub fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
-        let bin_dir = Self::find_bin_dir()?;
+        let bin_dir = match &opts.bin_dir {
+            Some(dir) if is_server_bin_dir(dir) => dir.clone(),
+            Some(dir) => {
+                return Err(ClusterError::io(
+                    format!("using PostgreSQL server binaries in {}", dir.display()),
+                    io::Error::new(io::ErrorKind::NotFound, "no `initdb` and `postgres` there"),
+                ));
+            }
+            None => Self::find_bin_dir()?,
+        };
         let run_as = service_account()?;
         let attempts = if opts.port.is_some() {
             1

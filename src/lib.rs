@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod codemode;
 pub mod config;
 pub mod db;
+pub mod dba;
 pub mod demo;
 pub mod error;
 pub mod mcp;

@@ -40,6 +40,7 @@ fn server() -> &'static Server {
             _ => {
                 let opts = ClusterOptions {
                     parent_dir: memory_backed_dir(),
+                    settings: test_server_settings(),
                     ..ClusterOptions::default()
                 };
                 Server::Local(Cluster::start(opts).map_err(|err| err.to_string())?)
@@ -66,6 +67,66 @@ fn server() -> &'static Server {
              (or set {EXTERNAL_URL_VAR} to use an existing server): {err}"
         ),
     }
+}
+
+/// Server settings of every throwaway test cluster, on top of the cluster's own defaults
+/// (which preload pg_stat_statements when it is installed): what the DBA tools read.
+fn test_server_settings() -> Vec<(String, String)> {
+    [
+        ("track_io_timing", "on"),
+        ("pg_stat_statements.track", "all"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Where `.ci/pg17` installs PostgreSQL 17 (its `PGMCP_PG17_DIR`, default `/opt/pgmcp-pg17`).
+pub const PG17_BIN_VAR: &str = "PGMCP_TEST_PG17_BIN";
+
+/// A second, lazily started throwaway server running PostgreSQL 17 or later, from
+/// `PGMCP_TEST_PG17_BIN` or where `.ci/pg17` installs it. `None` (after a loud message)
+/// when neither exists; when `PGMCP_TEST_PG17_BIN` names it (as `.ci/run` does) or in CI
+/// (`CI` set) that is a failure instead, so the tests that need it cannot pass by skipping.
+pub fn server_17() -> Option<&'static Cluster> {
+    static SERVER_17: OnceLock<Result<Option<Cluster>, String>> = OnceLock::new();
+    let server = SERVER_17.get_or_init(|| {
+        let named = std::env::var_os(PG17_BIN_VAR).filter(|dir| !dir.is_empty());
+        let required = named.is_some()
+            || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        let dir = match named {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(std::env::var_os("PGMCP_PG17_DIR").unwrap_or("/opt/pgmcp-pg17".into()))
+                .join("bin"),
+        };
+        if !dir.join("postgres").is_file() {
+            let msg = format!(
+                "no PostgreSQL 17 server binaries in {} (set {PG17_BIN_VAR}, or run `bash .ci/pg17`)",
+                dir.display()
+            );
+            if required {
+                return Err(msg);
+            }
+            eprintln!("\n!!! SKIPPING the PostgreSQL 17 half of this test: {msg} !!!\n");
+            return Ok(None);
+        }
+        let opts = ClusterOptions {
+            parent_dir: memory_backed_dir(),
+            settings: test_server_settings(),
+            bin_dir: Some(dir),
+            ..ClusterOptions::default()
+        };
+        Cluster::start(opts).map(Some).map_err(|err| err.to_string())
+    });
+    match server {
+        Ok(server) => server.as_ref(),
+        Err(err) => panic!("PostgreSQL 17 test server: {err}"),
+    }
+}
+
+/// A fresh database on [`server_17`]; `None` when that server is skipped.
+pub async fn test_db_17() -> Option<TestDb> {
+    Some(test_db_at(server_17()?.url("postgres")).await)
 }
 
 /// Each `CREATE DATABASE` writes a few hundred files; on a slow disk that is
@@ -232,14 +293,24 @@ pub struct TestDb {
 
 /// Creates a fresh, uniquely named, empty database.
 pub async fn test_db() -> TestDb {
-    let admin_url = admin_url();
+    test_db_at(admin_url()).await
+}
+
+/// Creates a fresh, uniquely named, empty database on the server of `admin_url`.
+pub async fn test_db_at(admin_url: String) -> TestDb {
+    test_db_like(admin_url, "template0").await
+}
+
+/// Creates a fresh, uniquely named copy of database `template` (which nobody may be
+/// connected to) on the server of `admin_url`.
+pub async fn test_db_like(admin_url: String, template: &str) -> TestDb {
     let name = unique_db_name();
     let admin = connect(&admin_url).await;
     // template0 rather than template1: equally fast (measured), and it can
     // never fail with "source database is being accessed by other users"
     // nor inherit objects someone left in template1 of an external server.
     admin
-        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
         .await
         .unwrap_or_else(|err| panic!("CREATE DATABASE {name} failed: {err:?}"));
     TestDb {
