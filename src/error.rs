@@ -27,219 +27,102 @@ pub enum Category {
     Internal,
 }
 
-/// Every error code pgmcp returns: one enum, so a code cannot drift from its spelling
-/// (`error.code` in results, `PgError.code` in Code Mode). Serialized as its
-/// SCREAMING_SNAKE_CASE name; [`Code::ALL`] lists them for docs and tests.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Code {
-    AlreadyExists,
-    AuthenticationFailed,
-    BridgeClosed,
-    BridgeError,
-    Busy,
-    Cancelled,
-    CatalogChanged,
-    ConnectionFailure,
-    ConnectionLost,
-    ConnectionQuota,
-    ConnectionRefused,
-    ConnectionTimeout,
-    ConstraintViolation,
-    CpuLimit,
-    DatabaseError,
-    DatabaseNotFound,
-    DataException,
-    EngineError,
-    InstructionLimit,
-    InsufficientPrivilege,
-    InternalError,
-    InvalidArgument,
-    InFlightLimit,
-    JsError,
-    LockTimeout,
-    LoopLimit,
-    MemoryLimit,
-    ModuleSyntax,
-    NestingTooDeep,
-    NotFound,
-    PoolClosed,
-    PoolExhausted,
-    QueryCanceled,
-    RateLimited,
-    ReadOnlyRoleUnusable,
-    ReadOnlyViolation,
-    RecursionLimit,
-    ResultMemoryBudget,
-    ResultTooLarge,
-    SavepointNotFound,
-    SerializationFailure,
-    ServerStarting,
-    SourceTooLarge,
-    SqlError,
-    SqlTooDeep,
-    StackOverflow,
-    SyntaxError,
-    Timeout,
-    TlsError,
-    ToolCallLimit,
-    TooManyConnections,
-    TooManyTransactions,
-    TransactionAborted,
-    TransactionNotActive,
-    TransactionNotFound,
-    UndefinedColumn,
-    UndefinedFunction,
-    UndefinedSchema,
-    UndefinedTable,
-    UnknownHost,
-    UnknownTool,
-    Unsettled,
-    WorkerCrashed,
-    WorkerUnavailable,
+/// Declares [`Code`] from one list of `Variant => "NAME"`, so the enum, [`Code::ALL`] and
+/// [`Code::as_str`] cannot disagree.
+macro_rules! error_codes {
+    ($($variant:ident => $name:literal,)+) => {
+        /// Every error code pgmcp returns: one enum, so a code cannot drift from its spelling
+        /// (`error.code` in results, `PgError.code` in Code Mode). Serialized as its
+        /// SCREAMING_SNAKE_CASE name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum Code {
+            $($variant,)+
+        }
+
+        impl Code {
+            /// Every code, in alphabetical order.
+            pub const ALL: &[Code] = &[$(Code::$variant,)+];
+
+            /// The code as clients see it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AlreadyExists => "ALREADY_EXISTS",
+    AuthenticationFailed => "AUTHENTICATION_FAILED",
+    BridgeClosed => "BRIDGE_CLOSED",
+    BridgeError => "BRIDGE_ERROR",
+    Busy => "BUSY",
+    Cancelled => "CANCELLED",
+    CatalogChanged => "CATALOG_CHANGED",
+    ConnectionFailure => "CONNECTION_FAILURE",
+    ConnectionLost => "CONNECTION_LOST",
+    ConnectionQuota => "CONNECTION_QUOTA",
+    ConnectionRefused => "CONNECTION_REFUSED",
+    ConnectionTimeout => "CONNECTION_TIMEOUT",
+    ConstraintViolation => "CONSTRAINT_VIOLATION",
+    CpuLimit => "CPU_LIMIT",
+    DatabaseError => "DATABASE_ERROR",
+    DatabaseNotFound => "DATABASE_NOT_FOUND",
+    DataException => "DATA_EXCEPTION",
+    EngineError => "ENGINE_ERROR",
+    InstructionLimit => "INSTRUCTION_LIMIT",
+    InsufficientPrivilege => "INSUFFICIENT_PRIVILEGE",
+    InternalError => "INTERNAL_ERROR",
+    InvalidArgument => "INVALID_ARGUMENT",
+    HypopgNotInstalled => "HYPOPG_NOT_INSTALLED",
+    InFlightLimit => "IN_FLIGHT_LIMIT",
+    JsError => "JS_ERROR",
+    LockTimeout => "LOCK_TIMEOUT",
+    LoopLimit => "LOOP_LIMIT",
+    MemoryLimit => "MEMORY_LIMIT",
+    ModuleSyntax => "MODULE_SYNTAX",
+    NestingTooDeep => "NESTING_TOO_DEEP",
+    NotFound => "NOT_FOUND",
+    PoolClosed => "POOL_CLOSED",
+    PoolExhausted => "POOL_EXHAUSTED",
+    QueryCanceled => "QUERY_CANCELED",
+    RateLimited => "RATE_LIMITED",
+    ReadOnlyRoleUnusable => "READ_ONLY_ROLE_UNUSABLE",
+    ReadOnlyViolation => "READ_ONLY_VIOLATION",
+    RecursionLimit => "RECURSION_LIMIT",
+    ResultMemoryBudget => "RESULT_MEMORY_BUDGET",
+    ResultTooLarge => "RESULT_TOO_LARGE",
+    SavepointNotFound => "SAVEPOINT_NOT_FOUND",
+    SerializationFailure => "SERIALIZATION_FAILURE",
+    ServerStarting => "SERVER_STARTING",
+    SourceTooLarge => "SOURCE_TOO_LARGE",
+    SqlError => "SQL_ERROR",
+    SqlTooDeep => "SQL_TOO_DEEP",
+    StackOverflow => "STACK_OVERFLOW",
+    SyntaxError => "SYNTAX_ERROR",
+    Timeout => "TIMEOUT",
+    TlsError => "TLS_ERROR",
+    ToolCallLimit => "TOOL_CALL_LIMIT",
+    TooManyConnections => "TOO_MANY_CONNECTIONS",
+    TooManyTransactions => "TOO_MANY_TRANSACTIONS",
+    TransactionAborted => "TRANSACTION_ABORTED",
+    TransactionNotActive => "TRANSACTION_NOT_ACTIVE",
+    TransactionNotFound => "TRANSACTION_NOT_FOUND",
+    UndefinedColumn => "UNDEFINED_COLUMN",
+    UndefinedFunction => "UNDEFINED_FUNCTION",
+    UndefinedSchema => "UNDEFINED_SCHEMA",
+    UndefinedTable => "UNDEFINED_TABLE",
+    UnknownHost => "UNKNOWN_HOST",
+    UnknownTool => "UNKNOWN_TOOL",
+    Unsettled => "UNSETTLED",
+    WorkerCrashed => "WORKER_CRASHED",
+    WorkerUnavailable => "WORKER_UNAVAILABLE",
 }
 
 impl Code {
-    /// Every code, in alphabetical order.
-    pub const ALL: &[Code] = &[
-        Code::AlreadyExists,
-        Code::AuthenticationFailed,
-        Code::BridgeClosed,
-        Code::BridgeError,
-        Code::Busy,
-        Code::Cancelled,
-        Code::CatalogChanged,
-        Code::ConnectionFailure,
-        Code::ConnectionLost,
-        Code::ConnectionQuota,
-        Code::ConnectionRefused,
-        Code::ConnectionTimeout,
-        Code::ConstraintViolation,
-        Code::CpuLimit,
-        Code::DatabaseError,
-        Code::DatabaseNotFound,
-        Code::DataException,
-        Code::EngineError,
-        Code::InstructionLimit,
-        Code::InsufficientPrivilege,
-        Code::InternalError,
-        Code::InvalidArgument,
-        Code::InFlightLimit,
-        Code::JsError,
-        Code::LockTimeout,
-        Code::LoopLimit,
-        Code::MemoryLimit,
-        Code::ModuleSyntax,
-        Code::NestingTooDeep,
-        Code::NotFound,
-        Code::PoolClosed,
-        Code::PoolExhausted,
-        Code::QueryCanceled,
-        Code::RateLimited,
-        Code::ReadOnlyRoleUnusable,
-        Code::ReadOnlyViolation,
-        Code::RecursionLimit,
-        Code::ResultMemoryBudget,
-        Code::ResultTooLarge,
-        Code::SavepointNotFound,
-        Code::SerializationFailure,
-        Code::ServerStarting,
-        Code::SourceTooLarge,
-        Code::SqlError,
-        Code::SqlTooDeep,
-        Code::StackOverflow,
-        Code::SyntaxError,
-        Code::Timeout,
-        Code::TlsError,
-        Code::ToolCallLimit,
-        Code::TooManyConnections,
-        Code::TooManyTransactions,
-        Code::TransactionAborted,
-        Code::TransactionNotActive,
-        Code::TransactionNotFound,
-        Code::UndefinedColumn,
-        Code::UndefinedFunction,
-        Code::UndefinedSchema,
-        Code::UndefinedTable,
-        Code::UnknownHost,
-        Code::UnknownTool,
-        Code::Unsettled,
-        Code::WorkerCrashed,
-        Code::WorkerUnavailable,
-    ];
-
-    /// The code as clients see it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::AlreadyExists => "ALREADY_EXISTS",
-            Code::AuthenticationFailed => "AUTHENTICATION_FAILED",
-            Code::BridgeClosed => "BRIDGE_CLOSED",
-            Code::BridgeError => "BRIDGE_ERROR",
-            Code::Busy => "BUSY",
-            Code::Cancelled => "CANCELLED",
-            Code::CatalogChanged => "CATALOG_CHANGED",
-            Code::ConnectionFailure => "CONNECTION_FAILURE",
-            Code::ConnectionLost => "CONNECTION_LOST",
-            Code::ConnectionQuota => "CONNECTION_QUOTA",
-            Code::ConnectionRefused => "CONNECTION_REFUSED",
-            Code::ConnectionTimeout => "CONNECTION_TIMEOUT",
-            Code::ConstraintViolation => "CONSTRAINT_VIOLATION",
-            Code::CpuLimit => "CPU_LIMIT",
-            Code::DatabaseError => "DATABASE_ERROR",
-            Code::DatabaseNotFound => "DATABASE_NOT_FOUND",
-            Code::DataException => "DATA_EXCEPTION",
-            Code::EngineError => "ENGINE_ERROR",
-            Code::InstructionLimit => "INSTRUCTION_LIMIT",
-            Code::InsufficientPrivilege => "INSUFFICIENT_PRIVILEGE",
-            Code::InternalError => "INTERNAL_ERROR",
-            Code::InvalidArgument => "INVALID_ARGUMENT",
-            Code::InFlightLimit => "IN_FLIGHT_LIMIT",
-            Code::JsError => "JS_ERROR",
-            Code::LockTimeout => "LOCK_TIMEOUT",
-            Code::LoopLimit => "LOOP_LIMIT",
-            Code::MemoryLimit => "MEMORY_LIMIT",
-            Code::ModuleSyntax => "MODULE_SYNTAX",
-            Code::NestingTooDeep => "NESTING_TOO_DEEP",
-            Code::NotFound => "NOT_FOUND",
-            Code::PoolClosed => "POOL_CLOSED",
-            Code::PoolExhausted => "POOL_EXHAUSTED",
-            Code::QueryCanceled => "QUERY_CANCELED",
-            Code::RateLimited => "RATE_LIMITED",
-            Code::ReadOnlyRoleUnusable => "READ_ONLY_ROLE_UNUSABLE",
-            Code::ReadOnlyViolation => "READ_ONLY_VIOLATION",
-            Code::RecursionLimit => "RECURSION_LIMIT",
-            Code::ResultMemoryBudget => "RESULT_MEMORY_BUDGET",
-            Code::ResultTooLarge => "RESULT_TOO_LARGE",
-            Code::SavepointNotFound => "SAVEPOINT_NOT_FOUND",
-            Code::SerializationFailure => "SERIALIZATION_FAILURE",
-            Code::ServerStarting => "SERVER_STARTING",
-            Code::SourceTooLarge => "SOURCE_TOO_LARGE",
-            Code::SqlError => "SQL_ERROR",
-            Code::SqlTooDeep => "SQL_TOO_DEEP",
-            Code::StackOverflow => "STACK_OVERFLOW",
-            Code::SyntaxError => "SYNTAX_ERROR",
-            Code::Timeout => "TIMEOUT",
-            Code::TlsError => "TLS_ERROR",
-            Code::ToolCallLimit => "TOOL_CALL_LIMIT",
-            Code::TooManyConnections => "TOO_MANY_CONNECTIONS",
-            Code::TooManyTransactions => "TOO_MANY_TRANSACTIONS",
-            Code::TransactionAborted => "TRANSACTION_ABORTED",
-            Code::TransactionNotActive => "TRANSACTION_NOT_ACTIVE",
-            Code::TransactionNotFound => "TRANSACTION_NOT_FOUND",
-            Code::UndefinedColumn => "UNDEFINED_COLUMN",
-            Code::UndefinedFunction => "UNDEFINED_FUNCTION",
-            Code::UndefinedSchema => "UNDEFINED_SCHEMA",
-            Code::UndefinedTable => "UNDEFINED_TABLE",
-            Code::UnknownHost => "UNKNOWN_HOST",
-            Code::UnknownTool => "UNKNOWN_TOOL",
-            Code::Unsettled => "UNSETTLED",
-            Code::WorkerCrashed => "WORKER_CRASHED",
-            Code::WorkerUnavailable => "WORKER_UNAVAILABLE",
-        }
-    }
-
     /// The code with this name, if there is one.
     pub fn from_name(name: &str) -> Option<Code> {
         Code::ALL.iter().copied().find(|c| c.as_str() == name)
@@ -511,4 +394,27 @@ fn from_db_error(db: &tokio_postgres::error::DbError) -> ToolError {
         err.details = Some(Value::Object(details));
     }
     err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names clients see are serde's and `as_str`'s alike, unique, and parse back.
+    #[test]
+    fn every_code_has_one_spelling() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), Value::from(c.as_str()));
+            assert_eq!(Code::from_name(c.as_str()), Some(*c));
+            assert!(seen.insert(c.as_str()), "{c} twice");
+        }
+        let sorted: Vec<&str> = {
+            let mut v: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+            v.sort();
+            v
+        };
+        let listed: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, sorted, "Code::ALL is alphabetical");
+    }
 }

@@ -43,7 +43,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use super::explain::{self, PREPARED_PREFIX, PlanMode};
 use super::parse::{self, ParsedStatement, Role, StmtKind};
 use crate::db::ident::quote_ident;
-use crate::error::{Category, ToolError};
+use crate::error::{Category, Code, ToolError};
 
 /// One statement of the workload; `weight` is how often it runs (e.g. its calls).
 #[derive(Debug, Clone)]
@@ -321,7 +321,7 @@ async fn prerequisites(client: &Client) -> Result<(i32, HypopgInfo), ToolError> 
             };
             Err(ToolError::new(
                 Category::NotFound,
-                "HYPOPG_NOT_INSTALLED",
+                Code::HypopgNotInstalled,
                 "index advice needs the HypoPG extension (hypothetical indexes), which is not \
                  installed in this database",
             )
