@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use crate::codemode::Engine;
 use crate::config::{Config, ConfigError};
-use crate::db::Db;
 use crate::error::ToolResult;
 use crate::tools::{Ctx, Env, Registry};
 
@@ -44,19 +43,8 @@ pub fn registry() -> Registry {
 impl App {
     /// Builds the application; connects to nothing until the first call.
     pub fn new(config: Config) -> Result<Arc<App>, ConfigError> {
-        let db = Db::new(&config)?;
-        let audit = crate::audit::Audit::new(
-            config.audit_log.as_deref(),
-            config.audit_log_max_bytes,
-            config.audit_redact,
-        );
         let code = Arc::new(Engine::default());
-        let env = Arc::new(Env {
-            db,
-            registry: registry_with(&code),
-            config,
-            audit,
-        });
+        let env = Env::new(config, crate::codemode::tools(code.clone()))?;
         Ok(Arc::new(App { env, code }))
     }
 
@@ -109,3 +97,98 @@ pub struct Running {
 
 /// How long shutdown waits for queued MCP frames to reach stdout.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The import edges between layers (docs/ARCHITECTURE.md): the test fails when a module
+/// names a layer it must not know.
+#[cfg(test)]
+mod architecture {
+    use std::path::Path;
+
+    /// (layer directory under `src/`, layers it must never name).
+    const FORBIDDEN: &[(&str, &[&str])] = &[
+        ("tools", &["codemode", "mcp", "app"]),
+        ("codemode", &["db", "mcp", "app"]),
+        ("db", &["tools", "mcp", "codemode", "app", "dba"]),
+        ("dba", &["tools", "mcp", "codemode", "app"]),
+    ];
+
+    /// The forbidden layers `source` names through `crate::…` paths (in `use` trees too),
+    /// comments excluded.
+    fn named_layers(source: &str, forbidden: &[&str]) -> Vec<String> {
+        let code: String = source
+            .lines()
+            .map(|l| match l.find("//") {
+                Some(i) => &l[..i],
+                None => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut found = Vec::new();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            // `crate::{a, b::c}` names every first segment in the braces.
+            let heads: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                    .split(',')
+                    .map(|p| p.trim().split("::").next().unwrap_or("").trim())
+                    .collect(),
+                None => vec![
+                    rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or(""),
+                ],
+            };
+            for h in heads {
+                if forbidden.contains(&h) && !found.iter().any(|f| f == h) {
+                    found.push(h.to_string());
+                }
+            }
+        }
+        found
+    }
+
+    fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable src dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_module_imports_across_a_forbidden_edge() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut violations = Vec::new();
+        for (layer, forbidden) in FORBIDDEN {
+            let mut files = Vec::new();
+            sources(&src.join(layer), &mut files);
+            assert!(!files.is_empty(), "no sources under src/{layer}");
+            for f in files {
+                let text = std::fs::read_to_string(&f).expect("readable source");
+                for named in named_layers(&text, forbidden) {
+                    violations.push(format!("{} names crate::{named}", f.display()));
+                }
+            }
+        }
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+
+    /// The check itself sees every spelling of an import (and ignores comments).
+    #[test]
+    fn the_edge_check_sees_imports_in_every_form() {
+        let bad = ["codemode", "db"];
+        assert_eq!(named_layers("use crate::db::Db;", &bad), ["db"]);
+        assert_eq!(
+            named_layers("use crate::{config::X, db::{a, b}};", &bad),
+            ["db"]
+        );
+        assert_eq!(
+            named_layers("let e = crate::codemode::Engine::default();", &bad),
+            ["codemode"]
+        );
+        assert!(named_layers("// crate::db in a comment\nuse crate::dbx;", &bad).is_empty());
+    }
+}

@@ -556,14 +556,19 @@ mod tests {
         assert_eq!(ts_type(&json!({})), "any");
     }
 
-    fn test_app(extra: &[&str]) -> std::sync::Arc<crate::app::App> {
+    fn test_app(extra: &[&str]) -> std::sync::Arc<crate::tools::Env> {
         let mut args = vec!["pgmcp", "--postgres", "postgres://x@127.0.0.1:1/x"];
         args.extend_from_slice(extra);
         let parsed = crate::config::parse_server_args(args).unwrap();
-        crate::app::App::new(crate::config::Config::from_args(&parsed).unwrap()).unwrap()
+        let engine = std::sync::Arc::new(super::super::Engine::default());
+        crate::tools::Env::new(
+            crate::config::Config::from_args(&parsed).unwrap(),
+            super::super::tools(engine),
+        )
+        .unwrap()
     }
 
-    fn description(app: &crate::app::App) -> String {
+    fn description(app: &crate::tools::Env) -> String {
         app.registry
             .get(CODE_TOOL)
             .unwrap()
@@ -649,7 +654,8 @@ mod tests {
 
     #[test]
     fn the_help_index_fits_6_kb_at_300_tools_and_names_every_method_when_it_can() {
-        let real = crate::app::registry();
+        let real = test_app(&["--tool-filter", "all"]);
+        let real = &real.registry;
         let tools: Vec<&Tool> = real.all().iter().filter(|t| t.name != CODE_TOOL).collect();
         let index = help_index(&tools, &[]);
         assert!(index.len() <= HELP_INDEX_MAX_BYTES, "{}", index.len());

@@ -36,6 +36,26 @@ pub struct Env {
 }
 
 impl Env {
+    /// The environment for `config`: its database handle (connecting to nothing until the
+    /// first call), the audit log, and a registry of every database tool plus `extra` (the
+    /// composition root adds Code Mode's).
+    pub fn new(config: Config, extra: Vec<Tool>) -> Result<Arc<Env>, crate::config::ConfigError> {
+        let db = Db::new(&config)?;
+        let audit = crate::audit::Audit::new(
+            config.audit_log.as_deref(),
+            config.audit_log_max_bytes,
+            config.audit_redact,
+        );
+        let mut tools = database_tools();
+        tools.extend(extra);
+        Ok(Arc::new(Env {
+            db,
+            registry: Registry::from_tools(tools),
+            config,
+            audit,
+        }))
+    }
+
     /// A call context with the configured access mode.
     pub fn ctx(self: &Arc<Self>) -> Ctx {
         Ctx::new(self.clone())
