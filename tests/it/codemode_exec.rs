@@ -1,7 +1,7 @@
 //! `pg_execute_code` end to end through the registry: TypeScript → oxc → Boa in a worker
 //! process (the built pgmcp binary) → `pg.*` frames → the registry → a real PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -335,7 +335,7 @@ async fn timeout_kills_the_worker_and_cancels_its_query() {
     for _ in 0..50 {
         running = client
             .query_one(
-                "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid() and state = 'active'",
+                "select count(*) from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid() and state = 'active'",
                 &[],
             )
             .await
@@ -554,6 +554,8 @@ async fn isolation_no_string_compilation_no_state_no_host() {
 
 #[tokio::test]
 async fn thread_isolation_runs_the_same_engine() {
+    // Its sandbox threads run in this process, where the escape corpus counts them.
+    let _threads_lock = support::sandbox_threads_lock().await;
     let (_db, app) = setup(&[
         "--sandbox-isolation",
         "thread",
@@ -716,7 +718,7 @@ async fn a_dropped_call_kills_the_worker_rolls_back_and_cancels_queries() {
     for _ in 0..100 {
         let sleeping: i64 = client
             .query_one(
-                "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()",
+                "select count(*) from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()",
                 &[],
             )
             .await
