@@ -1,6 +1,6 @@
 //! Performance tools against a real cluster: pg_explain and pg_table_stats.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 //! Each test works in a schema of its own so the tests can run in parallel
 //! against one database.
 
-mod support;
+use crate::support;
 
 use pgmcp::db::values::{RawValue, column_to_json, decode, row_to_json};
 use serde_json::{Value, json};

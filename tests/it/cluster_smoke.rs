@@ -1,6 +1,6 @@
 //! Smoke tests for the throwaway cluster and the shared test harness.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
@@ -113,7 +113,8 @@ fn with_dbname_rewrites_urls() {
 
 /// Set in the child process of `killed_owner_leaves_nothing_behind`.
 const CHILD_ENV: &str = "PGMCP_CLUSTER_SMOKE_CHILD";
-const CHILD_TEST: &str = "cluster_owner_child_process";
+/// Its name in the test binary (`--exact` matches the module path too).
+const CHILD_TEST: &str = "cluster_smoke::cluster_owner_child_process";
 const CHILD_MARKER: &str = "PGMCP_CLUSTER_STARTED";
 
 /// Only does something in the child process: starts a cluster, reports it

@@ -1,7 +1,7 @@
 //! End-to-end: the built `pgmcp` binary driven over stdio with raw JSON-RPC lines, exactly
 //! as an MCP client does.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -733,7 +733,7 @@ async fn a_cancelled_call_stops_and_gets_no_answer() {
     let sleeping = || async {
         client
             .query_one(
-                "select count(*) from pg_stat_activity where query like '%pg_sleep(3%' and state = 'active' and pid <> pg_backend_pid()",
+                "select count(*) from pg_stat_activity where datname = current_database() and query like '%pg_sleep(3%' and state = 'active' and pid <> pg_backend_pid()",
                 &[],
             )
             .await
@@ -876,7 +876,7 @@ fn structured_error(r: &Value, code: &str) -> Value {
 async fn active_sleeps(client: &tokio_postgres::Client, marker: &str) -> i64 {
     client
         .query_one(
-            "select count(*) from pg_stat_activity where state = 'active' and query like '%' || $1 || '%' and pid <> pg_backend_pid()",
+            "select count(*) from pg_stat_activity where datname = current_database() and state = 'active' and query like '%' || $1 || '%' and pid <> pg_backend_pid()",
             &[&marker],
         )
         .await
@@ -1411,14 +1411,14 @@ async fn a_20k_row_select_fits_a_models_context_by_default() {
 /// structurally (bare booleans, formats, one nullability style) without Node.
 #[test]
 fn every_listed_schema_passes_strict_ajv() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/ajv");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/support/ajv");
     if !std::path::Path::new(dir).join("node_modules/ajv").exists() {
         // .ci/run installs it; a developer machine without Node still runs the unit test.
         assert!(
             std::env::var_os("CI").is_none(),
-            "strict AJV is not installed: run `npm ci --prefix tests/support/ajv`"
+            "strict AJV is not installed: run `npm ci --prefix tests/it/support/ajv`"
         );
-        eprintln!("skipped: `npm ci --prefix tests/support/ajv` installs strict AJV");
+        eprintln!("skipped: `npm ci --prefix tests/it/support/ajv` installs strict AJV");
         return;
     }
     // No database needed to list; `all` lists every tool, not just the default selection.

@@ -1,7 +1,7 @@
 //! `pg_execute_code` end to end through the registry: TypeScript → oxc → Boa in a worker
 //! process (the built pgmcp binary) → `pg.*` frames → the registry → a real PostgreSQL.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,12 +87,29 @@ async fn typescript_values_and_queries() {
     assert_eq!(v["big"], "1180591620717411303424");
     assert_eq!(v["when"], "1970-01-01T00:00:00.000Z");
     assert_eq!(v["set"], json!([1, 2]));
-    // Only what the model needs: success and result, metrics in _meta.
+    // Only what the model needs: success and result; metrics are protocol metadata
+    // (MCP `_meta`), kept apart from the body.
     let body = r.as_ref().unwrap();
     assert!(body.get("logs").is_none());
     assert!(
-        body["_meta"]["metrics"]["toolCalls"].as_u64() == Some(1),
+        body.get("_meta").is_none() && body.get("metrics").is_none(),
         "{body}"
+    );
+    let out = app
+        .registry
+        .call(
+            app.ctx(),
+            "pg_execute_code",
+            json!({"code": "await pg.query('select 1'); return 1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.body["result"], 1);
+    assert_eq!(
+        out.meta.as_ref().unwrap()["metrics"]["toolCalls"].as_u64(),
+        Some(1),
+        "{:?}",
+        out.meta
     );
 }
 
@@ -335,7 +352,7 @@ async fn timeout_kills_the_worker_and_cancels_its_query() {
     for _ in 0..50 {
         running = client
             .query_one(
-                "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and pid <> pg_backend_pid() and state = 'active'",
+                "select count(*) from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and pid <> pg_backend_pid() and state = 'active'",
                 &[],
             )
             .await
@@ -554,6 +571,8 @@ async fn isolation_no_string_compilation_no_state_no_host() {
 
 #[tokio::test]
 async fn thread_isolation_runs_the_same_engine() {
+    // Its sandbox threads run in this process, where the escape corpus counts them.
+    let _threads_lock = support::sandbox_threads_lock().await;
     let (_db, app) = setup(&[
         "--sandbox-isolation",
         "thread",
@@ -716,7 +735,7 @@ async fn a_dropped_call_kills_the_worker_rolls_back_and_cancels_queries() {
     for _ in 0..100 {
         let sleeping: i64 = client
             .query_one(
-                "select count(*) from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()",
+                "select count(*) from pg_stat_activity where datname = current_database() and query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()",
                 &[],
             )
             .await

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use pgmcp::app::App;
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
-use support::{fail, ok};
+use support::{expect, fail, ok};
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -23,12 +23,6 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
     let db = support::test_db().await;
     let a = support::app(&db.url, extra);
     (db, a)
-}
-
-#[track_caller]
-fn expect(e: &Value, code: &str, category: &str) {
-    assert_eq!(e["code"], code, "{e:#}");
-    assert_eq!(e["category"], category, "{e:#}");
 }
 
 #[track_caller]

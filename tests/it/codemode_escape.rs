@@ -16,7 +16,7 @@
 //! `ESCAPE_FILTER=substring` runs only the matching files; `ESCAPE_VERBOSE=1` prints every
 //! response.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -900,6 +900,8 @@ async fn escape_corpus() {
         }
     }
     // Thread isolation cannot kill a run: every sandbox thread must have ended on its own.
+    // The count is of the whole test process: other modules' thread-isolation tests wait.
+    let _threads_lock = support::sandbox_threads_lock().await;
     let mut threads = sandbox_threads();
     for _ in 0..50 {
         if threads == 0 {

@@ -4,17 +4,15 @@
 //! (`pgmcp::dba`) on a deterministic fixture, on both majors (generic plans via PREPARE on
 //! 15 and via `EXPLAIN (GENERIC_PLAN)` on 17).
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::support::{self, TestDb};
 use pgmcp::dba::{
     AdvisorOptions, IndexAdvice, PlanMode, StatementOutcome, WorkloadStatement, recommend_indexes,
 };
 use serde_json::Value;
-use support::TestDb;
 
 /// (label, admin URL) of every server the tests run on: the default server, and the
 /// PostgreSQL 17 one unless it is skipped (loudly; in CI its absence fails instead).

@@ -8,7 +8,7 @@
 //! Corpus format: entries separated by blank lines; an entry's first line is `-- name`, the
 //! rest is the SQL. `{{TAG}}` is replaced by a per-run token (file names on the server).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -99,7 +99,17 @@ CREATE TABLE defaults_t (id int, v int DEFAULT immutable_side_effect());
 
 /// A database with the fixture, and a restricted and an unrestricted App on it.
 async fn setup() -> (support::TestDb, Arc<App>, Arc<App>) {
-    let db = support::test_db().await;
+    setup_on(support::test_db().await).await
+}
+
+/// [`setup`] for a test that compares [`state`] before and after: its probes see the whole
+/// cluster (roles, replication origins and slots, advisory locks, server files), which
+/// tests of other modules change, so it runs with the cluster to itself.
+async fn setup_exclusive() -> (support::TestDb, Arc<App>, Arc<App>) {
+    setup_on(support::test_db_exclusive().await).await
+}
+
+async fn setup_on(db: support::TestDb) -> (support::TestDb, Arc<App>, Arc<App>) {
     support::connect(&db.url)
         .await
         .batch_execute(FIXTURE)
@@ -337,7 +347,7 @@ async fn bypass_corpus_is_refused_on_every_read_only_path() {
     let entries = corpus("bypass.sql", &tag);
     assert!(entries.len() >= 60, "only {} bypass entries", entries.len());
 
-    let (db, restricted, full) = setup().await;
+    let (db, restricted, full) = setup_exclusive().await;
     let before = state(&db.url).await;
     let problems: Vec<String> = futures::stream::iter(entries.iter())
         .map(|entry| attack(&restricted, &full, entry))
@@ -525,7 +535,9 @@ const ROLE_LAYER_ATTACKS: &[(&str, &str)] = &[
 #[tokio::test]
 async fn the_read_only_role_alone_refuses_the_attacks_on_a_superuser_connection() {
     let tag = format!("{}_{}", std::process::id(), uuid_like());
-    let (db, _, _) = setup().await;
+    // Exclusive: besides `state`, it compares the WAL segment, which every test's writes
+    // (a CREATE DATABASE alone logs megabytes) move on.
+    let (db, _, _) = setup_exclusive().await;
     let admin = support::connect(&db.url).await;
     admin
         .batch_execute(&format!(

@@ -2,7 +2,7 @@
 //! cluster with ssl=on and certificates made by openssl), and recovery when the database
 //! comes up after the server started.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The `schema` tool group against a real PostgreSQL: schemas, views, sequences,
 //! functions, triggers and constraints. Each test gets a database of its own.
 
-mod support;
+use crate::support;
 
 use support::ok;
 

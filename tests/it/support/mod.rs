@@ -1,17 +1,14 @@
-//! Shared integration-test harness: one PostgreSQL server per test binary and
-//! a fresh database per test. Each test file includes it with `mod support;`.
+//! Shared integration-test harness: one PostgreSQL server for the whole test binary and
+//! a fresh database per test. The test modules reach it as `crate::support`.
 //!
 //! The server is `PGMCP_TEST_DATABASE_URL` if set (the role needs CREATEDB),
 //! else a throwaway [`Cluster`] started on first use.
 
-// Every test binary compiles this module but uses a different subset of it.
-#![allow(dead_code)]
-
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use pgmcp::cluster::{Cluster, ClusterOptions};
 use tokio_postgres::NoTls;
@@ -122,11 +119,6 @@ pub fn server_17() -> Option<&'static Cluster> {
         Ok(server) => server.as_ref(),
         Err(err) => panic!("PostgreSQL 17 test server: {err}"),
     }
-}
-
-/// A fresh database on [`server_17`]; `None` when that server is skipped.
-pub async fn test_db_17() -> Option<TestDb> {
-    Some(test_db_at(server_17()?.url("postgres")).await)
 }
 
 /// Each `CREATE DATABASE` writes a few hundred files; on a slow disk that is
@@ -276,6 +268,13 @@ pub async fn fail(
     }
 }
 
+/// Asserts a tool error's wire shape has this `code` and `category`.
+#[track_caller]
+pub fn expect(e: &serde_json::Value, code: &str, category: &str) {
+    assert_eq!(e["code"], code, "{e:#}");
+    assert_eq!(e["category"], category, "{e:#}");
+}
+
 /// URL of the maintenance database of the server in use.
 pub fn admin_url() -> String {
     match server() {
@@ -289,6 +288,8 @@ pub struct TestDb {
     pub url: String,
     pub name: String,
     admin_url: String,
+    /// Released after the database is dropped (fields drop after `Drop::drop`).
+    _use: ClusterUse,
 }
 
 /// Creates a fresh, uniquely named, empty database.
@@ -304,6 +305,17 @@ pub async fn test_db_at(admin_url: String) -> TestDb {
 /// Creates a fresh, uniquely named copy of database `template` (which nobody may be
 /// connected to) on the server of `admin_url`.
 pub async fn test_db_like(admin_url: String, template: &str) -> TestDb {
+    create_db(ClusterUse::shared().await, admin_url, template).await
+}
+
+/// [`test_db`] for a test that compares cluster-wide state (roles, replication origins,
+/// the WAL position, server files) before and after: no other test holds a database, and
+/// so none runs on the cluster, until it is dropped. Hold no other [`TestDb`] meanwhile.
+pub async fn test_db_exclusive() -> TestDb {
+    create_db(ClusterUse::exclusive().await, admin_url(), "template0").await
+}
+
+async fn create_db(cluster_use: ClusterUse, admin_url: String, template: &str) -> TestDb {
     let name = unique_db_name();
     let admin = connect(&admin_url).await;
     // template0 rather than template1: equally fast (measured), and it can
@@ -317,7 +329,91 @@ pub async fn test_db_like(admin_url: String, template: &str) -> TestDb {
         url: with_dbname(&admin_url, &name),
         name,
         admin_url,
+        _use: cluster_use,
     }
+}
+
+/// Who uses the shared cluster now: tests holding a [`TestDb`] share it, a test that
+/// compares cluster-wide state has it alone. All test modules run in one process on one
+/// cluster, so a test that owned its cluster as its own binary may not own it any more.
+///
+/// Shared use never waits for a test that merely waits for exclusive use, only for one that
+/// has it: a test may hold two databases at once (and take the second while the first is
+/// held) without deadlocking against a waiting exclusive test. An exclusive test gets its
+/// turn the moment no database is held, which with libtest's default of one test per core
+/// happens between any two tests.
+struct ClusterUse {
+    exclusive: bool,
+}
+
+struct Users {
+    shared: usize,
+    exclusive: bool,
+}
+
+static USERS: Mutex<Users> = Mutex::new(Users {
+    shared: 0,
+    exclusive: false,
+});
+static USERS_CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+/// One exclusive test at a time queues for the cluster.
+static EXCLUSIVE_QUEUE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn users() -> std::sync::MutexGuard<'static, Users> {
+    USERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ClusterUse {
+    async fn shared() -> Self {
+        Self::wait_for(false).await
+    }
+
+    async fn exclusive() -> Self {
+        let _queue = EXCLUSIVE_QUEUE.lock().await;
+        Self::wait_for(true).await
+    }
+
+    async fn wait_for(exclusive: bool) -> Self {
+        loop {
+            // Registered before the check, so a release in between still wakes this.
+            let changed = USERS_CHANGED.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut users = users();
+                if exclusive && !users.exclusive && users.shared == 0 {
+                    users.exclusive = true;
+                    return Self { exclusive };
+                }
+                if !exclusive && !users.exclusive {
+                    users.shared += 1;
+                    return Self { exclusive };
+                }
+            }
+            changed.await;
+        }
+    }
+}
+
+impl Drop for ClusterUse {
+    fn drop(&mut self) {
+        {
+            let mut users = users();
+            if self.exclusive {
+                users.exclusive = false;
+            } else {
+                users.shared -= 1;
+            }
+        }
+        USERS_CHANGED.notify_waiters();
+    }
+}
+
+/// Held by tests that start Code Mode sandbox threads in this process
+/// (`--sandbox-isolation thread`) or count them: their threads are all named `pgmcp-js`.
+pub async fn sandbox_threads_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 impl Drop for TestDb {

@@ -5,9 +5,9 @@
 //!
 //! Every test gets a fresh database, so the tests run in parallel.
 
-mod support;
+use crate::support;
 
-use support::{fail, ok};
+use support::{expect, fail, ok};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,12 +29,6 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>, tokio_postgres::Cl
         .unwrap();
     let a = support::app(&db.url, extra);
     (db, a, observer)
-}
-
-#[track_caller]
-fn expect(e: &Value, code: &str, category: &str) {
-    assert_eq!(e["code"], code, "{e:#}");
-    assert_eq!(e["category"], category, "{e:#}");
 }
 
 async fn begin(app: &Arc<App>, args: Value) -> String {
