@@ -1,14 +1,22 @@
 //! Indexes: list, create, drop.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::super::Ctx;
-use super::super::exec::{execute_ddl, read_rows};
-use super::{check_expression, resolve_relation, user_schema_filter};
+use super::super::catalog::Listing;
+use super::super::exec::execute_ddl;
+use super::super::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
+use super::{Created, Dropped, check_expression, resolve_relation};
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
+
+pub(super) const GET_INDEXES: Spec = Spec {
+    name: "pg_get_indexes",
+    title: "List indexes",
+    description: "List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -20,41 +28,65 @@ pub struct GetIndexesArgs {
     pub include_system: bool,
 }
 
-pub(super) async fn get_indexes(ctx: Ctx, a: GetIndexesArgs) -> ToolResult<Value> {
-    let oid = match &a.table {
+/// An index, with its table and usage.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct IndexRow {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    /// The CREATE INDEX statement.
+    pub definition: String,
+    /// Access method: `btree`, `hash`, `gin`, `gist`, `spgist`, `brin`…
+    pub method: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// `true` when the index is invalid (a failed concurrent build); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<bool>,
+    /// e.g. `16 kB`.
+    pub size: String,
+    /// Index scans since statistics were reset; absent when there are no statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scans: Option<i64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct IndexList {
+    /// By schema, table and name.
+    pub indexes: Vec<IndexRow>,
+}
+
+pub(super) async fn get_indexes(ctx: Ctx, a: GetIndexesArgs) -> ToolResult<IndexList> {
+    let listing = Listing::new(
+        "n.nspname AS schema, t.relname AS table, ic.relname AS name,
+         pg_get_indexdef(i.indexrelid) AS definition, am.amname AS method,
+         i.indisunique AS unique, i.indisprimary AS primary,
+         NULLIF(NOT i.indisvalid, false) AS invalid,
+         pg_size_pretty(pg_relation_size(i.indexrelid)) AS size,
+         s.idx_scan AS scans",
+        "pg_index i
+         JOIN pg_class ic ON ic.oid = i.indexrelid
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_am am ON am.oid = ic.relam
+         LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid",
+    )
+    .order_by("1, 2, 3");
+    let listing = match &a.table {
+        // One table's indexes, wherever it lives.
         Some(t) => {
             let q = parse_qualified(t, a.schema.as_deref())?;
-            Some(resolve_relation(&ctx, &q, "table").await?)
+            let oid = resolve_relation(&ctx, &q, "table").await?;
+            listing.filter("i.indrelid = {}::oid", oid)
         }
-        None => None,
+        // An explicitly named schema is shown even when it is a system schema.
+        None => listing
+            .schema("n.nspname", a.schema.as_deref())
+            .hide_system_schemas("n.nspname", a.include_system || a.schema.is_some()),
     };
-    let sql = format!(
-        "SELECT n.nspname AS schema, t.relname AS table, ic.relname AS name,
-                pg_get_indexdef(i.indexrelid) AS definition, am.amname AS method,
-                i.indisunique AS unique, i.indisprimary AS primary,
-                NULLIF(NOT i.indisvalid, false) AS invalid,
-                pg_size_pretty(pg_relation_size(i.indexrelid)) AS size,
-                s.idx_scan AS scans
-           FROM pg_index i
-           JOIN pg_class ic ON ic.oid = i.indexrelid
-           JOIN pg_class t ON t.oid = i.indrelid
-           JOIN pg_namespace n ON n.oid = t.relnamespace
-           JOIN pg_am am ON am.oid = ic.relam
-           LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
-          WHERE ($1::oid IS NULL OR i.indrelid = $1::oid)
-            AND ($2::text IS NULL OR $1::oid IS NOT NULL OR n.nspname = $2)
-            AND ($1::oid IS NOT NULL OR {})
-          ORDER BY 1, 2, 3",
-        user_schema_filter("n.nspname", 3)
-    );
-    let show_system = a.include_system || a.schema.is_some();
-    let rows = read_rows(
-        &ctx,
-        &sql,
-        &[json!(oid), json!(a.schema), json!(show_system)],
-    )
-    .await?;
-    Ok(json!({ "indexes": rows }))
+    Ok(IndexList {
+        indexes: listing.all(&ctx).await?,
+    })
 }
 
 #[derive(Deserialize, JsonSchema, Clone, Copy)]
@@ -67,6 +99,14 @@ pub enum IndexMethod {
     Spgist,
     Brin,
 }
+
+pub(super) const CREATE_INDEX: Spec = Spec {
+    name: "pg_create_index",
+    title: "Create an index",
+    description: "Create an index on columns of a table (unique, partial, method, concurrently).",
+    hints: WRITE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -92,7 +132,7 @@ pub struct CreateIndexArgs {
     pub if_not_exists: bool,
 }
 
-pub(super) async fn create_index(ctx: Ctx, a: CreateIndexArgs) -> ToolResult<Value> {
+pub(super) async fn create_index(ctx: Ctx, a: CreateIndexArgs) -> ToolResult<Created> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.columns.is_empty() {
         return Err(ToolError::invalid(
@@ -142,8 +182,16 @@ pub(super) async fn create_index(ctx: Ctx, a: CreateIndexArgs) -> ToolResult<Val
         sql.push_str(&format!(" WHERE {p}"));
     }
     execute_ddl(&ctx, &sql).await?;
-    Ok(json!({ "created": name, "sql": sql }))
+    Ok(Created { created: name, sql })
 }
+
+pub(super) const DROP_INDEX: Spec = Spec {
+    name: "pg_drop_index",
+    title: "Drop an index",
+    description: "Drop an index (optionally IF EXISTS, CASCADE, CONCURRENTLY).",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -160,7 +208,7 @@ pub struct DropIndexArgs {
     pub concurrently: bool,
 }
 
-pub(super) async fn drop_index(ctx: Ctx, a: DropIndexArgs) -> ToolResult<Value> {
+pub(super) async fn drop_index(ctx: Ctx, a: DropIndexArgs) -> ToolResult<Dropped> {
     let q = parse_qualified(&a.name, a.schema.as_deref())?;
     let sql = format!(
         "DROP INDEX {}{}{}{}",
@@ -170,5 +218,7 @@ pub(super) async fn drop_index(ctx: Ctx, a: DropIndexArgs) -> ToolResult<Value> 
         if a.cascade { " CASCADE" } else { "" }
     );
     execute_ddl(&ctx, &sql).await?;
-    Ok(json!({ "dropped": q.to_string() }))
+    Ok(Dropped {
+        dropped: q.to_string(),
+    })
 }

@@ -1,13 +1,13 @@
 //! Objects of every kind: list, details, extensions.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::super::Ctx;
+use super::super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::super::exec::read_rows;
-use super::tables::{TableArgs, describe_table};
-use super::{default_limit, paged, user_schema_filter};
+use super::super::{Ctx, READ, Spec};
+use super::tables::{TableArgs, TableDescription, describe_table};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
@@ -61,6 +61,17 @@ const OBJECTS_SQL: &str = "
      WHERE t.typtype IN ('e', 'd', 'r', 'm')
         OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))";
 
+// ---------------------------------------------------------------------------
+// pg_list_objects
+
+pub(super) const LIST_OBJECTS: Spec = Spec {
+    name: "pg_list_objects",
+    title: "List database objects",
+    description: "List tables, views, materialized views, sequences, indexes, functions, procedures and types, filtered by schema, kind and name pattern.",
+    hints: READ,
+    shortcuts: &[],
+};
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListObjectsArgs {
@@ -78,32 +89,56 @@ pub struct ListObjectsArgs {
     pub offset: u32,
 }
 
-pub(super) async fn list_objects(ctx: Ctx, a: ListObjectsArgs) -> ToolResult<Value> {
-    let types: Vec<&str> = a.types.iter().map(|t| t.label()).collect();
-    let sql = format!(
-        "SELECT o.*, count(*) OVER () AS _total FROM ({OBJECTS_SQL}) o
-          WHERE ($1::text IS NULL OR o.schema = $1)
-            AND (cardinality($2::text[]) = 0 OR o.type = ANY($2::text[]))
-            AND ($3::text IS NULL OR o.name ILIKE $3)
-            AND {}
-          ORDER BY o.schema, o.type, o.name LIMIT $5 OFFSET $6",
-        user_schema_filter("o.schema", 4)
-    );
-    let rows = read_rows(
-        &ctx,
-        &sql,
-        &[
-            json!(a.schema),
-            json!(types),
-            json!(a.pattern),
-            json!(a.include_system || a.schema.is_some()),
-            json!(a.limit),
-            json!(a.offset),
-        ],
-    )
-    .await?;
-    Ok(paged("objects", rows, a.offset))
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct ObjectRow {
+    pub schema: String,
+    pub name: String,
+    /// The kind, as in the `types` argument: `table`, `view`, `function`…
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A function's or procedure's argument types (its identity); absent for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
 }
+
+#[derive(Serialize, JsonSchema)]
+pub struct ObjectList {
+    /// By schema, kind and name.
+    pub objects: Vec<ObjectRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+pub(super) async fn list_objects(ctx: Ctx, a: ListObjectsArgs) -> ToolResult<ObjectList> {
+    let types: Vec<&str> = a.types.iter().map(|t| t.label()).collect();
+    let page = Listing::new("o.*", format!("({OBJECTS_SQL}) o"))
+        .schema("o.schema", a.schema.as_deref())
+        .filter_some(
+            "o.type = ANY({}::text[])",
+            (!types.is_empty()).then_some(types),
+        )
+        .pattern("o.name", a.pattern.as_deref())
+        // An explicitly named schema is shown even when it is a system schema.
+        .hide_system_schemas("o.schema", a.include_system || a.schema.is_some())
+        .order_by("o.schema, o.type, o.name")
+        .page(&ctx, a.limit, a.offset)
+        .await?;
+    Ok(ObjectList {
+        objects: page.items,
+        page: page.info,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// pg_object_details
+
+pub(super) const OBJECT_DETAILS: Spec = Spec {
+    name: "pg_object_details",
+    title: "Describe any object",
+    description: "Details of a table, view, sequence, index, function (with definition) or type (enum labels, domain base, composite attributes).",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -116,7 +151,175 @@ pub struct ObjectDetailsArgs {
     pub kind: Option<ObjectKind>,
 }
 
-pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<Value> {
+/// A column of a view or an attribute of a composite type.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Attribute {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// A table: `pg_describe_table`'s description.
+#[derive(Serialize, JsonSchema)]
+pub struct TableDetails {
+    #[serde(flatten)]
+    pub table: TableDescription,
+    /// `table`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct ViewDetails {
+    pub schema: String,
+    pub name: String,
+    /// `view` or `materialized_view`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The view's SELECT.
+    pub definition: String,
+    /// Absent for a view without columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<Attribute>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SequenceDetails {
+    pub schema: String,
+    pub name: String,
+    /// `sequence`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `smallint`, `integer` or `bigint`.
+    pub data_type: String,
+    pub start: Int8,
+    pub increment: Int8,
+    pub min_value: Int8,
+    pub max_value: Int8,
+    pub cycle: bool,
+    /// Absent until the sequence is first used (or when not readable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_value: Option<Int8>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct IndexDetails {
+    pub schema: String,
+    pub name: String,
+    /// `index`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The indexed table, as `schema.table` when not on the search_path.
+    pub table: String,
+    /// The CREATE INDEX statement.
+    pub definition: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// e.g. `16 kB`.
+    pub size: String,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct FunctionDetails {
+    pub schema: String,
+    pub name: String,
+    /// `function`, `procedure`, `aggregate` or `window`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The argument list, e.g. `x integer, y text DEFAULT ''::text`.
+    pub arguments: String,
+    /// The result type; absent for a procedure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returns: Option<String>,
+    pub language: String,
+    /// `immutable`, `stable` or `volatile`.
+    pub volatility: String,
+    /// The CREATE statement, for SQL and PL/pgSQL functions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Several functions of that name.
+#[derive(Serialize, JsonSchema)]
+pub struct Overloads {
+    pub name: String,
+    /// `function`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub overloads: Vec<FunctionDetails>,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeDetails {
+    pub schema: String,
+    pub name: String,
+    /// `type`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// `enum`, `domain`, `composite`, `range`, `base`…
+    pub kind: String,
+    /// An enum's labels, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// A domain's base type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_type: Option<String>,
+    /// A composite type's attributes, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<Attribute>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A relation of another kind (e.g. a TOAST table): its name and `pg_class.relkind`.
+#[derive(Serialize, JsonSchema)]
+pub struct OtherRelation {
+    pub name: String,
+    pub relkind: String,
+}
+
+/// Details of one object; which shape is told by `type` (`overloads` for several
+/// functions of one name).
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ObjectDetails {
+    Table(TableDetails),
+    View(ViewDetails),
+    Sequence(SequenceDetails),
+    Index(IndexDetails),
+    Function(FunctionDetails),
+    Overloads(Overloads),
+    Type(TypeDetails),
+    Other(OtherRelation),
+}
+
+#[derive(Deserialize)]
+struct RelationRow {
+    oid: i64,
+    relkind: String,
+}
+
+/// The one row a query for one object returns, decoded.
+async fn one<R: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    sql: &str,
+    params: &[serde_json::Value],
+    q: &crate::db::ident::QualifiedName,
+) -> ToolResult<R> {
+    decode(read_rows(ctx, sql, params).await?)?
+        .into_iter()
+        .next()
+        // Dropped between its lookup and this read.
+        .ok_or_else(|| ToolError::not_found(Code::NotFound, format!("no object named '{q}'")))
+}
+
+pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult<ObjectDetails> {
     let q = parse_qualified(&a.name, a.schema.as_deref())?;
     let schema = q.schema.clone();
     let wants = |k: ObjectKind| a.kind.is_none() || a.kind == Some(k);
@@ -127,22 +330,20 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
         )
     });
     if is_relation_kind {
-        let rel = read_rows(
-            &ctx,
-            "SELECT c.oid::int8 AS oid, c.relkind::text AS relkind FROM pg_class c WHERE c.oid = to_regclass($1)",
-            &[json!(q.quoted())],
-        )
-        .await?;
+        let rel: Vec<RelationRow> = decode(
+            read_rows(
+                &ctx,
+                "SELECT c.oid::int8 AS oid, c.relkind::text AS relkind FROM pg_class c WHERE c.oid = to_regclass($1)",
+                &[json!(q.quoted())],
+            )
+            .await?,
+        )?;
         // A composite type has a pg_class row too (relkind 'c'); it is described as a type below.
-        if let Some(r) = rel
-            .first()
-            .filter(|r| r.get("relkind").and_then(Value::as_str) != Some("c"))
-        {
-            let oid = r.get("oid").cloned().unwrap_or(Value::Null);
-            let relkind = r.get("relkind").and_then(Value::as_str).unwrap_or("");
-            return match relkind {
+        if let Some(r) = rel.into_iter().find(|r| r.relkind != "c") {
+            let oid = [json!(r.oid)];
+            return Ok(match r.relkind.as_str() {
                 "r" | "p" | "f" => {
-                    let mut v = describe_table(
+                    let table = describe_table(
                         ctx,
                         TableArgs {
                             table: a.name.clone(),
@@ -150,11 +351,13 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
                         },
                     )
                     .await?;
-                    v["type"] = "table".into();
-                    Ok(v)
+                    ObjectDetails::Table(TableDetails {
+                        table,
+                        kind: "table".into(),
+                    })
                 }
-                "v" | "m" => {
-                    let rows = read_rows(
+                "v" | "m" => ObjectDetails::View(
+                    one(
                         &ctx,
                         "SELECT n.nspname AS schema, c.relname AS name,
                                 CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized_view' END AS type,
@@ -163,13 +366,13 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
                                    FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
                                 obj_description(c.oid, 'pg_class') AS comment
                            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
-                        &[oid],
+                        &oid,
+                        &q,
                     )
-                    .await?;
-                    Ok(rows.into_iter().next().unwrap_or(Value::Null))
-                }
-                "S" => {
-                    let rows = read_rows(
+                    .await?,
+                ),
+                "S" => ObjectDetails::Sequence(
+                    one(
                         &ctx,
                         "SELECT s.schemaname AS schema, s.sequencename AS name, 'sequence' AS type,
                                 format_type(s.data_type, NULL) AS \"dataType\", s.start_value AS start,
@@ -179,13 +382,13 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
                            JOIN pg_class c ON c.relname = s.sequencename
                            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
                           WHERE c.oid = $1::oid",
-                        &[oid],
+                        &oid,
+                        &q,
                     )
-                    .await?;
-                    Ok(rows.into_iter().next().unwrap_or(Value::Null))
-                }
-                "i" | "I" => {
-                    let rows = read_rows(
+                    .await?,
+                ),
+                "i" | "I" => ObjectDetails::Index(
+                    one(
                         &ctx,
                         "SELECT n.nspname AS schema, ic.relname AS name, 'index' AS type,
                                 i.indrelid::regclass::text AS table, pg_get_indexdef(i.indexrelid) AS definition,
@@ -193,17 +396,20 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
                                 pg_size_pretty(pg_relation_size(i.indexrelid)) AS size
                            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                            JOIN pg_namespace n ON n.oid = ic.relnamespace WHERE i.indexrelid = $1::oid",
-                        &[oid],
+                        &oid,
+                        &q,
                     )
-                    .await?;
-                    Ok(rows.into_iter().next().unwrap_or(Value::Null))
-                }
-                _ => Ok(json!({ "name": q.to_string(), "relkind": relkind })),
-            };
+                    .await?,
+                ),
+                _ => ObjectDetails::Other(OtherRelation {
+                    name: q.to_string(),
+                    relkind: r.relkind,
+                }),
+            });
         }
     }
     if wants(ObjectKind::Function) || wants(ObjectKind::Procedure) {
-        let rows = read_rows(
+        let mut rows: Vec<FunctionDetails> = decode(read_rows(
             &ctx,
             "SELECT n.nspname AS schema, p.proname AS name,
                     CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window' ELSE 'function' END AS type,
@@ -218,16 +424,20 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
               ORDER BY 1, 2, 4",
             &[json!(q.name), json!(schema)],
         )
-        .await?;
+        .await?)?;
         if rows.len() == 1 {
-            return Ok(rows.into_iter().next().unwrap_or(Value::Null));
+            return Ok(ObjectDetails::Function(rows.remove(0)));
         }
         if !rows.is_empty() {
-            return Ok(json!({ "name": q.to_string(), "type": "function", "overloads": rows }));
+            return Ok(ObjectDetails::Overloads(Overloads {
+                name: q.to_string(),
+                kind: "function".into(),
+                overloads: rows,
+            }));
         }
     }
     if wants(ObjectKind::Type) {
-        let rows = read_rows(
+        let rows: Vec<TypeDetails> = decode(read_rows(
             &ctx,
             "SELECT n.nspname AS schema, t.typname AS name, 'type' AS type,
                     CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite'
@@ -243,9 +453,9 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
               LIMIT 1",
             &[json!(q.name), json!(schema)],
         )
-        .await?;
+        .await?)?;
         if let Some(r) = rows.into_iter().next() {
-            return Ok(r);
+            return Ok(ObjectDetails::Type(r));
         }
     }
     Err(
@@ -253,6 +463,17 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
             .suggest("Names are case-sensitive; pg_list_objects shows what exists."),
     )
 }
+
+// ---------------------------------------------------------------------------
+// pg_list_extensions
+
+pub(super) const LIST_EXTENSIONS: Spec = Spec {
+    name: "pg_list_extensions",
+    title: "List extensions",
+    description: "List installed extensions with version and schema, or with available=true every extension the server can install.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -262,14 +483,68 @@ pub struct ListExtensionsArgs {
     pub available: bool,
 }
 
-pub(super) async fn list_extensions(ctx: Ctx, a: ListExtensionsArgs) -> ToolResult<Value> {
-    let sql = if a.available {
-        "SELECT name, default_version AS \"defaultVersion\", installed_version AS \"installedVersion\", comment
-           FROM pg_available_extensions ORDER BY name"
+/// An installed extension.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct InstalledExtension {
+    pub name: String,
+    pub version: String,
+    /// The schema its objects live in.
+    pub schema: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// An extension the server can install.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailableExtension {
+    pub name: String,
+    /// The version CREATE EXTENSION installs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_version: Option<String>,
+    /// Absent when not installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Installed extensions, or with `available` every installable one.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Extensions {
+    Installed(Vec<InstalledExtension>),
+    Available(Vec<AvailableExtension>),
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ExtensionList {
+    /// By name.
+    pub extensions: Extensions,
+}
+
+pub(super) async fn list_extensions(ctx: Ctx, a: ListExtensionsArgs) -> ToolResult<ExtensionList> {
+    let extensions = if a.available {
+        Extensions::Available(
+            Listing::new(
+                "name, default_version AS \"defaultVersion\", installed_version AS \"installedVersion\", comment",
+                "pg_available_extensions",
+            )
+            .order_by("name")
+            .all(&ctx)
+            .await?,
+        )
     } else {
-        "SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema, x.comment
-           FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-           LEFT JOIN pg_available_extensions x ON x.name = e.extname ORDER BY e.extname"
+        Extensions::Installed(
+            Listing::new(
+                "e.extname AS name, e.extversion AS version, n.nspname AS schema, x.comment",
+                "pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                 LEFT JOIN pg_available_extensions x ON x.name = e.extname",
+            )
+            .order_by("e.extname")
+            .all(&ctx)
+            .await?,
+        )
     };
-    Ok(json!({ "extensions": read_rows(&ctx, sql, &[]).await? }))
+    Ok(ExtensionList { extensions })
 }

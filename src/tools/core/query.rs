@@ -1,11 +1,12 @@
 //! Queries: pg_read_query, pg_write_query.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::super::Ctx;
 use super::super::exec::{Mode, execute};
+use super::super::{Ctx, DESTRUCTIVE, READ, Spec};
+use crate::db::QueryResult;
 use crate::error::ToolResult;
 
 #[derive(Deserialize, JsonSchema)]
@@ -21,7 +22,15 @@ pub struct QueryArgs {
     pub transaction_id: Option<String>,
 }
 
-pub(super) async fn read_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
+pub(super) const READ_QUERY: Spec = Spec {
+    name: "pg_read_query",
+    title: "Run a read-only query",
+    description: "Run one SELECT (or other read-only statement) and return its rows.\nRuns in a READ ONLY transaction that is rolled back, so it can never change data. Use $1, $2… placeholders with `params`. Results are capped (see `truncated`).",
+    hints: READ,
+    shortcuts: &[],
+};
+
+pub(super) async fn read_query(ctx: Ctx, a: QueryArgs) -> ToolResult<QueryResult> {
     let out = execute(
         &ctx,
         &a.sql,
@@ -30,10 +39,31 @@ pub(super) async fn read_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
         Mode::Read,
     )
     .await?;
-    Ok(out.into_json())
+    Ok(out.into_result())
 }
 
-pub(super) async fn write_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
+pub(super) const WRITE_QUERY: Spec = Spec {
+    name: "pg_write_query",
+    title: "Run a statement that changes data",
+    description: "Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING).\nUse $1, $2… placeholders with `params`. Pass `transactionId` to run inside an open transaction.",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
+
+/// What a statement changed and, when it returns rows (RETURNING), the rows as
+/// `pg_read_query` gives them.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteResult {
+    /// The rows the statement returned; absent, with `rowCount`, when it returns none
+    /// (no RETURNING).
+    #[serde(flatten)]
+    pub returned: Option<QueryResult>,
+    /// Rows inserted, updated or deleted (for other statements, what PostgreSQL reports).
+    pub rows_affected: u64,
+}
+
+pub(super) async fn write_query(ctx: Ctx, a: QueryArgs) -> ToolResult<WriteResult> {
     let out = execute(
         &ctx,
         &a.sql,
@@ -42,15 +72,10 @@ pub(super) async fn write_query(ctx: Ctx, a: QueryArgs) -> ToolResult<Value> {
         Mode::Write,
     )
     .await?;
-    let affected = out.affected;
+    let rows_affected = out.affected;
     let has_rows = !out.rows.is_empty() || !out.columns.is_empty();
-    let mut v = out.into_json();
-    if let Value::Object(m) = &mut v {
-        m.insert("rowsAffected".into(), affected.into());
-        if !has_rows {
-            m.remove("rows");
-            m.remove("rowCount");
-        }
-    }
-    Ok(v)
+    Ok(WriteResult {
+        returned: has_rows.then(|| out.into_result()),
+        rows_affected,
+    })
 }

@@ -1,14 +1,22 @@
 //! Row helpers: count, exists, upsert, batch insert.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::super::Ctx;
 use super::super::exec::{Mode, execute, read_rows};
+use super::super::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
 use super::check_expression;
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
+
+pub(super) const COUNT: Spec = Spec {
+    name: "pg_count",
+    title: "Count rows",
+    description: "Count the rows of a table, optionally matching a SQL condition with $n parameters.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -39,7 +47,13 @@ fn where_clause(condition: &Option<String>) -> ToolResult<String> {
     }
 }
 
-pub(super) async fn count(ctx: Ctx, a: CountArgs) -> ToolResult<Value> {
+#[derive(Serialize, JsonSchema)]
+pub struct Count {
+    /// Rows matching (all rows without `where`).
+    pub count: i64,
+}
+
+pub(super) async fn count(ctx: Ctx, a: CountArgs) -> ToolResult<Count> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let sql = format!(
         "SELECT count(*) AS count FROM {}{}",
@@ -50,12 +64,26 @@ pub(super) async fn count(ctx: Ctx, a: CountArgs) -> ToolResult<Value> {
     let n = rows
         .first()
         .and_then(|r| r.get("count"))
-        .cloned()
-        .unwrap_or(0.into());
-    Ok(json!({ "count": n }))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    Ok(Count { count: n })
 }
 
-pub(super) async fn exists(ctx: Ctx, a: CountArgs) -> ToolResult<Value> {
+pub(super) const EXISTS: Spec = Spec {
+    name: "pg_exists",
+    title: "Check whether rows exist",
+    description: "Whether any row of a table matches an optional SQL condition (stops at the first match).",
+    hints: READ,
+    shortcuts: &[],
+};
+
+#[derive(Serialize, JsonSchema)]
+pub struct Exists {
+    /// Whether at least one row matches.
+    pub exists: bool,
+}
+
+pub(super) async fn exists(ctx: Ctx, a: CountArgs) -> ToolResult<Exists> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM {}{}) AS exists",
@@ -66,10 +94,18 @@ pub(super) async fn exists(ctx: Ctx, a: CountArgs) -> ToolResult<Value> {
     let b = rows
         .first()
         .and_then(|r| r.get("exists"))
-        .cloned()
-        .unwrap_or(false.into());
-    Ok(json!({ "exists": b }))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(Exists { exists: b })
 }
+
+pub(super) const UPSERT: Spec = Spec {
+    name: "pg_upsert",
+    title: "Insert or update a row",
+    description: "Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted.",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -87,7 +123,22 @@ pub struct UpsertArgs {
     pub returning: Option<bool>,
 }
 
-pub(super) async fn upsert(ctx: Ctx, a: UpsertArgs) -> ToolResult<Value> {
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpsertResult {
+    /// 1 when the row was inserted or updated, 0 when a conflict left it alone.
+    pub rows_affected: u64,
+    /// `true` when the row was inserted, `false` when an existing row was updated; absent
+    /// with `returning: false` or when nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inserted: Option<bool>,
+    /// The resulting row (column → value); absent with `returning: false` or when nothing
+    /// was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<Map<String, Value>>,
+}
+
+pub(super) async fn upsert(ctx: Ctx, a: UpsertArgs) -> ToolResult<UpsertResult> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.data.is_empty() {
         return Err(ToolError::invalid(
@@ -141,14 +192,25 @@ pub(super) async fn upsert(ctx: Ctx, a: UpsertArgs) -> ToolResult<Value> {
         }
     );
     let out = execute(&ctx, &sql, &params, None, Mode::Write).await?;
-    let mut result = json!({ "rowsAffected": out.affected });
+    let mut result = UpsertResult {
+        rows_affected: out.affected,
+        inserted: None,
+        row: None,
+    };
     if let Some(mut row) = out.rows.into_iter().next() {
-        let inserted = row.remove("_inserted").unwrap_or(Value::Null);
-        result["inserted"] = inserted;
-        result["row"] = Value::Object(row);
+        result.inserted = row.remove("_inserted").and_then(|v| v.as_bool());
+        result.row = Some(row);
     }
     Ok(result)
 }
+
+pub(super) const BATCH_INSERT: Spec = Spec {
+    name: "pg_batch_insert",
+    title: "Insert many rows",
+    description: "Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit.",
+    hints: WRITE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -169,7 +231,19 @@ pub struct BatchInsertArgs {
 /// PostgreSQL allows 65535 bind parameters per statement.
 const MAX_PARAMS: usize = 65_535;
 
-pub(super) async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Value> {
+#[derive(Serialize, JsonSchema)]
+pub struct BatchInsertResult {
+    /// Rows inserted (rows skipped by `onConflictDoNothing` not counted).
+    pub inserted: u64,
+    /// `true` when the returned rows were cut at the row or size limit; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    /// The inserted rows (column → value), with `returning`; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<Map<String, Value>>>,
+}
+
+pub(super) async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<BatchInsertResult> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.rows.is_empty() {
         return Err(ToolError::invalid("rows is empty; nothing to insert"));
@@ -247,7 +321,7 @@ pub(super) async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Val
         inserted += out.affected;
         truncated |= out.truncated.is_some();
         if returned.len() < max_rows {
-            returned.extend(out.rows.into_iter().map(Value::Object));
+            returned.extend(out.rows);
         }
     };
     if ctx.transaction.is_some() {
@@ -275,13 +349,17 @@ pub(super) async fn batch_insert(ctx: Ctx, a: BatchInsertArgs) -> ToolResult<Val
         }
         tx.commit().await.map_err(ToolError::from)?;
     }
-    let mut result = json!({ "inserted": inserted });
+    let mut result = BatchInsertResult {
+        inserted,
+        truncated: None,
+        rows: None,
+    };
     if a.returning {
         if returned.len() > caps.max_rows || truncated {
             returned.truncate(caps.max_rows);
-            result["truncated"] = true.into();
+            result.truncated = Some(true);
         }
-        result["rows"] = Value::Array(returned);
+        result.rows = Some(returned);
     }
     Ok(result)
 }

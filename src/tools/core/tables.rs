@@ -1,14 +1,26 @@
 //! Tables: list, describe, columns, create, drop, truncate.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::super::Ctx;
+use super::super::catalog::{Listing, PageInfo, decode, default_limit};
 use super::super::exec::{execute_ddl, read_rows};
-use super::{check_expression, default_limit, paged, resolve_relation, user_schema_filter};
+use super::super::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
+use super::{Created, Dropped, check_expression, resolve_relation};
 use crate::db::ident::{check_type_name, parse_qualified, quote_ident};
-use crate::error::{ToolError, ToolResult};
+use crate::error::{Code, ToolError, ToolResult};
+
+// ---------------------------------------------------------------------------
+// pg_list_tables
+
+pub(super) const LIST_TABLES: Spec = Spec {
+    name: "pg_list_tables",
+    title: "List tables",
+    description: "List tables with schema, estimated rows, total size and comment.\nSystem schemas are hidden unless includeSystem; page with limit/offset.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -26,37 +38,55 @@ pub struct ListTablesArgs {
     pub offset: u32,
 }
 
-pub(super) async fn list_tables(ctx: Ctx, a: ListTablesArgs) -> ToolResult<Value> {
-    let sql = format!(
-        "SELECT n.nspname AS schema, c.relname AS name,
-                CASE c.relkind WHEN 'p' THEN 'partitioned' WHEN 'f' THEN 'foreign' END AS kind,
-                CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS \"rowEstimate\",
-                pg_size_pretty(pg_total_relation_size(c.oid)) AS size,
-                obj_description(c.oid, 'pg_class') AS comment,
-                count(*) OVER () AS _total
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition
-            AND ($1::text IS NULL OR n.nspname = $1)
-            AND ($2::text IS NULL OR c.relname ILIKE $2)
-            AND {}
-          ORDER BY 1, 2 LIMIT $4 OFFSET $5",
-        user_schema_filter("n.nspname", 3)
-    );
-    let rows = read_rows(
-        &ctx,
-        &sql,
-        // An explicitly named schema is shown even when it is a system schema.
-        &[
-            json!(a.schema),
-            json!(a.pattern),
-            json!(a.include_system || a.schema.is_some()),
-            json!(a.limit),
-            json!(a.offset),
-        ],
-    )
-    .await?;
-    Ok(paged("tables", rows, a.offset))
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableRow {
+    pub schema: String,
+    pub name: String,
+    /// `partitioned` or `foreign`; absent for an ordinary table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Estimated rows from the last ANALYZE; absent when never analyzed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_estimate: Option<i64>,
+    /// Total size with indexes and TOAST, e.g. `1234 kB`.
+    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
+
+#[derive(Serialize, JsonSchema)]
+pub struct TableList {
+    pub tables: Vec<TableRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+pub(super) async fn list_tables(ctx: Ctx, a: ListTablesArgs) -> ToolResult<TableList> {
+    let page = Listing::new(
+        "n.nspname AS schema, c.relname AS name,
+         CASE c.relkind WHEN 'p' THEN 'partitioned' WHEN 'f' THEN 'foreign' END AS kind,
+         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS \"rowEstimate\",
+         pg_size_pretty(pg_total_relation_size(c.oid)) AS size,
+         obj_description(c.oid, 'pg_class') AS comment",
+        "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
+    )
+    .condition("c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition")
+    .schema("n.nspname", a.schema.as_deref())
+    .pattern("c.relname", a.pattern.as_deref())
+    // An explicitly named schema is shown even when it is a system schema.
+    .hide_system_schemas("n.nspname", a.include_system || a.schema.is_some())
+    .order_by("1, 2")
+    .page(&ctx, a.limit, a.offset)
+    .await?;
+    Ok(TableList {
+        tables: page.items,
+        page: page.info,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// pg_describe_table, pg_get_columns
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -67,31 +97,150 @@ pub struct TableArgs {
     pub schema: Option<String>,
 }
 
+/// A column of a table or view.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Column {
+    pub name: String,
+    /// The type as PostgreSQL writes it, e.g. `character varying(50)`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub nullable: bool,
+    /// Default value, as a SQL expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Expression of a generated (stored) column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
+    /// `always` or `by default` for an identity column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
 /// Columns of a relation: name, type, nullable, default, generated, identity, comment.
-pub(super) async fn table_columns(ctx: &Ctx, oid: i64) -> ToolResult<Vec<Value>> {
-    read_rows(
-        ctx,
-        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-                NOT a.attnotnull AS nullable,
-                CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
-                CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated,
-                CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
-                col_description(a.attrelid, a.attnum) AS comment
-           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-          WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
-          ORDER BY a.attnum",
-        &[json!(oid)],
+async fn table_columns(ctx: &Ctx, oid: i64) -> ToolResult<Vec<Column>> {
+    Listing::new(
+        "a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+         NOT a.attnotnull AS nullable,
+         CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
+         CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END AS generated,
+         CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
+         col_description(a.attrelid, a.attnum) AS comment",
+        "pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum",
     )
+    .filter("a.attrelid = {}::oid", oid)
+    .condition("a.attnum > 0 AND NOT a.attisdropped")
+    .order_by("a.attnum")
+    .all(ctx)
     .await
 }
 
-pub(super) async fn get_columns(ctx: Ctx, a: TableArgs) -> ToolResult<Value> {
-    let q = parse_qualified(&a.table, a.schema.as_deref())?;
-    let oid = resolve_relation(&ctx, &q, "table").await?;
-    Ok(json!({ "columns": table_columns(&ctx, oid).await? }))
+pub(super) const GET_COLUMNS: Spec = Spec {
+    name: "pg_get_columns",
+    title: "List a table's columns",
+    description: "The columns of a table or view: name, type, nullable, default, generated, identity, comment.",
+    hints: READ,
+    shortcuts: &[],
+};
+
+#[derive(Serialize, JsonSchema)]
+pub struct ColumnList {
+    /// In column order.
+    pub columns: Vec<Column>,
 }
 
-pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<Value> {
+pub(super) async fn get_columns(ctx: Ctx, a: TableArgs) -> ToolResult<ColumnList> {
+    let q = parse_qualified(&a.table, a.schema.as_deref())?;
+    let oid = resolve_relation(&ctx, &q, "table").await?;
+    Ok(ColumnList {
+        columns: table_columns(&ctx, oid).await?,
+    })
+}
+
+pub(super) const DESCRIBE_TABLE: Spec = Spec {
+    name: "pg_describe_table",
+    title: "Describe a table",
+    description: "Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments.",
+    hints: READ,
+    shortcuts: &[],
+};
+
+/// A constraint of a table (a foreign key names what it references).
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Constraint {
+    pub name: String,
+    /// `primary key`, `foreign key`, `unique`, `check` or `exclusion`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The constrained columns, in order.
+    pub columns: Vec<String>,
+    /// The referenced table of a foreign key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references_table: Option<String>,
+    /// The referenced columns of a foreign key, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references_columns: Option<Vec<String>>,
+    /// As PostgreSQL writes it, e.g. `CHECK ((price > 0))`.
+    pub definition: String,
+}
+
+/// An index of a described table.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct TableIndex {
+    pub name: String,
+    /// The CREATE INDEX statement.
+    pub definition: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// `true` when the index is invalid (a failed concurrent build); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<bool>,
+    /// e.g. `16 kB`.
+    pub size: String,
+}
+
+/// Identity and size of a relation.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableInfo {
+    pub schema: String,
+    pub name: String,
+    /// `table`, `partitioned table`, `view`, `materialized view` or `foreign table`.
+    pub kind: String,
+    /// Estimated rows from the last ANALYZE; absent when never analyzed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_estimate: Option<i64>,
+    /// Total size with indexes and TOAST, in bytes.
+    pub size_bytes: i64,
+    /// The same, e.g. `1234 kB`.
+    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableDescription {
+    #[serde(flatten)]
+    pub info: TableInfo,
+    pub columns: Vec<Column>,
+    /// Primary key columns, in order; absent without a primary key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_key: Option<Vec<String>>,
+    /// Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<Constraint>,
+    /// Unique, check and exclusion constraints; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
+    /// Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<TableIndex>,
+}
+
+pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<TableDescription> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let oid = resolve_relation(&ctx, &q, "table").await?;
     let oid_param = [json!(oid)];
@@ -108,8 +257,12 @@ pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<Value> 
         &oid_param,
     )
     .await?;
+    let info: TableInfo = decode(info)?.into_iter().next().ok_or_else(|| {
+        // Dropped between the name's resolution and this read.
+        ToolError::not_found(Code::NotFound, format!("table '{q}' does not exist"))
+    })?;
     let columns = table_columns(&ctx, oid).await?;
-    let constraints = read_rows(
+    let constraints: Vec<Constraint> = decode(read_rows(
         &ctx,
         "SELECT con.conname AS name,
                 CASE con.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
@@ -123,48 +276,49 @@ pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<Value> 
            FROM pg_constraint con WHERE con.conrelid = $1::oid ORDER BY con.contype, con.conname",
         &oid_param,
     )
-    .await?;
-    let indexes = read_rows(
-        &ctx,
-        "SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+    .await?)?;
+    let indexes = decode(
+        read_rows(
+            &ctx,
+            "SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
                 i.indisunique AS unique, i.indisprimary AS primary,
                 NULLIF(NOT i.indisvalid, false) AS invalid,
                 pg_size_pretty(pg_relation_size(i.indexrelid)) AS size
            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
           WHERE i.indrelid = $1::oid ORDER BY ic.relname",
-        &oid_param,
-    )
-    .await?;
+            &oid_param,
+        )
+        .await?,
+    )?;
 
-    let mut out = match info.into_iter().next() {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
+    let mut out = TableDescription {
+        info,
+        columns,
+        primary_key: None,
+        foreign_keys: Vec::new(),
+        constraints: Vec::new(),
+        indexes,
     };
-    out.insert("columns".into(), Value::Array(columns));
-    let mut primary_key = Value::Null;
-    let mut foreign_keys = Vec::new();
-    let mut others = Vec::new();
     for c in constraints {
-        match c.get("type").and_then(Value::as_str) {
-            Some("primary key") => primary_key = c.get("columns").cloned().unwrap_or(Value::Null),
-            Some("foreign key") => foreign_keys.push(c),
-            _ => others.push(c),
+        match c.kind.as_str() {
+            "primary key" => out.primary_key = Some(c.columns),
+            "foreign key" => out.foreign_keys.push(c),
+            _ => out.constraints.push(c),
         }
     }
-    if !primary_key.is_null() {
-        out.insert("primaryKey".into(), primary_key);
-    }
-    if !foreign_keys.is_empty() {
-        out.insert("foreignKeys".into(), Value::Array(foreign_keys));
-    }
-    if !others.is_empty() {
-        out.insert("constraints".into(), Value::Array(others));
-    }
-    if !indexes.is_empty() {
-        out.insert("indexes".into(), Value::Array(indexes));
-    }
-    Ok(Value::Object(out))
+    Ok(out)
 }
+
+// ---------------------------------------------------------------------------
+// pg_create_table, pg_drop_table, pg_truncate
+
+pub(super) const CREATE_TABLE: Spec = Spec {
+    name: "pg_create_table",
+    title: "Create a table",
+    description: "Create a table from column definitions (name, type, nullable, default, primaryKey, unique, references).",
+    hints: WRITE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -240,9 +394,7 @@ fn parse_reference(r: &str) -> ToolResult<String> {
     })
 }
 
-/// Reject expressions that would end the statement; the extended protocol refuses
-
-pub(super) async fn create_table(ctx: Ctx, a: CreateTableArgs) -> ToolResult<Value> {
+pub(super) async fn create_table(ctx: Ctx, a: CreateTableArgs) -> ToolResult<Created> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     if a.columns.is_empty() {
         return Err(ToolError::invalid(
@@ -300,13 +452,24 @@ pub(super) async fn create_table(ctx: Ctx, a: CreateTableArgs) -> ToolResult<Val
         )
         .await?;
     }
-    Ok(json!({ "created": q.to_string(), "sql": sql }))
+    Ok(Created {
+        created: q.to_string(),
+        sql,
+    })
 }
 
 /// A SQL string literal; only for COMMENT, which cannot take a bind parameter.
 fn quote_literal(s: &str) -> String {
     format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
+
+pub(super) const DROP_TABLE: Spec = Spec {
+    name: "pg_drop_table",
+    title: "Drop a table",
+    description: "Drop a table (optionally IF EXISTS, CASCADE). Its data is lost.",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -321,7 +484,7 @@ pub struct DropArgs {
     pub cascade: bool,
 }
 
-pub(super) async fn drop_table(ctx: Ctx, a: DropArgs) -> ToolResult<Value> {
+pub(super) async fn drop_table(ctx: Ctx, a: DropArgs) -> ToolResult<Dropped> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let sql = format!(
         "DROP TABLE {}{}{}",
@@ -330,8 +493,18 @@ pub(super) async fn drop_table(ctx: Ctx, a: DropArgs) -> ToolResult<Value> {
         if a.cascade { " CASCADE" } else { "" }
     );
     execute_ddl(&ctx, &sql).await?;
-    Ok(json!({ "dropped": q.to_string() }))
+    Ok(Dropped {
+        dropped: q.to_string(),
+    })
 }
+
+pub(super) const TRUNCATE: Spec = Spec {
+    name: "pg_truncate",
+    title: "Empty a table",
+    description: "Remove every row of a table (TRUNCATE), optionally restarting identities and cascading.",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -347,7 +520,14 @@ pub struct TruncateArgs {
     pub restart_identity: bool,
 }
 
-pub(super) async fn truncate(ctx: Ctx, a: TruncateArgs) -> ToolResult<Value> {
+/// The table emptied.
+#[derive(Serialize, JsonSchema)]
+pub struct Truncated {
+    /// As `schema.table` when a schema was named, else as given.
+    pub truncated: String,
+}
+
+pub(super) async fn truncate(ctx: Ctx, a: TruncateArgs) -> ToolResult<Truncated> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let sql = format!(
         "TRUNCATE TABLE {}{}{}",
@@ -360,5 +540,7 @@ pub(super) async fn truncate(ctx: Ctx, a: TruncateArgs) -> ToolResult<Value> {
         if a.cascade { " CASCADE" } else { "" }
     );
     execute_ddl(&ctx, &sql).await?;
-    Ok(json!({ "truncated": q.to_string() }))
+    Ok(Truncated {
+        truncated: q.to_string(),
+    })
 }
