@@ -18,6 +18,8 @@ use std::time::Duration;
 use futures::{StreamExt, pin_mut};
 pub use pool::Object;
 use pool::{Pool, PoolError};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_postgres::GenericClient;
 
@@ -127,52 +129,82 @@ pub struct Caps {
     pub budget: Option<ResultBudget>,
 }
 
+/// The query-like result shape of DESIGN.md, typed: `rows`, `rowCount` and, when cut,
+/// `truncated` with the limit used and how to page (what `pg_read_query` returns).
+#[derive(Debug, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryResult {
+    /// Rows returned (after the row and size limits).
+    pub row_count: usize,
+    /// The result's column names, given only when no row came back: an empty result still
+    /// tells the shape it asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// Values cut to fit the size limit (a single row larger than it): column → its
+    /// original size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, u64>>")]
+    pub cut_values: Option<Map<String, Value>>,
+    /// `true` when the rows were cut before the end of the result (see `hint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    /// The row limit that cut the result (`--max-rows`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<usize>,
+    /// The size limit that cut the result, in bytes of JSON text (`--max-result-bytes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<usize>,
+    /// When cut: where the cut fell and the concrete next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The rows, as objects of column → value.
+    pub rows: Vec<Map<String, Value>>,
+}
+
 impl QueryOutput {
-    /// The query-like result shape of DESIGN.md: `rows`, `rowCount` and, when cut,
-    /// `truncated` with the limit used and how to page.
-    pub fn into_json(self) -> Value {
-        let mut out = Map::new();
-        out.insert("rowCount".into(), self.rows.len().into());
+    /// The query-like result shape of DESIGN.md (see [`QueryResult`]).
+    pub fn into_result(self) -> QueryResult {
+        let n = self.rows.len();
+        let mut out = QueryResult {
+            row_count: n,
+            ..QueryResult::default()
+        };
         if self.rows.is_empty() && !self.columns.is_empty() {
-            // An empty result still tells the model the shape it asked for.
-            out.insert("columns".into(), self.columns.into());
+            out.columns = Some(self.columns);
         }
         if !self.cut_values.is_empty() {
-            let cut: Map<String, Value> = self
-                .cut_values
-                .iter()
-                .map(|(c, n)| (c.clone(), (*n).into()))
-                .collect();
-            out.insert("cutValues".into(), Value::Object(cut));
+            out.cut_values = Some(
+                self.cut_values
+                    .into_iter()
+                    .map(|(c, n)| (c, n.into()))
+                    .collect(),
+            );
         }
         if let Some(t) = self.truncated {
-            out.insert("truncated".into(), true.into());
-            let n = self.rows.len();
+            out.truncated = Some(true);
             let limit = match t {
                 Truncation::Rows(max) => {
-                    out.insert("maxRows".into(), max.into());
+                    out.max_rows = Some(max);
                     format!("the row limit (--max-rows {max})")
                 }
                 Truncation::Bytes(max) => {
-                    out.insert("maxBytes".into(), max.into());
+                    out.max_bytes = Some(max);
                     format!("the size limit, {max} bytes of JSON text (--max-result-bytes)")
                 }
             };
             // The concrete next page, so a model can continue without working it out.
-            out.insert(
-                "hint".into(),
-                format!(
-                    "Cut after {n} rows at {limit}. Next page: ORDER BY a key, LIMIT {n} OFFSET {n}; \
-                     or narrow the query (fewer columns, WHERE, aggregate in SQL)."
-                )
-                .into(),
-            );
+            out.hint = Some(format!(
+                "Cut after {n} rows at {limit}. Next page: ORDER BY a key, LIMIT {n} OFFSET {n}; \
+                 or narrow the query (fewer columns, WHERE, aggregate in SQL)."
+            ));
         }
-        out.insert(
-            "rows".into(),
-            Value::Array(self.rows.into_iter().map(Value::Object).collect()),
-        );
-        Value::Object(out)
+        out.rows = self.rows;
+        out
+    }
+
+    /// [`QueryOutput::into_result`] as JSON.
+    pub fn into_json(self) -> Value {
+        serde_json::to_value(self.into_result()).unwrap_or_default()
     }
 }
 

@@ -257,3 +257,31 @@ mod tests {
         assert_eq!((past.info.total, past.info.next_offset), (None, None));
     }
 }
+
+/// An int8 as pgmcp encodes it (`crate::db::values`): a JSON number within ±2^53, where
+/// every JSON reader is exact, otherwise a string of its exact digits (e.g. a bigint
+/// sequence's `maxValue`, 9223372036854775807).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Int8 {
+    Number(i64),
+    Digits(String),
+}
+
+#[cfg(test)]
+mod int8_tests {
+    use super::*;
+
+    #[test]
+    fn int8_is_a_number_or_its_digits() {
+        let n: Int8 = serde_json::from_value(serde_json::json!(100)).unwrap();
+        assert_eq!(n, Int8::Number(100));
+        let big: Int8 = serde_json::from_value(serde_json::json!("9223372036854775807")).unwrap();
+        assert_eq!(big, Int8::Digits("9223372036854775807".into()));
+        assert_eq!(serde_json::to_value(&n).unwrap(), serde_json::json!(100));
+        assert_eq!(
+            serde_json::to_value(&big).unwrap(),
+            serde_json::json!("9223372036854775807")
+        );
+    }
+}

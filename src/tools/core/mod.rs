@@ -1,0 +1,141 @@
+//! Core tools: queries, tables, indexes, objects, extensions and row helpers, one module
+//! per family; this module keeps the group's list and the helpers other groups share.
+
+mod indexes;
+mod objects;
+mod query;
+mod rows;
+mod tables;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::exec::read_rows;
+use super::{Ctx, Tool};
+use crate::db::ident::QualifiedName;
+use crate::error::{Code, ToolError, ToolResult};
+
+const GROUP: &str = "core";
+
+/// Catalog filter hiding PostgreSQL's own schemas; `$n` must be the includeSystem flag.
+pub(crate) fn user_schema_filter(nsp: &str, flag: usize) -> String {
+    format!(
+        "(${flag}::bool OR ({nsp} NOT IN ('pg_catalog', 'information_schema') \
+         AND {nsp} NOT LIKE 'pg\\_toast%' AND {nsp} NOT LIKE 'pg\\_temp\\_%'))"
+    )
+}
+
+/// What a CREATE made, and the statement that made it.
+#[derive(Serialize, JsonSchema)]
+pub struct Created {
+    /// The name of what was created (`schema.name` when a schema was given).
+    pub created: String,
+    /// The statement that ran.
+    pub sql: String,
+}
+
+/// What a DROP removed.
+#[derive(Serialize, JsonSchema)]
+pub struct Dropped {
+    /// The name as given (`schema.name` when a schema was given).
+    pub dropped: String,
+}
+
+/// `{items, total, nextOffset?}` for paged listings; rows carry `_total` from a window count.
+pub(crate) fn paged(key: &str, mut rows: Vec<Value>, offset: u32) -> Value {
+    let total = rows
+        .first()
+        .and_then(|r| r.get("_total"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    for r in &mut rows {
+        if let Value::Object(m) = r {
+            m.remove("_total");
+        }
+    }
+    let mut out = Map::new();
+    let n = rows.len() as u64;
+    out.insert(key.into(), Value::Array(rows));
+    // The total rides on the rows, so a page past the end cannot know it.
+    if n > 0 || offset == 0 {
+        out.insert("total".into(), total.into());
+    }
+    if u64::from(offset) + n < total {
+        out.insert("nextOffset".into(), (u64::from(offset) + n).into());
+    }
+    Value::Object(out)
+}
+
+/// Resolves a relation to its oid, or a NOT_FOUND error that says where to look.
+pub(crate) async fn resolve_relation(ctx: &Ctx, q: &QualifiedName, what: &str) -> ToolResult<i64> {
+    let rows = read_rows(
+        ctx,
+        "SELECT to_regclass($1)::oid::int8 AS oid",
+        &[json!(q.quoted())],
+    )
+    .await?;
+    rows.first()
+        .and_then(|r| r.get("oid"))
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            ToolError::not_found(Code::NotFound, format!("{what} '{q}' does not exist")).suggest(
+                "Names are case-sensitive; pg_list_tables / pg_list_objects show what exists.",
+            )
+        })
+}
+
+/// Reject expressions that would end the statement; the extended protocol refuses
+/// several statements anyway, this just gives a clearer error earlier.
+#[allow(clippy::result_large_err)]
+pub(super) fn check_expression(what: &str, e: &str) -> ToolResult<()> {
+    if e.contains(';') || e.contains("--") || e.contains("/*") {
+        return Err(ToolError::invalid(format!(
+            "{what} '{e}' may not contain ';' or comments"
+        )));
+    }
+    Ok(())
+}
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        query::READ_QUERY.tool(GROUP, query::read_query),
+        query::WRITE_QUERY.tool(GROUP, query::write_query),
+        tables::LIST_TABLES.tool(GROUP, tables::list_tables),
+        tables::DESCRIBE_TABLE.tool(GROUP, tables::describe_table),
+        tables::GET_COLUMNS.tool(GROUP, tables::get_columns),
+        tables::CREATE_TABLE.tool(GROUP, tables::create_table),
+        tables::DROP_TABLE.tool(GROUP, tables::drop_table),
+        indexes::GET_INDEXES.tool(GROUP, indexes::get_indexes),
+        indexes::CREATE_INDEX.tool(GROUP, indexes::create_index),
+        indexes::DROP_INDEX.tool(GROUP, indexes::drop_index),
+        objects::LIST_OBJECTS.tool(GROUP, objects::list_objects),
+        objects::OBJECT_DETAILS.tool(GROUP, objects::object_details),
+        objects::LIST_EXTENSIONS.tool(GROUP, objects::list_extensions),
+        rows::COUNT.tool(GROUP, rows::count),
+        rows::EXISTS.tool(GROUP, rows::exists),
+        rows::UPSERT.tool(GROUP, rows::upsert),
+        rows::BATCH_INSERT.tool(GROUP, rows::batch_insert),
+        tables::TRUNCATE.tool(GROUP, tables::truncate),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every core tool declares its result type: an output schema derived from it (no
+    /// untyped JSON, no hand-written TypeScript), portable like the input schemas.
+    #[test]
+    fn every_core_tool_is_typed() {
+        for t in tools() {
+            let schema = t
+                .output_schema
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} has no output schema", t.name));
+            assert!(t.returns.is_none(), "{}: hand-written returns", t.name);
+            let problems = super::super::portability_problems(&Value::Object((**schema).clone()));
+            assert!(problems.is_empty(), "{}: {problems:?}", t.name);
+        }
+    }
+}
