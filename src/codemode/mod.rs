@@ -617,12 +617,6 @@ async fn transaction_call(ctx: Ctx, args: Value, state: &ExecState) -> ToolResul
     }
 }
 
-/// The code a sandbox, transpiler or worker failure names (their codes are `Code` names;
-/// an unknown one would be a bug, reported as internal).
-fn code_of(name: &str) -> Code {
-    Code::from_name(name).unwrap_or(Code::InternalError)
-}
-
 fn code_error(e: transpile::CodeError) -> ToolError {
     let mut details = Map::new();
     for (k, v) in [
@@ -644,8 +638,7 @@ fn code_error(e: transpile::CodeError) -> ToolError {
         (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),
         _ => e.message.clone(),
     };
-    let mut err =
-        ToolError::new(category, code_of(e.code), message).with_details(Value::Object(details));
+    let mut err = ToolError::new(category, e.code, message).with_details(Value::Object(details));
     if let Some(limit) = &e.limit {
         err = err.suggest(format!("Simplify the code, or raise the limit: {limit}."));
     }
@@ -771,8 +764,8 @@ fn finish(
         } else {
             Category::Limit
         };
-        let mut e = ToolError::new(category, code_of(&err.code), message)
-            .with_details(Value::Object(details));
+        let mut e =
+            ToolError::new(category, err.code, message).with_details(Value::Object(details));
         if let Some(limit) = &err.limit {
             e = e.suggest(format!(
                 "Do less per execution, or raise the limit ({limit})."
@@ -867,7 +860,7 @@ fn failure_error(
         } => {
             let mut e = ToolError::new(
                 Category::Limit,
-                code_of(f.code()),
+                f.code(),
                 if *queue_full {
                     "every sandbox worker is busy (--code-max-workers) and the queue of waiting executions is full (--code-max-queued)".to_string()
                 } else {
@@ -888,7 +881,7 @@ fn failure_error(
             "Check the server's logs; --sandbox-isolation thread avoids worker processes.".into(),
         ),
     };
-    let mut e = ToolError::new(category, code_of(f.code()), message);
+    let mut e = ToolError::new(category, f.code(), message);
     if !suggestion.is_empty() {
         e = e.suggest(suggestion);
     }

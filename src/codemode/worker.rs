@@ -55,16 +55,17 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error::Code {
+        use crate::error::Code;
         match self {
-            Failure::Timeout => "TIMEOUT",
-            Failure::MemoryLimit => "MEMORY_LIMIT",
-            Failure::CpuLimit => "CPU_LIMIT",
-            Failure::StackOverflow => "STACK_OVERFLOW",
-            Failure::Crashed(_) => "WORKER_CRASHED",
-            Failure::Cancelled => "CANCELLED",
-            Failure::Spawn(_) => "WORKER_UNAVAILABLE",
-            Failure::Busy { .. } => crate::error::Code::Busy.as_str(),
+            Failure::Timeout => Code::Timeout,
+            Failure::MemoryLimit => Code::MemoryLimit,
+            Failure::CpuLimit => Code::CpuLimit,
+            Failure::StackOverflow => Code::StackOverflow,
+            Failure::Crashed(_) => Code::WorkerCrashed,
+            Failure::Cancelled => Code::Cancelled,
+            Failure::Spawn(_) => Code::WorkerUnavailable,
+            Failure::Busy { .. } => Code::Busy,
         }
     }
 }

@@ -423,7 +423,7 @@ fn tool_error_is_a_catchable_error_with_fields() {
 fn uncaught_tool_error_becomes_js_error_with_details() {
     let o = exec("await pg.query('select fail');");
     let e = o.error.expect("error");
-    assert_eq!(e.code, codes::JS_ERROR);
+    assert_eq!(e.code, codes::JS_ERROR.as_str());
     assert_eq!(e.name.as_deref(), Some("PgError"));
     assert!(e.message.contains("does not exist"));
     let d = e.details.expect("details");
@@ -510,7 +510,7 @@ fn bridge_closed_ends_the_run() {
         SandboxLimits::default(),
         bridge,
     );
-    assert_eq!(err_code(&o), codes::BRIDGE_CLOSED);
+    assert_eq!(err_code(&o), codes::BRIDGE_CLOSED.as_str());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,7 +744,7 @@ fn logs_are_capped_by_entries_and_bytes() {
 fn thrown_errors_carry_name_message_and_position() {
     let o = exec("const a = 1;\nthrow new RangeError('out of range');");
     let e = o.error.expect("error");
-    assert_eq!(e.code, codes::JS_ERROR);
+    assert_eq!(e.code, codes::JS_ERROR.as_str());
     assert_eq!(e.name.as_deref(), Some("RangeError"));
     assert_eq!(e.message, "out of range");
     assert_eq!(e.js_line, Some(3), "{e:?}");
@@ -768,7 +768,7 @@ fn syntax_errors_are_js_errors() {
         FakeBridge::standard(),
     );
     let e = o.error.expect("error");
-    assert_eq!(e.code, codes::JS_ERROR);
+    assert_eq!(e.code, codes::JS_ERROR.as_str());
     assert_eq!(e.name.as_deref(), Some("SyntaxError"));
     assert_eq!(e.js_line, Some(2), "{e:?}");
 }
@@ -790,7 +790,7 @@ fn assert_stopped(o: &Outcome, allowed: &[&str]) {
 #[test]
 fn infinite_loops_stop() {
     let o = exec_limits("while (true) {}", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT]);
+    assert_stopped(&o, &[codes::LOOP_LIMIT.as_str()]);
     assert!(
         o.error
             .unwrap()
@@ -803,42 +803,84 @@ fn infinite_loops_stop() {
         "try { while (true) {} } catch (e) {} return 'escaped';",
         tight(),
     );
-    assert_stopped(&o, &[codes::LOOP_LIMIT]);
+    assert_stopped(&o, &[codes::LOOP_LIMIT.as_str()]);
 
     let o = exec_limits("for (;;) { try { for (;;) {} } catch {} } ", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT]);
+    assert_stopped(&o, &[codes::LOOP_LIMIT.as_str()]);
 }
 
 #[test]
 fn busy_loop_after_await_stops() {
     let o = exec_limits("await pg.query('select 1'); while (true) {}", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     let o = exec_limits(
         "await null; try { while (true) {} } catch {} return 1",
         tight(),
     );
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     // An inner async function that spins after its own await, awaited by the root.
     let o = exec_limits(
         "async function g() { await 1; for (;;) {} } await g(); return 1;",
         tight(),
     );
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
 }
 
 #[test]
 fn busy_loop_in_callbacks_stops() {
     let o = exec_limits("[1, 2].map(() => { while (true) {} });", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     let o = exec_limits("await 1; [1, 2].map(() => { while (true) {} });", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     let o = exec_limits(
         "await Promise.resolve(1).then(() => { while (true) {} }); return 1",
         tight(),
     );
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     let o = exec_limits("[3, 1, 2].sort(() => { for (;;) {} });", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     // Many short loops in many frames: only the instruction budget sees the total.
     let o = exec_limits(
         "function f() { let s = 0; for (let i = 0; i < 1000; i++) s += i; return s; } for (let j = 0; j < 1e9; j++) { try { f(); } catch {} }",
@@ -847,7 +889,7 @@ fn busy_loop_in_callbacks_stops() {
             ..tight()
         },
     );
-    assert_stopped(&o, &[codes::INSTRUCTION_LIMIT]);
+    assert_stopped(&o, &[codes::INSTRUCTION_LIMIT.as_str()]);
 }
 
 #[test]
@@ -862,7 +904,7 @@ fn async_generator_spinning_after_yield_does_not_crash() {
 #[test]
 fn recursion_stops() {
     let o = exec_limits("function f() { f(); } f();", tight());
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
     assert!(
         o.error
             .unwrap()
@@ -875,13 +917,13 @@ fn recursion_stops() {
         "function f() { try { f(); } catch (e) { f(); } } f(); return 'escaped'",
         tight(),
     );
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
 
     // Recursion through a native (getter / toString / map) is counted too.
     let o = exec_limits("const o = { get x() { return o.x; } }; o.x;", tight());
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
     let o = exec_limits("function f() { [1].map(f); } f();", tight());
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
 }
 
 #[test]
@@ -892,17 +934,17 @@ fn recursion_after_await_ends_the_run() {
         "await 1; function f() { f(); } f(); return 'escaped';",
         tight(),
     );
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
     let o = exec_limits(
         "async function g() { await pg.query('select 1'); function f() { f(); } f(); } await g(); return 'escaped';",
         tight(),
     );
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
     let o = exec_limits(
         "await 1; function f() { try { f(); } catch { f(); } } f(); return 'escaped';",
         tight(),
     );
-    assert_stopped(&o, &[codes::RECURSION_LIMIT]);
+    assert_stopped(&o, &[codes::RECURSION_LIMIT.as_str()]);
     // Without an instruction budget the cause cannot be told apart from a loop-limit hit.
     let o = exec_limits(
         "await 1; function f() { f(); } f(); return 'escaped';",
@@ -912,7 +954,7 @@ fn recursion_after_await_ends_the_run() {
         },
     );
     let e = o.error.expect("error");
-    assert_eq!(e.code, codes::UNSETTLED);
+    assert_eq!(e.code, codes::UNSETTLED.as_str());
     assert!(e.message.contains("--code-max-recursion"), "{e:?}");
 }
 
@@ -926,7 +968,7 @@ fn tool_call_cap_cannot_be_caught() {
         "for (;;) { try { await pg.query('select 1'); } catch (e) {} }",
         limits.clone(),
     );
-    assert_stopped(&o, &[codes::TOOL_CALL_LIMIT]);
+    assert_stopped(&o, &[codes::TOOL_CALL_LIMIT.as_str()]);
     assert_eq!(o.tool_calls, 11);
     assert!(
         o.error
@@ -941,7 +983,7 @@ fn tool_call_cap_cannot_be_caught() {
         "for (let i = 0; i < 100; i++) { try { pg.query('select 1').catch(() => {}); } catch (e) {} } return 'escaped';",
         limits,
     );
-    assert_stopped(&o, &[codes::TOOL_CALL_LIMIT]);
+    assert_stopped(&o, &[codes::TOOL_CALL_LIMIT.as_str()]);
 }
 
 #[test]
@@ -983,19 +1025,31 @@ fn tiny_instruction_budget_still_runs_the_prelude() {
             ..SandboxLimits::default()
         },
     );
-    assert_stopped(&o, &[codes::INSTRUCTION_LIMIT]);
+    assert_stopped(&o, &[codes::INSTRUCTION_LIMIT.as_str()]);
 }
 
 #[test]
 fn user_code_run_during_conversion_is_budgeted() {
     // A getter on the returned value spins: conversion must stop, not hang.
     let o = exec_limits("return { get x() { for (;;) {} } };", tight());
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     let o = exec_limits(
         "console.log(new Proxy({}, { ownKeys() { for (;;) {} } })); return 1;",
         tight(),
     );
-    assert_stopped(&o, &[codes::LOOP_LIMIT, codes::INSTRUCTION_LIMIT]);
+    assert_stopped(
+        &o,
+        &[
+            codes::LOOP_LIMIT.as_str(),
+            codes::INSTRUCTION_LIMIT.as_str(),
+        ],
+    );
     // A getter that calls pg (a promise in the result) is just shown as a promise.
     let o = exec("return { get p() { return pg.query('select 1'); } };");
     assert_eq!(ok(&o), &json!({ "p": "[Promise]" }));
@@ -1011,7 +1065,7 @@ fn job_cycles_without_bytecode_use_up_the_budget() {
             ..tight()
         },
     );
-    assert_eq!(err_code(&o), codes::INSTRUCTION_LIMIT);
+    assert_eq!(err_code(&o), codes::INSTRUCTION_LIMIT.as_str());
 }
 
 #[test]
@@ -1034,7 +1088,7 @@ fn error_text_is_bounded() {
 #[test]
 fn unsettled_promise_is_reported() {
     let o = exec("await new Promise(() => {}); return 1;");
-    assert_eq!(err_code(&o), codes::UNSETTLED);
+    assert_eq!(err_code(&o), codes::UNSETTLED.as_str());
     assert!(o.error.unwrap().message.contains("forget an await"));
 }
 

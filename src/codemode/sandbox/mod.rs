@@ -133,18 +133,20 @@ pub mod flags {
 
 /// Error codes in [`SandboxError::code`].
 pub mod codes {
-    pub const JS_ERROR: &str = "JS_ERROR";
-    pub const LOOP_LIMIT: &str = "LOOP_LIMIT";
-    pub const RECURSION_LIMIT: &str = "RECURSION_LIMIT";
-    pub const INSTRUCTION_LIMIT: &str = "INSTRUCTION_LIMIT";
-    pub const TOOL_CALL_LIMIT: &str = "TOOL_CALL_LIMIT";
+    use crate::error::Code;
+
+    pub const JS_ERROR: Code = Code::JsError;
+    pub const LOOP_LIMIT: Code = Code::LoopLimit;
+    pub const RECURSION_LIMIT: Code = Code::RecursionLimit;
+    pub const INSTRUCTION_LIMIT: Code = Code::InstructionLimit;
+    pub const TOOL_CALL_LIMIT: Code = Code::ToolCallLimit;
     /// Reserved: `max_in_flight` queues calls instead of failing them.
-    pub const IN_FLIGHT_LIMIT: &str = "IN_FLIGHT_LIMIT";
-    pub const RESULT_TOO_LARGE: &str = "RESULT_TOO_LARGE";
-    pub const UNSETTLED: &str = "UNSETTLED";
-    pub const BRIDGE_CLOSED: &str = "BRIDGE_CLOSED";
+    pub const IN_FLIGHT_LIMIT: Code = Code::InFlightLimit;
+    pub const RESULT_TOO_LARGE: Code = Code::ResultTooLarge;
+    pub const UNSETTLED: Code = Code::Unsettled;
+    pub const BRIDGE_CLOSED: Code = Code::BridgeClosed;
     /// The engine itself failed (an internal assertion); the run was abandoned.
-    pub const ENGINE_ERROR: &str = "ENGINE_ERROR";
+    pub const ENGINE_ERROR: Code = Code::EngineError;
 }
 
 /// Limits for one run.
@@ -274,7 +276,7 @@ pub struct TruncationInfo {
 #[serde(rename_all = "camelCase")]
 pub struct SandboxError {
     /// See [`codes`].
-    pub code: String,
+    pub code: crate::error::Code,
     /// JS error name (`TypeError`, `PgError`, ...) for `JS_ERROR`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -293,9 +295,9 @@ pub struct SandboxError {
 }
 
 impl SandboxError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    fn new(code: crate::error::Code, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
+            code,
             name: None,
             message: message.into(),
             js_line: None,
@@ -305,7 +307,7 @@ impl SandboxError {
         }
     }
 
-    fn limit(code: &str, message: impl Into<String>, limit: String) -> Self {
+    fn limit(code: crate::error::Code, message: impl Into<String>, limit: String) -> Self {
         Self {
             limit: Some(limit),
             ..Self::new(code, message)

@@ -11,7 +11,7 @@ use super::positions::{LineIndex, snippet_at};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CodeError {
     /// `SYNTAX_ERROR` | `SOURCE_TOO_LARGE` | `NESTING_TOO_DEEP` | `MODULE_SYNTAX`.
-    pub code: &'static str,
+    pub code: crate::error::Code,
     /// What went wrong and, where useful, what to do instead.
     pub message: String,
     /// 1-based line in the user's TypeScript.
@@ -43,7 +43,7 @@ impl std::error::Error for CodeError {}
 
 impl CodeError {
     pub(super) fn at(
-        code: &'static str,
+        code: crate::error::Code,
         message: String,
         source: &str,
         lines: &LineIndex,

@@ -48,19 +48,20 @@ use oxc::transformer::{TransformOptions, Transformer};
 
 pub use errors::CodeError;
 
+use crate::error::Code;
 use errors::diagnostic_error;
 use nesting::{HARD_MAX_DEPTH, scan_nesting};
 use passes::{check_module_syntax, wrap_async};
 use positions::{LineIndex, Mapping};
 
 /// Error code: the script does not parse (or fails an early semantic check).
-pub const SYNTAX_ERROR: &str = "SYNTAX_ERROR";
+pub const SYNTAX_ERROR: Code = Code::SyntaxError;
 /// Error code: the script is larger than [`TranspileLimits::max_source_bytes`].
-pub const SOURCE_TOO_LARGE: &str = "SOURCE_TOO_LARGE";
+pub const SOURCE_TOO_LARGE: Code = Code::SourceTooLarge;
 /// Error code: the script nests deeper than [`TranspileLimits::max_depth`].
-pub const NESTING_TOO_DEEP: &str = "NESTING_TOO_DEEP";
+pub const NESTING_TOO_DEEP: Code = Code::NestingTooDeep;
 /// Error code: the script uses `import`/`export`/`require`.
-pub const MODULE_SYNTAX: &str = "MODULE_SYNTAX";
+pub const MODULE_SYNTAX: Code = Code::ModuleSyntax;
 
 /// The CLI flag that raises [`TranspileLimits::max_source_bytes`] (named in error messages).
 pub const MAX_SOURCE_BYTES_FLAG: &str = "--code-max-source-bytes";
@@ -652,7 +653,7 @@ mod tests {
                                 if let Some(line) = e.line {
                                     assert!(line >= 1 && e.column.unwrap_or(0) >= 1);
                                 }
-                                e.code
+                                e.code.as_str()
                             }
                         };
                         *counts.entry(code).or_default() += 1;
