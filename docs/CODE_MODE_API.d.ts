@@ -25,11 +25,11 @@ declare const pg: {
   /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. (shortcut for pg_get_indexes) */
   getIndexes(table?: string, schema?: string): Promise<Index[]>;
   /** Create an index on columns of a table (unique, partial, method, concurrently). (shortcut for pg_create_index) */
-  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
+  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<unknown>;
   /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). (shortcut for pg_explain) */
-  explain(sql: string, params?: unknown[]): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
+  explain(sql: string, params?: unknown[]): Promise<{ plan: unknown; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: Array<{ table: string; filter: string | null; rows: number; }>; }>;
   /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
-  count(table: string, where_?: string, params?: unknown[]): Promise<any>;
+  count(table: string, where_?: string, params?: unknown[]): Promise<unknown>;
   /** The index of every method by group; pg.help('core') one group's declarations. */
   help(group?: string): string;
   /** One method's declaration and full description: pg.describe('core.readQuery'). */
@@ -50,80 +50,80 @@ declare const pg: {
     /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. [pg_get_columns] */
     getColumns(args: { table: string; schema?: string; } | string /* table */): Promise<{ columns: Column[] }>;
     /** Create a table from column definitions (name, type, nullable, default, primaryKey, unique, references). [pg_create_table] */
-    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<any>;
+    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<unknown>;
     /** Drop a table (optionally IF EXISTS, CASCADE). Its data is lost. [pg_drop_table] */
-    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<any>;
+    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<unknown>;
     /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. [pg_get_indexes] */
-    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<any>;
+    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<unknown>;
     /** Create an index on columns of a table (unique, partial, method, concurrently). [pg_create_index] */
-    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<any>;
+    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<unknown>;
     /** Drop an index (optionally IF EXISTS, CASCADE, CONCURRENTLY). [pg_drop_index] */
-    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<any>;
+    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<unknown>;
     /** List tables, views, materialized views, sequences, indexes, functions, procedures and types, filtered by schema, kind and name pattern. [pg_list_objects] */
-    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
     /** Details of a table, view, sequence, index, function (with definition) or type (enum labels, domain base, composite attributes). [pg_object_details] */
-    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<any>;
+    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<unknown>;
     /** List installed extensions with version and schema, or with available=true every extension the server can install. [pg_list_extensions] */
-    listExtensions(args?: { available?: boolean; }): Promise<any>;
+    listExtensions(args?: { available?: boolean; }): Promise<unknown>;
     /** Count the rows of a table, optionally matching a SQL condition with $n parameters. [pg_count] */
-    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<any>;
+    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<unknown>;
     /** Whether any row of a table matches an optional SQL condition (stops at the first match). [pg_exists] */
-    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<any>;
+    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<unknown>;
     /** Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted. [pg_upsert] */
-    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<any>;
+    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<unknown>;
     /** Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit. [pg_batch_insert] */
-    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<any>;
+    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<unknown>;
     /** Remove every row of a table (TRUNCATE), optionally restarting identities and cascading. [pg_truncate] */
-    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<any>;
+    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<unknown>;
   };
   schema: {
     /** List schemas with owner, number of tables and views, total size and comment. [pg_list_schemas] */
-    listSchemas(args?: { pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listSchemas(args?: { pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ schemas: Array<{ name: string; owner: string; tables: number; views: number; size: string; comment?: string; }>; total?: number; nextOffset?: number; }>;
     /** Create a schema (optionally IF NOT EXISTS, owned by another role via `authorization`). [pg_create_schema] */
-    createSchema(args: { name: string; ifNotExists?: boolean; authorization?: string; } | string /* name */): Promise<any>;
+    createSchema(args: { name: string; ifNotExists?: boolean; authorization?: string; } | string /* name */): Promise<unknown>;
     /** Drop a schema (optionally IF EXISTS). Fails if it is not empty unless cascade, which drops every object in it: their data is lost. [pg_drop_schema] */
-    dropSchema(args: { name: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<any>;
+    dropSchema(args: { name: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<unknown>;
     /** List views and materialized views with schema, type (view or materialized_view) and comment; materialized views also show size and populated:false when never refreshed. [pg_list_views] */
-    listViews(args?: { schema?: string; pattern?: string; includeMaterialized?: boolean; includeDefinition?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listViews(args?: { schema?: string; pattern?: string; includeMaterialized?: boolean; includeDefinition?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
     /** Create a view, or a materialized view, from a SELECT query; returns the view's columns. [pg_create_view] */
-    createView(args: { name: string; schema?: string; sql: string; orReplace?: boolean; materialized?: boolean; withData?: boolean; }): Promise<any>;
+    createView(args: { name: string; schema?: string; sql: string; orReplace?: boolean; materialized?: boolean; withData?: boolean; }): Promise<unknown>;
     /** Drop a view or materialized view (optionally IF EXISTS, CASCADE). Whether it is materialized is looked up unless `materialized` is given. [pg_drop_view] */
-    dropView(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; materialized?: boolean; } | string /* name */): Promise<any>;
+    dropView(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; materialized?: boolean; } | string /* name */): Promise<unknown>;
     /** List sequences with data type, start, increment, minValue, maxValue, cycle, lastValue and ownedBy (the schema.table.column a serial or identity column uses it for). [pg_list_sequences] */
-    listSequences(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listSequences(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
     /** Create a sequence with optional data type, start, increment, minValue, maxValue, cache and cycle. [pg_create_sequence] */
-    createSequence(args: { name: string; schema?: string; dataType?: "smallint" | "integer" | "bigint"; start?: number; increment?: number; minValue?: number; maxValue?: number; cache?: number; cycle?: boolean; ifNotExists?: boolean; } | string /* name */): Promise<any>;
+    createSequence(args: { name: string; schema?: string; dataType?: "smallint" | "integer" | "bigint"; start?: number; increment?: number; minValue?: number; maxValue?: number; cache?: number; cycle?: boolean; ifNotExists?: boolean; } | string /* name */): Promise<unknown>;
     /** Drop a sequence (optionally IF EXISTS, CASCADE). A serial column's sequence needs cascade (which drops the column default); an identity column's sequence goes only with its column. [pg_drop_sequence] */
-    dropSequence(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<any>;
+    dropSequence(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<unknown>;
     /** List functions, procedures, aggregates and window functions with schema, kind, arguments, return type, language and volatility. [pg_list_functions] */
-    listFunctions(args?: { schema?: string; pattern?: string; kind?: "function" | "procedure" | "aggregate" | "window"; includeExtensions?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listFunctions(args?: { schema?: string; pattern?: string; kind?: "function" | "procedure" | "aggregate" | "window"; includeExtensions?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
     /** List user triggers with table, timing (BEFORE/AFTER/INSTEAD OF), events, level (ROW/STATEMENT), trigger function, enabled and the CREATE TRIGGER definition. [pg_list_triggers] */
-    listTriggers(args?: { table?: string; schema?: string; limit?: number; offset?: number; }): Promise<any>;
+    listTriggers(args?: { table?: string; schema?: string; limit?: number; offset?: number; }): Promise<unknown>;
     /** List table constraints: primary_key, foreign_key, unique, check and exclusion, with columns, definition and, for foreign keys, referencesTable and referencesColumns. [pg_list_constraints] */
-    listConstraints(args?: { table?: string; schema?: string; type?: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null"; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<any>;
+    listConstraints(args?: { table?: string; schema?: string; type?: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null"; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
   };
   transactions: {
     /** Start a transaction that spans several calls and return its transactionId. [pg_transaction_begin] */
-    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<any>;
+    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<unknown>;
     /** Commit an open transaction and release its connection. [pg_transaction_commit] */
-    commit(args: { transactionId: string; } | string /* transactionId */): Promise<any>;
+    commit(args: { transactionId: string; } | string /* transactionId */): Promise<unknown>;
     /** Roll back an open transaction, discarding its changes, and release its connection. [pg_transaction_rollback] */
-    rollback(args: { transactionId: string; } | string /* transactionId */): Promise<any>;
+    rollback(args: { transactionId: string; } | string /* transactionId */): Promise<unknown>;
     /** Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error. [pg_transaction_savepoint] */
-    savepoint(args: { transactionId: string; name: string; }): Promise<any>;
+    savepoint(args: { transactionId: string; name: string; }): Promise<unknown>;
     /** Release (forget) a savepoint and every savepoint made after it, keeping their changes. [pg_transaction_release] */
-    release(args: { transactionId: string; name: string; }): Promise<any>;
+    release(args: { transactionId: string; name: string; }): Promise<unknown>;
     /** Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open. [pg_transaction_rollback_to] */
-    rollbackTo(args: { transactionId: string; name: string; }): Promise<any>;
+    rollbackTo(args: { transactionId: string; name: string; }): Promise<unknown>;
     /** Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction. [pg_transaction_status] */
-    status(args: { transactionId?: string; } | string /* transactionId */): Promise<any>;
+    status(args: { transactionId?: string; } | string /* transactionId */): Promise<unknown>;
     /** Run several statements atomically: all take effect or none. [pg_transaction_execute] */
-    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<any>;
+    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<unknown>;
   };
   performance: {
     /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). [pg_explain] */
-    explain(args: { sql: string; params?: unknown[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
+    explain(args: { sql: string; params?: unknown[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: unknown; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: Array<{ table: string; filter: string | null; rows: number; }>; }>;
     /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. [pg_table_stats] */
-    tableStats(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
+    tableStats(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; n_tup_hot_upd: number; n_mod_since_analyze: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; vacuum_count: number; autovacuum_count: number; analyze_count: number; autoanalyze_count: number; total_bytes: number; size: string; } | { tables: Array<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; n_tup_hot_upd: number; n_mod_since_analyze: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; vacuum_count: number; autovacuum_count: number; analyze_count: number; autoanalyze_count: number; total_bytes: number; size: string; }>; }>;
   };
 };
