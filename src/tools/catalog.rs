@@ -211,6 +211,18 @@ pub fn page_of<R: DeserializeOwned>(mut rows: Vec<Value>, offset: u32) -> ToolRe
     })
 }
 
+/// A PostgreSQL `int8` as pgmcp encodes it (see `db::values`): a JSON number within ±2^53,
+/// exact in every JSON reader; beyond that, a string with the exact digits (a bigint
+/// sequence's maxValue, for one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Int8 {
+    /// Within ±2^53.
+    Number(i64),
+    /// Beyond ±2^53: the exact decimal digits.
+    Digits(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +267,25 @@ mod tests {
         assert_eq!(p.items[0], serde_json::json!({"name": "a"}));
         let past: Page<Value> = page_of(vec![], 10).unwrap();
         assert_eq!((past.info.total, past.info.next_offset), (None, None));
+    }
+
+    #[test]
+    fn int8_is_a_number_or_its_exact_digits() {
+        let rows = vec![
+            serde_json::json!({"v": 5}),
+            serde_json::json!({"v": "9223372036854775807"}),
+        ];
+        #[derive(Deserialize, Serialize)]
+        struct R {
+            v: Int8,
+        }
+        let got: Vec<R> = decode(rows.clone()).unwrap();
+        assert_eq!(got[0].v, Int8::Number(5));
+        assert_eq!(got[1].v, Int8::Digits("9223372036854775807".into()));
+        let back: Vec<Value> = got
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
+        assert_eq!(back, rows);
     }
 }
