@@ -104,21 +104,21 @@ declare const pg: {
   };
   transactions: {
     /** Start a transaction that spans several calls and return its transactionId. [pg_transaction_begin] */
-    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<unknown>;
+    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<{ transactionId: string; isolationLevel: string; readOnly: boolean; idleTimeoutSeconds: number; deferrable?: boolean; note?: string; }>;
     /** Commit an open transaction and release its connection. [pg_transaction_commit] */
-    commit(args: { transactionId: string; } | string /* transactionId */): Promise<unknown>;
+    commit(args: { transactionId: string; } | string /* transactionId */): Promise<{ transactionId: string; committed: boolean; }>;
     /** Roll back an open transaction, discarding its changes, and release its connection. [pg_transaction_rollback] */
-    rollback(args: { transactionId: string; } | string /* transactionId */): Promise<unknown>;
+    rollback(args: { transactionId: string; } | string /* transactionId */): Promise<{ transactionId: string; rolledBack: boolean; warning?: string; }>;
     /** Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error. [pg_transaction_savepoint] */
-    savepoint(args: { transactionId: string; name: string; }): Promise<unknown>;
+    savepoint(args: { transactionId: string; name: string; }): Promise<{ transactionId: string; savepoint: string; savepoints: string[]; }>;
     /** Release (forget) a savepoint and every savepoint made after it, keeping their changes. [pg_transaction_release] */
-    release(args: { transactionId: string; name: string; }): Promise<unknown>;
+    release(args: { transactionId: string; name: string; }): Promise<{ transactionId: string; released: string; savepoints: string[]; }>;
     /** Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open. [pg_transaction_rollback_to] */
-    rollbackTo(args: { transactionId: string; name: string; }): Promise<unknown>;
+    rollbackTo(args: { transactionId: string; name: string; }): Promise<{ transactionId: string; rolledBackTo: string; savepoints: string[]; }>;
     /** Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction. [pg_transaction_status] */
-    status(args: { transactionId?: string; } | string /* transactionId */): Promise<unknown>;
+    status(args: { transactionId?: string; } | string /* transactionId */): Promise<{ transactionId: string; readOnly?: boolean; isolationLevel?: string; savepoints?: string[]; ageMs?: number; idleMs?: number; state: "active" | "aborted" | "ended" | "busy"; rollsBackInMs?: number; hint?: string; } | { count: number; transactions: Array<{ transactionId: string; readOnly?: boolean; isolationLevel?: string; savepoints?: string[]; ageMs?: number; idleMs?: number; busy: boolean; }>; idleTimeoutSeconds: number; }>;
     /** Run several statements atomically: all take effect or none. [pg_transaction_execute] */
-    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<unknown>;
+    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<{ transactionId?: string; committed: boolean; statementCount: number; results: Array<{ rowsAffected: number; rowCount?: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows?: Array<Record<string, unknown>>; }>; }>;
   };
   performance: {
     /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). [pg_explain] */
