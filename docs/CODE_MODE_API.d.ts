@@ -11,13 +11,13 @@ interface PgError extends Error { code: string; category: string; recoverable: b
 
 declare const pg: {
   /** Run one SELECT (or other read-only statement) and return its rows. (shortcut for pg_read_query) */
-  query(sql: string, params?: unknown[]): Promise<{ rowCount: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows: Array<Record<string, unknown>>; }>;
+  query(sql: string, params?: unknown[]): Promise<QueryResult>;
   /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). (shortcut for pg_write_query) */
-  execute(sql: string, params?: unknown[]): Promise<{ rowCount?: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows?: Array<Record<string, unknown>>; rowsAffected: number; }>;
+  execute(sql: string, params?: unknown[]): Promise<QueryResult & { rowsAffected: number }>;
   /** List tables with schema, estimated rows, total size and comment. (shortcut for pg_list_tables) */
   listTables(schema?: string): Promise<Table[]>;
   /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. (shortcut for pg_describe_table) */
-  describeTable(table: string, schema?: string): Promise<{ schema: string; name: string; kind: string; rowEstimate?: number; sizeBytes: number; size: string; comment?: string; columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; primaryKey?: string[]; foreignKeys?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; constraints?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; indexes?: Array<{ name: string; definition: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; }>; }>;
+  describeTable(table: string, schema?: string): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
   /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. (shortcut for pg_get_columns) */
   getColumns(table: string, schema?: string): Promise<Column[]>;
   /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. (shortcut for pg_table_stats) */
@@ -25,11 +25,11 @@ declare const pg: {
   /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. (shortcut for pg_get_indexes) */
   getIndexes(table?: string, schema?: string): Promise<Index[]>;
   /** Create an index on columns of a table (unique, partial, method, concurrently). (shortcut for pg_create_index) */
-  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<{ created: string; sql: string; }>;
+  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<unknown>;
   /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). (shortcut for pg_explain) */
-  explain(sql: string, params?: unknown[]): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
+  explain(sql: string, params?: unknown[]): Promise<{ plan: unknown; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: Array<{ table: string; filter: string | null; rows: number; }>; }>;
   /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
-  count(table: string, where_?: string, params?: unknown[]): Promise<{ count: number; }>;
+  count(table: string, where_?: string, params?: unknown[]): Promise<unknown>;
   /** The index of every method by group; pg.help('core') one group's declarations. */
   help(group?: string): string;
   /** One method's declaration and full description: pg.describe('core.readQuery'). */
@@ -40,90 +40,90 @@ declare const pg: {
   transaction<T>(fn: (tx: typeof pg) => Promise<T>): Promise<T>;
   core: {
     /** Run one SELECT (or other read-only statement) and return its rows. [pg_read_query] */
-    readQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<{ rowCount: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows: Array<Record<string, unknown>>; }>;
+    readQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<QueryResult>;
     /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). [pg_write_query] */
-    writeQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<{ rowCount?: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows?: Array<Record<string, unknown>>; rowsAffected: number; }>;
+    writeQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<QueryResult & { rowsAffected: number }>;
     /** List tables with schema, estimated rows, total size and comment. [pg_list_tables] */
-    listTables(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: Array<{ schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string; }>; total?: number; nextOffset?: number; }>;
+    listTables(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
     /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. [pg_describe_table] */
-    describeTable(args: { table: string; schema?: string; } | string /* table */): Promise<{ schema: string; name: string; kind: string; rowEstimate?: number; sizeBytes: number; size: string; comment?: string; columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; primaryKey?: string[]; foreignKeys?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; constraints?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; indexes?: Array<{ name: string; definition: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; }>; }>;
+    describeTable(args: { table: string; schema?: string; } | string /* table */): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
     /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. [pg_get_columns] */
-    getColumns(args: { table: string; schema?: string; } | string /* table */): Promise<{ columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; }>;
+    getColumns(args: { table: string; schema?: string; } | string /* table */): Promise<{ columns: Column[] }>;
     /** Create a table from column definitions (name, type, nullable, default, primaryKey, unique, references). [pg_create_table] */
-    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<{ created: string; sql: string; }>;
+    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<unknown>;
     /** Drop a table (optionally IF EXISTS, CASCADE). Its data is lost. [pg_drop_table] */
-    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<{ dropped: string; }>;
+    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<unknown>;
     /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. [pg_get_indexes] */
-    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ indexes: Array<{ schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number; }>; }>;
+    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<unknown>;
     /** Create an index on columns of a table (unique, partial, method, concurrently). [pg_create_index] */
-    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<{ created: string; sql: string; }>;
+    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<unknown>;
     /** Drop an index (optionally IF EXISTS, CASCADE, CONCURRENTLY). [pg_drop_index] */
-    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<{ dropped: string; }>;
+    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<unknown>;
     /** List tables, views, materialized views, sequences, indexes, functions, procedures and types, filtered by schema, kind and name pattern. [pg_list_objects] */
-    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ objects: Array<{ schema: string; name: string; type: string; arguments?: string; }>; total?: number; nextOffset?: number; }>;
+    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
     /** Details of a table, view, sequence, index, function (with definition) or type (enum labels, domain base, composite attributes). [pg_object_details] */
-    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<{ schema: string; name: string; kind: string; rowEstimate?: number; sizeBytes: number; size: string; comment?: string; columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; primaryKey?: string[]; foreignKeys?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; constraints?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; indexes?: Array<{ name: string; definition: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; }>; type: string; } | { schema: string; name: string; type: string; definition: string; columns?: Array<{ name: string; type: string; }>; comment?: string; } | { schema: string; name: string; type: string; dataType: string; start: number | string; increment: number | string; minValue: number | string; maxValue: number | string; cycle: boolean; lastValue?: number | string; } | { schema: string; name: string; type: string; table: string; definition: string; unique: boolean; primary: boolean; size: string; } | { schema: string; name: string; type: string; arguments: string; returns?: string; language: string; volatility: string; definition?: string; comment?: string; } | { name: string; type: string; overloads: Array<{ schema: string; name: string; type: string; arguments: string; returns?: string; language: string; volatility: string; definition?: string; comment?: string; }>; } | { schema: string; name: string; type: string; kind: string; labels?: string[]; baseType?: string; attributes?: Array<{ name: string; type: string; }>; comment?: string; } | { name: string; relkind: string; }>;
+    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<unknown>;
     /** List installed extensions with version and schema, or with available=true every extension the server can install. [pg_list_extensions] */
-    listExtensions(args?: { available?: boolean; }): Promise<{ extensions: Array<{ name: string; version: string; schema: string; comment?: string; }> | Array<{ name: string; defaultVersion?: string; installedVersion?: string; comment?: string; }>; }>;
+    listExtensions(args?: { available?: boolean; }): Promise<unknown>;
     /** Count the rows of a table, optionally matching a SQL condition with $n parameters. [pg_count] */
-    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<{ count: number; }>;
+    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<unknown>;
     /** Whether any row of a table matches an optional SQL condition (stops at the first match). [pg_exists] */
-    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<{ exists: boolean; }>;
+    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<unknown>;
     /** Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted. [pg_upsert] */
-    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<{ rowsAffected: number; inserted?: boolean; row?: Record<string, unknown>; }>;
+    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<unknown>;
     /** Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit. [pg_batch_insert] */
-    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<{ inserted: number; truncated?: boolean; rows?: Array<Record<string, unknown>>; }>;
+    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<unknown>;
     /** Remove every row of a table (TRUNCATE), optionally restarting identities and cascading. [pg_truncate] */
-    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<{ truncated: string; }>;
+    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<unknown>;
   };
   schema: {
     /** List schemas with owner, number of tables and views, total size and comment. [pg_list_schemas] */
     listSchemas(args?: { pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ schemas: Array<{ name: string; owner: string; tables: number; views: number; size: string; comment?: string; }>; total?: number; nextOffset?: number; }>;
     /** Create a schema (optionally IF NOT EXISTS, owned by another role via `authorization`). [pg_create_schema] */
-    createSchema(args: { name: string; ifNotExists?: boolean; authorization?: string; } | string /* name */): Promise<unknown>;
+    createSchema(args: { name: string; ifNotExists?: boolean; authorization?: string; } | string /* name */): Promise<{ created: string; sql: string; }>;
     /** Drop a schema (optionally IF EXISTS). Fails if it is not empty unless cascade, which drops every object in it: their data is lost. [pg_drop_schema] */
-    dropSchema(args: { name: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<unknown>;
+    dropSchema(args: { name: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<{ dropped: string; }>;
     /** List views and materialized views with schema, type (view or materialized_view) and comment; materialized views also show size and populated:false when never refreshed. [pg_list_views] */
-    listViews(args?: { schema?: string; pattern?: string; includeMaterialized?: boolean; includeDefinition?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
+    listViews(args?: { schema?: string; pattern?: string; includeMaterialized?: boolean; includeDefinition?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ views: Array<{ schema: string; name: string; type: "view" | "materialized_view"; populated?: boolean; size?: string; definition?: string; comment?: string; }>; total?: number; nextOffset?: number; }>;
     /** Create a view, or a materialized view, from a SELECT query; returns the view's columns. [pg_create_view] */
-    createView(args: { name: string; schema?: string; sql: string; orReplace?: boolean; materialized?: boolean; withData?: boolean; }): Promise<unknown>;
+    createView(args: { name: string; schema?: string; sql: string; orReplace?: boolean; materialized?: boolean; withData?: boolean; }): Promise<{ created: string; type: "view" | "materialized_view"; columns: Array<{ name: string; type: string; }>; populated?: boolean; }>;
     /** Drop a view or materialized view (optionally IF EXISTS, CASCADE). Whether it is materialized is looked up unless `materialized` is given. [pg_drop_view] */
-    dropView(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; materialized?: boolean; } | string /* name */): Promise<unknown>;
+    dropView(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; materialized?: boolean; } | string /* name */): Promise<{ dropped: string; type: "view" | "materialized_view"; }>;
     /** List sequences with data type, start, increment, minValue, maxValue, cycle, lastValue and ownedBy (the schema.table.column a serial or identity column uses it for). [pg_list_sequences] */
-    listSequences(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
+    listSequences(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ sequences: Array<{ schema: string; name: string; dataType: string; start: number | string; increment: number | string; minValue: number | string; maxValue: number | string; cache?: number | string; cycle: boolean; lastValue?: number | string; ownedBy?: string; identity?: boolean; comment?: string; }>; total?: number; nextOffset?: number; }>;
     /** Create a sequence with optional data type, start, increment, minValue, maxValue, cache and cycle. [pg_create_sequence] */
-    createSequence(args: { name: string; schema?: string; dataType?: "smallint" | "integer" | "bigint"; start?: number; increment?: number; minValue?: number; maxValue?: number; cache?: number; cycle?: boolean; ifNotExists?: boolean; } | string /* name */): Promise<unknown>;
+    createSequence(args: { name: string; schema?: string; dataType?: "smallint" | "integer" | "bigint"; start?: number; increment?: number; minValue?: number; maxValue?: number; cache?: number; cycle?: boolean; ifNotExists?: boolean; } | string /* name */): Promise<{ created: string; sql: string; }>;
     /** Drop a sequence (optionally IF EXISTS, CASCADE). A serial column's sequence needs cascade (which drops the column default); an identity column's sequence goes only with its column. [pg_drop_sequence] */
-    dropSequence(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<unknown>;
+    dropSequence(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* name */): Promise<{ dropped: string; }>;
     /** List functions, procedures, aggregates and window functions with schema, kind, arguments, return type, language and volatility. [pg_list_functions] */
-    listFunctions(args?: { schema?: string; pattern?: string; kind?: "function" | "procedure" | "aggregate" | "window"; includeExtensions?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
+    listFunctions(args?: { schema?: string; pattern?: string; kind?: "function" | "procedure" | "aggregate" | "window"; includeExtensions?: boolean; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ functions: Array<{ schema: string; name: string; kind: "function" | "procedure" | "aggregate" | "window"; arguments: string; returns?: string; language: string; volatility?: "immutable" | "stable" | "volatile"; securityDefiner?: boolean; extension?: string; comment?: string; }>; total?: number; nextOffset?: number; }>;
     /** List user triggers with table, timing (BEFORE/AFTER/INSTEAD OF), events, level (ROW/STATEMENT), trigger function, enabled and the CREATE TRIGGER definition. [pg_list_triggers] */
-    listTriggers(args?: { table?: string; schema?: string; limit?: number; offset?: number; }): Promise<unknown>;
+    listTriggers(args?: { table?: string; schema?: string; limit?: number; offset?: number; }): Promise<{ triggers: Array<{ schema: string; table: string; name: string; timing: "BEFORE" | "AFTER" | "INSTEAD OF"; events: Array<"INSERT" | "UPDATE" | "DELETE" | "TRUNCATE">; level: "ROW" | "STATEMENT"; function: string; enabled: boolean; firesOn?: "replica" | "always"; constraintTrigger?: boolean; definition: string; }>; total?: number; nextOffset?: number; }>;
     /** List table constraints: primary_key, foreign_key, unique, check and exclusion, with columns, definition and, for foreign keys, referencesTable and referencesColumns. [pg_list_constraints] */
-    listConstraints(args?: { table?: string; schema?: string; type?: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null"; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
+    listConstraints(args?: { table?: string; schema?: string; type?: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null"; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ constraints: Array<{ schema: string; table: string; name?: string; type: "primary_key" | "foreign_key" | "unique" | "check" | "exclusion" | "not_null"; columns?: string[]; definition: string; referencesTable?: string; referencesColumns?: string[]; deferrable?: boolean; notValid?: boolean; }>; total?: number; nextOffset?: number; }>;
   };
   transactions: {
     /** Start a transaction that spans several calls and return its transactionId. [pg_transaction_begin] */
-    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<unknown>;
+    begin(args?: { isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; deferrable?: boolean; }): Promise<{ transactionId: string; isolationLevel: string; readOnly: boolean; idleTimeoutSeconds: number; deferrable?: boolean; note?: string; }>;
     /** Commit an open transaction and release its connection. [pg_transaction_commit] */
-    commit(args: { transactionId: string; } | string /* transactionId */): Promise<unknown>;
+    commit(args: { transactionId: string; } | string /* transactionId */): Promise<{ transactionId: string; committed: boolean; }>;
     /** Roll back an open transaction, discarding its changes, and release its connection. [pg_transaction_rollback] */
-    rollback(args: { transactionId: string; } | string /* transactionId */): Promise<unknown>;
+    rollback(args: { transactionId: string; } | string /* transactionId */): Promise<{ transactionId: string; rolledBack: boolean; warning?: string; }>;
     /** Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error. [pg_transaction_savepoint] */
-    savepoint(args: { transactionId: string; name: string; }): Promise<unknown>;
+    savepoint(args: { transactionId: string; name: string; }): Promise<{ transactionId: string; savepoint: string; savepoints: string[]; }>;
     /** Release (forget) a savepoint and every savepoint made after it, keeping their changes. [pg_transaction_release] */
-    release(args: { transactionId: string; name: string; }): Promise<unknown>;
+    release(args: { transactionId: string; name: string; }): Promise<{ transactionId: string; released: string; savepoints: string[]; }>;
     /** Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open. [pg_transaction_rollback_to] */
-    rollbackTo(args: { transactionId: string; name: string; }): Promise<unknown>;
+    rollbackTo(args: { transactionId: string; name: string; }): Promise<{ transactionId: string; rolledBackTo: string; savepoints: string[]; }>;
     /** Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction. [pg_transaction_status] */
-    status(args: { transactionId?: string; } | string /* transactionId */): Promise<unknown>;
+    status(args: { transactionId?: string; } | string /* transactionId */): Promise<{ transactionId: string; readOnly?: boolean; isolationLevel?: string; savepoints?: string[]; ageMs?: number; idleMs?: number; state: "active" | "aborted" | "ended" | "busy"; rollsBackInMs?: number; hint?: string; } | { count: number; transactions: Array<{ transactionId: string; readOnly?: boolean; isolationLevel?: string; savepoints?: string[]; ageMs?: number; idleMs?: number; busy: boolean; }>; idleTimeoutSeconds: number; }>;
     /** Run several statements atomically: all take effect or none. [pg_transaction_execute] */
-    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<unknown>;
+    execute(args: { statements: Array<string | { sql: string; params?: unknown[]; }>; transactionId?: string; isolationLevel?: "read_committed" | "repeatable_read" | "serializable"; readOnly?: boolean; }): Promise<{ transactionId?: string; committed: boolean; statementCount: number; results: Array<{ rowsAffected: number; rowCount?: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows?: Array<Record<string, unknown>>; }>; }>;
   };
   performance: {
     /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). [pg_explain] */
-    explain(args: { sql: string; params?: unknown[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }>;
+    explain(args: { sql: string; params?: unknown[]; analyze?: boolean; buffers?: boolean; verbose?: boolean; format?: "json" | "text"; } | string /* sql */): Promise<{ plan: unknown; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: Array<{ table: string; filter: string | null; rows: number; }>; }>;
     /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. [pg_table_stats] */
-    tableStats(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }>;
+    tableStats(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; n_tup_hot_upd: number; n_mod_since_analyze: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; vacuum_count: number; autovacuum_count: number; analyze_count: number; autoanalyze_count: number; total_bytes: number; size: string; } | { tables: Array<{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; n_tup_hot_upd: number; n_mod_since_analyze: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; vacuum_count: number; autovacuum_count: number; analyze_count: number; autoanalyze_count: number; total_bytes: number; size: string; }>; }>;
   };
 };

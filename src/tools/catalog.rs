@@ -211,6 +211,18 @@ pub fn page_of<R: DeserializeOwned>(mut rows: Vec<Value>, offset: u32) -> ToolRe
     })
 }
 
+/// A PostgreSQL `int8` as pgmcp encodes it (see `db::values`): a JSON number within ±2^53,
+/// exact in every JSON reader; beyond that, a string with the exact digits (a bigint
+/// sequence's maxValue, for one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Int8 {
+    /// Within ±2^53.
+    Number(i64),
+    /// Beyond ±2^53: the exact decimal digits.
+    Digits(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,32 +268,24 @@ mod tests {
         let past: Page<Value> = page_of(vec![], 10).unwrap();
         assert_eq!((past.info.total, past.info.next_offset), (None, None));
     }
-}
-
-/// An int8 as pgmcp encodes it (`crate::db::values`): a JSON number within ±2^53, where
-/// every JSON reader is exact, otherwise a string of its exact digits (e.g. a bigint
-/// sequence's `maxValue`, 9223372036854775807).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Int8 {
-    Number(i64),
-    Digits(String),
-}
-
-#[cfg(test)]
-mod int8_tests {
-    use super::*;
 
     #[test]
-    fn int8_is_a_number_or_its_digits() {
-        let n: Int8 = serde_json::from_value(serde_json::json!(100)).unwrap();
-        assert_eq!(n, Int8::Number(100));
-        let big: Int8 = serde_json::from_value(serde_json::json!("9223372036854775807")).unwrap();
-        assert_eq!(big, Int8::Digits("9223372036854775807".into()));
-        assert_eq!(serde_json::to_value(&n).unwrap(), serde_json::json!(100));
-        assert_eq!(
-            serde_json::to_value(&big).unwrap(),
-            serde_json::json!("9223372036854775807")
-        );
+    fn int8_is_a_number_or_its_exact_digits() {
+        let rows = vec![
+            serde_json::json!({"v": 5}),
+            serde_json::json!({"v": "9223372036854775807"}),
+        ];
+        #[derive(Deserialize, Serialize)]
+        struct R {
+            v: Int8,
+        }
+        let got: Vec<R> = decode(rows.clone()).unwrap();
+        assert_eq!(got[0].v, Int8::Number(5));
+        assert_eq!(got[1].v, Int8::Digits("9223372036854775807".into()));
+        let back: Vec<Value> = got
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
+        assert_eq!(back, rows);
     }
 }

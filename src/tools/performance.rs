@@ -1,16 +1,25 @@
 //! Performance tools: query plans and table access statistics.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value};
 
-use super::core::{resolve_relation, user_schema_filter};
-use super::exec::{Mode, execute, read_rows};
-use super::{Ctx, READ, Tool, tool};
+use super::catalog::Listing;
+use super::core::resolve_relation;
+use super::exec::{Mode, execute};
+use super::{Ctx, READ, Spec, Tool};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
 const GROUP: &str = "performance";
+
+const EXPLAIN: Spec = Spec {
+    name: "pg_explain",
+    title: "Explain a query plan",
+    description: "Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only).\nThe JSON result lists totalCost, estimatedRows and every sequential scan (seqScans), the usual lead for missing indexes.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -43,7 +52,55 @@ pub struct ExplainArgs {
     pub format: PlanFormat,
 }
 
-async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Value> {
+/// A statement's plan: `plan` is PostgreSQL's JSON plan tree (the top `Plan` node, with
+/// `Plans` below it), or with format `text` the indented text plan, alone.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Explain {
+    // PostgreSQL's plan, user-shaped: described on the type (a description here would
+    // spell the any-JSON schema out as a union in the declarations).
+    pub plan: Value,
+    /// The planner's estimated total cost of the whole statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_cost: Option<Number>,
+    /// The planner's estimate of the rows the statement returns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_rows: Option<Number>,
+    /// Planning time in milliseconds (with analyze).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planning_time_ms: Option<Number>,
+    /// Execution time in milliseconds (with analyze).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_time_ms: Option<Number>,
+    /// Every sequential scan in the plan, in plan order; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq_scans: Option<Vec<SeqScan>>,
+}
+
+/// A table read by sequential scan.
+#[derive(Serialize, JsonSchema)]
+pub struct SeqScan {
+    /// The table's name.
+    pub table: String,
+    /// The scan's filter condition; null when it reads every row.
+    #[schemars(required, schema_with = "string_or_null")]
+    pub filter: Option<String>,
+    /// Rows the scan returns: actual with analyze, else estimated.
+    pub rows: Number,
+}
+
+fn string_or_null(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "anyOf": [{ "type": "string" }, { "type": "null" }] })
+}
+
+fn number(v: Option<&Value>) -> Option<Number> {
+    match v {
+        Some(Value::Number(n)) => Some(n.clone()),
+        _ => None,
+    }
+}
+
+async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Explain> {
     let trimmed = a.sql.trim_start().to_ascii_lowercase();
     if trimmed.starts_with("explain") {
         return Err(
@@ -86,40 +143,40 @@ async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Value> {
             .iter()
             .filter_map(|r| first_col(r).as_str().map(str::to_string))
             .collect();
-        return Ok(json!({ "plan": lines.join("\n") }));
+        return Ok(Explain {
+            plan: lines.join("\n").into(),
+            total_cost: None,
+            estimated_rows: None,
+            planning_time_ms: None,
+            execution_time_ms: None,
+            seq_scans: None,
+        });
     }
     // FORMAT JSON yields one row holding a one-element array.
     let doc = out.rows.first().map(first_col).unwrap_or(Value::Null);
     let top = doc.get(0).cloned().unwrap_or(Value::Null);
     let plan = top.get("Plan").cloned().unwrap_or(Value::Null);
-    let mut result = json!({
-        "plan": plan,
-        "totalCost": plan.get("Total Cost"),
-        "estimatedRows": plan.get("Plan Rows"),
-    });
-    for (from, to) in [
-        ("Planning Time", "planningTimeMs"),
-        ("Execution Time", "executionTimeMs"),
-    ] {
-        if let Some(v) = top.get(from) {
-            result[to] = v.clone();
-        }
-    }
-    if let Some(seq) = seq_scans(&plan) {
-        result["seqScans"] = seq;
-    }
-    Ok(result)
+    Ok(Explain {
+        total_cost: number(plan.get("Total Cost")),
+        estimated_rows: number(plan.get("Plan Rows")),
+        planning_time_ms: number(top.get("Planning Time")),
+        execution_time_ms: number(top.get("Execution Time")),
+        seq_scans: seq_scans(&plan),
+        plan,
+    })
 }
 
 /// Tables read by sequential scan anywhere in the plan: the usual first lead for indexes.
-fn seq_scans(plan: &Value) -> Option<Value> {
-    fn walk(node: &Value, out: &mut Vec<Value>) {
+fn seq_scans(plan: &Value) -> Option<Vec<SeqScan>> {
+    fn walk(node: &Value, out: &mut Vec<SeqScan>) {
         if node.get("Node Type").and_then(Value::as_str) == Some("Seq Scan") {
-            out.push(json!({
-                "table": node.get("Relation Name"),
-                "filter": node.get("Filter"),
-                "rows": node.get("Actual Rows").or_else(|| node.get("Plan Rows")),
-            }));
+            let text = |key| node.get(key).and_then(Value::as_str).map(str::to_string);
+            out.push(SeqScan {
+                table: text("Relation Name").unwrap_or_default(),
+                filter: text("Filter"),
+                rows: number(node.get("Actual Rows").or_else(|| node.get("Plan Rows")))
+                    .unwrap_or_else(|| 0.into()),
+            });
         }
         if let Some(children) = node.get("Plans").and_then(Value::as_array) {
             for c in children {
@@ -129,8 +186,16 @@ fn seq_scans(plan: &Value) -> Option<Value> {
     }
     let mut out = Vec::new();
     walk(plan, &mut out);
-    (!out.is_empty()).then(|| Value::Array(out))
+    (!out.is_empty()).then_some(out)
 }
+
+const TABLE_STATS: Spec = Spec {
+    name: "pg_table_stats",
+    title: "Table access statistics",
+    description: "Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size.\nWith `table`, returns that table's statistics object; otherwise `{tables: [...]}` for user tables, most sequentially-read first.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -151,45 +216,130 @@ const STATS_COLUMNS: &str = "s.schemaname AS schema, s.relname AS table,
     pg_total_relation_size(s.relid) AS total_bytes,
     pg_size_pretty(pg_total_relation_size(s.relid)) AS size";
 
-async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<Value> {
+/// One table's row of pg_stat_all_tables (PostgreSQL's column names), with its size.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct TableStats {
+    pub schema: String,
+    pub table: String,
+    /// Sequential scans started on the table.
+    pub seq_scan: i64,
+    /// Live rows fetched by sequential scans.
+    pub seq_tup_read: i64,
+    /// Index scans started on the table's indexes; absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idx_scan: Option<i64>,
+    /// Live rows fetched by index scans; absent when it has no index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idx_tup_fetch: Option<i64>,
+    /// Estimated live rows.
+    pub n_live_tup: i64,
+    /// Estimated dead rows (left by updates and deletes until vacuumed).
+    pub n_dead_tup: i64,
+    /// Rows inserted.
+    pub n_tup_ins: i64,
+    /// Rows updated (HOT updates included).
+    pub n_tup_upd: i64,
+    /// Rows deleted.
+    pub n_tup_del: i64,
+    /// Rows HOT-updated (no index entry needed).
+    pub n_tup_hot_upd: i64,
+    /// Rows modified since the table was last analyzed.
+    pub n_mod_since_analyze: i64,
+    /// Last manual VACUUM (absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_vacuum: Option<String>,
+    /// Last autovacuum (absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_autovacuum: Option<String>,
+    /// Last manual ANALYZE (absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_analyze: Option<String>,
+    /// Last autoanalyze (absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_autoanalyze: Option<String>,
+    pub vacuum_count: i64,
+    pub autovacuum_count: i64,
+    pub analyze_count: i64,
+    pub autoanalyze_count: i64,
+    /// Size with indexes and TOAST, in bytes.
+    pub total_bytes: i64,
+    /// `total_bytes` for reading, e.g. `16 kB`.
+    pub size: String,
+}
+
+/// One table's statistics (with `table`), or every user table's.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TableStatsResult {
+    /// With `table`: that table's statistics.
+    One(Box<TableStats>),
+    /// Without `table`: user tables, most sequentially-read first.
+    All { tables: Vec<TableStats> },
+}
+
+async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<TableStatsResult> {
+    let listing = Listing::new(STATS_COLUMNS, "pg_stat_all_tables s");
     if let Some(t) = &a.table {
         let q = parse_qualified(t, a.schema.as_deref())?;
         let oid = resolve_relation(&ctx, &q, "table").await?;
-        let rows = read_rows(
-            &ctx,
-            &format!("SELECT {STATS_COLUMNS} FROM pg_stat_all_tables s WHERE s.relid = $1::oid"),
-            &[json!(oid)],
-        )
-        .await?;
-        return rows.into_iter().next().ok_or_else(|| {
-            ToolError::not_found(
+        let rows = listing
+            .filter("s.relid = {}::oid", oid)
+            .all::<TableStats>(&ctx)
+            .await?;
+        return match rows.into_iter().next() {
+            Some(stats) => Ok(TableStatsResult::One(Box::new(stats))),
+            None => Err(ToolError::not_found(
                 Code::NotFound,
                 format!("'{q}' has no table statistics (is it a view?)"),
-            )
-        });
+            )),
+        };
     }
-    let sql = format!(
-        "SELECT {STATS_COLUMNS} FROM pg_stat_all_tables s
-          WHERE ($1::text IS NULL OR s.schemaname = $1) AND {}
-          ORDER BY s.seq_tup_read DESC, 1, 2",
-        user_schema_filter("s.schemaname", 2)
-    );
-    let show_system = a.include_system || a.schema.is_some();
-    let rows = read_rows(&ctx, &sql, &[json!(a.schema), json!(show_system)]).await?;
-    Ok(json!({ "tables": rows }))
+    let tables = listing
+        .schema("s.schemaname", a.schema.as_deref())
+        .hide_system_schemas("s.schemaname", a.include_system || a.schema.is_some())
+        .order_by("s.seq_tup_read DESC, 1, 2")
+        .all(&ctx)
+        .await?;
+    Ok(TableStatsResult::All { tables })
 }
-
-const TABLE_STATS_TS: &str = "{ schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan?: number; idx_tup_fetch?: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; total_bytes: number; size: string; [k: string]: any }";
 
 pub fn tools() -> Vec<Tool> {
     vec![
-        tool("pg_explain", GROUP, "Explain a query plan",
-            "Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only).\nThe JSON result lists totalCost, estimatedRows and every sequential scan (seqScans), the usual lead for missing indexes.",
-            READ, explain)
-            .returns("{ plan: any; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: { table: string; filter?: string; rows: number }[] }"),
-        tool("pg_table_stats", GROUP, "Table access statistics",
-            "Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size.\nWith `table`, returns that table's statistics object; otherwise `{tables: [...]}` for user tables, most sequentially-read first.",
-            READ, table_stats)
-            .returns(TABLE_STATS_TS),
+        EXPLAIN.tool(GROUP, explain),
+        TABLE_STATS.tool(GROUP, table_stats),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both plan forms, and a scan without a filter (null, as before the type), pass the
+    /// output schema.
+    #[test]
+    fn explain_results_match_the_output_schema() {
+        let t = EXPLAIN.tool(GROUP, explain);
+        let schema = Value::Object((**t.output_schema.as_ref().unwrap()).clone());
+        let v = jsonschema::draft202012::new(&schema).unwrap();
+        let json_plan = Explain {
+            plan: serde_json::json!({"Node Type": "Seq Scan", "Relation Name": "t"}),
+            total_cost: serde_json::Number::from_f64(1.5),
+            estimated_rows: Some(3.into()),
+            planning_time_ms: None,
+            execution_time_ms: None,
+            seq_scans: seq_scans(
+                &serde_json::json!({"Node Type": "Seq Scan", "Relation Name": "t", "Plan Rows": 3}),
+            ),
+        };
+        let json_plan = serde_json::to_value(json_plan).unwrap();
+        assert_eq!(json_plan["seqScans"][0]["filter"], Value::Null);
+        assert!(v.is_valid(&json_plan), "{json_plan}");
+        assert!(v.is_valid(&serde_json::json!({"plan": "Seq Scan on t"})));
+        assert!(
+            !v.is_valid(&serde_json::json!({"plan": {}, "seqScans": [{"table": "t", "rows": 1}]}))
+        );
+        let ts = crate::codemode::api::return_type(&t);
+        assert!(ts.contains("plan: unknown;"), "{ts}");
+        assert!(ts.contains("filter: string | null;"), "{ts}");
+    }
 }

@@ -9,17 +9,18 @@
 
 use schemars::JsonSchema;
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 use tokio_postgres::SimpleQueryMessage;
 
-use super::{Ctx, DESTRUCTIVE, Env, Hints, READ, Tool, tool};
+use super::{Ctx, DESTRUCTIVE, Env, Hints, READ, Spec, Tool};
 use crate::db::ident::quote_ident;
 use crate::db::pool::may_load_library;
 use crate::db::transactions::{
-    Finish, IN_FAILED_TRANSACTION, Outcome, TxState, finish, probe, sqlstate, transaction_control,
+    Finish, IN_FAILED_TRANSACTION, Outcome, PinnedTx, TxState, finish, probe, sqlstate,
+    transaction_control,
 };
-use crate::db::{Caps, run_query};
+use crate::db::{Caps, QueryOutput, QueryResult, run_query};
 use crate::error::{Category, Code, ToolError, ToolResult};
 
 const GROUP: &str = "transactions";
@@ -137,6 +138,14 @@ fn in_transaction_hint(mut e: ToolError, id: &str) -> ToolError {
 // ---------------------------------------------------------------------------------------
 // begin
 
+const BEGIN: Spec = Spec {
+    name: "pg_transaction_begin",
+    title: "Begin a transaction",
+    description: "Start a transaction that spans several calls and return its transactionId.\nPass transactionId to pg_read_query, pg_write_query and other tools to run inside it; end it with pg_transaction_commit or pg_transaction_rollback. Options: isolationLevel (read_committed, repeatable_read, serializable), readOnly, deferrable. Idle transactions are rolled back after the server's idle timeout. In restricted mode it is always READ ONLY.",
+    hints: READ,
+    shortcuts: &[],
+};
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BeginArgs {
@@ -148,7 +157,28 @@ pub struct BeginArgs {
     pub deferrable: Option<bool>,
 }
 
-async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
+/// The transaction started.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Begun {
+    /// Pass as `transactionId` to run statements in it, and to end it.
+    pub transaction_id: String,
+    /// The isolation level the server started: `read_committed`, `repeatable_read` or
+    /// `serializable`.
+    pub isolation_level: String,
+    /// Whether the server started it READ ONLY.
+    pub read_only: bool,
+    /// It is rolled back after this long without a call.
+    pub idle_timeout_seconds: u64,
+    /// `true` when begun DEFERRABLE; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<bool>,
+    /// Why it is READ ONLY although readOnly was not asked for (restricted access mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Begun> {
     let forced = ctx.read_only && a.read_only != Some(true);
     let read_only = ctx.read_only || a.read_only == Some(true);
     check_deferrable(a.deferrable, a.isolation_level, read_only)?;
@@ -234,23 +264,26 @@ async fn begin(ctx: Ctx, a: BeginArgs) -> ToolResult<Value> {
         isolation.clone(),
         ctx.execution.clone(),
     );
-    let mut out = json!({
-        "transactionId": id,
-        "isolationLevel": isolation,
-        "readOnly": server_read_only,
-        "idleTimeoutSeconds": registry.idle_timeout_for(server_read_only).as_secs(),
-    });
-    if a.deferrable == Some(true) {
-        out["deferrable"] = true.into();
-    }
-    if forced {
-        out["note"] = "Restricted access mode: the transaction is READ ONLY.".into();
-    }
-    Ok(out)
+    Ok(Begun {
+        transaction_id: id,
+        isolation_level: isolation,
+        read_only: server_read_only,
+        idle_timeout_seconds: registry.idle_timeout_for(server_read_only).as_secs(),
+        deferrable: (a.deferrable == Some(true)).then_some(true),
+        note: forced.then(|| "Restricted access mode: the transaction is READ ONLY.".into()),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
 // commit / rollback
+
+const COMMIT: Spec = Spec {
+    name: "pg_transaction_commit",
+    title: "Commit a transaction",
+    description: "Commit an open transaction and release its connection.\nIf an earlier statement failed, the transaction cannot be committed: it is rolled back and an error says so (committed: false).",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -259,12 +292,25 @@ pub struct TxArgs {
     pub transaction_id: String,
 }
 
-async fn commit(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
+/// The transaction committed (a commit that fails is an error, with `committed: false` in
+/// its details).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Committed {
+    pub transaction_id: String,
+    /// Always `true` here.
+    pub committed: bool,
+}
+
+async fn commit(ctx: Ctx, a: TxArgs) -> ToolResult<Committed> {
     let id = a.transaction_id;
     let slot = ctx.db().transactions.take(&id)?;
     let not_committed = json!({ "transactionId": id, "committed": false });
     match finish(slot, Finish::Commit).await {
-        Ok(Outcome::Committed) => Ok(json!({ "transactionId": id, "committed": true })),
+        Ok(Outcome::Committed) => Ok(Committed {
+            transaction_id: id,
+            committed: true,
+        }),
         Ok(Outcome::AbortedRolledBack) => Err(add_details(
             ToolError::new(
                 Category::Database,
@@ -296,21 +342,54 @@ async fn commit(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
     }
 }
 
-async fn rollback(ctx: Ctx, a: TxArgs) -> ToolResult<Value> {
+const ROLLBACK: Spec = Spec {
+    name: "pg_transaction_rollback",
+    title: "Roll back a transaction",
+    description: "Roll back an open transaction, discarding its changes, and release its connection.",
+    hints: CONTROL,
+    shortcuts: &[],
+};
+
+/// The transaction ended and its connection released.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    pub transaction_id: String,
+    /// `false` when a COMMIT or ROLLBACK statement run through it had already ended it
+    /// (see `warning`).
+    pub rolled_back: bool,
+    /// Present when `rolledBack` is false: what may have happened to its work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+async fn rollback(ctx: Ctx, a: TxArgs) -> ToolResult<RolledBack> {
     let id = a.transaction_id;
     let slot = ctx.db().transactions.take(&id)?;
     match finish(slot, Finish::Rollback).await? {
-        Outcome::AlreadyEnded => Ok(json!({
-            "transactionId": id,
-            "rolledBack": false,
-            "warning": "The transaction had already been ended by a COMMIT or ROLLBACK statement run through it; what ran before that may have been committed, and later statements ran outside any transaction.",
-        })),
-        _ => Ok(json!({ "transactionId": id, "rolledBack": true })),
+        Outcome::AlreadyEnded => Ok(RolledBack {
+            transaction_id: id,
+            rolled_back: false,
+            warning: Some("The transaction had already been ended by a COMMIT or ROLLBACK statement run through it; what ran before that may have been committed, and later statements ran outside any transaction.".into()),
+        }),
+        _ => Ok(RolledBack {
+            transaction_id: id,
+            rolled_back: true,
+            warning: None,
+        }),
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // savepoints
+
+const SAVEPOINT: Spec = Spec {
+    name: "pg_transaction_savepoint",
+    title: "Create a savepoint",
+    description: "Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error.",
+    hints: CONTROL,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -336,7 +415,18 @@ fn check_savepoint_name(name: &str) -> ToolResult<()> {
     Ok(())
 }
 
-async fn savepoint(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
+/// The savepoint made.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointMade {
+    pub transaction_id: String,
+    /// Its name.
+    pub savepoint: String,
+    /// The transaction's savepoints now, oldest first.
+    pub savepoints: Vec<String>,
+}
+
+async fn savepoint(ctx: Ctx, a: SavepointArgs) -> ToolResult<SavepointMade> {
     check_savepoint_name(&a.name)?;
     let slot = ctx.db().transactions.get(&a.transaction_id)?;
     let mut tx = slot.lock().await;
@@ -348,11 +438,11 @@ async fn savepoint(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
     tx.touch();
     result.map_err(|e| in_transaction_hint(ToolError::from(e), &a.transaction_id))?;
     tx.savepoints.push(a.name.clone());
-    Ok(json!({
-        "transactionId": a.transaction_id,
-        "savepoint": a.name,
-        "savepoints": tx.savepoints,
-    }))
+    Ok(SavepointMade {
+        transaction_id: a.transaction_id,
+        savepoint: a.name,
+        savepoints: tx.savepoints.clone(),
+    })
 }
 
 /// Runs `RELEASE`/`ROLLBACK TO` for savepoint `name`. Naming a savepoint that does not
@@ -405,25 +495,74 @@ fn savepoint_error(e: tokio_postgres::Error, name: &str, known: &[String], id: &
     in_transaction_hint(ToolError::from(e), id)
 }
 
-async fn release(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
-    // Releasing a savepoint also releases every savepoint made after it.
-    savepoint_step(ctx, a, "RELEASE SAVEPOINT", false, "released").await
+const RELEASE: Spec = Spec {
+    name: "pg_transaction_release",
+    title: "Release a savepoint",
+    description: "Release (forget) a savepoint and every savepoint made after it, keeping their changes.",
+    hints: CONTROL,
+    shortcuts: &[],
+};
+
+/// The savepoint released.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Released {
+    pub transaction_id: String,
+    /// The savepoint released (with every savepoint made after it).
+    pub released: String,
+    /// The savepoints left, oldest first.
+    pub savepoints: Vec<String>,
 }
 
-async fn rollback_to(ctx: Ctx, a: SavepointArgs) -> ToolResult<Value> {
+async fn release(ctx: Ctx, a: SavepointArgs) -> ToolResult<Released> {
+    // Releasing a savepoint also releases every savepoint made after it.
+    let (transaction_id, released, savepoints) =
+        savepoint_step(ctx, a, "RELEASE SAVEPOINT", false).await?;
+    Ok(Released {
+        transaction_id,
+        released,
+        savepoints,
+    })
+}
+
+const ROLLBACK_TO: Spec = Spec {
+    name: "pg_transaction_rollback_to",
+    title: "Roll back to a savepoint",
+    description: "Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open.",
+    hints: CONTROL,
+    shortcuts: &[],
+};
+
+/// The transaction rolled back to the savepoint.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBackTo {
+    pub transaction_id: String,
+    /// The savepoint rolled back to; it remains.
+    pub rolled_back_to: String,
+    /// The savepoints left (those made after it are gone), oldest first.
+    pub savepoints: Vec<String>,
+}
+
+async fn rollback_to(ctx: Ctx, a: SavepointArgs) -> ToolResult<RolledBackTo> {
     // The savepoint itself stays; the ones made after it are gone.
-    savepoint_step(ctx, a, "ROLLBACK TO SAVEPOINT", true, "rolledBackTo").await
+    let (transaction_id, rolled_back_to, savepoints) =
+        savepoint_step(ctx, a, "ROLLBACK TO SAVEPOINT", true).await?;
+    Ok(RolledBackTo {
+        transaction_id,
+        rolled_back_to,
+        savepoints,
+    })
 }
 
 /// Runs `command <savepoint>` and trims the known savepoints after it (keeping the named
-/// one when `keep_named`).
+/// one when `keep_named`); the transaction id, the savepoint and the savepoints left.
 async fn savepoint_step(
     ctx: Ctx,
     a: SavepointArgs,
     command: &str,
     keep_named: bool,
-    result_key: &str,
-) -> ToolResult<Value> {
+) -> ToolResult<(String, String, Vec<String>)> {
     check_savepoint_name(&a.name)?;
     let slot = ctx.db().transactions.get(&a.transaction_id)?;
     let mut tx = slot.lock().await;
@@ -442,15 +581,20 @@ async fn savepoint_step(
     if let Some(i) = tx.savepoints.iter().rposition(|s| *s == a.name) {
         tx.savepoints.truncate(i + usize::from(keep_named));
     }
-    Ok(json!({
-        "transactionId": a.transaction_id,
-        result_key: a.name,
-        "savepoints": tx.savepoints,
-    }))
+    let savepoints = tx.savepoints.clone();
+    Ok((a.transaction_id, a.name, savepoints))
 }
 
 // ---------------------------------------------------------------------------------------
 // status
+
+const STATUS: Spec = Spec {
+    name: "pg_transaction_status",
+    title: "Show open transactions",
+    description: "Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction.",
+    hints: READ,
+    shortcuts: &[],
+};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -459,7 +603,106 @@ pub struct StatusArgs {
     pub transaction_id: Option<String>,
 }
 
-async fn status(ctx: Ctx, a: StatusArgs) -> ToolResult<Value> {
+/// A transaction's bookkeeping, known without asking the server.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TxInfo {
+    /// Whether it is READ ONLY.
+    pub read_only: bool,
+    /// `read_committed`, `repeatable_read` or `serializable`.
+    pub isolation_level: String,
+    /// Savepoints made through pgmcp, oldest first.
+    pub savepoints: Vec<String>,
+    /// Milliseconds since it began.
+    pub age_ms: u64,
+    /// Milliseconds since its last call.
+    pub idle_ms: u64,
+}
+
+impl TxInfo {
+    fn of(tx: &PinnedTx) -> Self {
+        TxInfo {
+            read_only: tx.read_only,
+            isolation_level: tx.isolation.clone(),
+            savepoints: tx.savepoints.clone(),
+            age_ms: tx.age().as_millis() as u64,
+            idle_ms: tx.idle().as_millis() as u64,
+        }
+    }
+}
+
+/// The state of one transaction.
+#[derive(Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum TxStateName {
+    /// Open and usable.
+    Active,
+    /// An earlier statement failed: only a rollback (or rollback to a savepoint) works.
+    Aborted,
+    /// A COMMIT or ROLLBACK statement run through it ended it; release it with a rollback.
+    Ended,
+    /// A statement is running in it (nothing else is reported then).
+    Busy,
+}
+
+impl From<TxState> for TxStateName {
+    fn from(s: TxState) -> Self {
+        match s {
+            TxState::Active => TxStateName::Active,
+            TxState::Aborted => TxStateName::Aborted,
+            TxState::Ended => TxStateName::Ended,
+        }
+    }
+}
+
+/// One transaction in detail (with `transactionId`).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TxStatus {
+    pub transaction_id: String,
+    /// Absent while busy.
+    #[serde(flatten)]
+    pub info: Option<TxInfo>,
+    pub state: TxStateName,
+    /// Milliseconds until it is rolled back for being idle (absent while busy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolls_back_in_ms: Option<u64>,
+    /// What to do next, when it is aborted or ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// An open transaction, in the list.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TxSummary {
+    pub transaction_id: String,
+    /// Absent while busy.
+    #[serde(flatten)]
+    pub info: Option<TxInfo>,
+    /// A statement is running in it.
+    pub busy: bool,
+}
+
+/// Every open transaction the caller may see (without `transactionId`).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TxList {
+    pub count: usize,
+    pub transactions: Vec<TxSummary>,
+    /// Transactions idle this long are rolled back.
+    pub idle_timeout_seconds: u64,
+}
+
+/// One transaction (with `transactionId`), or the list of open ones.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StatusResult {
+    One(TxStatus),
+    All(TxList),
+}
+
+async fn status(ctx: Ctx, a: StatusArgs) -> ToolResult<StatusResult> {
     let registry = &ctx.db().transactions;
     let timeout = registry.idle_timeout();
     let Some(id) = a.transaction_id else {
@@ -468,35 +711,53 @@ async fn status(ctx: Ctx, a: StatusArgs) -> ToolResult<Value> {
             Some(owner) => registry.ids_owned_by(owner),
             None => registry.ids(),
         };
-        let transactions: Vec<Value> = ids
-            .iter()
-            .filter_map(|id| registry.describe(id).ok())
+        // Without waiting on a statement running in one: a busy one is reported as such.
+        let transactions: Vec<TxSummary> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let slot = registry.get(&id).ok()?;
+                let info = slot.try_lock().ok().map(|tx| TxInfo::of(&tx));
+                Some(TxSummary {
+                    transaction_id: id,
+                    busy: info.is_none(),
+                    info,
+                })
+            })
             .collect();
-        return Ok(json!({
-            "count": transactions.len(),
-            "transactions": transactions,
-            "idleTimeoutSeconds": timeout.as_secs(),
+        return Ok(StatusResult::All(TxList {
+            count: transactions.len(),
+            transactions,
+            idle_timeout_seconds: timeout.as_secs(),
         }));
     };
     let slot = registry.get(&id)?;
     // Never wait behind a running statement: a busy transaction is reported as such.
     let Ok(tx) = slot.try_lock() else {
-        return Ok(json!({ "transactionId": id, "state": "busy" }));
+        return Ok(StatusResult::One(TxStatus {
+            transaction_id: id,
+            info: None,
+            state: TxStateName::Busy,
+            rolls_back_in_ms: None,
+            hint: None,
+        }));
     };
     let state = probe(&tx.client).await?;
-    let mut out = tx.info(&id);
-    out["state"] = state.as_str().into();
-    out["rollsBackInMs"] = (timeout.saturating_sub(tx.idle()).as_millis() as u64).into();
-    match state {
-        TxState::Aborted => {
-            out["hint"] = "An earlier statement failed: only pg_transaction_rollback or pg_transaction_rollback_to a savepoint work now; a commit would roll back.".into();
-        }
-        TxState::Ended => {
-            out["hint"] = "A COMMIT or ROLLBACK statement ended this transaction; statements now run in autocommit. Call pg_transaction_rollback to release it.".into();
-        }
-        TxState::Active => {}
-    }
-    Ok(out)
+    let hint = match state {
+        TxState::Aborted => Some(
+            "An earlier statement failed: only pg_transaction_rollback or pg_transaction_rollback_to a savepoint work now; a commit would roll back.",
+        ),
+        TxState::Ended => Some(
+            "A COMMIT or ROLLBACK statement ended this transaction; statements now run in autocommit. Call pg_transaction_rollback to release it.",
+        ),
+        TxState::Active => None,
+    };
+    Ok(StatusResult::One(TxStatus {
+        info: Some(TxInfo::of(&tx)),
+        state: state.into(),
+        rolls_back_in_ms: Some(timeout.saturating_sub(tx.idle()).as_millis() as u64),
+        hint: hint.map(str::to_string),
+        transaction_id: id,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -547,6 +808,14 @@ impl Statement {
     }
 }
 
+const EXECUTE: Spec = Spec {
+    name: "pg_transaction_execute",
+    title: "Run statements atomically",
+    description: "Run several statements atomically: all take effect or none.\nWithout transactionId they run in a new transaction that is committed at the end and rolled back on the first failure (the error names the failing statement's 0-based index and SQL). With transactionId they run inside that open transaction (not committed; a failure undoes just this batch). Statements are SQL strings or {sql, params} objects; each result has rowsAffected, and rows when the statement returns rows.",
+    hints: DESTRUCTIVE,
+    shortcuts: &[],
+};
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExecuteArgs {
@@ -560,16 +829,37 @@ pub struct ExecuteArgs {
     pub read_only: Option<bool>,
 }
 
-/// Per-statement result: rows affected, and the rows when the statement returns any.
-fn statement_result(out: crate::db::QueryOutput) -> Value {
-    let mut m = Map::new();
-    m.insert("rowsAffected".into(), out.affected.into());
-    if !out.columns.is_empty()
-        && let Value::Object(rows) = out.into_json()
-    {
-        m.extend(rows);
+/// One statement's result: rows affected, and the rows when the statement returns any.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementResult {
+    /// Rows inserted, updated, deleted… or returned.
+    pub rows_affected: u64,
+    /// When the statement returns rows (a SELECT, or … RETURNING).
+    #[serde(flatten)]
+    pub rows: Option<QueryResult>,
+}
+
+fn statement_result(out: QueryOutput) -> StatementResult {
+    StatementResult {
+        rows_affected: out.affected,
+        rows: (!out.columns.is_empty()).then(|| out.into_result()),
     }
-    Value::Object(m)
+}
+
+/// What a batch did.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Executed {
+    /// The open transaction the batch ran in (with `transactionId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    /// `true` when the batch ran in its own transaction, now committed; `false` inside an
+    /// open transaction, which the batch does not commit.
+    pub committed: bool,
+    pub statement_count: usize,
+    /// One per statement, in order.
+    pub results: Vec<StatementResult>,
 }
 
 /// Runs the statements on `client`, sharing one byte budget; on failure returns the
@@ -578,7 +868,7 @@ async fn run_batch<C: tokio_postgres::GenericClient + Sync>(
     client: &C,
     statements: &[Statement],
     caps: Caps,
-) -> Result<Vec<Value>, (usize, ToolError)> {
+) -> Result<Vec<StatementResult>, (usize, ToolError)> {
     let mut results = Vec::with_capacity(statements.len());
     let mut used = 0usize;
     for (i, st) in statements.iter().enumerate() {
@@ -606,7 +896,7 @@ fn statement_failed(mut e: ToolError, i: usize, sql: &str, undone: &str) -> Tool
     add_details(e, json!({ "failedStatement": i, "sql": sql }))
 }
 
-async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
+async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Executed> {
     if a.statements.is_empty() {
         return Err(ToolError::invalid(
             "statements is empty; give at least one SQL statement",
@@ -676,11 +966,12 @@ async fn execute(ctx: Ctx, a: ExecuteArgs) -> ToolResult<Value> {
     // A committed SET (or a dblink connection, a seed…) would outlive the call on this
     // pooled connection: reset it as every write call's connection is.
     crate::db::pool::release(client);
-    Ok(json!({
-        "committed": true,
-        "statementCount": results.len(),
-        "results": results,
-    }))
+    Ok(Executed {
+        transaction_id: None,
+        committed: true,
+        statement_count: results.len(),
+        results,
+    })
 }
 
 /// Runs the batch inside an open transaction, behind a savepoint so that a failure undoes
@@ -690,7 +981,7 @@ async fn execute_in(
     id: &str,
     statements: &[Statement],
     caps: Caps,
-) -> ToolResult<Value> {
+) -> ToolResult<Executed> {
     let slot = ctx.db().transactions.get(id)?;
     let mut tx = slot.lock().await;
     tx.touch();
@@ -714,12 +1005,12 @@ async fn execute_in(
             .batch_execute("RELEASE SAVEPOINT pgmcp_execute")
             .await
         {
-            Ok(()) => Ok(json!({
-                "transactionId": id,
-                "committed": false,
-                "statementCount": results.len(),
-                "results": results,
-            })),
+            Ok(()) => Ok(Executed {
+                transaction_id: Some(id.to_string()),
+                committed: false,
+                statement_count: results.len(),
+                results,
+            }),
             Err(e) => Err(in_transaction_hint(ToolError::from(e), id)),
         },
         Err((i, e)) => {
@@ -767,69 +1058,50 @@ pub fn unknown_transaction(id: &str) -> ToolError {
 
 pub fn tools() -> Vec<Tool> {
     vec![
-        tool(
-            "pg_transaction_begin",
-            GROUP,
-            "Begin a transaction",
-            "Start a transaction that spans several calls and return its transactionId.\nPass transactionId to pg_read_query, pg_write_query and other tools to run inside it; end it with pg_transaction_commit or pg_transaction_rollback. Options: isolationLevel (read_committed, repeatable_read, serializable), readOnly, deferrable. Idle transactions are rolled back after the server's idle timeout. In restricted mode it is always READ ONLY.",
-            READ,
-            begin,
-        ),
-        tool(
-            "pg_transaction_commit",
-            GROUP,
-            "Commit a transaction",
-            "Commit an open transaction and release its connection.\nIf an earlier statement failed, the transaction cannot be committed: it is rolled back and an error says so (committed: false).",
-            DESTRUCTIVE,
-            commit,
-        ),
-        tool(
-            "pg_transaction_rollback",
-            GROUP,
-            "Roll back a transaction",
-            "Roll back an open transaction, discarding its changes, and release its connection.",
-            CONTROL,
-            rollback,
-        ),
-        tool(
-            "pg_transaction_savepoint",
-            GROUP,
-            "Create a savepoint",
-            "Create a savepoint in an open transaction; pg_transaction_rollback_to can later undo what followed it, even after an error.",
-            CONTROL,
-            savepoint,
-        ),
-        tool(
-            "pg_transaction_release",
-            GROUP,
-            "Release a savepoint",
-            "Release (forget) a savepoint and every savepoint made after it, keeping their changes.",
-            CONTROL,
-            release,
-        ),
-        tool(
-            "pg_transaction_rollback_to",
-            GROUP,
-            "Roll back to a savepoint",
-            "Undo everything done after a savepoint, including an error that aborted the transaction; the savepoint remains and the transaction stays open.",
-            CONTROL,
-            rollback_to,
-        ),
-        tool(
-            "pg_transaction_status",
-            GROUP,
-            "Show open transactions",
-            "Show one transaction (state: active, aborted or busy; isolation, read-only, savepoints, age, idle time) or, without transactionId, list every open transaction.",
-            READ,
-            status,
-        ),
-        tool(
-            "pg_transaction_execute",
-            GROUP,
-            "Run statements atomically",
-            "Run several statements atomically: all take effect or none.\nWithout transactionId they run in a new transaction that is committed at the end and rolled back on the first failure (the error names the failing statement's 0-based index and SQL). With transactionId they run inside that open transaction (not committed; a failure undoes just this batch). Statements are SQL strings or {sql, params} objects; each result has rowsAffected, and rows when the statement returns rows.",
-            DESTRUCTIVE,
-            execute,
-        ),
+        BEGIN.tool(GROUP, begin),
+        COMMIT.tool(GROUP, commit),
+        ROLLBACK.tool(GROUP, rollback),
+        SAVEPOINT.tool(GROUP, savepoint),
+        RELEASE.tool(GROUP, release),
+        ROLLBACK_TO.tool(GROUP, rollback_to),
+        STATUS.tool(GROUP, status),
+        EXECUTE.tool(GROUP, execute),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn output(rows: Vec<Value>, columns: &[&str]) -> QueryOutput {
+        QueryOutput {
+            affected: rows.len() as u64,
+            rows: rows
+                .into_iter()
+                .map(|r| match r {
+                    Value::Object(m) => m,
+                    _ => unreachable!(),
+                })
+                .collect(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The typed result is `QueryOutput::into_json` to the byte, key order included.
+
+    #[test]
+    fn a_statement_without_columns_has_only_rows_affected() {
+        let r = statement_result(QueryOutput {
+            affected: 3,
+            ..Default::default()
+        });
+        assert_eq!(serde_json::to_value(r).unwrap(), json!({"rowsAffected": 3}));
+        let r = statement_result(output(vec![json!({"id": 1})], &["id"]));
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            json!({"rowsAffected": 1, "rowCount": 1, "rows": [{"id": 1}]})
+        );
+    }
 }

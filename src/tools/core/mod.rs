@@ -9,7 +9,7 @@ mod tables;
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::exec::read_rows;
 use super::{Ctx, Tool};
@@ -17,14 +17,6 @@ use crate::db::ident::QualifiedName;
 use crate::error::{Code, ToolError, ToolResult};
 
 const GROUP: &str = "core";
-
-/// Catalog filter hiding PostgreSQL's own schemas; `$n` must be the includeSystem flag.
-pub(crate) fn user_schema_filter(nsp: &str, flag: usize) -> String {
-    format!(
-        "(${flag}::bool OR ({nsp} NOT IN ('pg_catalog', 'information_schema') \
-         AND {nsp} NOT LIKE 'pg\\_toast%' AND {nsp} NOT LIKE 'pg\\_temp\\_%'))"
-    )
-}
 
 /// What a CREATE made, and the statement that made it.
 #[derive(Serialize, JsonSchema)]
@@ -40,31 +32,6 @@ pub struct Created {
 pub struct Dropped {
     /// The name as given (`schema.name` when a schema was given).
     pub dropped: String,
-}
-
-/// `{items, total, nextOffset?}` for paged listings; rows carry `_total` from a window count.
-pub(crate) fn paged(key: &str, mut rows: Vec<Value>, offset: u32) -> Value {
-    let total = rows
-        .first()
-        .and_then(|r| r.get("_total"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    for r in &mut rows {
-        if let Value::Object(m) = r {
-            m.remove("_total");
-        }
-    }
-    let mut out = Map::new();
-    let n = rows.len() as u64;
-    out.insert(key.into(), Value::Array(rows));
-    // The total rides on the rows, so a page past the end cannot know it.
-    if n > 0 || offset == 0 {
-        out.insert("total".into(), total.into());
-    }
-    if u64::from(offset) + n < total {
-        out.insert("nextOffset".into(), (u64::from(offset) + n).into());
-    }
-    Value::Object(out)
 }
 
 /// Resolves a relation to its oid, or a NOT_FOUND error that says where to look.
