@@ -10,7 +10,8 @@
 //! * memory: the server's RSS and PSS when idle, and the PSS (and private bytes) of the
 //!   process running one execution, sampled while it runs.
 //!
-//! `MCP_BENCH_N` scales the closed-loop count (default 400). Extra server arguments can be
+//! The server runs with `--code-rate-limit 0 --code-max-queued 32` (machine-default
+//! `--code-max-workers`). `MCP_BENCH_N` scales the closed-loop count (default 400). Extra server arguments can be
 //! given in `MCP_BENCH_ARGS` (whitespace-separated).
 
 use std::collections::HashMap;
@@ -39,6 +40,9 @@ impl Session {
             url.into(),
             "--code-rate-limit".into(),
             "0".into(),
+            // Eight clients on a 2-core machine (4 workers by default) must queue, not BUSY.
+            "--code-max-queued".into(),
+            "32".into(),
         ];
         if let Ok(extra) = std::env::var("MCP_BENCH_ARGS") {
             args.extend(extra.split_whitespace().map(String::from));
@@ -295,22 +299,34 @@ fn main() {
             );
         }
     }
+    // The process that runs an execution: one that existed before it and read more (its
+    // program, its call results) while it ran.
+    let rchar = |pid: u32| -> Option<u64> {
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+        io.lines()
+            .find(|l| l.starts_with("rchar:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let before: Vec<(u32, u64)> = helpers
+        .iter()
+        .filter_map(|(p, _, _)| Some((*p, rchar(*p)?)))
+        .collect();
     let runner = {
         let s = s.clone();
         std::thread::spawn(move || {
-            s.execute("const t = Date.now(); while (Date.now() - t < 600) {} return 1");
+            s.execute("await pg.query('select pg_sleep(0.8)'); return 1");
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
-    let running: Vec<u32> = descendants(s.pid())
-        .into_iter()
-        .filter(|(_, _, st)| *st == 'R')
-        .map(|(p, _, _)| p)
-        .collect();
-    for pid in running {
-        if let Some((rss, pss, private)) = memory(pid) {
+    std::thread::sleep(Duration::from_millis(400));
+    for (pid, read_before) in before {
+        if rchar(pid).is_some_and(|r| r > read_before)
+            && let Some((rss, pss, private)) = memory(pid)
+        {
             println!(
-                "per-execution process {pid} (running `return 1`-sized work): RSS {:.1} MB, PSS {:.1} MB, private {:.1} MB",
+                "per-execution process {pid} (during a pg.query call): RSS {:.1} MB, PSS {:.1} MB, private {:.1} MB",
                 rss as f64 / 1024.0,
                 pss as f64 / 1024.0,
                 private as f64 / 1024.0
