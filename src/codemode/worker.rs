@@ -435,6 +435,10 @@ impl Proc {
         }
     }
 
+    fn is_forked(&self) -> bool {
+        !matches!(self, Proc::Spawned(_))
+    }
+
     /// Whether the process is certainly gone already (its zygote died).
     fn lost(&self) -> bool {
         match self {
@@ -821,7 +825,10 @@ impl WorkerPool {
                 .iter()
                 .rposition(|w| Profile::same(&w.profile, profile))
             {
-                Some(i) => Some(idle.remove(i)),
+                Some(i) => {
+                    tracing::trace!(idle = idle.len(), "idle worker taken");
+                    Some(idle.remove(i))
+                }
                 None => {
                     // Idle workers prepared for another profile: retire the oldest, so the
                     // refill replaces it with one for the profile in use now.
@@ -835,6 +842,7 @@ impl WorkerPool {
         match worker {
             Some(w) => Ok(w),
             None => {
+                tracing::trace!("no idle worker");
                 let slot = self.slot(deadline).await?;
                 self.spawn(profile, slot)
                     .await
@@ -914,7 +922,7 @@ pub async fn run_in_process(
             &cancel,
         );
         match attempt.await {
-            Attempt::Done(result) => return result,
+            Attempt::Done(result) => return *result,
             Attempt::ZygoteGone { calls } if calls == 0 && !retried => {
                 tracing::debug!("sandbox zygote died under a worker; running it again");
                 retried = true;
@@ -929,7 +937,7 @@ pub async fn run_in_process(
 }
 
 enum Attempt {
-    Done(Result<(Outcome, Option<Usage>), Failure>),
+    Done(Box<Result<(Outcome, Option<Usage>), Failure>>),
     /// The worker died because its zygote did, after `calls` `pg.*` calls.
     ZygoteGone {
         calls: usize,
@@ -945,6 +953,7 @@ async fn run_once(
     serve: &Serve,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Attempt {
+    let started = Instant::now();
     let Worker {
         slot,
         mut proc,
@@ -955,8 +964,14 @@ async fn run_once(
         profile: _,
     } = match pool.take(profile, deadline).await {
         Ok(w) => w,
-        Err(f) => return Attempt::Done(Err(f)),
+        Err(f) => return Attempt::Done(Box::new(Err(f))),
     };
+    // A fork costs a fraction of a millisecond, mostly in the zygote and the new child: replace
+    // the worker now, alongside this run, so the next execution finds one ready. (A spawned
+    // worker costs several ms of CPU and is replaced only once this run is over.)
+    if proc.is_forked() {
+        pool.refill();
+    }
     if cpu_seconds < profile.os.cpu_seconds
         && let Some(pid) = pid
     {
@@ -969,12 +984,14 @@ async fn run_once(
         stderr_tail: Vec::new(),
         calls: 0,
     };
+    let taken = started.elapsed();
     let ended = io.drive(run, deadline, serve, cancel).await;
+    let ran = started.elapsed() - taken;
     let result = match ended {
-        Ended::Done(outcome, usage) => Attempt::Done(Ok((*outcome, usage))),
+        Ended::Done(outcome, usage) => Attempt::Done(Box::new(Ok((*outcome, usage)))),
         Ended::Failed(failure) => {
             proc.start_kill();
-            Attempt::Done(Err(failure))
+            Attempt::Done(Box::new(Err(failure)))
         }
         Ended::Gone => {
             // The worker died on its own: find out how.
@@ -984,8 +1001,8 @@ async fn run_once(
             tracing::debug!(stderr = %tail, "sandbox worker died");
             match status {
                 Ok(Exit::ZygoteGone) => Attempt::ZygoteGone { calls: io.calls },
-                Ok(Exit::Status(s)) => Attempt::Done(Err(classify(Some(s), &tail))),
-                _ => Attempt::Done(Err(classify(None, &tail))),
+                Ok(Exit::Status(s)) => Attempt::Done(Box::new(Err(classify(Some(s), &tail)))),
+                _ => Attempt::Done(Box::new(Err(classify(None, &tail)))),
             }
         }
     };
@@ -993,15 +1010,32 @@ async fn run_once(
     // free only once the process is gone, and only then can a replacement take it.
     // Replacing the used worker only now also keeps the few ms of CPU a spawn costs from
     // competing with the execution it would have served.
+    // A forked worker that reported its outcome exits by itself once its channel closes
+    // (dropped here), which saves its zygote a wake-up; any other is killed now.
+    let finished = matches!(&result, Attempt::Done(r) if r.is_ok()) && proc.is_forked();
     drop((stdin, stdout));
-    proc.start_kill();
+    if !finished {
+        proc.start_kill();
+    }
     let refill = pool.clone();
     tokio::spawn(async move {
-        let _ = tokio::time::timeout(Duration::from_secs(5), proc.wait()).await;
+        if tokio::time::timeout(Duration::from_secs(1), proc.wait())
+            .await
+            .is_err()
+        {
+            proc.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), proc.wait()).await;
+        }
         drop(slot);
         refill.refill();
     });
-    tracing::debug!(pid = ?pid, ok = matches!(result, Attempt::Done(Ok(_))), "sandbox worker finished");
+    tracing::debug!(
+        pid = ?pid,
+        ok = matches!(&result, Attempt::Done(r) if r.is_ok()),
+        take_us = taken.as_micros() as u64,
+        run_us = ran.as_micros() as u64,
+        "sandbox worker finished"
+    );
     result
 }
 

@@ -248,6 +248,9 @@ pub(super) fn zygote_main(
         eprintln!("pgmcp zygote: more than one thread; refusing to fork");
         return 74;
     }
+    // What a child has mapped when it starts is what the zygote has now (binary, libraries,
+    // the grown stack, the realm): measured once here rather than in every child.
+    let mapped = super::worker::mapped_bytes();
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
     if send_record(CTL, &record(READY, me, 0), &[]).is_err() {
@@ -304,7 +307,7 @@ pub(super) fn zygote_main(
             _ => break,
         };
         match tag {
-            FORK => match fork_child(&mut prepared, &filter, &os, me) {
+            FORK => match fork_child(&mut prepared, &filter, &os, mapped, me) {
                 Ok((pid, sock, err)) => {
                     live.insert(pid);
                     let sent = send_record(
@@ -347,6 +350,7 @@ fn fork_child(
     prepared: &mut sandbox::Prepared,
     filter: &super::seccomp::Filter,
     os: &OsLimits,
+    mapped: u64,
     zygote: libc::pid_t,
 ) -> Result<(i32, OwnedFd, OwnedFd), i32> {
     let errno = || {
@@ -396,7 +400,7 @@ fn fork_child(
     }
     if pid == 0 {
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            child_main(prepared, filter, os, zygote, theirs, err_w)
+            child_main(prepared, filter, os, mapped, zygote, theirs, err_w)
         }))
         .unwrap_or(72);
         // SAFETY: leaving the child without running the zygote's exit path.
@@ -410,6 +414,7 @@ fn child_main(
     prepared: &mut sandbox::Prepared,
     filter: &super::seccomp::Filter,
     os: &OsLimits,
+    mapped: u64,
     zygote: libc::pid_t,
     sock: OwnedFd,
     err: OwnedFd,
@@ -442,7 +447,7 @@ fn child_main(
         std::mem::forget(sock);
         std::mem::forget(err);
     }
-    if let Err(e) = super::worker::apply_os_limits(os, super::worker::mapped_bytes()) {
+    if let Err(e) = super::worker::apply_os_limits(os, mapped) {
         eprintln!("pgmcp worker: cannot apply limits: {e}");
         return 71;
     }
