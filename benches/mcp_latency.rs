@@ -246,6 +246,20 @@ fn main() {
         pct(&mut paced, 0.9)
     );
 
+    // The floor under the paced number: a request that starts no execution at all.
+    let mut floor = Vec::new();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(200));
+        let t = Instant::now();
+        s.request("tools/list", json!({}));
+        floor.push(t.elapsed());
+    }
+    println!(
+        "paced `tools/list` every 200 ms (n=40, no execution: the MCP and wake-up floor): p50 {:.2} ms, p90 {:.2} ms",
+        pct(&mut floor, 0.5),
+        pct(&mut floor, 0.9)
+    );
+
     let clients = 8;
     let per_client = (n / 4).max(20);
     let handles: Vec<_> = (0..clients)

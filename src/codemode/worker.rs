@@ -11,7 +11,12 @@
 //! * one execution per worker, then it exits: no state crosses executions. A few idle
 //!   workers are kept started, each with its realm already built and its limits and filter
 //!   already on (the [`Profile`] it was prepared for), so an execution only sends its
-//!   program.
+//!   program;
+//! * on Linux a worker is not started but *forked* from a zygote that prepared the realm for
+//!   its profile once (`codemode::zygote`): the child is still a fresh process that runs one
+//!   program and exits, and it puts on the same limits and filter before it says it is ready.
+//!   Without a zygote (it cannot start, `PGMCP_CODE_ZYGOTE=0`, other systems) workers are
+//!   spawned as described above.
 //!
 //! `thread` isolation runs the same engine on a thread of the server instead; it keeps the
 //! instruction budget and every engine limit but cannot enforce memory, cannot survive a
@@ -651,7 +656,8 @@ impl WorkerPool {
     #[cfg(target_os = "linux")]
     async fn zygote(&self, profile: &Arc<Profile>) -> Option<Arc<super::zygote::Zygote>> {
         let mut zygotes = self.zygotes.lock().await;
-        zygotes.retain(|(_, z)| z.alive());
+        // Dead ones, and those that forked their share (children in flight keep theirs).
+        zygotes.retain(|(_, z)| z.alive() && z.forks() < super::zygote::MAX_FORKS);
         if let Some((_, z)) = zygotes.iter().find(|(p, _)| Profile::same(p, profile)) {
             return Some(z.clone());
         }

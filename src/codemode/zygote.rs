@@ -22,6 +22,9 @@
 //! * The zygote exits when the control socket closes (the server went away or dropped it),
 //!   killing its children. If it dies, its children die with it, the server's reader
 //!   fails everything waiting on it, and the pool starts a new zygote on the next need.
+//! * Children share their zygote's address-space layout (ASLR is chosen at exec) and its
+//!   stack-protector canary, so the pool replaces a zygote after [`MAX_FORKS`] children: what
+//!   one execution could learn about the layout is stale soon after.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
@@ -36,6 +39,9 @@ use tokio::sync::oneshot;
 use super::frames::{self, FromWorker, OsLimits, ToWorker};
 use super::sandbox::{self, Manifest, SandboxLimits};
 use super::worker::Profile;
+
+/// Children one zygote forks before the pool replaces it (see the module documentation).
+pub const MAX_FORKS: u64 = 1000;
 
 /// Control records: `[magic, tag, pid, value]` as native-endian u32/i32, one per message.
 const MAGIC: u32 = 0x7a79_676f;
@@ -493,6 +499,7 @@ struct Inner {
     ctl: OwnedFd,
     shared: Mutex<Shared>,
     alive: AtomicBool,
+    forks: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -563,6 +570,7 @@ impl Zygote {
                 dead: false,
             }),
             alive: AtomicBool::new(true),
+            forks: std::sync::atomic::AtomicU64::new(0),
         });
         let reader = inner.clone();
         std::thread::Builder::new()
@@ -603,6 +611,11 @@ impl Zygote {
         self.inner.alive.load(Ordering::Acquire)
     }
 
+    /// Children forked so far.
+    pub fn forks(&self) -> u64 {
+        self.inner.forks.load(Ordering::Relaxed)
+    }
+
     /// Marks the zygote dead and closes the control socket: the zygote exits (killing its
     /// children) and the reader ends.
     pub fn shut(&self) {
@@ -613,6 +626,7 @@ impl Zygote {
 
     /// Forks a child and returns its descriptors.
     pub async fn fork(&self) -> Result<Forked, String> {
+        self.inner.forks.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
             let mut shared = lock(&self.inner.shared);
