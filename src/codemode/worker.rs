@@ -972,10 +972,11 @@ async fn run_once(
         Ok(w) => w,
         Err(f) => return Attempt::Done(Box::new(Err(f))),
     };
-    // A fork costs a fraction of a millisecond, mostly in the zygote and the new child: replace
-    // the worker now, alongside this run, so the next execution finds one ready. (A spawned
-    // worker costs several ms of CPU and is replaced only once this run is over.)
-    if proc.is_forked() {
+    // A fork costs a fraction of a millisecond, mostly in the zygote and the new child, but
+    // that still competes with this run for the CPU: the worker is replaced now only when
+    // none is left idle (executions back to back drain them), else as soon as the run is
+    // over. (A spawned worker costs several ms and is replaced only once this one is reaped.)
+    if proc.is_forked() && lock(&pool.idle).is_empty() {
         pool.refill();
     }
     if cpu_seconds < profile.os.cpu_seconds
@@ -1022,6 +1023,10 @@ async fn run_once(
     drop((stdin, stdout));
     if !finished {
         proc.start_kill();
+    }
+    if proc.is_forked() {
+        // With a slot free, the replacement need not wait for this one's reaping.
+        pool.refill();
     }
     let refill = pool.clone();
     tokio::spawn(async move {
