@@ -640,8 +640,13 @@ impl WorkerPool {
                 match Self::fork_worker(&zygote, profile, slot).await {
                     Ok(worker) => return Ok(worker),
                     Err((e, back)) => {
-                        // Replaced on the next need; this worker is spawned instead.
-                        tracing::warn!("cannot fork a sandbox worker: {e}");
+                        // This worker is spawned instead, and so are the next ones for a
+                        // while: a zygote that cannot fork is not restarted on every call.
+                        // (A zygote that died is only replaced.)
+                        tracing::warn!("cannot fork a sandbox worker, spawning instead: {e}");
+                        if zygote.alive() {
+                            *lock(&self.zygote_failed) = Some(Instant::now());
+                        }
                         zygote.shut();
                         slot = back;
                     }

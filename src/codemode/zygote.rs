@@ -637,6 +637,8 @@ impl Zygote {
             // Under the lock: requests go out in the order of `pending`.
             if let Err(e) = send_record(self.inner.ctl.as_raw_fd(), &record(FORK, 0, 0), &[]) {
                 shared.pending.pop_back();
+                drop(shared);
+                self.shut();
                 return Err(format!("cannot reach the sandbox zygote: {e}"));
             }
         }
