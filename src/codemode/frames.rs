@@ -19,6 +19,13 @@ pub enum ToWorker {
         limits: SandboxLimits,
         os: OsLimits,
     },
+    /// Sent first instead of `Prepare`: become a zygote for this profile, which prepares its
+    /// realm once and forks one prepared child per execution (see `codemode::zygote`).
+    Zygote {
+        manifest: Manifest,
+        limits: SandboxLimits,
+        os: OsLimits,
+    },
     /// Run one program in the prepared realm; sent once per worker.
     Run {
         js: String,

@@ -11,6 +11,8 @@ pub mod sandbox;
 pub mod seccomp;
 pub mod transpile;
 pub mod worker;
+#[cfg(target_os = "linux")]
+pub mod zygote;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

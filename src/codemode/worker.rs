@@ -11,7 +11,12 @@
 //! * one execution per worker, then it exits: no state crosses executions. A few idle
 //!   workers are kept started, each with its realm already built and its limits and filter
 //!   already on (the [`Profile`] it was prepared for), so an execution only sends its
-//!   program.
+//!   program;
+//! * on Linux a worker is not started but *forked* from a zygote that prepared the realm for
+//!   its profile once (`codemode::zygote`): the child is still a fresh process that runs one
+//!   program and exits, and it puts on the same limits and filter before it says it is ready.
+//!   Without a zygote (it cannot start, `PGMCP_CODE_ZYGOTE=0`, other systems) workers are
+//!   spawned as described above.
 //!
 //! `thread` isolation runs the same engine on a thread of the server instead; it keeps the
 //! instruction budget and every engine limit but cannot enforce memory, cannot survive a
@@ -27,7 +32,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::frames::{self, FromWorker, OsLimits, ToWorker, Usage};
@@ -147,6 +152,16 @@ pub fn worker_main() -> i32 {
             limits,
             os,
         }) => (manifest, limits, os),
+        #[cfg(target_os = "linux")]
+        Ok(ToWorker::Zygote {
+            manifest,
+            limits,
+            os,
+        }) => {
+            // fd 1 is the zygote's control socket, which it uses raw: not closed here.
+            std::mem::forget(output);
+            return super::zygote::zygote_main(input, manifest, limits, os);
+        }
         _ => return 0, // parent went away or sent nonsense: nothing to run
     };
     let runner = std::thread::Builder::new()
@@ -172,38 +187,48 @@ pub fn worker_main() -> i32 {
             if write_frame(&mut output, &FromWorker::Ready).is_err() {
                 return 70;
             }
-            let (js, seccomp_selftest) = match frames::read_blocking::<ToWorker>(&mut input) {
-                Ok(ToWorker::Run {
-                    js,
-                    seccomp_selftest,
-                }) => (js, seccomp_selftest),
-                _ => return 0,
-            };
-            let selftest = seccomp_selftest.then(super::seccomp::selftest);
-            let mut bridge = FrameBridge { input, output };
-            let outcome = prepared.run(&js, &mut bridge);
-            let mut usage = process_usage();
-            usage.seccomp_selftest = selftest;
-            let usage = Some(usage);
-            let _ = write_frame(
-                &mut bridge.output,
-                &FromWorker::Done {
-                    outcome: Box::new(outcome),
-                    usage,
-                },
-            );
-            // One run per worker. Wait for the parent to close our stdin (it kills us as
-            // soon as it has the outcome): exiting on our own here, while the parent is still
-            // reading the outcome, measurably slowed its response. Then leave without
-            // tearing the realm down.
-            let mut rest = [0u8; 256];
-            while matches!(std::io::Read::read(&mut bridge.input, &mut rest), Ok(n) if n > 0) {}
-            std::process::exit(0)
+            serve_one(&mut prepared, input, output)
         });
     match runner.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => 72,
     }
+}
+
+/// Runs the one program a prepared worker (spawned, or forked from a zygote) receives, reports
+/// its outcome, waits for the parent to close the channel and exits. Its limits and seccomp
+/// filter are on already.
+pub(super) fn serve_one(
+    prepared: &mut sandbox::Prepared,
+    mut input: std::io::BufReader<std::fs::File>,
+    output: std::io::BufWriter<std::fs::File>,
+) -> i32 {
+    let (js, seccomp_selftest) = match frames::read_blocking::<ToWorker>(&mut input) {
+        Ok(ToWorker::Run {
+            js,
+            seccomp_selftest,
+        }) => (js, seccomp_selftest),
+        _ => return 0,
+    };
+    let selftest = seccomp_selftest.then(super::seccomp::selftest);
+    let mut bridge = FrameBridge { input, output };
+    let outcome = prepared.run(&js, &mut bridge);
+    let mut usage = process_usage();
+    usage.seccomp_selftest = selftest;
+    let usage = Some(usage);
+    let _ = write_frame(
+        &mut bridge.output,
+        &FromWorker::Done {
+            outcome: Box::new(outcome),
+            usage,
+        },
+    );
+    // One run per worker. Wait for the parent to close our stdin (it kills us as soon as
+    // it has the outcome): exiting on our own here, while the parent is still reading the
+    // outcome, measurably slowed its response. Then leave without tearing the realm down.
+    let mut rest = [0u8; 256];
+    while matches!(std::io::Read::read(&mut bridge.input, &mut rest), Ok(n) if n > 0) {}
+    std::process::exit(0)
 }
 
 /// CPU time and peak memory of this (worker) process.
@@ -272,7 +297,7 @@ impl Bridge for FrameBridge {
 }
 
 /// Bytes of address space this process has mapped.
-fn mapped_bytes() -> u64 {
+pub(super) fn mapped_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {
@@ -316,7 +341,7 @@ fn lower_cpu_limit(pid: u32, cpu_seconds: u64) {
 /// Limits the process to `mapped` bytes of address space plus the user's allowance, its
 /// CPU time, no new files and no core dumps.
 #[cfg(unix)]
-fn apply_os_limits(os: &OsLimits, mapped: u64) -> std::io::Result<()> {
+pub(super) fn apply_os_limits(os: &OsLimits, mapped: u64) -> std::io::Result<()> {
     fn set(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
         let lim = libc::rlimit {
             rlim_cur: soft as libc::rlim_t,
@@ -338,7 +363,7 @@ fn apply_os_limits(os: &OsLimits, mapped: u64) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn apply_os_limits(_os: &OsLimits, _mapped: u64) -> std::io::Result<()> {
+pub(super) fn apply_os_limits(_os: &OsLimits, _mapped: u64) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -346,23 +371,103 @@ fn apply_os_limits(_os: &OsLimits, _mapped: u64) -> std::io::Result<()> {
 // Parent side
 // ------------------------------------------------------------------------------------------
 
+type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
 struct Worker {
     /// This worker's place under `--code-max-workers`, given back once the process is gone.
     slot: tokio::sync::OwnedSemaphorePermit,
-    child: Child,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
-    stderr: Option<ChildStderr>,
+    proc: Proc,
+    stdin: Writer,
+    stdout: Reader,
+    stderr: Option<Reader>,
     pid: Option<u32>,
     profile: Arc<Profile>,
 }
 
-/// Idle, pre-started workers with prepared realms. Each is used for exactly one execution.
+/// A worker process: spawned by the server, or forked by a zygote (whose child it is, so
+/// the zygote kills and reaps it and reports its exit status).
+enum Proc {
+    Spawned(Child),
+    #[cfg(target_os = "linux")]
+    Forked {
+        zygote: Arc<super::zygote::Zygote>,
+        pid: u32,
+        exit: tokio::sync::oneshot::Receiver<i32>,
+        ended: Option<Exit>,
+    },
+}
+
+/// How a worker process ended, as far as the server can tell.
+#[derive(Clone, Copy)]
+enum Exit {
+    Status(std::process::ExitStatus),
+    Unknown,
+    /// Its zygote died (and the child with it, `PR_SET_PDEATHSIG`).
+    ZygoteGone,
+}
+
+impl Proc {
+    fn start_kill(&mut self) {
+        match self {
+            Proc::Spawned(child) => {
+                let _ = child.start_kill();
+            }
+            #[cfg(target_os = "linux")]
+            Proc::Forked { zygote, pid, .. } => zygote.kill(*pid),
+        }
+    }
+
+    /// Waits for the process to end (cancel-safe).
+    async fn wait(&mut self) -> Exit {
+        match self {
+            Proc::Spawned(child) => match child.wait().await {
+                Ok(status) => Exit::Status(status),
+                Err(_) => Exit::Unknown,
+            },
+            #[cfg(target_os = "linux")]
+            Proc::Forked { exit, ended, .. } => {
+                if let Some(e) = ended {
+                    return *e;
+                }
+                use std::os::unix::process::ExitStatusExt;
+                let e = match exit.await {
+                    Ok(raw) => Exit::Status(std::process::ExitStatus::from_raw(raw)),
+                    Err(_) => Exit::ZygoteGone,
+                };
+                *ended = Some(e);
+                e
+            }
+        }
+    }
+
+    fn is_forked(&self) -> bool {
+        !matches!(self, Proc::Spawned(_))
+    }
+
+    /// Whether the process is certainly gone already (its zygote died).
+    fn lost(&self) -> bool {
+        match self {
+            Proc::Spawned(_) => false,
+            #[cfg(target_os = "linux")]
+            Proc::Forked { zygote, .. } => !zygote.alive(),
+        }
+    }
+}
+
+/// Idle, prepared workers. Each is used for exactly one execution.
+///
+/// On Linux workers are forked from a *zygote* per profile (see `codemode::zygote`), which
+/// prepared the realm once: a new worker costs a fork, not a process start and a realm. If
+/// no zygote can be started, workers are spawned as before (the binary re-executed).
+/// `PGMCP_CODE_ZYGOTE=0` in the server's environment, or [`WorkerPool::set_fork`], turns
+/// the zygote off.
 ///
 /// Every live worker process, idle or running, holds one of `--code-max-workers` slots from
-/// the moment it is spawned until it has been reaped. An execution that finds no idle worker
-/// and no free slot waits in a bounded queue (`--code-max-queued`, `--code-queue-timeout`)
-/// and then fails with BUSY, so a flood of executions cannot become a flood of processes.
+/// the moment it is spawned until it has been reaped (zygotes hold none: one per profile, and
+/// they run no user code). An execution that finds no idle worker and no free slot waits in
+/// a bounded queue (`--code-max-queued`, `--code-queue-timeout`) and then fails with BUSY,
+/// so a flood of executions cannot become a flood of processes.
 pub struct WorkerPool {
     exe: PathBuf,
     slots: Arc<tokio::sync::Semaphore>,
@@ -376,6 +481,14 @@ pub struct WorkerPool {
     profile: std::sync::Mutex<Option<Arc<Profile>>>,
     /// One refill task at a time, so concurrent executions cannot overshoot `target`.
     refilling: std::sync::atomic::AtomicBool,
+    /// Fork workers from zygotes.
+    fork: std::sync::atomic::AtomicBool,
+    /// The live zygotes, by profile (the latest few profiles).
+    #[cfg(target_os = "linux")]
+    zygotes: tokio::sync::Mutex<Vec<(Arc<Profile>, Arc<super::zygote::Zygote>)>>,
+    /// When a zygote last failed to start: spawned workers for a while, then try again.
+    #[cfg(target_os = "linux")]
+    zygote_failed: std::sync::Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -405,6 +518,14 @@ impl Default for Caps {
     }
 }
 
+/// Zygotes kept at most (one per profile in use: read-write and read-only).
+#[cfg(target_os = "linux")]
+const MAX_ZYGOTES: usize = 4;
+
+/// How long after a zygote failed to start workers are spawned instead.
+#[cfg(target_os = "linux")]
+const ZYGOTE_RETRY: Duration = Duration::from_secs(30);
+
 impl WorkerPool {
     /// A pool with the default caps.
     pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
@@ -413,6 +534,11 @@ impl WorkerPool {
 
     pub fn with_caps(exe: PathBuf, target: usize, caps: Caps) -> Arc<Self> {
         let max_workers = caps.max_workers.max(1);
+        let fork = cfg!(target_os = "linux")
+            && !matches!(
+                std::env::var("PGMCP_CODE_ZYGOTE").as_deref(),
+                Ok("0" | "off" | "false")
+            );
         Arc::new(WorkerPool {
             exe,
             slots: Arc::new(tokio::sync::Semaphore::new(max_workers)),
@@ -424,7 +550,36 @@ impl WorkerPool {
             target,
             profile: std::sync::Mutex::new(None),
             refilling: std::sync::atomic::AtomicBool::new(false),
+            fork: std::sync::atomic::AtomicBool::new(fork),
+            #[cfg(target_os = "linux")]
+            zygotes: tokio::sync::Mutex::new(Vec::new()),
+            #[cfg(target_os = "linux")]
+            zygote_failed: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Forks workers from zygotes (`true`, the default on Linux) or spawns each one.
+    pub fn set_fork(&self, on: bool) {
+        self.fork.store(
+            on && cfg!(target_os = "linux"),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Process ids of the live zygotes (for tests and diagnostics).
+    pub async fn zygote_pids(&self) -> Vec<u32> {
+        #[cfg(target_os = "linux")]
+        {
+            self.zygotes
+                .lock()
+                .await
+                .iter()
+                .filter(|(_, z)| z.alive())
+                .map(|(_, z)| z.pid())
+                .collect()
+        }
+        #[cfg(not(target_os = "linux"))]
+        Vec::new()
     }
 
     /// Live worker processes (idle, running, or killed and not yet reaped).
@@ -463,18 +618,148 @@ impl WorkerPool {
 
     /// Kills a worker and gives its slot back once the process has been reaped.
     fn retire(worker: Worker) {
-        let Worker {
-            mut child, slot, ..
-        } = worker;
-        let _ = child.start_kill();
+        let Worker { mut proc, slot, .. } = worker;
+        proc.start_kill();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), proc.wait()).await;
             drop(slot);
         });
     }
 
-    /// Starts a worker and waits until it has prepared its realm for `profile`.
+    /// A new worker prepared for `profile`: forked from its zygote, or spawned.
     async fn spawn(
+        self: &Arc<Self>,
+        profile: &Arc<Profile>,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> std::io::Result<Worker> {
+        #[cfg(target_os = "linux")]
+        let slot = {
+            let mut slot = slot;
+            if self.fork.load(std::sync::atomic::Ordering::Relaxed)
+                && let Some(zygote) = self.zygote(profile).await
+            {
+                match Self::fork_worker(&zygote, profile, slot).await {
+                    Ok(worker) => return Ok(worker),
+                    Err((e, back)) => {
+                        // This worker is spawned instead, and so are the next ones for a
+                        // while: a zygote that cannot fork is not restarted on every call.
+                        // (A zygote that died is only replaced.)
+                        tracing::warn!("cannot fork a sandbox worker, spawning instead: {e}");
+                        if zygote.alive() {
+                            *lock(&self.zygote_failed) = Some(Instant::now());
+                        }
+                        zygote.shut();
+                        slot = back;
+                    }
+                }
+            }
+            slot
+        };
+        Self::spawn_process(&self.exe, profile, slot).await
+    }
+
+    /// The live zygote for `profile`, started if there is none (`None` if it cannot be).
+    #[cfg(target_os = "linux")]
+    async fn zygote(&self, profile: &Arc<Profile>) -> Option<Arc<super::zygote::Zygote>> {
+        let mut zygotes = self.zygotes.lock().await;
+        // Dead ones, and those that forked their share (children in flight keep theirs).
+        zygotes.retain(|(_, z)| z.alive() && z.forks() < super::zygote::MAX_FORKS);
+        if let Some((_, z)) = zygotes.iter().find(|(p, _)| Profile::same(p, profile)) {
+            return Some(z.clone());
+        }
+        if lock(&self.zygote_failed).is_some_and(|t| t.elapsed() < ZYGOTE_RETRY) {
+            return None;
+        }
+        match super::zygote::Zygote::start(&self.exe, profile).await {
+            Ok(z) => {
+                let z = Arc::new(z);
+                if zygotes.len() >= MAX_ZYGOTES {
+                    // Its children in flight keep it alive until they are done.
+                    zygotes.remove(0);
+                }
+                zygotes.push((profile.clone(), z.clone()));
+                Some(z)
+            }
+            Err(e) => {
+                tracing::warn!("cannot start a sandbox zygote, spawning workers instead: {e}");
+                *lock(&self.zygote_failed) = Some(Instant::now());
+                None
+            }
+        }
+    }
+
+    /// Forks a worker from `zygote` and waits until it is ready (limits and filter on). On
+    /// failure the slot comes back once the child is gone.
+    #[cfg(target_os = "linux")]
+    async fn fork_worker(
+        zygote: &Arc<super::zygote::Zygote>,
+        profile: &Arc<Profile>,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Worker, (String, tokio::sync::OwnedSemaphorePermit)> {
+        let forked = match zygote.fork().await {
+            Ok(f) => f,
+            Err(e) => return Err((e, slot)),
+        };
+        let mut proc = Proc::Forked {
+            zygote: zygote.clone(),
+            pid: forked.pid,
+            exit: forked.exit,
+            ended: None,
+        };
+        let pid = forked.pid;
+        let sock = std::os::unix::net::UnixStream::from(forked.sock);
+        let stream = sock
+            .set_nonblocking(true)
+            .and_then(|_| tokio::net::UnixStream::from_std(sock));
+        let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(forked.stderr).ok();
+        let mut stderr: Option<Reader> = stderr.map(|r| Box::new(r) as Reader);
+        let (read, write) = match stream {
+            Ok(s) => s.into_split(),
+            Err(e) => {
+                proc.start_kill();
+                let _ = tokio::time::timeout(Duration::from_secs(1), proc.wait()).await;
+                return Err((e.to_string(), slot));
+            }
+        };
+        let mut stdout: Reader = Box::new(read);
+        let ready = tokio::time::timeout(
+            Duration::from_secs(10),
+            frames::read_async::<FromWorker>(&mut stdout),
+        )
+        .await;
+        if !matches!(ready, Ok(Ok(FromWorker::Ready))) {
+            proc.start_kill();
+            let status = tokio::time::timeout(Duration::from_secs(1), proc.wait()).await;
+            let mut tail = Vec::new();
+            if let Some(stderr) = stderr.as_mut() {
+                use tokio::io::AsyncReadExt;
+                let _ = tokio::time::timeout(Duration::from_secs(1), stderr.read_to_end(&mut tail))
+                    .await;
+            }
+            let tail = String::from_utf8_lossy(&tail);
+            let status = match status {
+                Ok(Exit::Status(s)) => Some(s),
+                _ => None,
+            };
+            let why = describe(&classify(status, &tail));
+            return Err((
+                format!("the forked sandbox worker did not start ({why})"),
+                slot,
+            ));
+        }
+        Ok(Worker {
+            slot,
+            proc,
+            stdin: Box::new(write),
+            stdout,
+            stderr,
+            pid: Some(pid),
+            profile: profile.clone(),
+        })
+    }
+
+    /// Starts a worker process and waits until it has prepared its realm for `profile`.
+    async fn spawn_process(
         exe: &PathBuf,
         profile: &Arc<Profile>,
         slot: tokio::sync::OwnedSemaphorePermit,
@@ -523,13 +808,14 @@ impl WorkerPool {
                 )));
             }
         }
+        let stderr = child.stderr.take().map(|e| Box::new(e) as Reader);
         Ok(Worker {
             slot,
-            stdin,
-            stderr: child.stderr.take(),
+            stdin: Box::new(stdin),
+            stderr,
             pid: child.id(),
-            stdout,
-            child,
+            stdout: Box::new(stdout),
+            proc: Proc::Spawned(child),
             profile: profile.clone(),
         })
     }
@@ -543,11 +829,18 @@ impl WorkerPool {
         *lock(&self.profile) = Some(profile.clone());
         let worker = {
             let mut idle = lock(&self.idle);
+            // Forked workers whose zygote died died with it.
+            while let Some(i) = idle.iter().position(|w| w.proc.lost()) {
+                Self::retire(idle.remove(i));
+            }
             match idle
                 .iter()
                 .rposition(|w| Profile::same(&w.profile, profile))
             {
-                Some(i) => Some(idle.remove(i)),
+                Some(i) => {
+                    tracing::trace!(idle = idle.len(), "idle worker taken");
+                    Some(idle.remove(i))
+                }
                 None => {
                     // Idle workers prepared for another profile: retire the oldest, so the
                     // refill replaces it with one for the profile in use now.
@@ -561,8 +854,9 @@ impl WorkerPool {
         match worker {
             Some(w) => Ok(w),
             None => {
+                tracing::trace!("no idle worker");
                 let slot = self.slot(deadline).await?;
-                Self::spawn(&self.exe, profile, slot)
+                self.spawn(profile, slot)
                     .await
                     .map_err(|e| Failure::Spawn(e.to_string()))
             }
@@ -594,7 +888,7 @@ impl WorkerPool {
                 let Ok(slot) = pool.slots.clone().try_acquire_owned() else {
                     break;
                 };
-                match Self::spawn(&pool.exe, &profile, slot).await {
+                match pool.spawn(&profile, slot).await {
                     Ok(w) => lock(&pool.idle).push(w),
                     Err(e) => {
                         tracing::warn!("cannot pre-start a sandbox worker: {e}");
@@ -622,15 +916,75 @@ pub async fn run_in_process(
         deadline,
         seccomp_selftest,
     } = job;
+    let run = frames::encode(&ToWorker::Run {
+        js,
+        seccomp_selftest,
+    });
+    // A forked worker lost with its zygote before it made any `pg.*` call had no effect
+    // outside itself: the run is retried once on a worker from a new zygote.
+    let mut retried = false;
+    loop {
+        let attempt = run_once(
+            pool,
+            &profile,
+            cpu_seconds,
+            deadline,
+            run.clone(),
+            &serve,
+            &cancel,
+        );
+        match attempt.await {
+            Attempt::Done(result) => return *result,
+            Attempt::ZygoteGone { calls } if calls == 0 && !retried => {
+                tracing::debug!("sandbox zygote died under a worker; running it again");
+                retried = true;
+            }
+            Attempt::ZygoteGone { .. } => {
+                return Err(Failure::Crashed(
+                    "the sandbox zygote died while the worker ran".into(),
+                ));
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(Box<Result<(Outcome, Option<Usage>), Failure>>),
+    /// The worker died because its zygote did, after `calls` `pg.*` calls.
+    ZygoteGone {
+        calls: usize,
+    },
+}
+
+async fn run_once(
+    pool: &Arc<WorkerPool>,
+    profile: &Arc<Profile>,
+    cpu_seconds: u64,
+    deadline: Instant,
+    run: Vec<u8>,
+    serve: &Serve,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Attempt {
+    let started = Instant::now();
     let Worker {
         slot,
-        mut child,
+        mut proc,
         mut stdin,
         mut stdout,
         stderr,
         pid,
         profile: _,
-    } = pool.take(&profile, deadline).await?;
+    } = match pool.take(profile, deadline).await {
+        Ok(w) => w,
+        Err(f) => return Attempt::Done(Box::new(Err(f))),
+    };
+    // A fork costs a fraction of a millisecond, mostly in the zygote and the new child, but
+    // that still competes with this run for the CPU: the worker is replaced now only when
+    // none is left idle (executions back to back drain them), else as soon as the run is
+    // over. (A spawned worker costs several ms and is replaced only once this one is reaped.)
+    if proc.is_forked() && lock(&pool.idle).is_empty() {
+        pool.refill();
+    }
     if cpu_seconds < profile.os.cpu_seconds
         && let Some(pid) = pid
     {
@@ -641,39 +995,64 @@ pub async fn run_in_process(
         stdout: &mut stdout,
         stderr,
         stderr_tail: Vec::new(),
+        calls: 0,
     };
-    let run = frames::encode(&ToWorker::Run {
-        js,
-        seccomp_selftest,
-    });
-    let ended = io.drive(run, deadline, &serve, &cancel).await;
+    let taken = started.elapsed();
+    let ended = io.drive(run, deadline, serve, cancel).await;
+    let ran = started.elapsed() - taken;
     let result = match ended {
-        Ended::Done(outcome, usage) => Ok((*outcome, usage)),
+        Ended::Done(outcome, usage) => Attempt::Done(Box::new(Ok((*outcome, usage)))),
         Ended::Failed(failure) => {
-            let _ = child.start_kill();
-            Err(failure)
+            proc.start_kill();
+            Attempt::Done(Box::new(Err(failure)))
         }
         Ended::Gone => {
             // The worker died on its own: find out how.
-            let status = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            let status = tokio::time::timeout(Duration::from_secs(5), proc.wait()).await;
             let _ = tokio::time::timeout(Duration::from_secs(1), io.drain_stderr()).await;
             let tail = String::from_utf8_lossy(&io.stderr_tail).into_owned();
             tracing::debug!(stderr = %tail, "sandbox worker died");
-            Err(classify(status.ok().and_then(|s| s.ok()), &tail))
+            match status {
+                Ok(Exit::ZygoteGone) => Attempt::ZygoteGone { calls: io.calls },
+                Ok(Exit::Status(s)) => Attempt::Done(Box::new(Err(classify(Some(s), &tail)))),
+                _ => Attempt::Done(Box::new(Err(classify(None, &tail)))),
+            }
         }
     };
     // The worker is finished with (or killed); reap it off the response path. Its slot is
     // free only once the process is gone, and only then can a replacement take it.
     // Replacing the used worker only now also keeps the few ms of CPU a spawn costs from
     // competing with the execution it would have served.
-    let _ = child.start_kill();
+    // A forked worker that reported its outcome exits by itself once its channel closes
+    // (dropped here), which saves its zygote a wake-up; any other is killed now.
+    let finished = matches!(&result, Attempt::Done(r) if r.is_ok()) && proc.is_forked();
+    drop((stdin, stdout));
+    if !finished {
+        proc.start_kill();
+    }
+    if proc.is_forked() {
+        // With a slot free, the replacement need not wait for this one's reaping.
+        pool.refill();
+    }
     let refill = pool.clone();
     tokio::spawn(async move {
-        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        if tokio::time::timeout(Duration::from_secs(1), proc.wait())
+            .await
+            .is_err()
+        {
+            proc.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), proc.wait()).await;
+        }
         drop(slot);
         refill.refill();
     });
-    tracing::debug!(pid = ?pid, ok = result.is_ok(), "sandbox worker finished");
+    tracing::debug!(
+        pid = ?pid,
+        ok = matches!(&result, Attempt::Done(r) if r.is_ok()),
+        take_us = taken.as_micros() as u64,
+        run_us = ran.as_micros() as u64,
+        "sandbox worker finished"
+    );
     result
 }
 
@@ -698,12 +1077,14 @@ fn too_large(id: u64, bytes: usize) -> ToWorker {
 /// The parent's ends of one worker's pipes, all driven from one task: no reader or writer
 /// task to hand frames through, so a `pg.*` call costs no extra wake-ups.
 struct WorkerIo<'a> {
-    stdin: &'a mut ChildStdin,
-    stdout: &'a mut ChildStdout,
-    stderr: Option<ChildStderr>,
+    stdin: &'a mut Writer,
+    stdout: &'a mut Reader,
+    stderr: Option<Reader>,
     /// The end of what the worker wrote to stderr (read as it comes, so the worker never
     /// blocks on a full pipe), for classifying a crash.
     stderr_tail: Vec<u8>,
+    /// `pg.*` calls the worker made.
+    calls: usize,
 }
 
 /// Appends to a stderr tail, keeping the last 16 to 64 KB.
@@ -748,6 +1129,7 @@ impl WorkerIo<'_> {
             stdout,
             stderr,
             stderr_tail,
+            calls,
         } = self;
         let mut frames_in = frames::FrameBuf::default();
         // Frames to write, in order; `written` bytes of the first are out already.
@@ -761,6 +1143,7 @@ impl WorkerIo<'_> {
             loop {
                 match frames_in.next_frame::<FromWorker>() {
                     Ok(Some(FromWorker::Call { id, tool, args })) => {
+                        *calls += 1;
                         let serve = serve.clone();
                         in_flight.push(async move { (id, serve(tool, args).await) });
                     }

@@ -177,3 +177,422 @@ async fn seccomp_refuses_files_sockets_exec_fork_and_ptrace() {
         );
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Workers forked from a zygote: every execution in a fresh child, nothing shared back.
+// ------------------------------------------------------------------------------------------
+
+fn zygote_pool(target: usize) -> Arc<WorkerPool> {
+    let p = WorkerPool::new(env!("CARGO_BIN_EXE_pgmcp").into(), target);
+    p.set_fork(true);
+    p
+}
+
+/// `(state letter, parent pid)` of a process, if it exists.
+fn proc_state(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((state, f.next()?.parse().ok()?))
+}
+
+/// Every process whose parent is `parent`, with its state letter.
+fn children_of(parent: u32) -> Vec<(u32, char)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let (state, ppid) = proc_state(pid)?;
+            (ppid == parent).then_some((pid, state))
+        })
+        .collect()
+}
+
+async fn run_with(
+    pool: &Arc<WorkerPool>,
+    code: &str,
+    profile: Arc<Profile>,
+    cpu_seconds: u64,
+    wall: Duration,
+    serve: Serve,
+) -> Result<Value, Failure> {
+    let js = transpile(code, &TranspileLimits::default()).unwrap().js;
+    let job = Job {
+        js,
+        cpu_seconds,
+        profile,
+        deadline: Instant::now() + wall,
+        seccomp_selftest: false,
+    };
+    run_in_process(pool, job, serve, Default::default())
+        .await
+        .map(|(outcome, _)| outcome.result.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn state_written_by_one_execution_is_not_seen_by_the_next() {
+    // Fork ahead: the next execution takes a child forked before the previous one ran.
+    let p = zygote_pool(2);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let write = r#"
+        (globalThis as any).leak = "secret";
+        (Object.prototype as any).polluted = "yes";
+        Array.prototype.map = function () { return ["hijacked"] } as any;
+        JSON.stringify = () => "hijacked";
+        Math.max = () => -1;
+        const g = globalThis as any;
+        g.cache = g.cache ?? [];
+        g.cache.push(1);
+        return [Math.random(), g.cache.length]
+    "#;
+    let read = r#"
+        const g = globalThis as any;
+        return {
+            leak: typeof g.leak,
+            polluted: ({} as any).polluted ?? null,
+            map: [1, 2].map(x => x * 10),
+            json: JSON.stringify({ a: 1 }),
+            max: Math.max(1, 2),
+            cache: typeof g.cache,
+            random: Math.random(),
+        }
+    "#;
+    let mut randoms = Vec::new();
+    for _ in 0..3 {
+        let w = run_with(
+            &p,
+            write,
+            profile.clone(),
+            10,
+            Duration::from_secs(20),
+            echo(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(w[1], json!(1), "the cache was seen: {w}");
+        randoms.push(w[0].clone());
+        let r = run_with(
+            &p,
+            read,
+            profile.clone(),
+            10,
+            Duration::from_secs(20),
+            echo(),
+        )
+        .await
+        .unwrap();
+        randoms.push(r["random"].clone());
+        assert_eq!(r["leak"], json!("undefined"), "{r}");
+        assert_eq!(r["polluted"], Value::Null, "{r}");
+        assert_eq!(r["map"], json!([10, 20]), "{r}");
+        assert_eq!(r["json"], json!("{\"a\":1}"), "{r}");
+        assert_eq!(r["max"], json!(2), "{r}");
+        assert_eq!(r["cache"], json!("undefined"), "{r}");
+    }
+    // Each child seeds its own generator: no two runs draw the same number.
+    let distinct: std::collections::HashSet<String> =
+        randoms.iter().map(|v| v.to_string()).collect();
+    assert_eq!(distinct.len(), randoms.len(), "{randoms:?}");
+    assert_eq!(p.zygote_pids().await.len(), 1, "the runs were not forked");
+}
+
+#[tokio::test]
+async fn a_child_killed_at_its_deadline_leaves_the_zygote_alive() {
+    let p = zygote_pool(1);
+    let limits = SandboxLimits {
+        instruction_budget: None,
+        loop_iterations: u64::MAX,
+        ..Default::default()
+    };
+    let profile = Profile::new(Manifest::default(), limits, os(64 << 20, 30));
+    run_with(
+        &p,
+        "1",
+        profile.clone(),
+        30,
+        Duration::from_secs(20),
+        echo(),
+    )
+    .await
+    .unwrap();
+    let zygote = p.zygote_pids().await;
+    assert_eq!(zygote.len(), 1);
+    let started = Instant::now();
+    let r = run_with(
+        &p,
+        "while (true) {}",
+        profile.clone(),
+        30,
+        Duration::from_millis(300),
+        echo(),
+    )
+    .await;
+    assert_eq!(r, Err(Failure::Timeout));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let v = run_with(
+        &p,
+        "return 7",
+        profile.clone(),
+        30,
+        Duration::from_secs(20),
+        echo(),
+    )
+    .await;
+    assert_eq!(v, Ok(json!(7)));
+    assert_eq!(p.zygote_pids().await, zygote, "the zygote was replaced");
+    assert!(matches!(proc_state(zygote[0]), Some((s, _)) if s != 'Z'));
+}
+
+#[tokio::test]
+async fn a_killed_zygote_is_replaced_and_the_next_execution_succeeds() {
+    // With idle children forked ahead, which die with their zygote.
+    let p = zygote_pool(2);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let v = run_with(
+        &p,
+        "return 1",
+        profile.clone(),
+        10,
+        Duration::from_secs(20),
+        echo(),
+    )
+    .await;
+    assert_eq!(v, Ok(json!(1)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let old = p.zygote_pids().await;
+    assert_eq!(old.len(), 1);
+    // SAFETY: kill(2) on the zygote this test's pool started.
+    assert_eq!(unsafe { libc::kill(old[0] as i32, libc::SIGKILL) }, 0);
+    // At once, and again after the death has been noticed everywhere.
+    for _ in 0..2 {
+        let v = run_with(
+            &p,
+            "return 2",
+            profile.clone(),
+            10,
+            Duration::from_secs(20),
+            echo(),
+        )
+        .await;
+        assert_eq!(v, Ok(json!(2)));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let new = p.zygote_pids().await;
+    assert_eq!(new.len(), 1);
+    assert_ne!(new, old);
+}
+
+#[tokio::test]
+async fn an_execution_in_flight_when_its_zygote_dies_fails_cleanly() {
+    let p = zygote_pool(0);
+    let profile = Profile::new(
+        manifest_with_probe(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let pool = p.clone();
+    // The first `pg.*` call kills the zygote, then answers; the program then waits on a
+    // second call that can never be answered by its (dead) process.
+    let serve: Serve = Arc::new(move |_tool: String, _args: Value| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            for pid in pool.zygote_pids().await {
+                // SAFETY: kill(2) on the zygote this test's pool started.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(json!({}))
+        })
+    });
+    let started = Instant::now();
+    let r = run_with(
+        &p,
+        "await pg.core.probe(); await pg.core.probe(); return 1",
+        profile.clone(),
+        10,
+        Duration::from_secs(20),
+        serve,
+    )
+    .await;
+    match r {
+        Err(Failure::Crashed(why)) => assert!(why.contains("zygote"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let v = run_with(&p, "return 3", profile, 10, Duration::from_secs(20), echo()).await;
+    assert_eq!(v, Ok(json!(3)));
+}
+
+#[tokio::test]
+async fn no_zombies_accumulate() {
+    let p = zygote_pool(2);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    for i in 0..30 {
+        let code = if i % 3 == 0 {
+            "throw new Error('x')"
+        } else {
+            "return 1"
+        };
+        let _ = run_with(
+            &p,
+            code,
+            profile.clone(),
+            10,
+            Duration::from_secs(20),
+            echo(),
+        )
+        .await;
+    }
+    // Killed at the deadline, too.
+    let _ = run_with(
+        &p,
+        "while (true) {}",
+        profile.clone(),
+        10,
+        Duration::from_millis(200),
+        echo(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let zygote = p.zygote_pids().await;
+    assert_eq!(zygote.len(), 1);
+    let children = children_of(zygote[0]);
+    assert!(
+        children.iter().all(|(_, s)| *s != 'Z'),
+        "zombies: {children:?}"
+    );
+    // Only the idle children forked ahead are left.
+    assert!(children.len() <= 2, "{children:?}");
+    assert!(p.live() <= 2, "{} live", p.live());
+}
+
+fn manifest_with_probe() -> Manifest {
+    Manifest {
+        entries: vec![pgmcp::codemode::sandbox::ManifestEntry {
+            tool: "probe".into(),
+            group: "core".into(),
+            method: "probe".into(),
+            primary: None,
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_forked_child_runs_with_its_limits_and_filter_on() {
+    let p = zygote_pool(0);
+    let profile = Profile::new(
+        manifest_with_probe(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let pool = p.clone();
+    // Looks at the running child from outside while it waits for this call.
+    let serve: Serve = Arc::new(move |_tool: String, _args: Value| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let zygote = pool.zygote_pids().await;
+            let mut out = Vec::new();
+            for (pid, _) in children_of(zygote[0]) {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+                let field = |text: &str, name: &str| {
+                    text.lines()
+                        .find(|l| l.starts_with(name))
+                        .map(|l| {
+                            l[name.len()..]
+                                .split_whitespace()
+                                .map(String::from)
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                };
+                let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+                    .unwrap()
+                    .count();
+                out.push(json!({
+                    "seccomp": field(&status, "Seccomp:"),
+                    "threads": field(&status, "Threads:"),
+                    "cpu": field(&limits, "Max cpu time"),
+                    "files": field(&limits, "Max open files"),
+                    "as": field(&limits, "Max address space"),
+                    "core": field(&limits, "Max core file size"),
+                    "fds": fds,
+                }));
+            }
+            Ok(json!(out))
+        })
+    });
+    let v = run_with(
+        &p,
+        "return await pg.core.probe()",
+        profile,
+        // Lower than the profile's 10 s: the run's own limit.
+        2,
+        Duration::from_secs(20),
+        serve,
+    )
+    .await
+    .unwrap();
+    let children = v.as_array().unwrap();
+    assert_eq!(children.len(), 1, "{v}");
+    let c = &children[0];
+    assert_eq!(c["seccomp"], json!(["2"]), "no seccomp filter: {c}");
+    assert_eq!(c["threads"], json!(["1"]), "{c}");
+    assert_eq!(c["cpu"][0], json!("2"), "CPU limit not the run's: {c}");
+    assert_eq!(c["files"], json!(["3", "3", "files"]), "{c}");
+    assert_eq!(c["core"][0], json!("0"), "{c}");
+    assert_ne!(c["as"][0], json!("unlimited"), "{c}");
+    assert_eq!(c["fds"], json!(3), "descriptors beyond 0-2 left open: {c}");
+}
+
+#[tokio::test]
+async fn a_forked_child_is_stopped_by_its_cpu_and_memory_limits() {
+    let p = zygote_pool(0);
+    let unbounded = SandboxLimits {
+        instruction_budget: None,
+        loop_iterations: u64::MAX,
+        ..Default::default()
+    };
+    // CPU: the run's 1 s, not the profile's 30 s, and not the far wall deadline.
+    let profile = Profile::new(Manifest::default(), unbounded.clone(), os(64 << 20, 30));
+    let started = Instant::now();
+    let r = run_with(
+        &p,
+        "while (true) {}",
+        profile,
+        1,
+        Duration::from_secs(30),
+        echo(),
+    )
+    .await;
+    assert_eq!(r, Err(Failure::CpuLimit));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(p.zygote_pids().await.len(), 1, "not forked");
+    // Memory: 64 MB on top of what the zygote had mapped.
+    let profile = Profile::new(Manifest::default(), unbounded, os(64 << 20, 30));
+    let r = run_with(
+        &p,
+        "const s = 'x'.repeat(1 << 20); const keep: string[] = []; while (true) keep.push(s + keep.length)",
+        profile,
+        30,
+        Duration::from_secs(30),
+        echo(),
+    )
+    .await;
+    assert_eq!(r, Err(Failure::MemoryLimit));
+}
