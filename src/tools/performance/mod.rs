@@ -303,11 +303,15 @@ async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<TableStatsResult
     Ok(TableStatsResult::All { tables })
 }
 
+/// The group's tools in listing order; each family module adds its own list here.
 pub fn tools() -> Vec<Tool> {
-    vec![
+    #[allow(unused_mut)]
+    let mut tools = vec![
         EXPLAIN.tool(GROUP, explain),
         TABLE_STATS.tool(GROUP, table_stats),
-    ]
+    ];
+    // Family modules (plans, workload, advice, health) extend the list here, one line each.
+    tools
 }
 
 #[cfg(test)]
