@@ -652,6 +652,20 @@ mod tests {
             .collect()
     }
 
+    /// The declared return types come from the output schemas: user-shaped data (a plan's
+    /// JSON) is `unknown`, a nullable field says so, and no method returns `any`.
+    #[test]
+    fn declarations_are_typed_from_output_schemas() {
+        let env = test_app(&["--tool-filter", "all"]);
+        let explain = env.registry.get("pg_explain").unwrap();
+        let ts = return_type(explain);
+        assert!(ts.contains("plan: unknown;"), "{ts}");
+        assert!(ts.contains("filter: string | null;"), "{ts}");
+        let text = declarations(env.registry.all().iter());
+        assert!(!text.contains("Promise<any>"), "{text}");
+        assert!(!text.contains("Promise<unknown>"), "{text}");
+    }
+
     #[test]
     fn the_help_index_fits_6_kb_at_300_tools_and_names_every_method_when_it_can() {
         let real = test_app(&["--tool-filter", "all"]);
