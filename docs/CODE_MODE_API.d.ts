@@ -1,35 +1,34 @@
 // pgmcp Code Mode API — generated from the tool registry; do not edit.
 // Every method returns a Promise: await it. A failing call throws a PgError.
 
-type Row = Record<string, any>;
-interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string }
-interface Table { schema: string; name: string; type: string; kind?: string; rowEstimate?: number; size: string; comment?: string }
-interface Index { schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number }
-interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number; idx_tup_fetch: number; n_live_tup: number; n_dead_tup: number; [k: string]: any }
-interface QueryResult { rows: Row[]; rowCount: number; columns?: string[]; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string }
-interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: any }
+type Row = Record<string, unknown>;
+interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }
+interface Table { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string; type: string; }
+interface Index { schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number; }
+interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number; idx_tup_fetch: number; n_live_tup: number; n_dead_tup: number; n_tup_ins: number; n_tup_upd: number; n_tup_del: number; n_tup_hot_upd: number; n_mod_since_analyze: number; last_vacuum?: string; last_autovacuum?: string; last_analyze?: string; last_autoanalyze?: string; vacuum_count: number; autovacuum_count: number; analyze_count: number; autoanalyze_count: number; total_bytes: number; size: string; }
+interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: Record<string, unknown> }
 
 declare const pg: {
   /** Run one SELECT (or other read-only statement) and return its rows. (shortcut for pg_read_query) */
-  query(sql: string, params?: unknown[]): Promise<QueryResult>;
+  query(sql: string, params?: unknown[]): Promise<{ rowCount: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows: Array<Record<string, unknown>>; }>;
   /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). (shortcut for pg_write_query) */
-  execute(sql: string, params?: unknown[]): Promise<QueryResult & { rowsAffected: number }>;
+  execute(sql: string, params?: unknown[]): Promise<{ rowCount?: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows?: Array<Record<string, unknown>>; rowsAffected: number; }>;
   /** List tables with schema, estimated rows, total size and comment. (shortcut for pg_list_tables) */
   listTables(schema?: string): Promise<Table[]>;
   /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. (shortcut for pg_describe_table) */
-  describeTable(table: string, schema?: string): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
+  describeTable(table: string, schema?: string): Promise<{ schema: string; name: string; kind: string; rowEstimate?: number; sizeBytes: number; size: string; comment?: string; columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; primaryKey?: string[]; foreignKeys?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; constraints?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; indexes?: Array<{ name: string; definition: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; }>; }>;
   /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. (shortcut for pg_get_columns) */
   getColumns(table: string, schema?: string): Promise<Column[]>;
-  /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. (shortcut for pg_table_stats) */
-  getTableStats(table?: string, schema?: string): Promise<TableStats /* with a table; TableStats[] without */>;
   /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. (shortcut for pg_get_indexes) */
   getIndexes(table?: string, schema?: string): Promise<Index[]>;
   /** Create an index on columns of a table (unique, partial, method, concurrently). (shortcut for pg_create_index) */
-  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<unknown>;
+  createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<{ created: string; sql: string; }>;
+  /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
+  count(table: string, where_?: string, params?: unknown[]): Promise<{ count: number; }>;
   /** Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only). (shortcut for pg_explain) */
   explain(sql: string, params?: unknown[]): Promise<{ plan: unknown; totalCost?: number; estimatedRows?: number; planningTimeMs?: number; executionTimeMs?: number; seqScans?: Array<{ table: string; filter: string | null; rows: number; }>; }>;
-  /** Count the rows of a table, optionally matching a SQL condition with $n parameters. (shortcut for pg_count) */
-  count(table: string, where_?: string, params?: unknown[]): Promise<unknown>;
+  /** Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size. (shortcut for pg_table_stats) */
+  getTableStats(table?: string, schema?: string): Promise<TableStats /* with a table; TableStats[] without */>;
   /** The index of every method by group; pg.help('core') one group's declarations. */
   help(group?: string): string;
   /** One method's declaration and full description: pg.describe('core.readQuery'). */
@@ -40,41 +39,41 @@ declare const pg: {
   transaction<T>(fn: (tx: typeof pg) => Promise<T>): Promise<T>;
   core: {
     /** Run one SELECT (or other read-only statement) and return its rows. [pg_read_query] */
-    readQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<QueryResult>;
+    readQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<{ rowCount: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows: Array<Record<string, unknown>>; }>;
     /** Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING). [pg_write_query] */
-    writeQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<QueryResult & { rowsAffected: number }>;
+    writeQuery(args: { sql: string; params?: unknown[]; transactionId?: string; } | string /* sql */): Promise<{ rowCount?: number; columns?: string[]; cutValues?: Record<string, number>; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string; rows?: Array<Record<string, unknown>>; rowsAffected: number; }>;
     /** List tables with schema, estimated rows, total size and comment. [pg_list_tables] */
-    listTables(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: { schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string }[]; total?: number; nextOffset?: number }>;
+    listTables(args?: { schema?: string; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ tables: Array<{ schema: string; name: string; kind?: string; rowEstimate?: number; size: string; comment?: string; }>; total?: number; nextOffset?: number; }>;
     /** Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments. [pg_describe_table] */
-    describeTable(args: { table: string; schema?: string; } | string /* table */): Promise<{ schema: string; name: string; kind: string; columns: Column[]; primaryKey?: string[]; foreignKeys?: any[]; indexes?: any[]; constraints?: any[]; rowEstimate?: number; sizeBytes: number; size: string; comment?: string }>;
+    describeTable(args: { table: string; schema?: string; } | string /* table */): Promise<{ schema: string; name: string; kind: string; rowEstimate?: number; sizeBytes: number; size: string; comment?: string; columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; primaryKey?: string[]; foreignKeys?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; constraints?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; indexes?: Array<{ name: string; definition: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; }>; }>;
     /** The columns of a table or view: name, type, nullable, default, generated, identity, comment. [pg_get_columns] */
-    getColumns(args: { table: string; schema?: string; } | string /* table */): Promise<{ columns: Column[] }>;
+    getColumns(args: { table: string; schema?: string; } | string /* table */): Promise<{ columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; }>;
     /** Create a table from column definitions (name, type, nullable, default, primaryKey, unique, references). [pg_create_table] */
-    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<unknown>;
+    createTable(args: { table: string; schema?: string; columns: Array<{ name: string; type: string; nullable?: boolean; default?: string; primaryKey?: boolean; unique?: boolean; references?: string; onDelete?: "cascade" | "restrict" | "set_null" | "set_default" | "no_action"; }>; primaryKey?: string[]; ifNotExists?: boolean; comment?: string; }): Promise<{ created: string; sql: string; }>;
     /** Drop a table (optionally IF EXISTS, CASCADE). Its data is lost. [pg_drop_table] */
-    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<unknown>;
+    dropTable(args: { table: string; schema?: string; ifExists?: boolean; cascade?: boolean; } | string /* table */): Promise<{ dropped: string; }>;
     /** List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables. [pg_get_indexes] */
-    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<unknown>;
+    getIndexes(args?: { table?: string; schema?: string; includeSystem?: boolean; }): Promise<{ indexes: Array<{ schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number; }>; }>;
     /** Create an index on columns of a table (unique, partial, method, concurrently). [pg_create_index] */
-    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<unknown>;
+    createIndex(args: { table: string; schema?: string; columns: string[]; name?: string; unique?: boolean; method?: "btree" | "hash" | "gin" | "gist" | "spgist" | "brin"; where?: string; concurrently?: boolean; ifNotExists?: boolean; }): Promise<{ created: string; sql: string; }>;
     /** Drop an index (optionally IF EXISTS, CASCADE, CONCURRENTLY). [pg_drop_index] */
-    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<unknown>;
+    dropIndex(args: { name: string; schema?: string; ifExists?: boolean; cascade?: boolean; concurrently?: boolean; } | string /* name */): Promise<{ dropped: string; }>;
     /** List tables, views, materialized views, sequences, indexes, functions, procedures and types, filtered by schema, kind and name pattern. [pg_list_objects] */
-    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<unknown>;
+    listObjects(args?: { schema?: string; types?: Array<"table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type">; pattern?: string; includeSystem?: boolean; limit?: number; offset?: number; }): Promise<{ objects: Array<{ schema: string; name: string; type: string; arguments?: string; }>; total?: number; nextOffset?: number; }>;
     /** Details of a table, view, sequence, index, function (with definition) or type (enum labels, domain base, composite attributes). [pg_object_details] */
-    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<unknown>;
+    objectDetails(args: { name: string; schema?: string; type?: "table" | "view" | "materialized_view" | "sequence" | "index" | "foreign_table" | "function" | "procedure" | "type"; } | string /* name */): Promise<{ schema: string; name: string; kind: string; rowEstimate?: number; sizeBytes: number; size: string; comment?: string; columns: Array<{ name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string; }>; primaryKey?: string[]; foreignKeys?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; constraints?: Array<{ name: string; type: string; columns: string[]; referencesTable?: string; referencesColumns?: string[]; definition: string; }>; indexes?: Array<{ name: string; definition: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; }>; type: string; } | { schema: string; name: string; type: string; definition: string; columns?: Array<{ name: string; type: string; }>; comment?: string; } | { schema: string; name: string; type: string; dataType: string; start: number | string; increment: number | string; minValue: number | string; maxValue: number | string; cycle: boolean; lastValue?: number | string; } | { schema: string; name: string; type: string; table: string; definition: string; unique: boolean; primary: boolean; size: string; } | { schema: string; name: string; type: string; arguments: string; returns?: string; language: string; volatility: string; definition?: string; comment?: string; } | { name: string; type: string; overloads: Array<{ schema: string; name: string; type: string; arguments: string; returns?: string; language: string; volatility: string; definition?: string; comment?: string; }>; } | { schema: string; name: string; type: string; kind: string; labels?: string[]; baseType?: string; attributes?: Array<{ name: string; type: string; }>; comment?: string; } | { name: string; relkind: string; }>;
     /** List installed extensions with version and schema, or with available=true every extension the server can install. [pg_list_extensions] */
-    listExtensions(args?: { available?: boolean; }): Promise<unknown>;
+    listExtensions(args?: { available?: boolean; }): Promise<{ extensions: Array<{ name: string; version: string; schema: string; comment?: string; }> | Array<{ name: string; defaultVersion?: string; installedVersion?: string; comment?: string; }>; }>;
     /** Count the rows of a table, optionally matching a SQL condition with $n parameters. [pg_count] */
-    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<unknown>;
+    count(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<{ count: number; }>;
     /** Whether any row of a table matches an optional SQL condition (stops at the first match). [pg_exists] */
-    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<unknown>;
+    exists(args: { table: string; schema?: string; where?: string; params?: unknown[]; } | string /* table */): Promise<{ exists: boolean; }>;
     /** Insert a row, or update it when it conflicts on conflictColumns (INSERT … ON CONFLICT). Returns the row and whether it was inserted. [pg_upsert] */
-    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<unknown>;
+    upsert(args: { table: string; schema?: string; data: Record<string, unknown>; conflictColumns: string[]; updateColumns?: string[]; returning?: boolean; }): Promise<{ rowsAffected: number; inserted?: boolean; row?: Record<string, unknown>; }>;
     /** Insert many rows (objects of column → value) atomically, chunked under PostgreSQL's parameter limit. [pg_batch_insert] */
-    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<unknown>;
+    batchInsert(args: { table: string; schema?: string; rows: Array<Record<string, unknown>>; returning?: boolean; onConflictDoNothing?: boolean; }): Promise<{ inserted: number; truncated?: boolean; rows?: Array<Record<string, unknown>>; }>;
     /** Remove every row of a table (TRUNCATE), optionally restarting identities and cascading. [pg_truncate] */
-    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<unknown>;
+    truncate(args: { table: string; schema?: string; cascade?: boolean; restartIdentity?: boolean; } | string /* table */): Promise<{ truncated: string; }>;
   };
   schema: {
     /** List schemas with owner, number of tables and views, total size and comment. [pg_list_schemas] */

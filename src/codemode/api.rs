@@ -5,47 +5,33 @@
 use serde_json::{Map, Value};
 
 use super::sandbox::{Alias, Manifest, ManifestEntry};
-use crate::tools::Tool;
+use crate::tools::{Shortcut, Tool};
 
 /// The tool that runs code is not callable from code.
 pub const CODE_TOOL: &str = "pg_execute_code";
 
-/// Everyday shortcuts: `pg.query(sql, params?)` and friends.
-const ALIASES: &[(&str, &str, &[&str])] = &[
-    ("query", "pg_read_query", &["sql", "params"]),
-    ("execute", "pg_write_query", &["sql", "params"]),
-    ("listTables", "pg_list_tables", &["schema"]),
-    ("describeTable", "pg_describe_table", &["table", "schema"]),
-    ("getColumns", "pg_get_columns", &["table", "schema"]),
-    ("getTableStats", "pg_table_stats", &["table", "schema"]),
-    ("getIndexes", "pg_get_indexes", &["table", "schema"]),
-    ("createIndex", "pg_create_index", &[]),
-    ("explain", "pg_explain", &["sql", "params"]),
-    ("count", "pg_count", &["table", "where", "params"]),
-];
+/// The shortcuts (`pg.query(sql, params?)` and friends) the tools declare on their `Spec`,
+/// in registry order, with the tool each reaches.
+fn shortcuts<'a>(tools: &[&'a Tool]) -> Vec<(&'a Tool, &'static Shortcut)> {
+    tools
+        .iter()
+        .flat_map(|t| t.shortcuts.iter().map(move |s| (*t, s)))
+        .collect()
+}
 
-/// Shortcuts that return a natural shape instead of the tool's object (the group method
-/// keeps the full result): the shape the host applies, and the TypeScript type it yields.
-/// Scripts iterate tables and columns; an envelope object in the way is the most common
-/// first-try failure (`tables is not iterable`).
-const SHAPES: &[(&str, &str, &str)] = &[
-    ("listTables", "tables", "Table[]"),
-    ("getColumns", "columns", "Column[]"),
-    ("getIndexes", "indexes", "Index[]"),
+/// The shapes Code Mode gives a shortcut's result instead of the tool's object (the group
+/// method keeps the full result), with the TypeScript type each yields. Scripts iterate
+/// tables and columns; an envelope object in the way is the most common first-try failure
+/// (`tables is not iterable`).
+const SHAPES: &[(&str, &str)] = &[
+    ("tables", "Table[]"),
+    ("columns", "Column[]"),
+    ("indexes", "Index[]"),
     (
-        "getTableStats",
         "stats",
         "TableStats /* with a table; TableStats[] without */",
     ),
 ];
-
-/// The shape a shortcut's result takes (see [`SHAPES`]).
-pub fn alias_shape(alias: &str) -> Option<&'static str> {
-    SHAPES
-        .iter()
-        .find(|(a, _, _)| *a == alias)
-        .map(|(_, s, _)| *s)
-}
 
 /// Applies a shortcut's shape to the tool's result: the listed array out of its envelope.
 /// `tables` also gives every table a `type` (`table`, `partitioned` or `foreign`);
@@ -172,14 +158,13 @@ pub fn manifest<'a>(tools: impl Iterator<Item = &'a Tool>) -> Manifest {
             primary: primary_param(&t.input_schema),
         })
         .collect();
-    let aliases = ALIASES
-        .iter()
-        .filter(|(_, tool, _)| tools.iter().any(|t| t.name == *tool))
-        .map(|(name, tool, positional)| Alias {
-            name: name.to_string(),
-            tool: tool.to_string(),
-            positional: positional.iter().map(|s| s.to_string()).collect(),
-            shape: alias_shape(name).map(str::to_string),
+    let aliases = shortcuts(&tools)
+        .into_iter()
+        .map(|(t, s)| Alias {
+            name: s.name.to_string(),
+            tool: t.name.to_string(),
+            positional: s.positional.iter().map(|p| p.to_string()).collect(),
+            shape: s.shape.map(str::to_string),
         })
         .collect();
     Manifest {
@@ -195,10 +180,9 @@ pub fn manifest<'a>(tools: impl Iterator<Item = &'a Tool>) -> Manifest {
 }
 
 fn aliases_present(tools: &[&Tool]) -> Vec<String> {
-    ALIASES
-        .iter()
-        .filter(|(_, tool, _)| tools.iter().any(|t| t.name == *tool))
-        .map(|(name, _, positional)| format!("{name}({})", positional.join(", ")))
+    shortcuts(tools)
+        .into_iter()
+        .map(|(_, s)| format!("{}({})", s.name, s.positional.join(", ")))
         .collect()
 }
 
@@ -446,19 +430,76 @@ fn object_type(schema: &Value, indent: &str) -> String {
     out
 }
 
+/// Named element types for the shortcuts' results: (interface, tool, the listed array's key
+/// in its result (`""`: the result itself, one-object branch), members the shortcut's shape
+/// adds, members it guarantees (see [`apply_shape`])).
+type NamedType = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+const NAMED_TYPES: &[NamedType] = &[
+    ("Column", "pg_get_columns", "columns", "", &[]),
+    ("Table", "pg_list_tables", "tables", "type: string; ", &[]),
+    ("Index", "pg_get_indexes", "indexes", "", &[]),
+    (
+        "TableStats",
+        "pg_table_stats",
+        "",
+        "",
+        &["idx_scan", "idx_tup_fetch"],
+    ),
+];
+
+/// The TypeScript object type of one element of `key` in `tool`'s result (or, with an
+/// empty key, of the result's one-object branch), from its output schema.
+fn element_type(tools: &[&Tool], tool: &str, key: &str) -> Option<String> {
+    let schema = tools
+        .iter()
+        .find(|t| t.name == tool)?
+        .output_schema
+        .as_ref()?;
+    let schema = Value::Object((**schema).clone());
+    let element = if key.is_empty() {
+        match schema.get("anyOf").and_then(Value::as_array) {
+            // The branch that is one object, not the listing.
+            Some(branches) => branches
+                .iter()
+                .find(|b| b.pointer("/properties/tables").is_none())?
+                .clone(),
+            None => schema,
+        }
+    } else {
+        schema.pointer(&format!("/properties/{key}/items"))?.clone()
+    };
+    Some(object_type(&element, ""))
+}
+
 /// The declaration file for the whole `pg` API, generated from the registry.
 pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
     let tools: Vec<&Tool> = tools.filter(|t| t.name != CODE_TOOL).collect();
     let mut out = String::from(
         "// pgmcp Code Mode API — generated from the tool registry; do not edit.\n\
          // Every method returns a Promise: await it. A failing call throws a PgError.\n\n\
-         type Row = Record<string, any>;\n\
-         interface Column { name: string; type: string; nullable: boolean; default?: string; generated?: string; identity?: string; comment?: string }\n\
-         interface Table { schema: string; name: string; type: string; kind?: string; rowEstimate?: number; size: string; comment?: string }\n\
-         interface Index { schema: string; table: string; name: string; definition: string; method: string; unique: boolean; primary: boolean; invalid?: boolean; size: string; scans?: number }\n\
-         interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number; idx_tup_fetch: number; n_live_tup: number; n_dead_tup: number; [k: string]: any }\n\
-         interface QueryResult { rows: Row[]; rowCount: number; columns?: string[]; truncated?: boolean; maxRows?: number; maxBytes?: number; hint?: string }\n\
-         interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: any }\n\n",
+         type Row = Record<string, unknown>;\n",
+    );
+    // The shortcuts' element types, derived from the tools' output schemas.
+    for (name, tool, key, extra, ensured) in NAMED_TYPES {
+        if let Some(mut ts) = element_type(&tools, tool, key) {
+            // What the shortcut's shape guarantees is not optional any more.
+            for k in *ensured {
+                ts = ts.replace(&format!(" {k}?:"), &format!(" {k}:"));
+            }
+            out.push_str(&format!(
+                "interface {name} {}{extra}}}\n",
+                ts.trim_end_matches('}')
+            ));
+        }
+    }
+    out.push_str(
+        "interface PgError extends Error { code: string; category: string; recoverable: boolean; suggestion?: string; sqlstate?: string; details?: Record<string, unknown> }\n\n",
     );
     let mut groups: Vec<&str> = Vec::new();
     for t in &tools {
@@ -467,10 +508,8 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
         }
     }
     out.push_str("declare const pg: {\n");
-    for (name, tool, positional) in ALIASES {
-        let Some(t) = tools.iter().find(|t| t.name == *tool) else {
-            continue;
-        };
+    for (t, shortcut) in shortcuts(&tools) {
+        let (name, tool, positional) = (shortcut.name, t.name, shortcut.positional);
         let props = t.input_schema.get("properties").and_then(Value::as_object);
         let required = required_keys(t);
         let params: Vec<String> = if positional.is_empty() {
@@ -485,17 +524,16 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
                     let ty = props
                         .and_then(|m| m.get(*p))
                         .map(ts_type)
-                        .unwrap_or_else(|| "any".into());
+                        .unwrap_or_else(|| "unknown".into());
                     let opt = if required.contains(p) { "" } else { "?" };
                     format!("{}{opt}: {ty}", p.replace("where", "where_"))
                 })
                 .collect()
         };
-        let returns = SHAPES
-            .iter()
-            .find(|(a, _, _)| a == name)
-            .map(|(_, _, ts)| *ts)
-            .map(std::borrow::Cow::Borrowed)
+        let returns = shortcut
+            .shape
+            .and_then(|shape| SHAPES.iter().find(|(s, _)| *s == shape))
+            .map(|(_, ts)| std::borrow::Cow::Borrowed(*ts))
             .unwrap_or_else(|| return_type(t));
         out.push_str(&format!(
             "  /** {} (shortcut for {tool}) */\n  {name}({}): Promise<{returns}>;\n",
@@ -580,7 +618,9 @@ mod tests {
     fn the_tool_description_names_only_reachable_shortcuts_and_the_discovery_entry_points() {
         let app = test_app(&[]);
         let text = description(&app);
-        for (name, _, _) in ALIASES {
+        let shortcuts = shortcuts(&app.registry.all().iter().collect::<Vec<_>>());
+        assert_eq!(shortcuts.len(), 10);
+        for name in shortcuts.iter().map(|(_, s)| s.name) {
             assert!(
                 text.contains(&format!("pg.{name}(")),
                 "pg.{name} missing from the description"
@@ -664,6 +704,11 @@ mod tests {
         let text = declarations(env.registry.all().iter());
         assert!(!text.contains("Promise<any>"), "{text}");
         assert!(!text.contains("Promise<unknown>"), "{text}");
+        for loose in [": any", ", any>", "<any>", "any[]"] {
+            assert!(!text.contains(loose), "{loose} in {text}");
+        }
+        // The shortcuts' named types are derived too, with what their shapes guarantee.
+        assert!(text.contains("interface TableStats { schema: string; table: string; seq_scan: number; seq_tup_read: number; idx_scan: number;"), "{text}");
     }
 
     #[test]
@@ -700,6 +745,31 @@ mod tests {
         let index = help_index(&tools, &[]);
         assert!(index.len() <= HELP_INDEX_MAX_BYTES, "{}", index.len());
         assert!(index.contains("group24: 80 methods"), "{index}");
+    }
+
+    /// A tool's shortcut names only its own arguments and a shape Code Mode knows.
+    #[test]
+    fn every_shortcut_fits_its_tool() {
+        let env = test_app(&["--tool-filter", "all"]);
+        let tools: Vec<&Tool> = env.registry.all().iter().collect();
+        for (t, s) in shortcuts(&tools) {
+            let props = t.input_schema["properties"].as_object().unwrap();
+            for p in s.positional {
+                assert!(
+                    props.contains_key(*p),
+                    "{}: {p} is not an argument of {}",
+                    s.name,
+                    t.name
+                );
+            }
+            if let Some(shape) = s.shape {
+                assert!(
+                    SHAPES.iter().any(|(k, _)| *k == shape),
+                    "{}: unknown shape {shape}",
+                    s.name
+                );
+            }
+        }
     }
 
     #[test]

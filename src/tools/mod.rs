@@ -175,14 +175,15 @@ pub struct Spec {
     pub shortcuts: &'static [Shortcut],
 }
 
-/// A top-level `pg.<name>(…)` shortcut for a tool: its positional parameters, and the key
-/// of the result's listed array it returns instead of the whole result (`pg.listTables()`
-/// is `Table[]`; the group method keeps the tool's full result).
+/// A top-level `pg.<name>(…)` shortcut for a tool: its positional parameters, and the shape
+/// Code Mode gives its result instead of the whole result (`tables`: `pg.listTables()` is
+/// `Table[]`; the shapes are Code Mode's, `codemode::api::apply_shape`); the group method
+/// keeps the tool's full result.
 #[derive(Debug, Clone, Copy)]
 pub struct Shortcut {
     pub name: &'static str,
     pub positional: &'static [&'static str],
-    pub unwraps: Option<&'static str>,
+    pub shape: Option<&'static str>,
 }
 
 impl Spec {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::catalog::Listing;
 use super::super::exec::execute_ddl;
-use super::super::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
+use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec, WRITE};
 use super::{Created, Dropped, check_expression, resolve_relation};
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
@@ -15,7 +15,11 @@ pub(super) const GET_INDEXES: Spec = Spec {
     title: "List indexes",
     description: "List indexes with definition, method, uniqueness, size and scan count; for one table or all user tables.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "getIndexes",
+        positional: &["table", "schema"],
+        shape: Some("indexes"),
+    }],
 };
 
 #[derive(Deserialize, JsonSchema)]
@@ -105,7 +109,11 @@ pub(super) const CREATE_INDEX: Spec = Spec {
     title: "Create an index",
     description: "Create an index on columns of a table (unique, partial, method, concurrently).",
     hints: WRITE,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "createIndex",
+        positional: &[],
+        shape: None,
+    }],
 };
 
 #[derive(Deserialize, JsonSchema)]

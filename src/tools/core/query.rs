@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::super::exec::{Mode, execute};
-use super::super::{Ctx, DESTRUCTIVE, READ, Spec};
+use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec};
 use crate::db::QueryResult;
 use crate::error::ToolResult;
 
@@ -27,7 +27,11 @@ pub(super) const READ_QUERY: Spec = Spec {
     title: "Run a read-only query",
     description: "Run one SELECT (or other read-only statement) and return its rows.\nRuns in a READ ONLY transaction that is rolled back, so it can never change data. Use $1, $2… placeholders with `params`. Results are capped (see `truncated`).",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "query",
+        positional: &["sql", "params"],
+        shape: None,
+    }],
 };
 
 pub(super) async fn read_query(ctx: Ctx, a: QueryArgs) -> ToolResult<QueryResult> {
@@ -47,7 +51,11 @@ pub(super) const WRITE_QUERY: Spec = Spec {
     title: "Run a statement that changes data",
     description: "Run one INSERT, UPDATE, DELETE, DDL or other statement and return rows affected (and rows, with RETURNING).\nUse $1, $2… placeholders with `params`. Pass `transactionId` to run inside an open transaction.",
     hints: DESTRUCTIVE,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "execute",
+        positional: &["sql", "params"],
+        shape: None,
+    }],
 };
 
 /// What a statement changed and, when it returns rows (RETURNING), the rows as

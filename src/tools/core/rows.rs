@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::super::exec::{Mode, execute, read_rows};
-use super::super::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
+use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec, WRITE};
 use super::check_expression;
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
@@ -15,7 +15,11 @@ pub(super) const COUNT: Spec = Spec {
     title: "Count rows",
     description: "Count the rows of a table, optionally matching a SQL condition with $n parameters.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "count",
+        positional: &["table", "where", "params"],
+        shape: None,
+    }],
 };
 
 #[derive(Deserialize, JsonSchema)]

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::super::catalog::{Listing, PageInfo, decode, default_limit};
 use super::super::exec::{execute_ddl, read_rows};
-use super::super::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
+use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec, WRITE};
 use super::{Created, Dropped, check_expression, resolve_relation};
 use crate::db::ident::{check_type_name, parse_qualified, quote_ident};
 use crate::error::{Code, ToolError, ToolResult};
@@ -19,7 +19,11 @@ pub(super) const LIST_TABLES: Spec = Spec {
     title: "List tables",
     description: "List tables with schema, estimated rows, total size and comment.\nSystem schemas are hidden unless includeSystem; page with limit/offset.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "listTables",
+        positional: &["schema"],
+        shape: Some("tables"),
+    }],
 };
 
 #[derive(Deserialize, JsonSchema)]
@@ -141,7 +145,11 @@ pub(super) const GET_COLUMNS: Spec = Spec {
     title: "List a table's columns",
     description: "The columns of a table or view: name, type, nullable, default, generated, identity, comment.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "getColumns",
+        positional: &["table", "schema"],
+        shape: Some("columns"),
+    }],
 };
 
 #[derive(Serialize, JsonSchema)]
@@ -163,7 +171,11 @@ pub(super) const DESCRIBE_TABLE: Spec = Spec {
     title: "Describe a table",
     description: "Describe a table: columns (type, nullable, default), primary key, foreign keys, indexes, constraints, row estimate, size and comments.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "describeTable",
+        positional: &["table", "schema"],
+        shape: None,
+    }],
 };
 
 /// A constraint of a table (a foreign key names what it references).

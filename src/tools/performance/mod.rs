@@ -7,7 +7,7 @@ use serde_json::{Number, Value};
 use super::catalog::Listing;
 use super::core::resolve_relation;
 use super::exec::{Mode, execute};
-use super::{Ctx, READ, Spec, Tool};
+use super::{Ctx, READ, Shortcut, Spec, Tool};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
@@ -18,7 +18,11 @@ const EXPLAIN: Spec = Spec {
     title: "Explain a query plan",
     description: "Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only).\nThe JSON result lists totalCost, estimatedRows and every sequential scan (seqScans), the usual lead for missing indexes.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "explain",
+        positional: &["sql", "params"],
+        shape: None,
+    }],
 };
 
 #[derive(Deserialize, JsonSchema, Clone, Copy, Default, PartialEq, Eq)]
@@ -194,7 +198,11 @@ const TABLE_STATS: Spec = Spec {
     title: "Table access statistics",
     description: "Access statistics of tables from pg_stat_all_tables: sequential vs index scans, live/dead tuples, writes, vacuum and analyze times, size.\nWith `table`, returns that table's statistics object; otherwise `{tables: [...]}` for user tables, most sequentially-read first.",
     hints: READ,
-    shortcuts: &[],
+    shortcuts: &[Shortcut {
+        name: "getTableStats",
+        positional: &["table", "schema"],
+        shape: Some("stats"),
+    }],
 };
 
 #[derive(Deserialize, JsonSchema)]
