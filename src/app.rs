@@ -98,6 +98,32 @@ pub struct Running {
 /// How long shutdown waits for queued MCP frames to reach stdout.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every tool declares its result as a Rust type: an output schema exists, it is
+    /// portable by the same strict rules as input schemas (the Code Mode declarations are
+    /// generated from it).
+    #[test]
+    fn every_tool_has_a_typed_portable_output() {
+        let registry = super::registry();
+        let mut problems = Vec::new();
+        for t in registry.all() {
+            match &t.output_schema {
+                None => problems.push(format!("{}: no output schema (untyped result)", t.name)),
+                Some(schema) => {
+                    for p in crate::tools::portability_problems(&Value::Object((**schema).clone()))
+                    {
+                        problems.push(format!("{} output: {p}", t.name));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+}
+
 /// The import edges between layers (docs/ARCHITECTURE.md): the test fails when a module
 /// names a layer it must not know.
 #[cfg(test)]

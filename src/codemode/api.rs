@@ -325,13 +325,12 @@ fn method_declaration(t: &Tool, indent: &str) -> String {
     )
 }
 
-/// The TypeScript type a method resolves to: derived from the tool's output schema, or
-/// written by hand where a tool declares it; `unknown` (never `any`) where neither exists.
+/// The TypeScript type a method resolves to, derived from the tool's output schema
+/// (`unknown`, never `any`, for a tool without one: `app` tests hold that none exists).
 pub fn return_type(t: &Tool) -> std::borrow::Cow<'static, str> {
-    match (t.returns, &t.output_schema) {
-        (Some(ts), _) => ts.into(),
-        (None, Some(schema)) => ts_type(&Value::Object((**schema).clone())).into(),
-        (None, None) => "unknown".into(),
+    match &t.output_schema {
+        Some(schema) => ts_type(&Value::Object((**schema).clone())).into(),
+        None => "unknown".into(),
     }
 }
 

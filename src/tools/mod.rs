@@ -220,9 +220,6 @@ pub struct Tool {
     /// JSON Schema of the result body, derived from the handler's output type (`None` while
     /// a tool still returns untyped JSON).
     pub output_schema: Option<Arc<Map<String, Value>>>,
-    /// TypeScript type of the success object for the Code Mode declarations, where it is
-    /// written by hand rather than derived from `output_schema`.
-    pub returns: Option<&'static str>,
     /// Code Mode shortcuts for this tool (see [`Shortcut`]).
     pub shortcuts: &'static [Shortcut],
     /// The tool enforces read-only mode itself (Code Mode runs every inner call read-only),
@@ -256,12 +253,6 @@ impl Tool {
             Some(f) => f(env).into(),
             None => self.description.into(),
         }
-    }
-
-    /// Declares the TypeScript shape of the result (see `codemode::api`).
-    pub fn returns(mut self, ts_type: &'static str) -> Self {
-        self.returns = Some(ts_type);
-        self
     }
 
     /// What the tool filter matches on.
@@ -369,7 +360,6 @@ where
         hints,
         input_schema,
         output_schema: output_schema_for::<O>().map(Arc::new),
-        returns: None,
         shortcuts: &[],
         enforces_read_only: false,
         describe: None,

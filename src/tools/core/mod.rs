@@ -86,23 +86,3 @@ pub fn tools() -> Vec<Tool> {
         tables::TRUNCATE.tool(GROUP, tables::truncate),
     ]
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every core tool declares its result type: an output schema derived from it (no
-    /// untyped JSON, no hand-written TypeScript), portable like the input schemas.
-    #[test]
-    fn every_core_tool_is_typed() {
-        for t in tools() {
-            let schema = t
-                .output_schema
-                .as_ref()
-                .unwrap_or_else(|| panic!("{} has no output schema", t.name));
-            assert!(t.returns.is_none(), "{}: hand-written returns", t.name);
-            let problems = super::super::portability_problems(&Value::Object((**schema).clone()));
-            assert!(problems.is_empty(), "{}: {problems:?}", t.name);
-        }
-    }
-}
