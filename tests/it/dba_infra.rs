@@ -170,10 +170,8 @@ async fn fixture_db(admin: String) -> TestDb {
                                 .await
                                 .unwrap();
                             drop(client);
-                            let name = db.name.clone();
                             // Kept for the whole process (the throwaway cluster goes with it).
-                            std::mem::forget(db);
-                            name
+                            db.keep()
                         })
                 })
                 .join()

@@ -290,6 +290,18 @@ pub struct TestDb {
     admin_url: String,
     /// Released after the database is dropped (fields drop after `Drop::drop`).
     _use: ClusterUse,
+    /// Set by [`TestDb::keep`]: the database outlives this value.
+    kept: bool,
+}
+
+impl TestDb {
+    /// Keeps the database for the rest of the process (a fixture template) and releases its
+    /// hold on the cluster now: a database held forever would keep every test that needs the
+    /// cluster to itself ([`test_db_exclusive`]) waiting forever.
+    pub fn keep(mut self) -> String {
+        self.kept = true;
+        self.name.clone()
+    }
 }
 
 /// Creates a fresh, uniquely named, empty database.
@@ -330,6 +342,7 @@ async fn create_db(cluster_use: ClusterUse, admin_url: String, template: &str) -
         name,
         admin_url,
         _use: cluster_use,
+        kept: false,
     }
 }
 
@@ -418,6 +431,9 @@ pub async fn sandbox_threads_lock() -> tokio::sync::MutexGuard<'static, ()> {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         // We may be inside a runtime (where block_on panics) or unwinding
         // from a failed test, so use a private thread and runtime, and only
         // warn on failure. Dropping costs ~10 ms, cheap enough to do even on
