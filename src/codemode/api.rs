@@ -523,6 +523,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// pg_explain's user-shaped plan and its nullable filter, as declared to scripts.
+    #[test]
+    fn explain_declares_an_unknown_plan_and_a_nullable_filter() {
+        let tools = crate::tools::database_tools();
+        let t = tools.iter().find(|t| t.name == "pg_explain").unwrap();
+        let ts = return_type(t);
+        assert!(ts.contains("plan: unknown;"), "{ts}");
+        assert!(ts.contains("filter: string | null;"), "{ts}");
+    }
+
     #[test]
     fn method_names_follow_design() {
         assert_eq!(method_name("pg_read_query", "core"), "readQuery");
