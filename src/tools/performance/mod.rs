@@ -11,7 +11,9 @@ use super::{Ctx, READ, Spec, Tool};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
-const GROUP: &str = "performance";
+mod workload;
+
+pub(crate) const GROUP: &str = "performance";
 
 const EXPLAIN: Spec = Spec {
     name: "pg_explain",
@@ -311,6 +313,7 @@ pub fn tools() -> Vec<Tool> {
         TABLE_STATS.tool(GROUP, table_stats),
     ];
     // Family modules (plans, workload, advice, health) extend the list here, one line each.
+    tools.extend(workload::tools());
     tools
 }
 

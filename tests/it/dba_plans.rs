@@ -1,0 +1,330 @@
+//! The DBA plan, workload and index-advice tools on real servers (PostgreSQL 15, and 17
+//! where the two differ): pg_stat_statements, pg_stat_activity, pg_locks,
+//! pg_explain_analyze, pg_explain_buffers, pg_query_plan_stats, pg_query_plan_compare,
+//! pg_analyze_query_indexes, pg_analyze_workload_indexes, pg_index_recommendations.
+//!
+//! pg_stat_statements is cluster-wide and other tests run concurrently: assertions are
+//! scoped to this test's own database (the tools filter on its dbid), never reset.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::{self, TestDb};
+use pgmcp::app::App;
+use serde_json::json;
+
+/// (label, admin URL) of the default server and, unless skipped, the PostgreSQL 17 one.
+fn servers() -> Vec<(&'static str, String)> {
+    let mut out = vec![("default server", support::admin_url())];
+    if let Some(pg17) = support::server_17() {
+        out.push(("PostgreSQL 17", pg17.url("postgres")));
+    }
+    out
+}
+
+/// Fixed data, statistics over whole tables, frozen and analyzed.
+const FIXTURE_SQL: &str = "
+SET default_statistics_target = 10000;
+CREATE EXTENSION pg_stat_statements;
+CREATE EXTENSION hypopg;
+CREATE TABLE customers (id int PRIMARY KEY, region int NOT NULL);
+INSERT INTO customers SELECT i, 1 + i % 10 FROM generate_series(1, 2000) i;
+CREATE TABLE orders (
+  id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
+  a int NOT NULL, b int NOT NULL, total numeric NOT NULL);
+INSERT INTO orders
+  SELECT i, 1 + i % 2000, CASE WHEN i % 100 = 0 THEN 'pending' ELSE 'done' END,
+         i % 100, i % 100, (i % 1000) / 10.0
+  FROM generate_series(1, 100000) i;
+";
+
+/// A fresh database with the fixture, and an App on it (reads as the read-only role on
+/// the shared server).
+async fn fixture(admin: String, extra: &[&str]) -> (TestDb, Arc<App>) {
+    let db = support::test_db_at(admin).await;
+    let client = support::connect(&db.url).await;
+    client.batch_execute(FIXTURE_SQL).await.unwrap();
+    client
+        .batch_execute("VACUUM (FREEZE, ANALYZE)")
+        .await
+        .unwrap();
+    let app = support::app(&db.url, extra);
+    (db, app)
+}
+
+
+// ---------------------------------------------------------------------------------------
+// pg_stat_statements
+
+#[tokio::test]
+async fn stat_statements_ranks_this_databases_statements_on_both_servers() {
+    for (label, admin) in servers() {
+        let (db, app) = fixture(admin, &[]).await;
+        let client = support::connect(&db.url).await;
+        for i in 0..7 {
+            client
+                .query(
+                    "SELECT count(*) AS dba_plans_seven FROM orders WHERE customer_id = $1",
+                    &[&i],
+                )
+                .await
+                .unwrap();
+        }
+        for i in 0..3 {
+            client
+                .query(
+                    "SELECT count(*) AS dba_plans_three FROM orders WHERE a = $1",
+                    &[&i],
+                )
+                .await
+                .unwrap();
+        }
+        let v = support::ok(
+            &app,
+            "pg_stat_statements",
+            json!({"orderBy": "calls", "limit": 100}),
+        )
+        .await;
+        assert_eq!(v["database"], db.name.as_str(), "{label}: {v:#}");
+        let stmts = v["statements"].as_array().unwrap();
+        let pos = |marker: &str| {
+            stmts
+                .iter()
+                .position(|s| s["query"].as_str().unwrap().contains(marker))
+                .unwrap_or_else(|| panic!("{label}: {marker} missing: {v:#}"))
+        };
+        let (seven, three) = (pos("dba_plans_seven"), pos("dba_plans_three"));
+        assert!(seven < three, "{label}: ordered by calls: {v:#}");
+        assert_eq!(stmts[seven]["calls"], 7, "{label}");
+        assert_eq!(stmts[three]["calls"], 3, "{label}");
+        // Normalized text: the constant is a placeholder.
+        assert!(
+            stmts[seven]["query"].as_str().unwrap().contains("$1"),
+            "{label}"
+        );
+        assert!(stmts[seven]["totalTimeMs"].as_f64().unwrap() >= 0.0);
+        assert!(
+            stmts[seven]["sharedBlksHit"].as_i64().unwrap() > 0,
+            "{label}: {v:#}"
+        );
+        assert!(v["window"]["statsReset"].is_string(), "{label}: {v:#}");
+        // The tool's own query is not reported.
+        assert!(
+            !stmts.iter().any(|s| s["query"]
+                .as_str()
+                .unwrap()
+                .contains("pgmcp:pg_stat_statements")),
+            "{label}"
+        );
+        // PG17 names (shared_blk_read_time) and PG15 names (blk_read_time) both give the I/O time.
+        let v = support::ok(
+            &app,
+            "pg_stat_statements",
+            json!({"orderBy": "sharedBlocks", "limit": 1}),
+        )
+        .await;
+        assert_eq!(v["statements"].as_array().unwrap().len(), 1);
+        assert_eq!(v["truncated"], true, "{label}: {v:#}");
+        assert!(
+            v["statements"][0]["ioReadTimeMs"].is_number(),
+            "{label}: {v:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stat_statements_without_the_extension_says_how_to_install_it() {
+    let db = support::test_db().await;
+    let app = support::app(&db.url, &[]);
+    let e = support::fail(&app, "pg_stat_statements", json!({})).await;
+    support::expect(&e, "EXTENSION_MISSING", "not_found");
+    assert!(
+        e["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE EXTENSION pg_stat_statements")
+            && e["suggestion"]
+                .as_str()
+                .unwrap()
+                .contains("shared_preload_libraries"),
+        "{e:#}"
+    );
+    let e = support::fail(&app, "pg_stat_statements", json!({"limit": 0})).await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+// ---------------------------------------------------------------------------------------
+// pg_stat_activity and pg_locks
+
+#[tokio::test]
+async fn stat_activity_flags_a_session_idle_in_transaction() {
+    let db = support::test_db().await;
+    let app = support::app(&db.url, &[]);
+    let idle = support::connect(&db.url).await;
+    idle.batch_execute(
+        "SET application_name = 'dba_plans_idle'; BEGIN; SELECT 1 AS dba_plans_idle_probe",
+    )
+    .await
+    .unwrap();
+    let idle_pid: i32 = idle
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let v = support::ok(&app, "pg_stat_activity", json!({"database": db.name})).await;
+    let sessions = v["sessions"].as_array().unwrap();
+    let s = sessions
+        .iter()
+        .find(|s| s["pid"] == idle_pid)
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(s["state"], "idle in transaction", "{v:#}");
+    assert_eq!(s["idleInTransaction"], true);
+    assert_eq!(s["application"], "dba_plans_idle");
+    assert!(s["query"].is_string(), "{v:#}");
+    assert!(s["xactAgeSeconds"].as_f64().unwrap() >= 0.0);
+    assert!(
+        v["idleInTransaction"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(idle_pid))
+    );
+    // pgmcp's own pooled connections are left out unless asked for.
+    assert!(
+        !sessions.iter().any(|s| s["application"] == "pgmcp"),
+        "{v:#}"
+    );
+    // (The calling connection itself is never listed; the pool may hold no other.)
+    support::ok(
+        &app,
+        "pg_stat_activity",
+        json!({"database": db.name, "includeOwn": true, "includeIdle": true}),
+    )
+    .await;
+    let e = support::fail(&app, "pg_stat_activity", json!({"limit": 0})).await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+    let e = support::fail(&app, "pg_stat_activity", json!({"bogus": 1})).await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+#[tokio::test]
+async fn locks_show_the_root_blocker_and_its_waiters() {
+    let db = support::test_db().await;
+    let setup = support::connect(&db.url).await;
+    setup
+        .batch_execute(
+            "CREATE TABLE acct (id int PRIMARY KEY, n int); INSERT INTO acct VALUES (1, 0), (2, 0)",
+        )
+        .await
+        .unwrap();
+    let app = support::app(&db.url, &[]);
+    // A: holds the row lock, idle in transaction.
+    let a = support::connect(&db.url).await;
+    a.batch_execute("BEGIN; UPDATE acct SET n = n + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    let a_pid: i32 = a
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // B: the same row (a transactionid wait); C: the whole table (a relation lock wait).
+    let b = support::connect(&db.url).await;
+    let c = support::connect(&db.url).await;
+    let b_pid: i32 = b
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let c_pid: i32 = c
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let b_task = tokio::spawn(async move {
+        b.batch_execute("UPDATE acct SET n = n + 1 WHERE id = 1")
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let waiting = |pid: i32| {
+        let setup = &setup;
+        async move {
+            setup
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+                    &[&pid],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                == 1
+        }
+    };
+    while !waiting(b_pid).await {
+        assert!(Instant::now() < deadline, "B never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c_task = tokio::spawn(async move {
+        c.batch_execute("BEGIN; LOCK TABLE acct IN ACCESS EXCLUSIVE MODE; ROLLBACK")
+            .await
+    });
+    while !waiting(c_pid).await {
+        assert!(Instant::now() < deadline, "C never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let v = support::ok(&app, "pg_locks", json!({"includeLocks": true})).await;
+    assert_eq!(v["roots"], json!([a_pid]), "{v:#}");
+    let tree = v["tree"].as_array().unwrap();
+    assert_eq!(tree[0]["pid"], a_pid);
+    assert_eq!(tree[0]["depth"], 0);
+    assert_eq!(tree[0]["idleInTransaction"], true, "{v:#}");
+    assert_eq!(tree[0]["blocksTotal"], 2, "{v:#}");
+    let node = |pid: i32| {
+        tree.iter()
+            .find(|n| n["pid"] == pid)
+            .unwrap_or_else(|| panic!("{v:#}"))
+    };
+    assert_eq!(node(b_pid)["depth"], 1);
+    assert_eq!(
+        node(b_pid)["waitingFor"]["locktype"],
+        "transactionid",
+        "{v:#}"
+    );
+    assert!(
+        node(c_pid)["blockedBy"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(a_pid))
+    );
+    assert_eq!(
+        node(c_pid)["waitingFor"]["mode"],
+        "AccessExclusiveLock",
+        "{v:#}"
+    );
+    assert_eq!(node(c_pid)["waitingFor"]["relation"], "acct", "{v:#}");
+    assert!(
+        node(c_pid)["waitingFor"]["waitSeconds"].as_f64().is_some(),
+        "PG14+ waitstart: {v:#}"
+    );
+    assert_eq!(v["waitingCount"], 2);
+    assert!(
+        v["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["granted"] == false)
+    );
+    a.batch_execute("ROLLBACK").await.unwrap();
+    b_task.await.unwrap().unwrap();
+    c_task.await.unwrap().unwrap();
+    let after = support::ok(&app, "pg_locks", json!({})).await;
+    assert!(
+        !after["tree"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["pid"] == a_pid),
+        "{after:#}"
+    );
+    let e = support::fail(&app, "pg_locks", json!({"limit": 5000})).await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+}
