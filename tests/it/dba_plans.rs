@@ -52,6 +52,19 @@ async fn fixture(admin: String, extra: &[&str]) -> (TestDb, Arc<App>) {
     (db, app)
 }
 
+/// Pins the planner settings of the App's sessions for the database.
+async fn pin_planner(db: &TestDb) {
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET max_parallel_workers_per_gather = 0; \
+             ALTER DATABASE {0} SET jit = off; ALTER DATABASE {0} SET random_page_cost = 4; \
+             ALTER DATABASE {0} SET effective_cache_size = '4GB'; ALTER DATABASE {0} SET work_mem = '4MB'",
+            db.name
+        ))
+        .await
+        .unwrap();
+}
 
 // ---------------------------------------------------------------------------------------
 // pg_stat_statements
@@ -327,4 +340,193 @@ async fn locks_show_the_root_blocker_and_its_waiters() {
     );
     let e = support::fail(&app, "pg_locks", json!({"limit": 5000})).await;
     support::expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+// ---------------------------------------------------------------------------------------
+// Index advice
+
+const CUSTOMER_INDEX: &str = r#"CREATE INDEX ON "public"."orders" USING btree ("customer_id")"#;
+
+/// No pooled connection of `app` holds a hypothetical index afterwards: several plain
+/// EXPLAINs in a row (likely on different pooled connections) name none.
+async fn no_hypothetical_index_left(app: &Arc<App>) {
+    for _ in 0..4 {
+        let v = support::ok(
+            app,
+            "pg_explain",
+            json!({"sql": "SELECT * FROM orders WHERE customer_id = 5", "format": "text"}),
+        )
+        .await;
+        assert!(!v["plan"].as_str().unwrap().contains("<"), "{v:#}");
+    }
+}
+
+#[tokio::test]
+async fn analyze_query_indexes_recommends_on_both_servers() {
+    for (label, admin) in servers() {
+        let (db, app) = fixture(admin, &[]).await;
+        pin_planner(&db).await;
+        let v = support::ok(
+            &app,
+            "pg_analyze_query_indexes",
+            json!({"queries": [
+                {"sql": "SELECT * FROM orders WHERE customer_id = $1", "weight": 100},
+                "SELECT * FROM orders WHERE status = 'done'"
+            ]}),
+        )
+        .await;
+        assert_eq!(
+            v["recommendations"][0]["createIndex"], CUSTOMER_INDEX,
+            "{label}: {v:#}"
+        );
+        assert_eq!(
+            v["recommendations"].as_array().unwrap().len(),
+            1,
+            "{label}: {v:#}"
+        );
+        assert_eq!(v["statements"][0]["outcome"], "improved", "{label}");
+        assert_eq!(v["statements"][0]["planMode"], "generic", "{label}");
+        assert_eq!(
+            v["statements"][1]["outcome"], "noBeneficialIndex",
+            "{label}: {v:#}"
+        );
+        no_hypothetical_index_left(&app).await;
+        let e = support::fail(&app, "pg_analyze_query_indexes", json!({"queries": []})).await;
+        support::expect(&e, "INVALID_ARGUMENT", "validation");
+    }
+}
+
+#[tokio::test]
+async fn index_advice_without_hypopg_says_how_to_install_it() {
+    let db = support::test_db().await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute("CREATE TABLE t (a int)")
+        .await
+        .unwrap();
+    let app = support::app(&db.url, &[]);
+    let e = support::fail(
+        &app,
+        "pg_analyze_query_indexes",
+        json!({"queries": ["SELECT * FROM t WHERE a = 1"]}),
+    )
+    .await;
+    support::expect(&e, "HYPOPG_NOT_INSTALLED", "not_found");
+    assert!(
+        e["suggestion"].as_str().unwrap().contains("hypopg"),
+        "{e:#}"
+    );
+    let e = support::fail(
+        &app,
+        "pg_index_recommendations",
+        json!({"sql": "SELECT 1", "table": "t"}),
+    )
+    .await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+    let e = support::fail(&app, "pg_analyze_workload_indexes", json!({"topN": 0})).await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+    // Still usable afterwards: the failed advisor's connection was not given back dirty.
+    support::ok(&app, "pg_read_query", json!({"sql": "SELECT 1 AS one"})).await;
+}
+
+#[tokio::test]
+async fn workload_advice_weights_pg_stat_statements_by_calls_on_both_servers() {
+    for (label, admin) in servers() {
+        let (db, app) = fixture(admin, &[]).await;
+        pin_planner(&db).await;
+        let client = support::connect(&db.url).await;
+        for i in 0..40 {
+            client
+                .query("SELECT * FROM orders WHERE customer_id = $1", &[&i])
+                .await
+                .unwrap();
+        }
+        for i in 0..12 {
+            client
+                .query("SELECT id, region FROM customers WHERE region = $1", &[&i])
+                .await
+                .unwrap();
+        }
+        for _ in 0..15 {
+            client
+                .query("SELECT count(*) FROM orders WHERE status = 'done'", &[])
+                .await
+                .unwrap();
+        }
+        let started = Instant::now();
+        let v = support::ok(&app, "pg_analyze_workload_indexes", json!({"minCalls": 10})).await;
+        let wall = started.elapsed();
+        eprintln!(
+            "{label}: workload advice in {wall:?}: {}",
+            serde_json::to_string_pretty(&v).unwrap()
+        );
+        let recs: Vec<&str> = v["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["createIndex"].as_str().unwrap())
+            .collect();
+        assert!(recs.contains(&CUSTOMER_INDEX), "{label}: {v:#}");
+        let stmt = v["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sql"].as_str().unwrap().contains("customer_id = $1"))
+            .unwrap_or_else(|| panic!("{label}: {v:#}"));
+        assert_eq!(stmt["weight"], 40.0, "{label}: weighted by calls");
+        assert_eq!(stmt["outcome"], "improved");
+        assert!(
+            v["notes"][0]
+                .as_str()
+                .unwrap()
+                .contains("pg_stat_statements"),
+            "{label}: {v:#}"
+        );
+        // The workload holds only this database's application statements.
+        for s in v["statements"].as_array().unwrap() {
+            let sql = s["sql"].as_str().unwrap();
+            assert!(
+                !sql.contains("pg_catalog") && !sql.contains("hypopg"),
+                "{label}: {sql}"
+            );
+        }
+        // One table's statements.
+        let t = support::ok(
+            &app,
+            "pg_index_recommendations",
+            json!({"table": "orders", "minCalls": 10}),
+        )
+        .await;
+        assert!(
+            t["statements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["sql"].as_str().unwrap().contains("orders")),
+            "{label}: {t:#}"
+        );
+        assert_eq!(
+            t["recommendations"][0]["createIndex"], CUSTOMER_INDEX,
+            "{label}: {t:#}"
+        );
+        let q = support::ok(
+            &app,
+            "pg_index_recommendations",
+            json!({"sql": "SELECT * FROM orders WHERE customer_id = 42"}),
+        )
+        .await;
+        assert_eq!(
+            q["recommendations"][0]["createIndex"], CUSTOMER_INDEX,
+            "{label}: {q:#}"
+        );
+        no_hypothetical_index_left(&app).await;
+        let e = support::fail(
+            &app,
+            "pg_index_recommendations",
+            json!({"table": "no_such_table"}),
+        )
+        .await;
+        support::expect(&e, "NOT_FOUND", "not_found");
+        let _ = db;
+    }
 }

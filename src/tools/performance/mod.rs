@@ -11,6 +11,7 @@ use super::{Ctx, READ, Spec, Tool};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
+mod advice;
 mod workload;
 
 pub(crate) const GROUP: &str = "performance";
@@ -314,6 +315,7 @@ pub fn tools() -> Vec<Tool> {
     ];
     // Family modules (plans, workload, advice, health) extend the list here, one line each.
     tools.extend(workload::tools());
+    tools.extend(advice::tools());
     tools
 }
 
