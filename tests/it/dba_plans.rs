@@ -530,3 +530,214 @@ async fn workload_advice_weights_pg_stat_statements_by_calls_on_both_servers() {
         let _ = db;
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// EXPLAIN ANALYZE and friends
+
+#[tokio::test]
+async fn explain_analyze_summarizes_a_read_and_rolls_a_write_back() {
+    let (db, app) = fixture(support::admin_url(), &[]).await;
+    pin_planner(&db).await;
+    let v = support::ok(
+        &app,
+        "pg_explain_analyze",
+        json!({"sql": "SELECT * FROM orders WHERE status = $1", "params": ["pending"]}),
+    )
+    .await;
+    assert_eq!(v["rolledBack"], false, "{v:#}");
+    let s = &v["summary"];
+    assert_eq!(s["actualRows"], 1000.0, "{v:#}");
+    assert_eq!(s["seqScans"][0]["table"], "orders", "{v:#}");
+    assert_eq!(s["seqScans"][0]["rowsRemovedByFilter"], 99000.0, "{v:#}");
+    assert!(
+        s["buffers"]["sharedHit"].as_f64().unwrap() + s["buffers"]["sharedRead"].as_f64().unwrap()
+            > 0.0
+    );
+    assert!(s["executionTimeMs"].as_f64().is_some());
+    assert!(v.get("plan").is_none(), "the full plan only on request");
+    // A write runs, and is rolled back.
+    let v = support::ok(
+        &app,
+        "pg_explain_analyze",
+        json!({"sql": "DELETE FROM orders WHERE id <= 10", "includePlan": true}),
+    )
+    .await;
+    assert_eq!(v["rolledBack"], true, "{v:#}");
+    assert_eq!(v["plan"]["Node Type"], "ModifyTable", "{v:#}");
+    let client = support::connect(&db.url).await;
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 100000, "the DELETE was rolled back");
+    // Read-only mode: reads still run, writes are refused.
+    let ro = support::app(&db.url, &["--access-mode", "restricted"]);
+    support::ok(
+        &ro,
+        "pg_explain_analyze",
+        json!({"sql": "SELECT count(*) FROM orders"}),
+    )
+    .await;
+    let e = support::fail(
+        &ro,
+        "pg_explain_analyze",
+        json!({"sql": "DELETE FROM orders"}),
+    )
+    .await;
+    support::expect(&e, "READ_ONLY_VIOLATION", "permission");
+    let e = support::fail(
+        &ro,
+        "pg_explain_buffers",
+        json!({"sql": "WITH d AS (DELETE FROM orders RETURNING id) SELECT count(*) FROM d"}),
+    )
+    .await;
+    support::expect(&e, "READ_ONLY_VIOLATION", "permission");
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 100000);
+    // Utility statements are not analyzed.
+    let e = support::fail(&app, "pg_explain_analyze", json!({"sql": "VACUUM orders"})).await;
+    assert_eq!(e["success"], false);
+    let e = support::fail(
+        &app,
+        "pg_explain_analyze",
+        json!({"sql": "EXPLAIN SELECT 1"}),
+    )
+    .await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+#[tokio::test]
+async fn explain_analyze_memory_and_serialize_need_postgresql_17() {
+    for (label, admin) in servers() {
+        let (_db, app) = fixture(admin, &[]).await;
+        let args = json!({"sql": "SELECT * FROM orders WHERE id < 100", "memory": true, "serialize": true});
+        let version: i64 = {
+            let v = support::ok(
+                &app,
+                "pg_read_query",
+                json!({"sql": "SELECT current_setting('server_version_num')::int AS v"}),
+            )
+            .await;
+            v["rows"][0]["v"].as_i64().unwrap()
+        };
+        if version >= 170000 {
+            let v = support::ok(&app, "pg_explain_analyze", args).await;
+            assert!(
+                v["planningMemoryKb"].as_f64().unwrap() > 0.0,
+                "{label}: {v:#}"
+            );
+            assert!(v["serializedKb"].as_f64().unwrap() > 0.0, "{label}: {v:#}");
+        } else {
+            let e = support::fail(&app, "pg_explain_analyze", args).await;
+            assert!(
+                e["suggestion"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("PostgreSQL 17"),
+                "{label}: {e:#}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn explain_buffers_reports_block_io() {
+    let (_db, app) = fixture(support::admin_url(), &[]).await;
+    let v = support::ok(
+        &app,
+        "pg_explain_buffers",
+        json!({"sql": "SELECT sum(total) FROM orders"}),
+    )
+    .await;
+    let b = &v["summary"]["buffers"];
+    assert!(
+        b["sharedHit"].as_f64().unwrap() + b["sharedRead"].as_f64().unwrap() >= 100.0,
+        "{v:#}"
+    );
+    assert!(b["hitRatio"].as_f64().is_some());
+    let e = support::fail(
+        &app,
+        "pg_explain_buffers",
+        json!({"sql": "SELECT * FROM missing_table"}),
+    )
+    .await;
+    assert_eq!(e["sqlstate"], "42P01", "{e:#}");
+}
+
+#[tokio::test]
+async fn query_plan_stats_finds_the_misestimate_of_correlated_columns() {
+    let (db, app) = fixture(support::admin_url(), &[]).await;
+    pin_planner(&db).await;
+    // a = b by construction: the planner multiplies the selectivities (1/100 each).
+    let v = support::ok(
+        &app,
+        "pg_query_plan_stats",
+        json!({"sql": "SELECT * FROM orders WHERE a = 5 AND b = 5"}),
+    )
+    .await;
+    let m = &v["summary"]["misestimates"][0];
+    assert_eq!(m["relation"], "orders", "{v:#}");
+    assert_eq!(m["direction"], "under");
+    assert_eq!(m["actualRows"], 1000.0);
+    assert!(m["qError"].as_f64().unwrap() >= 10.0, "{v:#}");
+    assert!(!v["summary"]["costlyNodes"].as_array().unwrap().is_empty());
+    let e = support::fail(
+        &app,
+        "pg_query_plan_stats",
+        json!({"sql": "DELETE FROM orders"}),
+    )
+    .await;
+    support::expect(&e, "READ_ONLY_VIOLATION", "permission");
+}
+
+#[tokio::test]
+async fn query_plan_compare_diffs_plans_under_settings_on_one_session() {
+    let (db, app) = fixture(support::admin_url(), &[]).await;
+    pin_planner(&db).await;
+    let sql = "SELECT * FROM orders WHERE id BETWEEN 100 AND 200";
+    let v = support::ok(
+        &app,
+        "pg_query_plan_compare",
+        json!({"sql": sql, "settingsB": {"enable_indexscan": false, "enable_bitmapscan": "off"}}),
+    )
+    .await;
+    let d = &v["diff"];
+    assert_eq!(d["sameShape"], false, "{v:#}");
+    assert_eq!(d["seqScansA"], json!([]), "{v:#}");
+    assert_eq!(d["seqScansB"], json!(["orders"]), "{v:#}");
+    assert!(d["totalCostB"].as_f64().unwrap() > d["totalCostA"].as_f64().unwrap());
+    assert_eq!(d["accessPathChanges"][0]["relation"], "orders");
+    assert_eq!(d["accessPathChanges"][0]["b"], "Seq Scan");
+    assert_eq!(d["nodesAdded"]["Seq Scan"], 1, "{v:#}");
+    assert_eq!(v["b"]["settings"]["enable_indexscan"], "off");
+    // Two statements; the settings of one side did not leak to the other or the pool.
+    let v = support::ok(
+        &app,
+        "pg_query_plan_compare",
+        json!({"sqlA": sql, "sqlB": "SELECT * FROM orders WHERE id BETWEEN 100 AND 200 ORDER BY id", "analyze": true}),
+    )
+    .await;
+    assert_eq!(v["diff"]["sameShape"], true, "{v:#}");
+    assert!(v["diff"]["executionTimeMsA"].as_f64().is_some());
+    let e = support::fail(
+        &app,
+        "pg_query_plan_compare",
+        json!({"sql": sql, "settingsA": {"search_path": "evil"}}),
+    )
+    .await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+    let e = support::fail(
+        &app,
+        "pg_query_plan_compare",
+        json!({"sql": "DELETE FROM orders", "analyze": true}),
+    )
+    .await;
+    support::expect(&e, "READ_ONLY_VIOLATION", "permission");
+    let e = support::fail(&app, "pg_query_plan_compare", json!({"sqlA": sql})).await;
+    support::expect(&e, "INVALID_ARGUMENT", "validation");
+}

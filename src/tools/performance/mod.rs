@@ -12,6 +12,7 @@ use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
 mod advice;
+mod plans;
 mod workload;
 
 pub(crate) const GROUP: &str = "performance";
@@ -314,6 +315,7 @@ pub fn tools() -> Vec<Tool> {
         TABLE_STATS.tool(GROUP, table_stats),
     ];
     // Family modules (plans, workload, advice, health) extend the list here, one line each.
+    tools.extend(plans::tools());
     tools.extend(workload::tools());
     tools.extend(advice::tools());
     tools
