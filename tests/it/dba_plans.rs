@@ -741,3 +741,23 @@ async fn query_plan_compare_diffs_plans_under_settings_on_one_session() {
     let e = support::fail(&app, "pg_query_plan_compare", json!({"sqlA": sql})).await;
     support::expect(&e, "INVALID_ARGUMENT", "validation");
 }
+
+/// A call dropped mid-run (a client's cancellation) leaves no hypothetical index on any
+/// pooled connection: the held connection is closed, not given back.
+#[tokio::test]
+async fn a_dropped_advisor_call_leaves_no_hypothetical_index_behind() {
+    let (db, app) = fixture(support::admin_url(), &[]).await;
+    pin_planner(&db).await;
+    let queries: Vec<String> = (0..20)
+        .map(|i| format!("SELECT * FROM orders WHERE customer_id = {i} AND a = $1 ORDER BY total"))
+        .collect();
+    for cutoff_ms in [1u64, 5, 15, 40] {
+        let call = app.call(
+            "pg_analyze_query_indexes",
+            json!({"queries": queries, "maxIndexWidth": 3}),
+        );
+        // Either outcome is fine; what matters is what the pool holds afterwards.
+        let _ = tokio::time::timeout(Duration::from_millis(cutoff_ms), call).await;
+        no_hypothetical_index_left(&app).await;
+    }
+}
