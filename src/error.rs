@@ -73,6 +73,7 @@ error_codes! {
     DatabaseNotFound => "DATABASE_NOT_FOUND",
     DataException => "DATA_EXCEPTION",
     EngineError => "ENGINE_ERROR",
+    ExtensionMissing => "EXTENSION_MISSING",
     HypopgNotInstalled => "HYPOPG_NOT_INSTALLED",
     InstructionLimit => "INSTRUCTION_LIMIT",
     InsufficientPrivilege => "INSUFFICIENT_PRIVILEGE",

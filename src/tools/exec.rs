@@ -315,7 +315,7 @@ pub fn set_role_sql(ctx: &Ctx) -> Option<String> {
 /// ONLY transaction that is rolled back. Planning executes nothing but immutable and
 /// stable functions the planner may fold; every function that reads files, runs SQL from
 /// a string, or reaches dblink, slots or statistics is VOLATILE.
-fn plans_a_write_only(sql: &str) -> bool {
+pub fn plans_a_write_only(sql: &str) -> bool {
     use pg_query::NodeEnum;
     if !sql
         .trim_start()
@@ -557,6 +557,19 @@ async fn catalog_check(
 /// parameters, honouring the read-only capability.
 pub async fn execute_ddl(ctx: &Ctx, sql: &str) -> ToolResult<u64> {
     Ok(execute(ctx, sql, &[], None, Mode::Write).await?.affected)
+}
+
+/// The statement policy (both halves) for `sql`, on a connection the caller holds inside a
+/// transaction it began READ ONLY: the check a read gets before it runs, for tools that
+/// must run several statements on one session (plan comparison under settings).
+pub async fn check_read_in_transaction(ctx: &Ctx, conn: &mut Conn, sql: &str) -> ToolResult<()> {
+    let check = statement_policy(ctx, sql)?;
+    let Some(policy) = catalog_policy(ctx) else {
+        return Ok(());
+    };
+    let statements = conn.policy_statements().await.map_err(ToolError::from)?;
+    let client: &tokio_postgres::Client = conn;
+    catalog_check(Some(&(policy, statements)), client, sql, &check).await
 }
 
 /// Rows of a catalog query as JSON, read-only.

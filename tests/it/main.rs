@@ -19,6 +19,7 @@ mod codemode_transpile;
 mod codemode_worker;
 mod connection;
 mod dba_infra;
+mod dba_plans;
 mod docs_fresh;
 mod e2e_stdio;
 mod readonly_bypass;

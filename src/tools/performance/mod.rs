@@ -11,7 +11,11 @@ use super::{Ctx, READ, Shortcut, Spec, Tool};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
-const GROUP: &str = "performance";
+mod advice;
+mod plans;
+mod workload;
+
+pub(crate) const GROUP: &str = "performance";
 
 const EXPLAIN: Spec = Spec {
     name: "pg_explain",
@@ -319,6 +323,9 @@ pub fn tools() -> Vec<Tool> {
         TABLE_STATS.tool(GROUP, table_stats),
     ];
     // Family modules (plans, workload, advice, health) extend the list here, one line each.
+    tools.extend(plans::tools());
+    tools.extend(workload::tools());
+    tools.extend(advice::tools());
     tools
 }
 
@@ -350,5 +357,6 @@ mod tests {
         assert!(
             !v.is_valid(&serde_json::json!({"plan": {}, "seqScans": [{"table": "t", "rows": 1}]}))
         );
+        // Its TypeScript declaration is checked in codemode::api (tools/ never names codemode/).
     }
 }
