@@ -350,7 +350,10 @@ fn type_names(schema: &Value) -> Vec<String> {
 /// types: primitives, arrays, objects, string enums, nullable unions, oneOf/anyOf.
 pub fn ts_type(schema: &Value) -> String {
     // Any JSON value (a `params` item), spelled out in six branches for strict validators.
-    if *schema == crate::tools::any_json_value() {
+    if schema.get("anyOf").is_some()
+        && schema.get("anyOf") == crate::tools::any_json_value().get("anyOf")
+    {
+        // With or without a description: any JSON value.
         return "unknown".into();
     }
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
