@@ -346,14 +346,30 @@ fn type_names(schema: &Value) -> Vec<String> {
     }
 }
 
+/// Whether `schema` accepts any JSON value: the `anyOf` of one bare branch per JSON type
+/// ([`crate::tools::any_json_value`]), with or without a description, and without its null
+/// branch (an optional property loses it).
+fn is_any_json(schema: &Value) -> bool {
+    let Some(branches) = schema.get("anyOf").and_then(Value::as_array) else {
+        return false;
+    };
+    let mut types: Vec<&str> = Vec::new();
+    for b in branches {
+        match (b.as_object(), b.get("type").and_then(Value::as_str)) {
+            (Some(m), Some(t)) if m.len() == 1 => types.push(t),
+            _ => return false,
+        }
+    }
+    ["string", "number", "boolean", "array", "object"]
+        .iter()
+        .all(|t| types.contains(t))
+}
+
 /// A JSON Schema as a TypeScript type. Covers what schemars emits for our argument
 /// types: primitives, arrays, objects, string enums, nullable unions, oneOf/anyOf.
 pub fn ts_type(schema: &Value) -> String {
     // Any JSON value (a `params` item), spelled out in six branches for strict validators.
-    if schema.get("anyOf").is_some()
-        && schema.get("anyOf") == crate::tools::any_json_value().get("anyOf")
-    {
-        // With or without a description: any JSON value.
+    if is_any_json(schema) {
         return "unknown".into();
     }
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
@@ -380,7 +396,9 @@ pub fn ts_type(schema: &Value) -> String {
     }
     let names = type_names(schema);
     if names.is_empty() {
-        return "any".into();
+        // A schema that constrains nothing accepts any value (portable schemas never
+        // contain one; see `tools::portability_problems`).
+        return "unknown".into();
     }
     let parts: Vec<String> = names
         .iter()
@@ -398,10 +416,10 @@ pub fn ts_type(schema: &Value) -> String {
                         format!("{inner}[]")
                     }
                 }
-                None => "any[]".into(),
+                None => "unknown[]".into(),
             },
             "object" => object_type(schema, ""),
-            _ => "any".into(),
+            _ => "unknown".into(),
         })
         .collect();
     parts.join(" | ")
@@ -411,7 +429,7 @@ fn object_type(schema: &Value, indent: &str) -> String {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return match schema.get("additionalProperties") {
             Some(v) if v.is_object() => format!("Record<string, {}>", ts_type(v)),
-            _ => "Record<string, any>".into(),
+            _ => "Record<string, unknown>".into(),
         };
     };
     let required: Vec<&str> = schema
@@ -593,7 +611,13 @@ mod tests {
             ),
             "{ x: boolean; }"
         );
-        assert_eq!(ts_type(&json!({})), "any");
+        assert_eq!(ts_type(&json!({})), "unknown");
+        assert_eq!(
+            ts_type(
+                &json!({"description": "d", "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "array"}, {"type": "object"}]})
+            ),
+            "unknown"
+        );
     }
 
     fn test_app(extra: &[&str]) -> std::sync::Arc<crate::tools::Env> {
