@@ -73,6 +73,7 @@ error_codes! {
     DatabaseNotFound => "DATABASE_NOT_FOUND",
     DataException => "DATA_EXCEPTION",
     EngineError => "ENGINE_ERROR",
+    ExtensionNotInstalled => "EXTENSION_NOT_INSTALLED",
     HypopgNotInstalled => "HYPOPG_NOT_INSTALLED",
     InstructionLimit => "INSTRUCTION_LIMIT",
     InsufficientPrivilege => "INSUFFICIENT_PRIVILEGE",

@@ -4,6 +4,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
+mod health;
+
+pub use health::core_tools as health_core_tools;
+
 use super::catalog::Listing;
 use super::core::resolve_relation;
 use super::exec::{Mode, execute};
@@ -311,6 +315,7 @@ pub fn tools() -> Vec<Tool> {
         TABLE_STATS.tool(GROUP, table_stats),
     ];
     // Family modules (plans, workload, advice, health) extend the list here, one line each.
+    tools.extend(health::tools());
     tools
 }
 
