@@ -643,3 +643,59 @@ async fn db_health_reports_sequences_constraints_sessions_and_slots() {
     let e = support::fail(&app, "pg_analyze_db_health", json!({"schema": "nope"})).await;
     support::expect(&e, "UNDEFINED_SCHEMA", "not_found");
 }
+
+/// Every check runs on both majors (PostgreSQL 16+ columns and settings: last_idx_scan,
+/// reserved_connections, the PG17 statistics views), and a table with autovacuum off and
+/// 30 % of its rows deleted is reported the same way on each.
+#[tokio::test]
+async fn db_health_runs_every_check_on_both_servers() {
+    for (label, admin) in servers() {
+        let db = support::test_db_at(admin).await;
+        let client = support::connect(&db.url).await;
+        client
+            .batch_execute(
+                "CREATE SCHEMA v;
+                 CREATE TABLE v.t (id int PRIMARY KEY, x int) WITH (autovacuum_enabled = false);
+                 INSERT INTO v.t SELECT g, g FROM generate_series(1, 10000) g;",
+            )
+            .await
+            .unwrap();
+        client.batch_execute("ANALYZE v.t").await.unwrap();
+        client
+            .batch_execute("DELETE FROM v.t WHERE id <= 3000")
+            .await
+            .unwrap();
+        flush_until(
+            &client,
+            &db.url,
+            "SELECT n_dead_tup >= 3000 FROM pg_stat_user_tables WHERE relname = 't'",
+        )
+        .await;
+        let app = support::app(&db.url, &[]);
+        let v = support::ok(&app, "pg_analyze_db_health", json!({"schema": "v"})).await;
+        let vacuum = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "vacuum")
+            .unwrap();
+        // 3000 dead > 50 + 0.2 × 10000; 3000 modified > 50 + 0.1 × 10000; 30 % dead,
+        // autovacuum off: every one of these, and nothing else.
+        assert_eq!(
+            summary(&vacuum["findings"]),
+            vec![
+                s3("autovacuum_disabled", "warning", "v.t"),
+                s3("vacuum_due", "warning", "v.t"),
+                s3("analyze_due", "info", "v.t"),
+                s3("bloat_risk", "warning", "v.t"),
+            ],
+            "{label}: {vacuum:#}"
+        );
+        let due = find(&vacuum["findings"], "vacuum_due", "v.t");
+        assert_eq!(due["evidence"]["threshold"], 2050.0, "{label}: {due:#}");
+        assert_eq!(due["fix"], "VACUUM (ANALYZE) \"v\".\"t\";");
+        let v = support::ok(&app, "pg_vacuum_stats", json!({"schema": "v"})).await;
+        assert_eq!(v["tables"][0]["deadTuples"], 3000, "{label}: {v:#}");
+        assert_eq!(v["tables"][0]["analyzeThreshold"], 1050.0, "{label}: {v:#}");
+    }
+}
