@@ -469,10 +469,18 @@ async fn db_health_reports_sequences_constraints_sessions_and_slots() {
              ALTER TABLE h.child ADD CONSTRAINT child_p_fk FOREIGN KEY (p) REFERENCES h.parent NOT VALID;
              CREATE TABLE h.dups (id int PRIMARY KEY, a int);
              CREATE INDEX dups_a1 ON h.dups (a);
-             CREATE INDEX dups_a2 ON h.dups (a);",
+             CREATE INDEX dups_a2 ON h.dups (a);
+             CREATE TABLE h.\"nopk \"\"x\"\"\" (a int);
+             CREATE TABLE h.twice (id int PRIMARY KEY, x int);
+             INSERT INTO h.twice VALUES (1, 7), (2, 7);",
         )
         .await
         .unwrap();
+    // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
+    client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY twice_x ON h.twice (x)")
+        .await
+        .unwrap_err();
     let app = support::app(&db.url, &[]);
     let v = support::ok(
         &app,
@@ -521,17 +529,29 @@ async fn db_health_reports_sequences_constraints_sessions_and_slots() {
         summary(&con["findings"]),
         vec![
             s3("no_primary_key", "warning", "h.nopk"),
+            s3("no_primary_key", "warning", "h.nopk \"x\""),
             s3("invalid_constraint", "warning", "h.child.child_p_fk"),
         ],
         "{con:#}"
     );
     assert_eq!(
         con["findings"][1]["fix"],
+        "-- add a key column, or ADD PRIMARY KEY (<columns>) on columns that identify a row:\nALTER TABLE \"h\".\"nopk \"\"x\"\"\" ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;",
+        "identifiers quoted"
+    );
+    assert_eq!(
+        con["findings"][2]["fix"],
         "ALTER TABLE \"h\".\"child\" VALIDATE CONSTRAINT \"child_p_fk\";"
     );
     let idx = &checks[0];
     let dup = find(&idx["findings"], "duplicate_index", "h.dups_a2");
     assert_eq!(dup["related"], "h.dups_a1");
+    let invalid = find(&idx["findings"], "invalid_index", "h.twice_x");
+    assert_eq!(
+        invalid["fix"],
+        "REINDEX INDEX CONCURRENTLY \"h\".\"twice_x\";"
+    );
+    assert_eq!(invalid["related"], "h.twice");
 
     // Every fix runs; afterwards those findings are gone.
     for c in [seq, con] {
