@@ -1274,6 +1274,15 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_transaction_execute", D),
         ("pg_explain", R),
         ("pg_table_stats", R),
+        ("pg_index_stats", R),
+        ("pg_unused_indexes", R),
+        ("pg_duplicate_indexes", R),
+        ("pg_bloat_check", R),
+        ("pg_detect_bloat_risk", R),
+        ("pg_vacuum_stats", R),
+        ("pg_cache_hit_ratio", R),
+        ("pg_seq_scan_tables", R),
+        ("pg_analyze_db_health", R),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
     ];

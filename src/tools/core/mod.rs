@@ -65,7 +65,7 @@ pub(super) fn check_expression(what: &str, e: &str) -> ToolResult<()> {
 }
 
 pub fn tools() -> Vec<Tool> {
-    vec![
+    let mut tools = vec![
         query::READ_QUERY.tool(GROUP, query::read_query),
         query::WRITE_QUERY.tool(GROUP, query::write_query),
         tables::LIST_TABLES.tool(GROUP, tables::list_tables),
@@ -84,5 +84,9 @@ pub fn tools() -> Vec<Tool> {
         rows::UPSERT.tool(GROUP, rows::upsert),
         rows::BATCH_INSERT.tool(GROUP, rows::batch_insert),
         tables::TRUNCATE.tool(GROUP, tables::truncate),
-    ]
+    ];
+    // pg_analyze_db_health: group core, as the reference server lists it, but written
+    // beside the checks it aggregates (tools/performance/health.rs).
+    tools.extend(super::performance::health_core_tools());
+    tools
 }

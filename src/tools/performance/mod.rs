@@ -4,6 +4,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
+mod health;
+
+pub use health::core_tools as health_core_tools;
+
 use super::catalog::Listing;
 use super::core::resolve_relation;
 use super::exec::{Mode, execute};
@@ -317,7 +321,6 @@ async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<TableStatsResult
 
 /// The group's tools in listing order; each family module adds its own list here.
 pub fn tools() -> Vec<Tool> {
-    #[allow(unused_mut)]
     let mut tools = vec![
         EXPLAIN.tool(GROUP, explain),
         TABLE_STATS.tool(GROUP, table_stats),
@@ -326,6 +329,7 @@ pub fn tools() -> Vec<Tool> {
     tools.extend(plans::tools());
     tools.extend(workload::tools());
     tools.extend(advice::tools());
+    tools.extend(health::tools());
     tools
 }
 
