@@ -8,7 +8,13 @@
 //! * paced: one `return 1` every 200 ms;
 //! * eight concurrent clients on one session, each in a closed loop;
 //! * memory: the server's RSS and PSS when idle, and the PSS (and private bytes) of the
-//!   process running one execution, sampled while it runs.
+//!   process running one execution, sampled while it runs;
+//! * issue 12's table: cold start to the `initialize` answer; a direct `pg_read_query select 1`
+//!   (closed loop, against MCP `ping` as the floor, interleaved); 100 sequential
+//!   `pg.core.readQuery('select 1')` in one execution against `pgbench -M extended` on the
+//!   same cluster (floor = 100 × its average latency, the two interleaved round by round); a
+//!   CPU-bound script against `node` running the same JavaScript (interleaved; skipped when
+//!   `node` is absent). Ends with the table, goals beside the numbers.
 //!
 //! The server runs with `--code-rate-limit 0 --code-max-queued 32` (machine-default
 //! `--code-max-workers`). `MCP_BENCH_N` scales the closed-loop count (default 400). Extra server arguments can be
@@ -121,6 +127,17 @@ impl Session {
         assert!(
             result.is_object() && result["isError"] != json!(true),
             "execution failed: {r}"
+        );
+        r
+    }
+
+    /// One tool call; panics unless it succeeded.
+    fn call(&self, name: &str, arguments: Value) -> Value {
+        let r = self.request("tools/call", json!({"name": name, "arguments": arguments}));
+        let result = &r["result"];
+        assert!(
+            result.is_object() && result["isError"] != json!(true),
+            "{name} failed: {r}"
         );
         r
     }
@@ -289,7 +306,10 @@ fn main() {
 
     // Memory: the server idle, then the process running one execution.
     std::thread::sleep(Duration::from_millis(1500));
-    if let Some((rss, pss, private)) = memory(s.pid()) {
+    let mut idle_total_pss = 0;
+    let server_idle = memory(s.pid());
+    if let Some((rss, pss, private)) = server_idle {
+        idle_total_pss += pss;
         println!(
             "server idle: RSS {:.1} MB, PSS {:.1} MB, private {:.1} MB",
             rss as f64 / 1024.0,
@@ -300,6 +320,7 @@ fn main() {
     let helpers = descendants(s.pid());
     for (pid, ppid, _) in &helpers {
         if let Some((rss, pss, private)) = memory(*pid) {
+            idle_total_pss += pss;
             let role = if *ppid == s.pid() {
                 "child of the server"
             } else {
@@ -348,6 +369,218 @@ fn main() {
         }
     }
     runner.join().unwrap();
+    println!(
+        "idle total (server + helpers): PSS {:.1} MB",
+        idle_total_pss as f64 / 1024.0
+    );
+
+    // Issue 12's table.
+    let mut table: Vec<(String, String, &str)> = Vec::new();
+
+    // Cold start: process spawn to the `initialize` answer.
+    let mut cold = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let fresh = Session::start(&bin, &url);
+        cold.push(t.elapsed());
+        drop(fresh);
+    }
+    let (c50, c90) = (pct(&mut cold, 0.5), pct(&mut cold, 0.9));
+    println!("cold start to the `initialize` answer (n=10): p50 {c50:.2} ms, p90 {c90:.2} ms");
+    table.push((
+        "cold start to `initialize` answer, p50".into(),
+        format!("{c50:.1} ms"),
+        "—",
+    ));
+    if let Some((rss, pss, _)) = server_idle {
+        table.push((
+            "server idle: RSS / PSS".into(),
+            format!("{:.1} / {:.1} MB", rss as f64 / 1024.0, pss as f64 / 1024.0),
+            "—",
+        ));
+    }
+    table.push((
+        "idle total (server + zygote + idle workers), PSS".into(),
+        format!("{:.1} MB", idle_total_pss as f64 / 1024.0),
+        "—",
+    ));
+
+    // A direct read through MCP, and MCP `ping` as the floor, taking turns.
+    let direct_sql = json!({"sql": "select 1"});
+    for _ in 0..50 {
+        s.call("pg_read_query", direct_sql.clone());
+    }
+    let (mut direct, mut ping) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = Instant::now();
+        s.call("pg_read_query", direct_sql.clone());
+        direct.push(t.elapsed());
+        let t = Instant::now();
+        s.request("ping", json!({}));
+        ping.push(t.elapsed());
+    }
+    let (d50, d90, p50) = (
+        pct(&mut direct, 0.5),
+        pct(&mut direct, 0.9),
+        pct(&mut ping, 0.5),
+    );
+    println!(
+        "direct pg_read_query select 1 through MCP, closed loop (n={n}): p50 {d50:.3} ms, p90 {d90:.3} ms; MCP ping (floor) p50 {p50:.3} ms"
+    );
+    table.push((
+        "direct `pg_read_query select 1` through MCP, p50 (p90)".into(),
+        format!("{d50:.3} ms ({d90:.3} ms)"),
+        "≤ 0.15 ms",
+    ));
+    table.push((
+        "MCP `ping` (no tool: the stdio + JSON-RPC floor), p50".into(),
+        format!("{p50:.3} ms"),
+        "—",
+    ));
+
+    // 100 sequential reads in one execution against pgbench on the same cluster.
+    match pgbench(&url, 10) {
+        None => println!("pgbench not found (PGBENCH or the PostgreSQL bin directory): skipped"),
+        Some(_) => {
+            let code =
+                "for (let i = 0; i < 100; i++) await pg.core.readQuery('select 1'); return 1";
+            for _ in 0..5 {
+                s.execute(code);
+            }
+            let (mut floor, mut loops) = (Vec::new(), Vec::new());
+            for _ in 0..15 {
+                floor.push(pgbench(&url, 1000).unwrap() * 100.0);
+                for _ in 0..3 {
+                    let t = Instant::now();
+                    s.execute(code);
+                    loops.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            let (f50, l50) = (median(&mut floor), median(&mut loops));
+            println!(
+                "100 x pg.core.readQuery('select 1') in one execution: p50 {l50:.2} ms; pgbench -M extended floor (100 x average latency) p50 {f50:.2} ms; ratio {:.2}x",
+                l50 / f50
+            );
+            table.push((
+                "100 × `pg.core.readQuery('select 1')` in one execution / pgbench floor".into(),
+                format!("{l50:.2} ms / {f50:.2} ms = **{:.2}×**", l50 / f50),
+                "≤ 1.5×",
+            ));
+        }
+    }
+
+    // CPU-bound: the same JavaScript in pgmcp (Boa, a forked worker) and in node (V8).
+    let ts_code = format!("{CPU_SCRIPT_TS} return Object.keys(g).length");
+    s.execute(&ts_code);
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
+    let node_code = format!(
+        "const t0 = process.hrtime.bigint(); const r = (() => {{ {} return Object.keys(g).length; }})(); const t1 = process.hrtime.bigint(); if (r !== 100) throw new Error('bad result'); console.log(Number(t1 - t0) / 1e6);",
+        CPU_SCRIPT_TS.replace(": Record<string, number>", "")
+    );
+    let run_node = || -> Option<(f64, f64)> {
+        let t = Instant::now();
+        let out = Command::new(&node).args(["-e", &node_code]).output().ok()?;
+        let wall = t.elapsed().as_secs_f64() * 1000.0;
+        let inner: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        out.status.success().then_some((inner, wall))
+    };
+    // `PGMCP_BIN_B`: a second build of the server, run in turn with the first (A/B).
+    let other = std::env::var("PGMCP_BIN_B")
+        .ok()
+        .map(|b| (Session::start(&b, &url), b));
+    if let Some((sb, _)) = &other {
+        sb.execute(&ts_code);
+    }
+    let (mut boa, mut boa_b, mut v8, mut v8_wall) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let have_node = run_node().is_some();
+    for _ in 0..7 {
+        let t = Instant::now();
+        s.execute(&ts_code);
+        boa.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let Some((sb, _)) = &other {
+            let t = Instant::now();
+            sb.execute(&ts_code);
+            boa_b.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        if have_node && let Some((inner, wall)) = run_node() {
+            v8.push(inner);
+            v8_wall.push(wall);
+        }
+    }
+    let b50 = median(&mut boa);
+    if let Some((_, name)) = &other {
+        let bb50 = median(&mut boa_b);
+        println!(
+            "CPU-bound script, A/B in turn: A {b50:.1} ms, B ({name}) {bb50:.1} ms: B/A = {:.3}",
+            bb50 / b50
+        );
+    }
+    if v8.is_empty() {
+        println!("CPU-bound script in pgmcp: p50 {b50:.1} ms; node not found (NODE): no ratio");
+        table.push((
+            "CPU-bound script (100k objects, sort, group, sum)".into(),
+            format!("{b50:.1} ms (no node)"),
+            "≤ 5× V8",
+        ));
+    } else {
+        let (v50, w50) = (median(&mut v8), median(&mut v8_wall));
+        println!(
+            "CPU-bound script (100k objects, sort, group, sum): pgmcp p50 {b50:.1} ms (through MCP); node p50 {v50:.1} ms inside the script ({w50:.1} ms with process start); ratio {:.1}x ({:.1}x against node with its start)",
+            b50 / v50,
+            b50 / w50
+        );
+        table.push((
+            "CPU-bound script (100k objects, sort, group, sum) / node in the script".into(),
+            format!("{b50:.0} ms / {v50:.1} ms = **{:.0}×** ({:.1}× against node's whole process, {w50:.0} ms)", b50 / v50, b50 / w50),
+            "≤ 5× V8",
+        ));
+    }
+
+    println!();
+    println!("| measurement | this run | goal (issue 12) |");
+    println!("|---|---:|---|");
+    for (what, value, goal) in &table {
+        println!("| {what} | {value} | {goal} |");
+    }
     drop(s);
     drop(cluster);
+}
+
+/// The CPU-bound script of benches/codemode.rs, as TypeScript; the caller adds the result.
+const CPU_SCRIPT_TS: &str = "const xs = Array.from({ length: 100000 }, (_, i) => ({ k: 'g' + (i % 100), v: (i * 7919) % 1000 })); xs.sort((a, b) => a.v - b.v); const g: Record<string, number> = {}; for (const x of xs) g[x.k] = (g[x.k] ?? 0) + x.v;";
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `pgbench -n -M extended -f <select 1> -t <transactions> -c 1` against `url`: its average
+/// latency in ms, or `None` when pgbench is not there.
+fn pgbench(url: &str, transactions: usize) -> Option<f64> {
+    let exe = std::env::var("PGBENCH")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            Cluster::find_bin_dir()
+                .map(|d| d.join("pgbench"))
+                .unwrap_or_else(|_| "pgbench".into())
+        });
+    let mut script = tempfile::NamedTempFile::new().ok()?;
+    script.write_all(b"select 1\n").ok()?;
+    let out = Command::new(exe)
+        .args(["-n", "-M", "extended", "-c", "1", "-t"])
+        .arg(transactions.to_string())
+        .arg("-f")
+        .arg(script.path())
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("latency average = "))?;
+    line.trim_start_matches("latency average = ")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
