@@ -132,14 +132,18 @@
       return "Unknown method '" + key + "'. pg.search('words') finds methods; pg.help() lists them.";
     },
   }.describe;
-  // Ranked by how many of the words a method mentions, then by matches in its name.
+  // Ranked by how many of the words a method mentions, then by matches in its name; the
+  // whole phrase in a method's title (the line after its declaration) ranks it first.
   pg.search = {
     search(text) {
       const words = String(text).toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length > 1);
+      const phrase = words.join(" ");
       const hits = [];
       for (let i = 0; i < docs.length; i++) {
         const name = docs[i][0].toLowerCase(), body = docs[i][2].toLowerCase();
-        let score = 0;
+        const lines = body.split("\n");
+        const title = lines[lines.findIndex((l) => l.endsWith(";")) + 1] || "";
+        let score = words.length > 1 && title.indexOf(phrase) >= 0 ? 2 * words.length + 1 : 0;
         for (let j = 0; j < words.length; j++) {
           if (body.indexOf(words[j]) >= 0) score += 2;
           if (name.indexOf(words[j]) >= 0) score += 1;

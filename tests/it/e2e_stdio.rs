@@ -604,6 +604,8 @@ async fn codemode_preset_lists_one_tool_and_reaches_the_whole_api() {
         .iter()
         .map(|m| m.as_str().unwrap())
         .collect();
+    // "query plan" also names queryPlanStats and queryPlanCompare; the phrase in explain's
+    // title ranks it first.
     assert_eq!(found.first(), Some(&"performance.explain"), "{v}");
     assert!(s.finish().success());
 
@@ -1283,6 +1285,18 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_cache_hit_ratio", R),
         ("pg_seq_scan_tables", R),
         ("pg_analyze_db_health", R),
+        ("pg_stat_statements", R),
+        ("pg_stat_activity", R),
+        ("pg_locks", R),
+        // Executes the statement (a write is rolled back, but runs: locks, sequences);
+        // in restricted mode only reads run, so it is read-only there.
+        ("pg_explain_analyze", W),
+        ("pg_explain_buffers", W),
+        ("pg_query_plan_stats", R),
+        ("pg_query_plan_compare", R),
+        ("pg_analyze_query_indexes", R),
+        ("pg_analyze_workload_indexes", R),
+        ("pg_index_recommendations", R),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
     ];
@@ -1313,7 +1327,12 @@ fn every_tool_annotation_is_as_documented() {
                 continue;
             };
             let a = &t["annotations"];
-            let (read_only, destructive) = if restricted && *name == "pg_execute_code" {
+            let enforces_read_only = [
+                "pg_execute_code",
+                "pg_explain_analyze",
+                "pg_explain_buffers",
+            ];
+            let (read_only, destructive) = if restricted && enforces_read_only.contains(name) {
                 (true, false)
             } else {
                 (*read_only, *destructive)
