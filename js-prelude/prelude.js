@@ -137,13 +137,15 @@
   pg.search = {
     search(text) {
       const words = String(text).toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length > 1);
-      const phrase = words.join(" ");
+      // Words are [a-z0-9_] only: safe in a pattern as they are. Whole words: "query plan"
+      // is not "query plans".
+      const phrase = new RegExp("\\b" + words.join("\\s+") + "\\b");
       const hits = [];
       for (let i = 0; i < docs.length; i++) {
         const name = docs[i][0].toLowerCase(), body = docs[i][2].toLowerCase();
         const lines = body.split("\n");
         const title = lines[lines.findIndex((l) => l.endsWith(";")) + 1] || "";
-        let score = words.length > 1 && title.indexOf(phrase) >= 0 ? 2 * words.length + 1 : 0;
+        let score = words.length > 1 && phrase.test(title) ? 2 * words.length + 1 : 0;
         for (let j = 0; j < words.length; j++) {
           if (body.indexOf(words[j]) >= 0) score += 2;
           if (name.indexOf(words[j]) >= 0) score += 1;
