@@ -3,6 +3,7 @@
 //! `pgmcp list-tools`, docs/TOOLS.md — is generated from this one list, so adding a tool
 //! is one `tool(...)` entry in its group's file.
 
+pub mod admin;
 pub mod catalog;
 pub mod core;
 pub mod exec;
@@ -671,6 +672,7 @@ pub fn database_tools() -> Vec<Tool> {
     tools.extend(schema::tools());
     tools.extend(transactions::tools());
     tools.extend(performance::tools());
+    tools.extend(admin::tools());
     tools
 }
 

@@ -1274,6 +1274,22 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_transaction_execute", D),
         ("pg_explain", R),
         ("pg_table_stats", R),
+        // Maintenance changes the database (and locks), but loses nothing.
+        ("pg_vacuum", W),
+        ("pg_vacuum_analyze", W),
+        ("pg_analyze", W),
+        ("pg_reindex", W),
+        ("pg_cluster", W),
+        // A cancel aborts the statement, not the session.
+        ("pg_cancel_backend", W),
+        // Rolls back the session's open transaction and closes it.
+        ("pg_terminate_backend", D),
+        ("pg_reload_conf", W),
+        // Overwrites the setting's previous value.
+        ("pg_set_config", D),
+        // The counters are lost.
+        ("pg_reset_stats", D),
+        ("pg_append_insight", W),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
     ];

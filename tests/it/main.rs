@@ -18,6 +18,7 @@ mod codemode_sandbox;
 mod codemode_transpile;
 mod codemode_worker;
 mod connection;
+mod dba_admin;
 mod dba_infra;
 mod docs_fresh;
 mod e2e_stdio;
