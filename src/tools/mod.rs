@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod core;
 pub mod exec;
 pub mod filter;
+pub mod monitoring;
 pub mod performance;
 pub mod schema;
 pub mod transactions;
@@ -673,6 +674,7 @@ pub fn database_tools() -> Vec<Tool> {
     tools.extend(transactions::tools());
     tools.extend(performance::tools());
     tools.extend(admin::tools());
+    tools.extend(monitoring::tools());
     tools
 }
 

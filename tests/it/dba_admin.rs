@@ -20,6 +20,26 @@ async fn setup() -> (support::TestDb, Arc<App>, tokio_postgres::Client) {
     (db, app, client)
 }
 
+/// (label, TestDb, app, client) on the default server and on PostgreSQL 17 when present.
+async fn both_servers() -> Vec<(
+    &'static str,
+    support::TestDb,
+    Arc<App>,
+    tokio_postgres::Client,
+)> {
+    let mut out = Vec::new();
+    let (db, app, client) = setup().await;
+    out.push(("default server", db, app, client));
+    if let Some(pg17) = support::server_17() {
+        wait_until_ready(&pg17.url("postgres")).await;
+        let db = support::test_db_at(pg17.url("postgres")).await;
+        let app = support::app(&db.url, &[]);
+        let client = support::connect(&db.url).await;
+        out.push(("PostgreSQL 17", db, app, client));
+    }
+    out
+}
+
 /// The server may still be finishing its start-up when the first test reaches it.
 async fn wait_until_ready(url: &str) {
     for _ in 0..200 {
@@ -646,10 +666,332 @@ async fn insights_are_appended_and_read_back() {
     expect(&e, "INVALID_ARGUMENT", "validation");
 }
 
+// ---------------------------------------------------------------------------
+// monitoring
+
 #[tokio::test]
-async fn restricted_mode_refuses_admin() {
+async fn database_and_table_sizes() {
+    let (db, app, client) = setup().await;
+    client
+        .batch_execute(
+            "CREATE TABLE big (id int PRIMARY KEY, doc text);
+             ALTER TABLE big ALTER doc SET STORAGE EXTERNAL;
+             INSERT INTO big SELECT g, repeat(md5(g::text), 200) FROM generate_series(1, 500) g;
+             CREATE TABLE small (id int);
+             CREATE SCHEMA other; CREATE TABLE other.t (id int);",
+        )
+        .await
+        .unwrap();
+    let v = ok(&app, "pg_database_size", json!({})).await;
+    let mine = v["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == db.name.as_str())
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(mine["current"], true, "{v}");
+    assert!(num(&mine["bytes"]) > 1_000_000, "{v}");
+    let v = ok(&app, "pg_database_size", json!({"name": db.name})).await;
+    assert_eq!(v["databases"].as_array().unwrap().len(), 1, "{v}");
+    let e = fail(&app, "pg_database_size", json!({"name": "no_such_db"})).await;
+    expect(&e, "DATABASE_NOT_FOUND", "not_found");
+
+    let v = ok(&app, "pg_table_sizes", json!({})).await;
+    let tables = v["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 3, "{v}");
+    assert_eq!(tables[0]["name"], "big", "{v}");
+    let big = &tables[0];
+    assert!(num(&big["toastBytes"]) > 100_000, "{v}");
+    assert!(num(&big["indexesBytes"]) > 0, "{v}");
+    assert_eq!(
+        num(&big["totalBytes"]),
+        scalar_i64(&client, "SELECT pg_total_relation_size('big')").await
+    );
+    let v = ok(&app, "pg_table_sizes", json!({"limit": 1})).await;
+    assert_eq!(v["total"], 3, "{v}");
+    assert_eq!(v["nextOffset"], 1, "{v}");
+    let v = ok(&app, "pg_table_sizes", json!({"schema": "other"})).await;
+    assert_eq!(v["tables"][0]["name"], "t", "{v}");
+    let v = ok(&app, "pg_table_sizes", json!({"pattern": "sm%"})).await;
+    assert_eq!(v["tables"][0]["name"], "small", "{v}");
+    let e = fail(&app, "pg_table_sizes", json!({"limit": -1})).await;
+    expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+#[tokio::test]
+async fn connection_stats_on_postgresql_15_and_17() {
+    for (label, db, app, client) in both_servers().await {
+        let version = scalar_i64(
+            &client,
+            "SELECT current_setting('server_version_num')::int8",
+        )
+        .await;
+        let v = ok(&app, "pg_connection_stats", json!({})).await;
+        let max = num(&v["maxConnections"]);
+        let reserved = v.get("reservedConnections").map(num);
+        if version >= 160000 {
+            assert!(reserved.is_some(), "{label}: {v}");
+        } else {
+            assert!(reserved.is_none(), "{label}: {v}");
+        }
+        assert_eq!(
+            num(&v["usableConnections"]),
+            max - num(&v["superuserReservedConnections"]) - reserved.unwrap_or(0),
+            "{label}: {v}"
+        );
+        assert!(num(&v["clientBackends"]) >= 2, "{label}: {v}");
+        let mine = v["byDatabase"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == db.name.as_str())
+            .unwrap_or_else(|| panic!("{label}: {v}"));
+        assert!(
+            num(&mine["count"]) >= 2,
+            "{label}: the client and pgmcp: {v}"
+        );
+        assert!(v["usedPercent"].as_f64().unwrap() > 0.0, "{label}: {v}");
+        let e = fail(&app, "pg_connection_stats", json!({"x": 1})).await;
+        expect(&e, "INVALID_ARGUMENT", "validation");
+    }
+}
+
+#[tokio::test]
+async fn replication_status_lists_inactive_slots_with_version_columns() {
+    for (label, db, app, client) in both_servers().await {
+        let version = scalar_i64(
+            &client,
+            "SELECT current_setting('server_version_num')::int8",
+        )
+        .await;
+        let slot = format!("s_{}", db.name);
+        client
+            .query(
+                "SELECT pg_create_physical_replication_slot($1, true)",
+                &[&slot],
+            )
+            .await
+            .unwrap();
+        let v = ok(&app, "pg_replication_status", json!({})).await;
+        client
+            .query("SELECT pg_drop_replication_slot($1)", &[&slot])
+            .await
+            .unwrap();
+        assert_eq!(v["role"], "primary", "{label}: {v}");
+        assert_eq!(num(&v["serverVersionNum"]), version, "{label}");
+        assert!(v["standbys"].is_array(), "{label}: {v}");
+        let s = v["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["slotName"] == slot.as_str())
+            .unwrap_or_else(|| panic!("{label}: {v}"));
+        assert_eq!(s["slotType"], "physical", "{label}: {s}");
+        assert_eq!(s["active"], false, "{label}: {s}");
+        assert!(num(&s["retainedBytes"]) >= 0, "{label}: {s}");
+        assert_eq!(s["walStatus"], "reserved", "{label}: {s}");
+        if version >= 170000 {
+            assert!(s["inactiveSince"].is_string(), "{label}: {s}");
+        } else {
+            assert!(s.get("inactiveSince").is_none(), "{label}: {s}");
+            assert!(s.get("invalidationReason").is_none(), "{label}: {s}");
+        }
+        let e = fail(&app, "pg_replication_status", json!({"slot": "x"})).await;
+        expect(&e, "INVALID_ARGUMENT", "validation");
+    }
+}
+
+#[tokio::test]
+async fn recovery_version_uptime_on_both_servers() {
+    for (label, _db, app, client) in both_servers().await {
+        let v = ok(&app, "pg_recovery_status", json!({})).await;
+        assert_eq!(v, json!({"inRecovery": false}), "{label}");
+
+        let v = ok(&app, "pg_server_version", json!({})).await;
+        let n = scalar_i64(
+            &client,
+            "SELECT current_setting('server_version_num')::int8",
+        )
+        .await;
+        assert_eq!(num(&v["serverVersionNum"]), n, "{label}: {v}");
+        assert_eq!(num(&v["major"]), n / 10000, "{label}: {v}");
+        assert!(
+            v["version"].as_str().unwrap().starts_with("PostgreSQL"),
+            "{label}: {v}"
+        );
+
+        let v = ok(&app, "pg_uptime", json!({})).await;
+        assert!(num(&v["uptimeSeconds"]) >= 0, "{label}: {v}");
+        assert!(
+            v["startedAt"].is_string() && v["configLoadedAt"].is_string(),
+            "{v}"
+        );
+
+        for tool in ["pg_recovery_status", "pg_server_version", "pg_uptime"] {
+            let e = fail(&app, tool, json!({"verbose": true})).await;
+            expect(&e, "INVALID_ARGUMENT", "validation");
+        }
+    }
+}
+
+#[tokio::test]
+async fn show_settings_filters_and_pages() {
+    let (_db, app, _client) = setup().await;
+    let v = ok(&app, "pg_show_settings", json!({"pattern": "work_mem"})).await;
+    let s = &v["settings"][0];
+    assert_eq!(s["name"], "work_mem", "{v}");
+    assert_eq!(s["unit"], "kB", "{v}");
+    assert_eq!(s["context"], "user", "{v}");
+    assert_eq!(s["pendingRestart"], false, "{v}");
+    assert_eq!(v["total"], 1, "{v}");
+    let v = ok(
+        &app,
+        "pg_show_settings",
+        json!({"category": "Autovacuum", "limit": 2}),
+    )
+    .await;
+    assert_eq!(v["settings"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["nextOffset"], 2, "{v}");
+    let v = ok(&app, "pg_show_settings", json!({"pattern": "wal_level"})).await;
+    assert!(v["settings"][0]["enumvals"].is_array(), "{v}");
+    let v = ok(
+        &app,
+        "pg_show_settings",
+        json!({"changedOnly": true, "limit": 1000}),
+    )
+    .await;
+    assert!(
+        v["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["source"] != "default"),
+        "{v}"
+    );
+    ok(
+        &app,
+        "pg_show_settings",
+        json!({"pendingRestartOnly": true}),
+    )
+    .await;
+    let e = fail(&app, "pg_show_settings", json!({"pattern": 5})).await;
+    expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+#[tokio::test]
+async fn system_health_states_every_check_and_threshold() {
+    for (label, _db, app, client) in both_servers().await {
+        // An open transaction in another session, a few seconds old.
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let v = ok(&app, "pg_system_health", json!({})).await;
+        client.batch_execute("ROLLBACK").await.unwrap();
+        let checks = v["checks"].as_array().unwrap();
+        let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "connectionsUsed",
+                "cacheHitRatio",
+                "oldestTransaction",
+                "wraparound",
+                "replicationLag"
+            ],
+            "{label}"
+        );
+        let get = |n: &str| checks.iter().find(|c| c["name"] == n).unwrap();
+        assert!(
+            get("oldestTransaction")["value"].as_f64().unwrap() >= 1.0,
+            "{label}: {v}"
+        );
+        assert_eq!(get("oldestTransaction")["warning"], 300.0, "{label}");
+        assert!(
+            get("connectionsUsed")["value"].as_f64().unwrap() > 0.0,
+            "{label}: {v}"
+        );
+        assert_eq!(get("cacheHitRatio")["worseWhen"], "below", "{label}");
+        assert!(
+            get("wraparound")["value"].as_f64().unwrap() >= 0.0,
+            "{label}: {v}"
+        );
+        let worst = checks
+            .iter()
+            .map(|c| match c["status"].as_str().unwrap() {
+                "ok" => 0,
+                "warning" => 1,
+                _ => 2,
+            })
+            .max()
+            .unwrap();
+        assert_eq!(
+            v["status"],
+            ["ok", "warning", "critical"][worst],
+            "{label}: {v}"
+        );
+        let e = fail(&app, "pg_system_health", json!({"thresholds": {}})).await;
+        expect(&e, "INVALID_ARGUMENT", "validation");
+    }
+}
+
+#[tokio::test]
+async fn capacity_planning_needs_history_and_never_invents_a_rate() {
+    let (_db, app, client) = setup().await;
+    client
+        .batch_execute("CREATE TABLE grow AS SELECT g FROM generate_series(1, 10000) g")
+        .await
+        .unwrap();
+    let v = ok(&app, "pg_capacity_planning", json!({})).await;
+    assert_eq!(v["samples"], 1, "{v}");
+    assert!(v.get("growth").is_none(), "{v}");
+    assert!(
+        v["note"].as_str().unwrap().contains("Not enough history"),
+        "{v}"
+    );
+    assert_eq!(v["largestTables"][0]["name"], "grow", "{v}");
+    let now = num(&v["currentBytes"]);
+    // An earlier sample, two days ago and 2 MB smaller: about 1 MB a day.
+    client
+        .execute(
+            "INSERT INTO pgmcp.capacity_samples (sampled_at, database, bytes)
+             VALUES (now() - interval '2 days', current_database(), $1)",
+            &[&(now - 2 * 1024 * 1024)],
+        )
+        .await
+        .unwrap();
+    let v = ok(&app, "pg_capacity_planning", json!({"horizonDays": 10})).await;
+    assert_eq!(v["samples"], 3, "{v}");
+    let per_day = v["growth"]["bytesPerDay"].as_f64().unwrap();
+    assert!(
+        (per_day - 1024.0 * 1024.0).abs() < 200_000.0,
+        "about 1 MB a day: {v}"
+    );
+    assert!(num(&v["growth"]["projectedBytes"]) > now, "{v}");
+    let v = ok(&app, "pg_capacity_planning", json!({"windowDays": 1})).await;
+    assert!(
+        v.get("growth").is_none(),
+        "the old sample is outside the window: {v}"
+    );
+    let e = fail(&app, "pg_capacity_planning", json!({"top": 0})).await;
+    expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+#[tokio::test]
+async fn restricted_mode_serves_monitoring_reads_and_refuses_admin() {
     let db = support::test_db().await;
     let app = support::app(&db.url, &["--access-mode", "restricted"]);
+    for tool in [
+        "pg_database_size",
+        "pg_table_sizes",
+        "pg_connection_stats",
+        "pg_replication_status",
+        "pg_recovery_status",
+        "pg_server_version",
+        "pg_uptime",
+        "pg_show_settings",
+        "pg_system_health",
+    ] {
+        ok(&app, tool, json!({})).await;
+    }
     for (tool, args) in [
         ("pg_vacuum", json!({})),
         ("pg_vacuum_analyze", json!({})),
@@ -662,6 +1004,7 @@ async fn restricted_mode_refuses_admin() {
         ("pg_set_config", json!({"name": "work_mem", "value": "1MB"})),
         ("pg_reset_stats", json!({})),
         ("pg_append_insight", json!({"insight": "x"})),
+        ("pg_capacity_planning", json!({})),
     ] {
         let e = fail(&app, tool, args).await;
         assert_eq!(e["code"], "UNKNOWN_TOOL", "{tool}: {e:#}");
@@ -669,7 +1012,7 @@ async fn restricted_mode_refuses_admin() {
 }
 
 #[test]
-fn admin_hints_tell_the_truth() {
+fn admin_and_monitoring_hints_tell_the_truth() {
     let app = support::app("postgres://x@127.0.0.1:1/x", &[]);
     let registry = &app.env.registry;
     let hints = |name: &str| {
@@ -691,4 +1034,18 @@ fn admin_hints_tell_the_truth() {
     for name in ["pg_terminate_backend", "pg_set_config", "pg_reset_stats"] {
         assert_eq!(hints(name), ("admin", false, true), "{name}");
     }
+    for name in [
+        "pg_database_size",
+        "pg_table_sizes",
+        "pg_connection_stats",
+        "pg_replication_status",
+        "pg_recovery_status",
+        "pg_server_version",
+        "pg_uptime",
+        "pg_show_settings",
+        "pg_system_health",
+    ] {
+        assert_eq!(hints(name), ("monitoring", true, false), "{name}");
+    }
+    assert_eq!(hints("pg_capacity_planning"), ("monitoring", false, false));
 }

@@ -1290,6 +1290,17 @@ fn every_tool_annotation_is_as_documented() {
         // The counters are lost.
         ("pg_reset_stats", D),
         ("pg_append_insight", W),
+        ("pg_database_size", R),
+        ("pg_table_sizes", R),
+        ("pg_connection_stats", R),
+        ("pg_replication_status", R),
+        ("pg_recovery_status", R),
+        ("pg_server_version", R),
+        ("pg_uptime", R),
+        ("pg_show_settings", R),
+        ("pg_system_health", R),
+        // Records a size sample in pgmcp.capacity_samples.
+        ("pg_capacity_planning", W),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
     ];
