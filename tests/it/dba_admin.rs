@@ -374,6 +374,32 @@ async fn cancel_and_terminate_signal_other_sessions_only() {
     expect(&e, "INVALID_ARGUMENT", "validation");
 }
 
+#[tokio::test]
+async fn the_pool_knows_the_pid_of_every_connection_it_holds() {
+    let (db, app, client) = setup().await;
+    // Several connections at once: a pinned transaction holds one while reads take others.
+    let tx = ok(&app, "pg_transaction_begin", json!({})).await;
+    ok(&app, "pg_read_query", json!({"sql": "SELECT 1"})).await;
+    let own = app.env.db.own_backends.pids();
+    assert!(own.len() >= 2, "{own:?}");
+    let rows = client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgmcp'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut seen: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, own, "exactly pgmcp's connections to {}", db.name);
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({"transactionId": tx["transactionId"]}),
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------
 // admin: configuration
 
