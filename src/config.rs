@@ -61,6 +61,12 @@ pub struct ServerArgs {
     /// policy. The connecting role must be able to SET to it; see docs/SECURITY.md.
     #[arg(global = true, long, env = "PGMCP_READ_ONLY_ROLE")]
     pub read_only_role: Option<String>,
+    /// Let pg_set_config change server-wide settings (`ALTER SYSTEM SET`, then
+    /// `pg_reload_conf()`), which persist in postgresql.auto.conf for every database and
+    /// session. Off by default: without it pg_set_config accepts only the database and role
+    /// scopes. Needs a superuser (or, on PostgreSQL 15+, a role granted ALTER SYSTEM).
+    #[arg(global = true, long, env = "PGMCP_ALLOW_ALTER_SYSTEM")]
+    pub allow_alter_system: bool,
     /// Maximum rows returned by a query-like tool before the result is cut.
     #[arg(global = true, long, default_value_t = 1000)]
     pub max_rows: usize,
@@ -262,6 +268,8 @@ pub struct Config {
     pub access_mode: AccessMode,
     /// `--read-only-role`: the role every read-only statement runs as.
     pub read_only_role: Option<String>,
+    /// `--allow-alter-system`: pg_set_config may use `ALTER SYSTEM SET` (scope `system`).
+    pub allow_alter_system: bool,
     /// Skips the parse-time statement policy for reads, leaving the role and the READ ONLY
     /// transaction as the only layers. For tests that show those layers hold on their own;
     /// deliberately no flag or environment variable sets it, so a deployed binary cannot
@@ -449,6 +457,7 @@ impl Config {
             output_schemas: args.output_schemas,
             access_mode: args.access_mode,
             read_only_role,
+            allow_alter_system: args.allow_alter_system,
             unsafe_test_only_skip_read_policy: false,
             max_rows: args.max_rows,
             max_result_bytes: args.max_result_bytes.max(1024),

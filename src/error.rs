@@ -56,6 +56,7 @@ macro_rules! error_codes {
 
 error_codes! {
     AlreadyExists => "ALREADY_EXISTS",
+    AlterSystemNotAllowed => "ALTER_SYSTEM_NOT_ALLOWED",
     AuthenticationFailed => "AUTHENTICATION_FAILED",
     BridgeClosed => "BRIDGE_CLOSED",
     BridgeError => "BRIDGE_ERROR",
@@ -87,6 +88,7 @@ error_codes! {
     ModuleSyntax => "MODULE_SYNTAX",
     NestingTooDeep => "NESTING_TOO_DEEP",
     NotFound => "NOT_FOUND",
+    OwnBackend => "OWN_BACKEND",
     PoolClosed => "POOL_CLOSED",
     PoolExhausted => "POOL_EXHAUSTED",
     QueryCanceled => "QUERY_CANCELED",

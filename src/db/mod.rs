@@ -39,6 +39,8 @@ pub struct Db {
     pub results: ResultBudget,
     /// The read-only policy's catalog half, with what it learnt about this database.
     pub read_policy: catalog_policy::Policy,
+    /// The backend pids of the pool's connections (pg_cancel_backend refuses them).
+    pub own_backends: pool::OwnBackends,
 }
 
 /// A row this large (in PostgreSQL's wire format) grew its connection's read buffer to
@@ -215,6 +217,7 @@ impl Db {
         // session advisory lock, LISTEN or temp table left by one call must not leak into
         // the next caller of that connection.
         let manager = pool::Manager::new(config.pg.clone(), tls.clone());
+        let own_backends = manager.own.clone();
         let pool = Pool::builder(manager)
             .max_size(config.pool_max)
             // The most recently used connection first: sequential calls keep reusing one
@@ -239,6 +242,7 @@ impl Db {
             pool_max: config.pool_max,
             results: ResultBudget::new(config.max_inflight_result_bytes, config.pool_timeout),
             read_policy: catalog_policy::Policy::new(&config.read_only_allow_function),
+            own_backends,
         })
     }
 

@@ -18,9 +18,10 @@
 //! [`end_read_sql`], which leaves nothing of the session's state behind (see there), so
 //! [`release_clean`] returns it as it is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures::{FutureExt, StreamExt};
@@ -148,6 +149,53 @@ pub struct Conn {
     /// Set when the session may hold something no reset removes ([`may_load_library`]):
     /// the connection is closed rather than handed to anyone else.
     discard: bool,
+    /// This connection's server process, registered in [`OwnBackends`] while it lives.
+    pid: i32,
+    own: OwnBackends,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.own.forget(self.pid);
+    }
+}
+
+/// The backend process ids of pgmcp's own pooled connections (every connection the pool
+/// holds, idle, checked out or pinned to a transaction), so that pg_cancel_backend and
+/// pg_terminate_backend can refuse to signal them. A connection's pid is asked for once,
+/// when it is opened (`SELECT pg_backend_pid()`), and removed when the connection is
+/// dropped, whichever way it leaves the pool.
+#[derive(Clone, Default)]
+pub struct OwnBackends(Arc<Mutex<HashSet<i32>>>);
+
+impl OwnBackends {
+    /// Whether `pid` is one of pgmcp's own pooled connections.
+    pub fn contains(&self, pid: i32) -> bool {
+        self.0.lock().map(|s| s.contains(&pid)).unwrap_or(true)
+    }
+
+    /// Every pid pgmcp's pool holds now, sorted.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .0
+            .lock()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
+    fn add(&self, pid: i32) {
+        if let Ok(mut s) = self.0.lock() {
+            s.insert(pid);
+        }
+    }
+
+    fn forget(&self, pid: i32) {
+        if let Ok(mut s) = self.0.lock() {
+            s.remove(&pid);
+        }
+    }
 }
 
 /// Distinct read statements one connection keeps prepared; past it the cache starts over.
@@ -255,6 +303,8 @@ impl DerefMut for Conn {
 pub struct Manager {
     /// Configured with `RecyclingMethod::Fast`: it only checks that the connection is open.
     inner: deadpool_postgres::Manager,
+    /// The pids of the connections this manager opened (see [`OwnBackends`]).
+    pub own: OwnBackends,
 }
 
 impl Manager {
@@ -270,6 +320,7 @@ impl Manager {
                     recycling_method: deadpool_postgres::RecyclingMethod::Fast,
                 },
             ),
+            own: OwnBackends::default(),
         }
     }
 }
@@ -279,12 +330,27 @@ impl managed::Manager for Manager {
     type Error = tokio_postgres::Error;
 
     async fn create(&self) -> Result<Conn, tokio_postgres::Error> {
+        let client = self.inner.create().await?;
+        // tokio-postgres keeps the pid of BackendKeyData private: ask the server, once
+        // (a simple query: one round trip, nothing left prepared).
+        let pid = client
+            .simple_query("SELECT pg_catalog.pg_backend_pid()")
+            .await?
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse::<i32>().ok(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        self.own.add(pid);
         Ok(Conn {
-            client: self.inner.create().await?,
+            client,
             session: Session::Unknown,
             statements: HashMap::new(),
             policy: None,
             discard: false,
+            pid,
+            own: self.own.clone(),
         })
     }
 

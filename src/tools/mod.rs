@@ -3,10 +3,12 @@
 //! `pgmcp list-tools`, docs/TOOLS.md — is generated from this one list, so adding a tool
 //! is one `tool(...)` entry in its group's file.
 
+pub mod admin;
 pub mod catalog;
 pub mod core;
 pub mod exec;
 pub mod filter;
+pub mod monitoring;
 pub mod performance;
 pub mod schema;
 pub mod transactions;
@@ -662,6 +664,8 @@ pub fn database_tools() -> Vec<Tool> {
     tools.extend(schema::tools());
     tools.extend(transactions::tools());
     tools.extend(performance::tools());
+    tools.extend(admin::tools());
+    tools.extend(monitoring::tools());
     tools
 }
 

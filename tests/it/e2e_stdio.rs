@@ -1297,6 +1297,33 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_analyze_query_indexes", R),
         ("pg_analyze_workload_indexes", R),
         ("pg_index_recommendations", R),
+        // Maintenance changes the database (and locks), but loses nothing.
+        ("pg_vacuum", W),
+        ("pg_vacuum_analyze", W),
+        ("pg_analyze", W),
+        ("pg_reindex", W),
+        ("pg_cluster", W),
+        // A cancel aborts the statement, not the session.
+        ("pg_cancel_backend", W),
+        // Rolls back the session's open transaction and closes it.
+        ("pg_terminate_backend", D),
+        ("pg_reload_conf", W),
+        // Overwrites the setting's previous value.
+        ("pg_set_config", D),
+        // The counters are lost.
+        ("pg_reset_stats", D),
+        ("pg_append_insight", W),
+        ("pg_database_size", R),
+        ("pg_table_sizes", R),
+        ("pg_connection_stats", R),
+        ("pg_replication_status", R),
+        ("pg_recovery_status", R),
+        ("pg_server_version", R),
+        ("pg_uptime", R),
+        ("pg_show_settings", R),
+        ("pg_system_health", R),
+        // Records a size sample in pgmcp.capacity_samples.
+        ("pg_capacity_planning", W),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
     ];
