@@ -388,7 +388,9 @@ fn check(
             limits.max_tool_calls
         );
     }
-    if code == Some(codes::TOOL_CALL_LIMIT) && outcome.tool_calls != limits.max_tool_calls + 1 {
+    if code == Some(codes::TOOL_CALL_LIMIT.as_str())
+        && outcome.tool_calls != limits.max_tool_calls + 1
+    {
         finding!(
             "TOOL_CALL_LIMIT after {} calls (cap {})",
             outcome.tool_calls,
@@ -406,7 +408,7 @@ fn check(
             codes::BRIDGE_CLOSED,
             codes::ENGINE_ERROR,
         ];
-        if !known.contains(&e.code.as_str()) {
+        if !known.contains(&e.code) {
             finding!("unexpected error code {:?}", e.code);
         }
         let is_limit = [
@@ -414,7 +416,7 @@ fn check(
             codes::INSTRUCTION_LIMIT,
             codes::TOOL_CALL_LIMIT,
         ]
-        .contains(&e.code.as_str());
+        .contains(&e.code);
         if is_limit && e.limit.is_none() {
             finding!("limit error {} without the limit named", e.code);
         }
