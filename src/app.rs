@@ -2,7 +2,7 @@
 //! database handle, the registry (the database tools plus `pg_execute_code` bound to its
 //! engine), the audit log, and owns start-up and shutdown. Every other layer sees only what
 //! it is given: tools see an [`Env`], Code Mode an engine and a registry, MCP an [`App`].
-//! (docs/ARCHITECTURE.md states the import edges; `tests/it/architecture.rs` holds them.)
+//! (docs/ARCHITECTURE.md states the import edges; the `architecture` tests below hold them.)
 
 use std::sync::Arc;
 use std::time::Duration;
