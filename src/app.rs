@@ -28,16 +28,12 @@ impl std::ops::Deref for App {
     }
 }
 
-/// The full registry: every database tool, then `pg_execute_code` running on `engine`.
-pub fn registry_with(engine: &Arc<Engine>) -> Registry {
-    let mut tools = crate::tools::database_tools();
-    tools.extend(crate::codemode::tools(engine.clone()));
-    Registry::from_tools(tools)
-}
-
-/// The full registry with an engine of its own, for listings and docs (`list-tools`).
+/// The full registry (every database tool, then `pg_execute_code` on an engine of its
+/// own), for listings and docs (`list-tools`); a running [`App`]'s is built by `Env::new`.
 pub fn registry() -> Registry {
-    registry_with(&Arc::new(Engine::default()))
+    let mut tools = crate::tools::database_tools();
+    tools.extend(crate::codemode::tools(Arc::new(Engine::default())));
+    Registry::from_tools(tools)
 }
 
 impl App {

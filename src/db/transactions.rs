@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Object;
-use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::error::{Code, ToolError, ToolResult};
@@ -46,18 +45,6 @@ impl PinnedTx {
 
     pub fn idle(&self) -> Duration {
         self.last_used.elapsed()
-    }
-
-    /// The transaction's bookkeeping as JSON (no round trip to the server).
-    pub fn info(&self, id: &str) -> Value {
-        json!({
-            "transactionId": id,
-            "readOnly": self.read_only,
-            "isolationLevel": self.isolation,
-            "savepoints": self.savepoints,
-            "ageMs": self.age().as_millis() as u64,
-            "idleMs": self.idle().as_millis() as u64,
-        })
     }
 }
 
@@ -265,19 +252,6 @@ impl TxRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Describes one transaction without waiting on a statement running in it.
-    pub fn describe(&self, id: &str) -> ToolResult<Value> {
-        let slot = self.get(id)?;
-        Ok(match slot.try_lock() {
-            Ok(tx) => {
-                let mut v = tx.info(id);
-                v["busy"] = false.into();
-                v
-            }
-            Err(_) => json!({ "transactionId": id, "busy": true }),
-        })
     }
 
     /// Rolls back every transaction idle for longer than the timeout. A transaction with
