@@ -102,7 +102,12 @@ fn apply_unwrap(shape: &str, result: Value) -> Value {
 pub fn method_name(tool: &str, group: &str) -> String {
     let bare = tool.strip_prefix("pg_").unwrap_or(tool);
     let singular = group.strip_suffix('s').unwrap_or(group);
-    let rest = [group, singular]
+    // The reference server names the document store's tools `pg_doc_*`.
+    let short = match group {
+        "docstore" => "doc",
+        _ => singular,
+    };
+    let rest = [group, singular, short]
         .iter()
         .find_map(|g| bare.strip_prefix(&format!("{g}_")))
         .filter(|r| !r.is_empty())
@@ -591,6 +596,9 @@ mod tests {
             "rollbackTo"
         );
         assert_eq!(method_name("pg_list_schemas", "schema"), "listSchemas");
+        assert_eq!(method_name("pg_doc_find", "docstore"), "find");
+        assert_eq!(method_name("pg_stats_top_n", "stats"), "topN");
+        assert_eq!(method_name("pg_create_fts_index", "text"), "createFtsIndex");
     }
 
     #[test]

@@ -6,11 +6,16 @@
 pub mod admin;
 pub mod catalog;
 pub mod core;
+pub mod docstore;
 pub mod exec;
 pub mod filter;
+pub mod jsonb;
 pub mod monitoring;
 pub mod performance;
 pub mod schema;
+pub mod sql;
+pub mod stats;
+pub mod text;
 pub mod transactions;
 
 use std::collections::HashMap;
@@ -666,6 +671,10 @@ pub fn database_tools() -> Vec<Tool> {
     tools.extend(performance::tools());
     tools.extend(admin::tools());
     tools.extend(monitoring::tools());
+    tools.extend(jsonb::tools());
+    tools.extend(text::tools());
+    tools.extend(stats::tools());
+    tools.extend(docstore::tools());
     tools
 }
 

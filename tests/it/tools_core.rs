@@ -1984,6 +1984,16 @@ async fn count_and_exists() {
         .await["count"],
         2
     );
+    // A trailing line comment cannot swallow what pgmcp puts after the condition.
+    assert_eq!(
+        ok(
+            &app,
+            "pg_count",
+            json!({ "table": "t", "where": "id <= $1 -- the first ten", "params": [10] })
+        )
+        .await["count"],
+        10
+    );
     assert_eq!(
         ok(&app, "pg_exists", json!({ "table": "t" })).await,
         json!({ "exists": true })
@@ -2033,7 +2043,14 @@ async fn count_and_exists_errors() {
         let e = fail(
             &app,
             tool,
-            json!({ "table": "t", "where": "id = 1 /* x */" }),
+            json!({ "table": "t", "where": "true) UNION SELECT 1 WHERE (true" }),
+        )
+        .await;
+        expect(&e, "INVALID_ARGUMENT", "validation");
+        let e = fail(
+            &app,
+            tool,
+            json!({ "table": "t", "where": "true) LIMIT (0 --" }),
         )
         .await;
         expect(&e, "INVALID_ARGUMENT", "validation");

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::super::exec::{Mode, execute, read_rows};
+use super::super::sql::Sql;
 use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec, WRITE};
-use super::check_expression;
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
 
@@ -36,21 +36,6 @@ pub struct CountArgs {
     pub params: Vec<Value>,
 }
 
-#[allow(clippy::result_large_err)]
-fn where_clause(condition: &Option<String>) -> ToolResult<String> {
-    match condition
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        Some(c) => {
-            check_expression("where", c)?;
-            Ok(format!(" WHERE {c}"))
-        }
-        None => Ok(String::new()),
-    }
-}
-
 #[derive(Serialize, JsonSchema)]
 pub struct Count {
     /// Rows matching (all rows without `where`).
@@ -59,12 +44,13 @@ pub struct Count {
 
 pub(super) async fn count(ctx: Ctx, a: CountArgs) -> ToolResult<Count> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
-    let sql = format!(
-        "SELECT count(*) AS count FROM {}{}",
-        q.quoted(),
-        where_clause(&a.condition)?
-    );
-    let rows = read_rows(&ctx, &sql, &a.params).await?;
+    let mut sql = Sql::new(a.params);
+    let filter = sql.where_clause(a.condition.as_deref())?;
+    sql.push(&format!(
+        "SELECT count(*) AS count FROM {}{filter}",
+        q.quoted()
+    ));
+    let rows = read_rows(&ctx, sql.text(), sql.params()).await?;
     let n = rows
         .first()
         .and_then(|r| r.get("count"))
@@ -89,12 +75,13 @@ pub struct Exists {
 
 pub(super) async fn exists(ctx: Ctx, a: CountArgs) -> ToolResult<Exists> {
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
-    let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM {}{}) AS exists",
-        q.quoted(),
-        where_clause(&a.condition)?
-    );
-    let rows = read_rows(&ctx, &sql, &a.params).await?;
+    let mut sql = Sql::new(a.params);
+    let filter = sql.where_clause(a.condition.as_deref())?;
+    sql.push(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {}{filter}) AS exists",
+        q.quoted()
+    ));
+    let rows = read_rows(&ctx, sql.text(), sql.params()).await?;
     let b = rows
         .first()
         .and_then(|r| r.get("exists"))
