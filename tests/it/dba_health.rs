@@ -9,15 +9,6 @@ use std::time::{Duration, Instant};
 use crate::support;
 use serde_json::{Value, json};
 
-/// (label, admin URL) of the default server and, unless skipped, the PostgreSQL 17 one.
-fn servers() -> Vec<(&'static str, String)> {
-    let mut out = vec![("default server", support::admin_url())];
-    if let Some(pg17) = support::server_17() {
-        out.push(("PostgreSQL 17", pg17.url("postgres")));
-    }
-    out
-}
-
 /// Makes this session's statistics visible to others, then waits (5 s at most) until
 /// `ready` (a boolean query) holds from a fresh connection.
 async fn flush_until(client: &tokio_postgres::Client, url: &str, ready: &str) {
@@ -83,7 +74,7 @@ const INDEX_FIXTURE: &str = "
 
 #[tokio::test]
 async fn unused_indexes_and_index_stats_on_both_servers() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = support::test_db_at(admin).await;
         let client = support::connect(&db.url).await;
         client.batch_execute(INDEX_FIXTURE).await.unwrap();
@@ -669,7 +660,7 @@ async fn db_health_reports_sequences_constraints_sessions_and_slots() {
 /// 30 % of its rows deleted is reported the same way on each.
 #[tokio::test]
 async fn db_health_runs_every_check_on_both_servers() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = support::test_db_at(admin).await;
         let client = support::connect(&db.url).await;
         client

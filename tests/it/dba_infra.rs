@@ -14,16 +14,6 @@ use pgmcp::dba::{
 };
 use serde_json::Value;
 
-/// (label, admin URL) of every server the tests run on: the default server, and the
-/// PostgreSQL 17 one unless it is skipped (loudly; in CI its absence fails instead).
-fn servers() -> Vec<(&'static str, String)> {
-    let mut out = vec![("default server", support::admin_url())];
-    if let Some(pg17) = support::server_17() {
-        out.push(("PostgreSQL 17", pg17.url("postgres")));
-    }
-    out
-}
-
 async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(
     client: &tokio_postgres::Client,
     sql: &str,
@@ -55,7 +45,7 @@ async fn second_server_runs_postgresql_17_or_later() {
 
 #[tokio::test]
 async fn pg_stat_statements_is_loaded_and_records_statements_on_both_servers() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = support::test_db_at(admin).await;
         let client = support::connect(&db.url).await;
         let preload: String = scalar(
@@ -94,7 +84,7 @@ async fn pg_stat_statements_is_loaded_and_records_statements_on_both_servers() {
 
 #[tokio::test]
 async fn hypopg_is_creatable_and_used_by_explain_on_both_servers() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = support::test_db_at(admin).await;
         let client = support::connect(&db.url).await;
         client
@@ -275,7 +265,7 @@ const COMPOSITE_INDEX: &str =
 
 #[tokio::test]
 async fn advisor_indexes_a_selective_equality_and_explains_the_rest() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = fixture_db(admin).await;
         let client = advisor_session(&db.url).await;
         let workload = [
@@ -343,7 +333,7 @@ async fn advisor_indexes_a_selective_equality_and_explains_the_rest() {
 
 #[tokio::test]
 async fn advisor_prefers_one_composite_for_equality_plus_order_and_respects_the_budget() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = fixture_db(admin).await;
         let client = advisor_session(&db.url).await;
         let workload = [w(BY_CUSTOMER, 500.0), w(LATEST_BY_CUSTOMER, 300.0)];
@@ -373,7 +363,7 @@ async fn advisor_prefers_one_composite_for_equality_plus_order_and_respects_the_
 
 #[tokio::test]
 async fn advisor_weighs_the_write_penalty_of_an_index_that_breaks_hot_updates() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = fixture_db(admin).await;
         let client = advisor_session(&db.url).await;
         let pending = "SELECT count(*) FROM orders WHERE status = 'pending'";
@@ -414,7 +404,7 @@ async fn advisor_weighs_the_write_penalty_of_an_index_that_breaks_hot_updates() 
 
 #[tokio::test]
 async fn advisor_hypothetical_indexes_stay_private_and_real_indexes_get_used() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = fixture_db(admin).await;
         let client = advisor_session(&db.url).await;
         let observer = advisor_session(&db.url).await;
@@ -487,7 +477,7 @@ async fn advisor_hypothetical_indexes_stay_private_and_real_indexes_get_used() {
 
 #[tokio::test]
 async fn advisor_is_deterministic_and_counts_its_work() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = fixture_db(admin).await;
         let client = advisor_session(&db.url).await;
         let workload = [
@@ -539,7 +529,7 @@ async fn advisor_is_deterministic_and_counts_its_work() {
 
 #[tokio::test]
 async fn advisor_refuses_without_hypopg_and_says_how_to_get_it() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = support::test_db_at(admin).await;
         let client = support::connect(&db.url).await;
         let err = recommend_indexes(&client, &[w("SELECT 1", 1.0)], &AdvisorOptions::default())
@@ -562,7 +552,7 @@ async fn advisor_refuses_without_hypopg_and_says_how_to_get_it() {
 
 #[tokio::test]
 async fn advisor_refuses_inside_a_transaction_and_skips_statements_that_fail_to_plan() {
-    for (label, admin) in servers() {
+    for (label, admin) in support::servers() {
         let db = fixture_db(admin).await;
         let client = advisor_session(&db.url).await;
         client.batch_execute("BEGIN").await.unwrap();

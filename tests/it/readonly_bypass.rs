@@ -756,9 +756,15 @@ async fn an_unusable_read_only_role_is_a_clear_error() {
 /// A PostgreSQL version with new functions fails here until they are reviewed.
 #[tokio::test]
 async fn read_policy_classifies_every_builtin_function() {
+    for (label, admin) in support::servers() {
+        let db = support::test_db_at(admin).await;
+        classifies_every_builtin_function_of(label, &db.url).await;
+    }
+}
+
+async fn classifies_every_builtin_function_of(label: &str, url: &str) {
     use pgmcp::db::function_policy::{Builtin, CLASSIFICATION};
-    let db = support::test_db().await;
-    let client = support::connect(&db.url).await;
+    let client = support::connect(url).await;
     let names: Vec<String> = client
         .query(
             "SELECT DISTINCT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
@@ -777,7 +783,7 @@ async fn read_policy_classifies_every_builtin_function() {
         .collect();
     assert!(
         unclassified.is_empty(),
-        "built-in functions the read-only policy does not classify (review them and add them to src/db/read_functions.txt): {unclassified:?}"
+        "{label}: built-in functions the read-only policy does not classify (review them and add them to src/db/read_functions.txt): {unclassified:?}"
     );
     let operator_functions: Vec<String> = client
         .query(
@@ -796,7 +802,7 @@ async fn read_policy_classifies_every_builtin_function() {
         .collect();
     assert!(
         refused.is_empty(),
-        "built-in operators whose functions are refused: {refused:?}"
+        "{label}: built-in operators whose functions are refused: {refused:?}"
     );
     // The volatile built-ins are where effects live: every one must be classified on purpose
     // (allowed ones are listed in docs/SECURITY.md).
@@ -804,7 +810,7 @@ async fn read_policy_classifies_every_builtin_function() {
         .iter()
         .filter(|n| matches!(CLASSIFICATION.builtin(n), Some(Builtin::Denied { .. })))
         .count();
-    assert!(denied >= 150, "only {denied} built-in names denied");
+    assert!(denied >= 150, "{label}: only {denied} built-in names denied");
 }
 
 /// The Code Mode paths the red team used besides `pg.query`: `pg.explain({analyze})` and

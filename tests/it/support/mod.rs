@@ -78,6 +78,16 @@ fn test_server_settings() -> Vec<(String, String)> {
     .collect()
 }
 
+/// (label, admin URL) of every server the tests run on: the default server, and the
+/// PostgreSQL 17 one unless it is skipped (loudly; in CI its absence fails instead).
+pub fn servers() -> Vec<(&'static str, String)> {
+    let mut out = vec![("default server", admin_url())];
+    if let Some(pg17) = server_17() {
+        out.push(("PostgreSQL 17", pg17.url("postgres")));
+    }
+    out
+}
+
 /// Where `.ci/pg17` installs PostgreSQL 17 (its `PGMCP_PG17_DIR`, default `/opt/pgmcp-pg17`).
 pub const PG17_BIN_VAR: &str = "PGMCP_TEST_PG17_BIN";
 
