@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ServerCapabilities, ServerConfig,
-    Tool as McpTool, ToolAnnotations,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ServerCapabilities, ServerConfig, Tool as McpTool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::error::{Category, Code, ToolError};
+use crate::tools::progress::{ProgressSink, ProgressUpdate};
 use crate::tools::{Env, Tool, ToolOutput};
 
 /// The TypeScript declarations of the Code Mode `pg` API.
@@ -111,6 +112,45 @@ pub fn to_mcp_tool(t: &Tool, env: &Env, restricted: bool) -> McpTool {
     match &t.output_schema {
         Some(schema) if env.config.output_schemas => tool.with_raw_output_schema(schema.clone()),
         _ => tool,
+    }
+}
+
+/// Forwards a call's progress reports as `notifications/progress` with the request's token,
+/// in order, on one task; [`ProgressRelay::finish`] waits until every report is sent, so
+/// all of them reach the client before the call's result.
+struct ProgressRelay {
+    tx: tokio::sync::mpsc::UnboundedSender<ProgressUpdate>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressRelay {
+    fn start(token: ProgressToken, peer: rmcp::Peer<RoleServer>) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProgressUpdate>();
+        let task = tokio::spawn(async move {
+            while let Some(u) = rx.recv().await {
+                let mut note = ProgressNotificationParam::new(token.clone(), u.progress);
+                note.total = u.total;
+                note.message = u.message;
+                if peer.notify_progress(note).await.is_err() {
+                    break;
+                }
+            }
+        });
+        ProgressRelay { tx, task }
+    }
+
+    fn sink(&self) -> ProgressSink {
+        let tx = self.tx.clone();
+        Arc::new(move |u| {
+            let _ = tx.send(u);
+        })
+    }
+
+    /// Waits (a second at most) for the reports already made to be sent. The call's
+    /// context, which held the other senders, is gone by now.
+    async fn finish(self) {
+        drop(self.tx);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.task).await;
     }
 }
 
@@ -240,6 +280,11 @@ impl ServerHandler for PgMcpServer {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let mut ctx = self.app.ctx();
         ctx.client = context.peer.peer_info().map(|p| p.client_info.name.clone());
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| ProgressRelay::start(token, context.peer.clone()));
+        ctx.progress = progress.as_ref().map(ProgressRelay::sink);
         let name = request.name.to_string();
         let started = std::time::Instant::now();
         let call = self.app.registry.call(ctx, &name, args);
@@ -251,6 +296,9 @@ impl ServerHandler for PgMcpServer {
                 format!("{name} was cancelled by the client"),
             )),
         };
+        if let Some(relay) = progress {
+            relay.finish().await;
+        }
         match &result {
             Ok(_) => {
                 tracing::debug!(tool = %name, ms = started.elapsed().as_millis() as u64, "tool call ok")

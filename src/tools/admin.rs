@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use super::catalog::{Int8, decode};
 use super::exec::{Mode, execute, read_rows};
+use super::progress::{Maintenance as Progress, reporting};
 use super::{Ctx, DESTRUCTIVE, Spec, Tool, WRITE};
 use crate::db::ident::{QualifiedName, parse_qualified, quote_ident};
 use crate::error::{Category, Code, ToolError, ToolResult};
@@ -203,6 +204,7 @@ async fn current_database(ctx: &Ctx) -> ToolResult<String> {
 /// Runs a maintenance statement on a table (or the whole database) with sizes around it.
 async fn maintain(
     ctx: &Ctx,
+    what: Progress,
     keyword_and_options: String,
     table: Option<&Resolved>,
     columns: &[String],
@@ -219,7 +221,14 @@ async fn maintain(
         }
     }
     let start = Instant::now();
-    execute(ctx, &statement, &[], None, Mode::Write).await?;
+    reporting(
+        ctx,
+        what,
+        &statement,
+        oid,
+        execute(ctx, &statement, &[], None, Mode::Write),
+    )
+    .await?;
     let duration_ms = elapsed_ms(start);
     let after = size_of(ctx, oid).await?;
     let target = match table {
@@ -256,7 +265,7 @@ fn check_columns(table: Option<&str>, columns: &[String]) -> ToolResult<()> {
 const VACUUM: Spec = Spec {
     name: "pg_vacuum",
     title: "VACUUM a table or the database",
-    description: "VACUUM one table (or, without `table`, every table of the current database the role may vacuum), with optional FULL, FREEZE, ANALYZE and SKIP_LOCKED.\nPlain VACUUM takes a SHARE UPDATE EXCLUSIVE lock (reads and writes continue). FULL rewrites the table into new files under an ACCESS EXCLUSIVE lock: every read and write of the table waits until it ends, and it needs free disk space for a full copy; no rows are lost. Returns the statement, its duration and the size before and after. Cannot run inside a pinned transaction. VERBOSE is not offered: its report arrives as server notices, which pgmcp does not collect.",
+    description: "VACUUM one table (or, without `table`, every table of the current database the role may vacuum), with optional FULL, FREEZE, ANALYZE and SKIP_LOCKED.\nPlain VACUUM takes a SHARE UPDATE EXCLUSIVE lock (reads and writes continue). FULL rewrites the table into new files under an ACCESS EXCLUSIVE lock: every read and write of the table waits until it ends, and it needs free disk space for a full copy; no rows are lost. Returns the statement, its duration and the size before and after. Cannot run inside a pinned transaction. VERBOSE is not offered: its report arrives as server notices, which pgmcp does not collect. With an MCP progressToken, reports its phase and blocks done as progress notifications.",
     hints: WRITE,
     shortcuts: &[],
 };
@@ -317,13 +326,18 @@ async fn run_vacuum(ctx: &Ctx, a: VacuumArgs) -> ToolResult<Maintenance> {
     } else {
         format!("VACUUM ({})", options.join(", "))
     };
-    maintain(ctx, head, table.as_ref(), &a.columns).await
+    let what = if a.full {
+        Progress::Cluster
+    } else {
+        Progress::Vacuum
+    };
+    maintain(ctx, what, head, table.as_ref(), &a.columns).await
 }
 
 const VACUUM_ANALYZE: Spec = Spec {
     name: "pg_vacuum_analyze",
     title: "VACUUM ANALYZE a table or the database",
-    description: "VACUUM (ANALYZE) one table (or, without `table`, the whole current database): reclaims dead rows and refreshes planner statistics in one pass. SHARE UPDATE EXCLUSIVE lock (reads and writes continue); pass full: true for VACUUM FULL, which holds an ACCESS EXCLUSIVE lock for the whole rewrite.\nReturns the statement, its duration and the size before and after. Cannot run inside a pinned transaction.",
+    description: "VACUUM (ANALYZE) one table (or, without `table`, the whole current database): reclaims dead rows and refreshes planner statistics in one pass. SHARE UPDATE EXCLUSIVE lock (reads and writes continue); pass full: true for VACUUM FULL, which holds an ACCESS EXCLUSIVE lock for the whole rewrite.\nReturns the statement, its duration and the size before and after. Cannot run inside a pinned transaction. With an MCP progressToken, reports its phase and blocks done as progress notifications.",
     hints: WRITE,
     shortcuts: &[],
 };
@@ -365,7 +379,7 @@ async fn vacuum_analyze(ctx: Ctx, a: VacuumAnalyzeArgs) -> ToolResult<Maintenanc
 const ANALYZE: Spec = Spec {
     name: "pg_analyze",
     title: "ANALYZE a table or the database",
-    description: "ANALYZE one table (optionally some of its columns) or, without `table`, the whole current database: samples the rows and replaces the planner statistics (pg_statistic) with fresh ones. Takes a SHARE UPDATE EXCLUSIVE lock; reads and writes continue.\nReturns the statement and its duration.",
+    description: "ANALYZE one table (optionally some of its columns) or, without `table`, the whole current database: samples the rows and replaces the planner statistics (pg_statistic) with fresh ones. Takes a SHARE UPDATE EXCLUSIVE lock; reads and writes continue.\nReturns the statement and its duration. With an MCP progressToken, reports its phase and blocks done as progress notifications.",
     hints: WRITE,
     shortcuts: &[],
 };
@@ -396,7 +410,14 @@ async fn analyze(ctx: Ctx, a: AnalyzeArgs) -> ToolResult<Maintenance> {
     } else {
         "ANALYZE"
     };
-    let mut m = maintain(&ctx, head.to_string(), table.as_ref(), &a.columns).await?;
+    let mut m = maintain(
+        &ctx,
+        Progress::Analyze,
+        head.to_string(),
+        table.as_ref(),
+        &a.columns,
+    )
+    .await?;
     // ANALYZE does not change sizes; reporting them would suggest it might.
     m.size_before = None;
     m.size_after = None;
@@ -409,7 +430,7 @@ async fn analyze(ctx: Ctx, a: AnalyzeArgs) -> ToolResult<Maintenance> {
 const REINDEX: Spec = Spec {
     name: "pg_reindex",
     title: "REINDEX an index, table, schema or the database",
-    description: "Rebuild indexes: one index, every index of a table, of a schema, or of the current database (`target`).\nWithout `concurrently`, REINDEX blocks writes to the table (and reads that would use the index being rebuilt) until it ends. With `concurrently` (REINDEX CONCURRENTLY) reads and writes continue, at the cost of a slower build and twice the index space meanwhile; it cannot rebuild system catalogs, and it cannot run inside a pinned transaction. A failed concurrent rebuild may leave an invalid `_ccnew` index behind (pg_get_indexes shows it). Returns the statement, its duration and the size before and after (a table's or index's; the database's for `database`).",
+    description: "Rebuild indexes: one index, every index of a table, of a schema, or of the current database (`target`).\nWithout `concurrently`, REINDEX blocks writes to the table (and reads that would use the index being rebuilt) until it ends. With `concurrently` (REINDEX CONCURRENTLY) reads and writes continue, at the cost of a slower build and twice the index space meanwhile; it cannot rebuild system catalogs, and it cannot run inside a pinned transaction. A failed concurrent rebuild may leave an invalid `_ccnew` index behind (pg_get_indexes shows it). Returns the statement, its duration and the size before and after (a table's or index's; the database's for `database`). With an MCP progressToken, reports its phase and blocks done as progress notifications.",
     hints: WRITE,
     shortcuts: &[],
 };
@@ -522,7 +543,15 @@ async fn reindex(ctx: Ctx, a: ReindexArgs) -> ToolResult<Maintenance> {
         None
     };
     let start = Instant::now();
-    execute(&ctx, &statement, &[], None, Mode::Write).await?;
+    // REINDEX reports under its table's oid, whatever the target: narrowed by pid only.
+    reporting(
+        &ctx,
+        Progress::Reindex,
+        &statement,
+        None,
+        execute(&ctx, &statement, &[], None, Mode::Write),
+    )
+    .await?;
     let duration_ms = elapsed_ms(start);
     let after = if sized {
         size_of(&ctx, oid).await?
@@ -541,7 +570,7 @@ async fn reindex(ctx: Ctx, a: ReindexArgs) -> ToolResult<Maintenance> {
 const CLUSTER: Spec = Spec {
     name: "pg_cluster",
     title: "CLUSTER a table on an index",
-    description: "Rewrite a table in the order of one of its indexes (CLUSTER … USING), which also remembers that index for later runs; with `table` alone, re-cluster it on its remembered index; with neither, re-cluster every table of the current database that has one.\nCLUSTER holds an ACCESS EXCLUSIVE lock on each table for its whole rewrite (every read and write waits) and needs free disk space for a copy of the table and its indexes; no rows are lost. The order is not maintained by later writes. Without a table it cannot run inside a pinned transaction. Returns the statement, its duration and the size before and after.",
+    description: "Rewrite a table in the order of one of its indexes (CLUSTER … USING), which also remembers that index for later runs; with `table` alone, re-cluster it on its remembered index; with neither, re-cluster every table of the current database that has one.\nCLUSTER holds an ACCESS EXCLUSIVE lock on each table for its whole rewrite (every read and write waits) and needs free disk space for a copy of the table and its indexes; no rows are lost. The order is not maintained by later writes. Without a table it cannot run inside a pinned transaction. Returns the statement, its duration and the size before and after. With an MCP progressToken, reports its phase and blocks done as progress notifications.",
     hints: WRITE,
     shortcuts: &[],
 };
@@ -563,7 +592,7 @@ async fn cluster(ctx: Ctx, a: ClusterArgs) -> ToolResult<Maintenance> {
         if a.index.is_some() {
             return Err(ToolError::invalid("`index` needs a `table`"));
         }
-        return maintain(&ctx, "CLUSTER".into(), None, &[]).await;
+        return maintain(&ctx, Progress::Cluster, "CLUSTER".into(), None, &[]).await;
     };
     let t = resolve_table(&ctx, table, a.schema.as_deref()).await?;
     #[derive(Deserialize)]
@@ -597,7 +626,14 @@ async fn cluster(ctx: Ctx, a: ClusterArgs) -> ToolResult<Maintenance> {
     let before = size_of(&ctx, Some(t.oid)).await?;
     let statement = format!("CLUSTER {} USING {}", t.quoted, quote_ident(&index.name));
     let start = Instant::now();
-    execute(&ctx, &statement, &[], None, Mode::Write).await?;
+    reporting(
+        &ctx,
+        Progress::Cluster,
+        &statement,
+        Some(t.oid),
+        execute(&ctx, &statement, &[], None, Mode::Write),
+    )
+    .await?;
     let duration_ms = elapsed_ms(start);
     let after = size_of(&ctx, Some(t.oid)).await?;
     Ok(Maintenance {

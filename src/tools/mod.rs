@@ -12,6 +12,7 @@ pub mod filter;
 pub mod jsonb;
 pub mod monitoring;
 pub mod performance;
+pub mod progress;
 pub mod schema;
 pub mod sql;
 pub mod stats;
@@ -87,6 +88,9 @@ pub struct Ctx {
     pub client: Option<String>,
     /// The Code Mode execution this call belongs to, for the audit log.
     pub execution: Option<String>,
+    /// Where progress reports of a long statement go, when the caller asked for them
+    /// (an MCP request with a `progressToken`); see [`progress`].
+    pub progress: Option<progress::ProgressSink>,
 }
 
 impl Ctx {
@@ -98,6 +102,7 @@ impl Ctx {
             transaction: None,
             client: None,
             execution: None,
+            progress: None,
         }
     }
 

@@ -1572,3 +1572,111 @@ async fn output_schemas_are_listed_on_request_and_results_conform() {
     }
     assert!(s.finish().success());
 }
+
+impl Server {
+    /// A tools/call with `_meta`, returning its result and every notification that arrived
+    /// before it, in order.
+    fn call_with_meta(&mut self, name: &str, args: Value, meta: Value) -> (Value, Vec<Value>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": {"name": name, "arguments": args, "_meta": meta}})
+            .to_string(),
+        );
+        let mut notes = Vec::new();
+        loop {
+            let msg = self.recv();
+            if msg.get("id") == Some(&json!(id)) {
+                return (msg["result"].clone(), notes);
+            }
+            assert!(msg.get("method").is_some(), "unexpected frame {msg}");
+            notes.push(msg);
+        }
+    }
+}
+
+/// A VACUUM slowed down by the cost-based delay (about 2 ms per page) reports its start,
+/// its phases with the blocks done, and its end, as `notifications/progress` with the
+/// request's token, strictly increasing, all before the result; a call without a token gets
+/// none.
+#[tokio::test]
+async fn long_maintenance_reports_progress_to_a_client_that_asks() {
+    let db = support::test_db().await;
+    let admin = support::connect(&db.url).await;
+    admin
+        .batch_execute(
+            "CREATE TABLE \"big tab\" (id int, pad text);
+             INSERT INTO \"big tab\" SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g;
+             DELETE FROM \"big tab\" WHERE id % 2 = 0;",
+        )
+        .await
+        .unwrap();
+    let dbname = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{dbname}\" SET vacuum_cost_delay = '2ms'; \
+             ALTER DATABASE \"{dbname}\" SET vacuum_cost_limit = 1"
+        ))
+        .await
+        .unwrap();
+    let mut s = Server::start(&["--postgres", &db.url, "--tool-filter", "all"]);
+    s.initialize();
+
+    let (result, notes) = s.call_with_meta(
+        "pg_vacuum",
+        json!({"table": "big tab"}),
+        json!({"progressToken": "vac-1"}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let progress: Vec<&Value> = notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .map(|n| &n["params"])
+        .collect();
+    assert!(
+        progress.iter().all(|p| p["progressToken"] == "vac-1"),
+        "{progress:?}"
+    );
+    let values: Vec<f64> = progress
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "not increasing: {values:?}"
+    );
+    let first = progress.first().expect("a start report");
+    let last = progress.last().unwrap();
+    assert_eq!(
+        (first["progress"].as_f64(), first["message"].as_str()),
+        (Some(0.0), Some("VACUUM \"public\".\"big tab\": started"))
+    );
+    assert_eq!(
+        (last["progress"].as_f64(), last["total"].as_f64()),
+        (Some(100.0), Some(100.0))
+    );
+    assert!(
+        progress.iter().any(|p| p["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("scanning heap (") && m.contains(" blocks)"))),
+        "no report from the heap scan: {progress:?}"
+    );
+
+    let (result, notes) = s.call_with_meta("pg_vacuum", json!({"table": "big tab"}), json!({}));
+    assert_eq!(result["isError"], false, "{result}");
+    assert!(
+        notes
+            .iter()
+            .all(|n| n["method"] != "notifications/progress"),
+        "progress without a token: {notes:?}"
+    );
+}

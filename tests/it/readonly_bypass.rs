@@ -810,7 +810,10 @@ async fn classifies_every_builtin_function_of(label: &str, url: &str) {
         .iter()
         .filter(|n| matches!(CLASSIFICATION.builtin(n), Some(Builtin::Denied { .. })))
         .count();
-    assert!(denied >= 150, "{label}: only {denied} built-in names denied");
+    assert!(
+        denied >= 150,
+        "{label}: only {denied} built-in names denied"
+    );
 }
 
 /// The Code Mode paths the red team used besides `pg.query`: `pg.explain({analyze})` and
