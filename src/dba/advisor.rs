@@ -50,6 +50,9 @@ use crate::error::{Category, Code, ToolError};
 pub struct WorkloadStatement {
     pub sql: String,
     pub weight: f64,
+    /// Why the caller will not have it planned (the read policy refused it): it is reported
+    /// as skipped with this reason and never reaches the planner.
+    pub refused: Option<String>,
 }
 
 impl WorkloadStatement {
@@ -57,6 +60,7 @@ impl WorkloadStatement {
         WorkloadStatement {
             sql: sql.into(),
             weight,
+            refused: None,
         }
     }
 }
@@ -471,7 +475,9 @@ impl<'c> Search<'c> {
         let mut stmts: Vec<Stmt> = workload
             .iter()
             .map(|w| {
-                let (parsed, skipped) = if !(w.weight.is_finite() && w.weight > 0.0) {
+                let (parsed, skipped) = if let Some(why) = &w.refused {
+                    (None, Some(why.clone()))
+                } else if !(w.weight.is_finite() && w.weight > 0.0) {
                     (
                         None,
                         Some(format!("its weight {} is not positive", w.weight)),

@@ -312,9 +312,11 @@ pub fn set_role_sql(ctx: &Ctx) -> Option<String> {
 /// Whether `sql` is a plain `EXPLAIN` (no ANALYZE) of INSERT, UPDATE, DELETE or MERGE.
 /// PostgreSQL checks the write privilege when it plans such a statement, which the
 /// read-only role must not have, so these plan as the connecting role, still in the READ
-/// ONLY transaction that is rolled back. Planning executes nothing but immutable and
-/// stable functions the planner may fold; every function that reads files, runs SQL from
-/// a string, or reaches dblink, slots or statistics is VOLATILE.
+/// ONLY transaction that is rolled back, and only after the statement policy passed the
+/// whole `EXPLAIN`: planning executes nothing but immutable and stable functions the
+/// planner may fold (or evaluate for a selectivity estimate), and the policy has refused
+/// every such function that could read files or run SQL from a string (`table_to_xml` is
+/// STABLE) and every user function it cannot show safe.
 pub fn plans_a_write_only(sql: &str) -> bool {
     use pg_query::NodeEnum;
     if !sql

@@ -933,3 +933,60 @@ async fn refusals_name_the_function_and_vouching_allows_it() {
     assert_eq!(e["details"]["function"], "public.canary_count", "{e}");
     assert!(e["error"].as_str().unwrap().contains("pg_read_file"), "{e}");
 }
+
+/// The index advisor plans the caller's statements on its own connection, as the connecting
+/// role, and the planner evaluates STABLE and IMMUTABLE functions while it estimates
+/// selectivity: a function that reads a server file (or writes through a side channel) would
+/// run there unseen by the read policy. Every statement the advisor plans must pass the same
+/// policy as a read of `EXPLAIN <statement>`; a refused one is skipped with the policy's
+/// reason and nothing it calls runs.
+#[tokio::test]
+async fn the_index_advisor_plans_only_what_the_read_policy_allows() {
+    let (db, restricted, full) = setup().await;
+    support::connect(&db.url)
+        .await
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS hypopg;
+             INSERT INTO canary SELECT g, 'v' || g FROM generate_series(4, 2000) g;
+             ANALYZE canary;",
+        )
+        .await
+        .unwrap();
+    let before = state(&db.url).await;
+    let hostile = [
+        // The planner folds the cast of a STABLE function's result: its error would carry
+        // the file's first line.
+        "SELECT * FROM canary WHERE id = sql_stable_leak()::int",
+        "SELECT * FROM canary c WHERE c.id = length(stable_reader(c))",
+        "SELECT * FROM canary WHERE id = immutable_side_effect()",
+        "UPDATE canary SET v = 'x' WHERE id = (sql_stable_nested())",
+        "SELECT * FROM canary WHERE v = table_to_xml('canary', true, true, '')::text",
+    ];
+    for app in [&restricted, &full] {
+        for sql in hostile {
+            let statements =
+                json!([{ "sql": sql }, { "sql": "SELECT * FROM canary WHERE v = 'v7'" }]);
+            let out = call(
+                app,
+                "pg_analyze_query_indexes",
+                json!({ "queries": statements }),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:#}"));
+            let text = out.to_string();
+            assert!(
+                !text.contains("Do not edit"),
+                "{sql}: the server file leaked: {text}"
+            );
+            let first = &out["statements"][0];
+            assert_eq!(first["outcome"], "skipped", "{sql}: {first:#}");
+            assert!(
+                first["reason"].as_str().unwrap().contains("read policy"),
+                "{sql}: {first:#}"
+            );
+            // The harmless statement beside it is still analysed.
+            assert_ne!(out["statements"][1]["outcome"], "skipped", "{out:#}");
+        }
+    }
+    assert_eq!(state(&db.url).await, before);
+}

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::GROUP;
+use crate::db::pool::Conn;
 use crate::dba::{AdvisorOptions, IndexAdvice, WorkloadStatement, recommend_indexes};
 use crate::error::{ToolError, ToolResult};
 use crate::tools::catalog::decode;
-use crate::tools::exec::read_rows;
+use crate::tools::exec::{check_read_in_transaction, read_rows};
 use crate::tools::{Ctx, READ, Spec, Tool};
 
 pub fn tools() -> Vec<Tool> {
@@ -93,9 +94,12 @@ async fn advise(
     opts: &AdvisorOptions,
 ) -> ToolResult<IndexAdvice> {
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
-    let result = {
-        let client: &tokio_postgres::Client = guard.client();
-        recommend_indexes(client, workload, opts).await
+    let result = match screen(ctx, guard.client(), workload).await {
+        Ok(screened) => {
+            let client: &tokio_postgres::Client = guard.client();
+            recommend_indexes(client, &screened, opts).await
+        }
+        Err(e) => Err(e),
     };
     match result {
         // The engine rolled back its transaction, reset HypoPG and deallocated its
@@ -112,12 +116,55 @@ async fn advise(
     }
 }
 
+/// The workload with every statement the read policy would refuse as `EXPLAIN <statement>`
+/// marked `refused`. The engine plans on its own connection as the connecting role, and
+/// planning evaluates STABLE and IMMUTABLE functions (constant folding, selectivity
+/// estimates): without this screen a function that reads a server file or writes through a
+/// side channel would run there, and an error from it would carry what it read into the
+/// answer. Checked in a READ ONLY transaction on the engine's connection, each statement
+/// under a savepoint, all rolled back before the engine starts.
+async fn screen(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    workload: &[WorkloadStatement],
+) -> ToolResult<Vec<WorkloadStatement>> {
+    conn.batch_execute("BEGIN READ ONLY")
+        .await
+        .map_err(ToolError::from)?;
+    let mut out = Vec::with_capacity(workload.len());
+    let mut failed = None;
+    for w in workload {
+        let mut w = w.clone();
+        if let Err(e) = conn.batch_execute("SAVEPOINT pgmcp_screen").await {
+            failed = Some(ToolError::from(e));
+            break;
+        }
+        if let Err(e) = check_read_in_transaction(ctx, conn, &format!("EXPLAIN {}", w.sql)).await {
+            w.refused = Some(format!("refused by the read policy: {}", e.error));
+        }
+        if let Err(e) = conn
+            .batch_execute("ROLLBACK TO SAVEPOINT pgmcp_screen")
+            .await
+        {
+            failed = Some(ToolError::from(e));
+            break;
+        }
+        out.push(w);
+    }
+    let ended = conn.batch_execute("ROLLBACK").await;
+    match (failed, ended) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(ToolError::from(e)),
+        (None, Ok(())) => Ok(out),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 
 const ANALYZE_QUERY_INDEXES: Spec = Spec {
     name: "pg_analyze_query_indexes",
     title: "Recommend indexes for queries (HypoPG)",
-    description: "Recommend B-tree indexes for 1–20 statements (SELECT, INSERT, UPDATE, DELETE; $n placeholders get a generic plan), costed with hypothetical indexes (HypoPG): nothing is created and nothing is executed.\nEach statement may carry a weight (how often it runs). Returns the recommended `CREATE INDEX` statements with their estimated size (an upper bound) and benefit, and per statement the cost before and after, the indexes its plan would use, or why none helps. Needs the hypopg extension: the error says how to install it.",
+    description: "Recommend B-tree indexes for 1–20 statements (SELECT, INSERT, UPDATE, DELETE; $n placeholders get a generic plan), costed with hypothetical indexes (HypoPG): nothing is created and nothing is executed.\nEach statement may carry a weight (how often it runs). Returns the recommended `CREATE INDEX` statements with their estimated size (an upper bound) and benefit, and per statement the cost before and after, the indexes its plan would use, or why none helps. Each statement must pass the read policy as `EXPLAIN <statement>` (planning evaluates stable functions); a refused one is reported skipped with the reason. Needs the hypopg extension: the error says how to install it.",
     hints: READ,
     shortcuts: &[],
 };
