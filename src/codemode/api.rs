@@ -733,7 +733,8 @@ mod tests {
         let env = test_app(&["--tool-filter", "all"]);
         let explain = env.registry.get("pg_explain").unwrap();
         let ts = return_type(explain);
-        assert!(ts.contains("plan: unknown;"), "{ts}");
+        assert!(ts.contains("plan?: unknown;"), "{ts}");
+        assert!(ts.contains("hypotheticalIndexes?: Array<{ createIndex: string; indexName: string; used: boolean; }>;"), "{ts}");
         assert!(ts.contains("filter: string | null;"), "{ts}");
         let text = declarations(env.registry.all().iter());
         assert!(!text.contains("Promise<any>"), "{text}");

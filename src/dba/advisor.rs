@@ -219,7 +219,7 @@ pub async fn recommend_indexes(
     opts: &AdvisorOptions,
 ) -> Result<IndexAdvice, ToolError> {
     let started = Instant::now();
-    let (version, hypopg) = prerequisites(client).await?;
+    let (version, hypopg) = hypopg_prerequisites(client, "index advice").await?;
     // Everything happens in a READ ONLY transaction (HypoPG works there; it is not
     // transactional), so nothing the planner evaluates can write, and the session settings
     // below are SET LOCAL, undone by the final ROLLBACK. Inside the caller's transaction
@@ -285,8 +285,12 @@ async fn deallocate_leftovers(client: &Client) -> Result<(), tokio_postgres::Err
     Ok(())
 }
 
-/// The server version and where HypoPG is installed, or the error saying how to get it.
-async fn prerequisites(client: &Client) -> Result<(i32, HypopgInfo), ToolError> {
+/// The server version and where HypoPG is installed, or the error saying how to get it
+/// (`purpose` names what needs it: "index advice needs the HypoPG extension …").
+pub async fn hypopg_prerequisites(
+    client: &Client,
+    purpose: &str,
+) -> Result<(i32, HypopgInfo), ToolError> {
     let row = client
         .query_one(
             "SELECT current_setting('server_version_num')::int4, n.nspname::text, e.extversion, \
@@ -326,8 +330,10 @@ async fn prerequisites(client: &Client) -> Result<(i32, HypopgInfo), ToolError> 
             Err(ToolError::new(
                 Category::NotFound,
                 Code::HypopgNotInstalled,
-                "index advice needs the HypoPG extension (hypothetical indexes), which is not \
-                 installed in this database",
+                format!(
+                    "{purpose} needs the HypoPG extension (hypothetical indexes), which is not \
+                     installed in this database"
+                ),
             )
             .suggest(suggestion)
             .with_details(json!({

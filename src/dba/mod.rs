@@ -9,6 +9,7 @@ mod parse;
 
 pub use advisor::{
     AdvisorOptions, AdvisorStats, HypopgInfo, IndexAdvice, IndexRecommendation, Objective,
-    StatementAdvice, StatementBenefit, StatementOutcome, WorkloadStatement, recommend_indexes,
+    StatementAdvice, StatementBenefit, StatementOutcome, WorkloadStatement, hypopg_prerequisites,
+    recommend_indexes,
 };
 pub use explain::PlanMode;

@@ -67,6 +67,120 @@ async fn pin_planner(db: &TestDb) {
 }
 
 // ---------------------------------------------------------------------------------------
+// pg_explain with hypothetical and hidden indexes
+
+/// A hypothetical index turns the customer lookup into an index scan without creating
+/// anything; hiding the primary key (HypoPG 1.4+, the PostgreSQL 17 server) turns the id
+/// lookup into a sequential scan; neither survives the call; with HypoPG 1.3 hiding is
+/// refused with the fix; hostile names stay names.
+#[tokio::test]
+async fn explain_with_hypothetical_and_hidden_indexes_on_both_servers() {
+    for (label, admin) in servers() {
+        let (db, app) = fixture(admin, &[]).await;
+        pin_planner(&db).await;
+        let lookup = "SELECT * FROM orders WHERE customer_id = $1";
+        let plain = support::ok(&app, "pg_explain", json!({"sql": lookup, "params": [7]})).await;
+        assert_eq!(
+            plain["seqScans"][0]["table"], "orders",
+            "{label}: {plain:#}"
+        );
+        let v = support::ok(
+            &app,
+            "pg_explain",
+            json!({"sql": lookup, "params": [7],
+                   "hypotheticalIndexes": [{"table": "orders", "columns": ["customer_id"]},
+                                           {"table": "public.orders", "columns": ["status"]}]}),
+        )
+        .await;
+        assert!(v.get("seqScans").is_none(), "{label}: {v:#}");
+        let hypo = v["hypotheticalIndexes"].as_array().unwrap();
+        assert_eq!(
+            hypo[0]["createIndex"], "CREATE INDEX ON public.orders USING btree (\"customer_id\")",
+            "{label}"
+        );
+        assert_eq!(
+            (hypo[0]["used"].as_bool(), hypo[1]["used"].as_bool()),
+            (Some(true), Some(false)),
+            "{label}: {v:#}"
+        );
+        assert!(
+            v["totalCost"].as_f64().unwrap() < plain["totalCost"].as_f64().unwrap() / 10.0,
+            "{label}: {v:#}"
+        );
+        // Nothing was created, and the next read sees no hypothetical index.
+        let again = support::ok(&app, "pg_explain", json!({"sql": lookup, "params": [7]})).await;
+        assert_eq!(again["totalCost"], plain["totalCost"], "{label}");
+        let client = support::connect(&db.url).await;
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "{label}");
+
+        let by_id = "SELECT * FROM orders WHERE id = 5";
+        let hidden = app
+            .call(
+                "pg_explain",
+                json!({"sql": by_id, "hideIndexes": ["orders_pkey"]}),
+            )
+            .await
+            .map_err(|e| e.to_json());
+        if label == "PostgreSQL 17" {
+            let v = hidden.unwrap_or_else(|e| panic!("{label}: {e:#}"));
+            assert_eq!(v["hiddenIndexes"], json!(["public.orders_pkey"]), "{v:#}");
+            assert_eq!(v["seqScans"][0]["table"], "orders", "{v:#}");
+            let after = support::ok(&app, "pg_explain", json!({"sql": by_id})).await;
+            assert!(
+                after.get("seqScans").is_none(),
+                "the index is back: {after:#}"
+            );
+        } else {
+            let e = hidden.expect_err("HypoPG 1.3 cannot hide");
+            support::expect(&e, "HYPOPG_NOT_INSTALLED", "not_found");
+            assert!(e["suggestion"].as_str().unwrap().contains("1.4"), "{e:#}");
+        }
+
+        // Errors: a missing table or column, analyze, an injection attempt in a name.
+        let e = support::fail(
+            &app,
+            "pg_explain",
+            json!({"sql": lookup, "params": [7],
+            "hypotheticalIndexes": [{"table": "nope", "columns": ["a"]}]}),
+        )
+        .await;
+        support::expect(&e, "NOT_FOUND", "not_found");
+        let e = support::fail(&app, "pg_explain", json!({"sql": lookup, "params": [7],
+            "hypotheticalIndexes": [{"table": "orders", "columns": ["customer_id\") WHERE (true"]}]})).await;
+        assert_eq!(
+            e["category"], "database",
+            "{label}: a quoted name, not SQL: {e:#}"
+        );
+        assert!(
+            e["error"].as_str().unwrap().contains("does not exist"),
+            "{e:#}"
+        );
+        let e = support::fail(
+            &app,
+            "pg_explain",
+            json!({"sql": lookup, "params": [7], "analyze": true,
+            "hypotheticalIndexes": [{"table": "orders", "columns": ["customer_id"]}]}),
+        )
+        .await;
+        support::expect(&e, "INVALID_ARGUMENT", "validation");
+        let e = support::fail(&app, "pg_explain", json!({"sql": "SELECT * FROM orders WHERE id = (SELECT length(pg_read_file('postgresql.auto.conf')))",
+            "hypotheticalIndexes": [{"table": "orders", "columns": ["customer_id"]}]})).await;
+        assert_ne!(
+            e["category"], "database",
+            "{label}: the policy refuses it first: {e:#}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // pg_stat_statements
 
 #[tokio::test]

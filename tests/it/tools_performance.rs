@@ -32,8 +32,21 @@ async fn explain_reports_plan_cost_and_seq_scans() {
         )
         .await
         .unwrap();
-    assert_eq!(v["plan"]["Node Type"], "Seq Scan", "{v}");
+    assert!(
+        v.get("plan").is_none(),
+        "the whole plan only with includePlan: {v}"
+    );
+    assert_eq!(v["summary"]["nodes"][0]["nodeType"], "Seq Scan", "{v}");
+    assert_eq!(v["summary"]["seqScans"][0]["table"], "orders", "{v}");
     assert!(v["totalCost"].as_f64().unwrap() > 0.0);
+    let whole = app
+        .call(
+            "pg_explain",
+            json!({"sql": "select * from orders where customer = $1", "params": [7], "includePlan": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(whole["plan"]["Node Type"], "Seq Scan", "{whole}");
     assert_eq!(v["seqScans"][0]["table"], "orders");
     let analyzed = app
         .call(

@@ -17,6 +17,7 @@ use crate::error::{Code, ToolError, ToolResult};
 
 mod advice;
 mod plans;
+mod whatif;
 mod workload;
 
 pub(crate) const GROUP: &str = "performance";
@@ -24,7 +25,7 @@ pub(crate) const GROUP: &str = "performance";
 const EXPLAIN: Spec = Spec {
     name: "pg_explain",
     title: "Explain a query plan",
-    description: "Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only).\nThe JSON result lists totalCost, estimatedRows and every sequential scan (seqScans), the usual lead for missing indexes.",
+    description: "Show PostgreSQL's plan for a statement (EXPLAIN), optionally with real timings (analyze, read-only).\nThe JSON result gives totalCost, estimatedRows, every sequential scan (seqScans) and a summary (node tree, costliest nodes, misestimates); the whole JSON plan only with includePlan. What-if (HypoPG, estimated plans only): hypotheticalIndexes the planner should consider, hideIndexes it should ignore (HypoPG 1.4+); nothing is created or dropped.",
     hints: READ,
     shortcuts: &[Shortcut {
         name: "explain",
@@ -59,19 +60,41 @@ pub struct ExplainArgs {
     pub buffers: bool,
     #[serde(default)]
     pub verbose: bool,
-    /// `json` (default; structured plan) or `text` (the familiar indented plan).
+    /// `json` (default; a summary for a model) or `text` (the familiar indented plan).
     #[serde(default)]
     pub format: PlanFormat,
+    /// With format `json`: also return PostgreSQL's whole JSON plan tree (`plan`).
+    #[serde(default)]
+    pub include_plan: bool,
+    /// Indexes that do not exist, for the planner to consider (HypoPG; at most 10; not with
+    /// analyze). Nothing is created.
+    #[serde(default)]
+    pub hypothetical_indexes: Vec<whatif::HypotheticalIndex>,
+    /// Existing indexes (`name` or `schema.name`) the planner must ignore (HypoPG 1.4+; at
+    /// most 10; not with analyze). Nothing is dropped.
+    #[serde(default)]
+    pub hide_indexes: Vec<String>,
 }
 
-/// A statement's plan: `plan` is PostgreSQL's JSON plan tree (the top `Plan` node, with
-/// `Plans` below it), or with format `text` the indented text plan, alone.
+/// A statement's plan: with format `json`, `summary` (and PostgreSQL's JSON plan tree in
+/// `plan`, the top `Plan` node with `Plans` below it, with includePlan); with format `text`,
+/// the indented text plan in `plan`, alone.
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Explain {
     // PostgreSQL's plan, user-shaped: described on the type (a description here would
     // spell the any-JSON schema out as a union in the declarations).
-    pub plan: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
+    /// The plan summarized: node tree, costliest nodes, sequential scans, misestimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<plans::PlanSummary>,
+    /// The hypothetical indexes given, and whether the plan uses each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hypothetical_indexes: Option<Vec<whatif::HypotheticalUse>>,
+    /// The indexes hidden from the planner (`schema.name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_indexes: Option<Vec<String>>,
     /// The planner's estimated total cost of the whole statement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<Number>,
@@ -138,25 +161,46 @@ async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Explain> {
         options.push("VERBOSE".into());
     }
     let sql = format!("EXPLAIN ({}) {}", options.join(", "), a.sql);
-    let out = execute(&ctx, &sql, &a.params, None, Mode::Read).await.map_err(|mut e| {
-        if e.sqlstate.as_deref() == Some("25006") {
-            e.suggestion = Some(
-                "EXPLAIN ANALYZE executes the statement, and pg_explain is read-only; explain a write without analyze."
-                    .into(),
-            );
-        }
-        e
-    })?;
+    let what_if = !a.hypothetical_indexes.is_empty() || !a.hide_indexes.is_empty();
+    if what_if && a.analyze {
+        return Err(ToolError::invalid(
+            "hypothetical and hidden indexes apply to estimated plans only: drop analyze",
+        ));
+    }
+    let (rows, hypothetical, hidden) = if what_if {
+        let w = whatif::explain(
+            &ctx,
+            &sql,
+            &a.params,
+            &a.hypothetical_indexes,
+            &a.hide_indexes,
+        )
+        .await?;
+        (w.rows, Some(w.hypothetical), Some(w.hidden))
+    } else {
+        let out = execute(&ctx, &sql, &a.params, None, Mode::Read).await.map_err(|mut e| {
+            if e.sqlstate.as_deref() == Some("25006") {
+                e.suggestion = Some(
+                    "EXPLAIN ANALYZE executes the statement, and pg_explain is read-only; explain a write without analyze."
+                        .into(),
+                );
+            }
+            e
+        })?;
+        (out.rows, None, None)
+    };
     let first_col =
         |row: &serde_json::Map<String, Value>| row.values().next().cloned().unwrap_or(Value::Null);
     if a.format == PlanFormat::Text {
-        let lines: Vec<String> = out
-            .rows
+        let lines: Vec<String> = rows
             .iter()
             .filter_map(|r| first_col(r).as_str().map(str::to_string))
             .collect();
         return Ok(Explain {
-            plan: lines.join("\n").into(),
+            plan: Some(lines.join("\n").into()),
+            summary: None,
+            hypothetical_indexes: hypothetical,
+            hidden_indexes: hidden,
             total_cost: None,
             estimated_rows: None,
             planning_time_ms: None,
@@ -165,7 +209,7 @@ async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Explain> {
         });
     }
     // FORMAT JSON yields one row holding a one-element array.
-    let doc = out.rows.first().map(first_col).unwrap_or(Value::Null);
+    let doc = rows.first().map(first_col).unwrap_or(Value::Null);
     let top = doc.get(0).cloned().unwrap_or(Value::Null);
     let plan = top.get("Plan").cloned().unwrap_or(Value::Null);
     Ok(Explain {
@@ -174,7 +218,10 @@ async fn explain(ctx: Ctx, a: ExplainArgs) -> ToolResult<Explain> {
         planning_time_ms: number(top.get("Planning Time")),
         execution_time_ms: number(top.get("Execution Time")),
         seq_scans: seq_scans(&plan),
-        plan,
+        summary: Some(plans::summarize(&top)),
+        hypothetical_indexes: hypothetical,
+        hidden_indexes: hidden,
+        plan: a.include_plan.then_some(plan),
     })
 }
 
@@ -344,8 +391,13 @@ mod tests {
         let t = EXPLAIN.tool(GROUP, explain);
         let schema = Value::Object((**t.output_schema.as_ref().unwrap()).clone());
         let v = jsonschema::draft202012::new(&schema).unwrap();
+        let node =
+            serde_json::json!({"Node Type": "Seq Scan", "Relation Name": "t", "Plan Rows": 3});
         let json_plan = Explain {
-            plan: serde_json::json!({"Node Type": "Seq Scan", "Relation Name": "t"}),
+            plan: Some(node.clone()),
+            summary: Some(plans::summarize(&serde_json::json!({ "Plan": node }))),
+            hypothetical_indexes: None,
+            hidden_indexes: None,
             total_cost: serde_json::Number::from_f64(1.5),
             estimated_rows: Some(3.into()),
             planning_time_ms: None,
