@@ -84,8 +84,8 @@ pub(super) async fn list(ctx: Ctx, a: ListArgs) -> ToolResult<CollectionList> {
     let out = execute(
         &ctx,
         "SELECT n.nspname AS schema, c.relname AS name, \
-                CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS estimated_documents, \
-                pg_total_relation_size(c.oid) AS total_bytes, count(*) OVER () AS _total \
+                CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS \"estimatedDocuments\", \
+                pg_total_relation_size(c.oid) AS \"totalBytes\", count(*) OVER () AS _total \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') = $1 \
            AND ($2::text IS NULL OR n.nspname = $2) \
@@ -169,7 +169,7 @@ pub(super) async fn create(ctx: Ctx, a: CreateArgs) -> ToolResult<Created> {
         }
         Lookup::Collection(c) => {
             return Err(ToolError::new(
-                crate::error::Category::Validation,
+                crate::error::Category::Database,
                 Code::AlreadyExists,
                 format!("collection '{}' already exists", c.label()),
             )
@@ -177,7 +177,7 @@ pub(super) async fn create(ctx: Ctx, a: CreateArgs) -> ToolResult<Created> {
         }
         Lookup::NotACollection(c) => {
             return Err(ToolError::new(
-                crate::error::Category::Validation,
+                crate::error::Category::Database,
                 Code::AlreadyExists,
                 format!(
                     "'{}' already exists and is not a docstore collection",
