@@ -338,6 +338,13 @@ async fn list_collections_shows_only_marked_tables() {
     .await;
     assert_eq!(v["collections"][0]["name"], "b");
     assert!(v.get("nextOffset").is_none(), "{v:#}");
+    let v = ok(
+        &app,
+        "pg_doc_list_collections",
+        json!({ "schema": "public", "offset": 5 }),
+    )
+    .await;
+    assert_eq!(v, json!({ "collections": [] }));
 
     let e = fail(
         &app,

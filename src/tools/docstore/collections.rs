@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
-    DocPath, Lookup, MARKER, collection_of, lookup, missing, not_a_collection, quote_literal,
+    Collection, DocPath, Lookup, MARKER, collection_of, lookup, missing, not_a_collection,
+    quote_literal,
 };
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{Code, ToolError, ToolResult};
@@ -53,8 +54,9 @@ pub struct CollectionRow {
 #[serde(rename_all = "camelCase")]
 pub struct CollectionList {
     pub collections: Vec<CollectionRow>,
-    /// Collections in all (every page).
-    pub total: u64,
+    /// Collections in all (every page); absent on a page past the end, which cannot know it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
     /// Pass as `offset` for the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<u64>,
@@ -112,12 +114,11 @@ pub(super) async fn list(ctx: Ctx, a: ListArgs) -> ToolResult<CollectionList> {
         );
     }
     let shown = offset as u64 + collections.len() as u64;
-    // Past the end there is no row to carry the count.
-    let total = total.unwrap_or(offset as u64);
     Ok(CollectionList {
         collections,
+        // Past the end there is no row to carry the count.
+        next_offset: total.filter(|t| shown < *t).map(|_| shown),
         total,
-        next_offset: (shown < total).then_some(shown),
     })
 }
 
@@ -281,18 +282,49 @@ pub(super) async fn drop(ctx: Ctx, a: DropArgs) -> ToolResult<Dropped> {
         }
         Lookup::Missing => return Err(missing(&a.name, a.schema.as_deref())),
     };
-    execute(
-        &ctx,
-        &format!("DROP TABLE {}", c.quoted()),
-        &[],
-        tx,
-        Mode::Write,
-    )
-    .await?;
+    drop_checked(&ctx, tx, &c).await?;
     Ok(Dropped {
         collection: c.label(),
         dropped: true,
     })
+}
+
+/// Locks the table, checks the marker again under the lock and drops it, in one
+/// transaction (the caller's, or one of its own): the table dropped is the one checked,
+/// whatever renames or comments happened since the lookup.
+async fn drop_checked(ctx: &Ctx, tx: Option<&str>, c: &Collection) -> ToolResult<()> {
+    let table = c.quoted();
+    let lock = format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE");
+    let check = "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass($1) \
+                 AND relkind IN ('r', 'p') AND obj_description(oid, 'pg_class') = $2) AS marked";
+    let params = [json!(table), json!(MARKER)];
+    let drop = format!("DROP TABLE {table}");
+    let marked = |out: &crate::db::QueryOutput| {
+        out.rows.first().and_then(|r| r.get("marked")) == Some(&Value::Bool(true))
+    };
+    if tx.is_some() || ctx.transaction.is_some() {
+        execute(ctx, &lock, &[], tx, Mode::Write).await?;
+        if !marked(&execute(ctx, check, &params, tx, Mode::Write).await?) {
+            return Err(not_a_collection(c));
+        }
+        execute(ctx, &drop, &[], tx, Mode::Write).await?;
+        return Ok(());
+    }
+    let mut client = ctx.db().client().await?;
+    let t = client
+        .build_transaction()
+        .read_only(ctx.read_only)
+        .start()
+        .await
+        .map_err(ToolError::from)?;
+    crate::db::run_query(&*t, &lock, &[], ctx.caps()).await?;
+    if !marked(&crate::db::run_query(&*t, check, &params, ctx.caps()).await?) {
+        t.rollback().await.map_err(ToolError::from)?;
+        return Err(not_a_collection(c));
+    }
+    crate::db::run_query(&*t, &drop, &[], ctx.caps()).await?;
+    t.commit().await.map_err(ToolError::from)?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
