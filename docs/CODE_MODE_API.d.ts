@@ -211,7 +211,7 @@ declare const pg: {
   };
   docstore: {
     /** List the docstore collections (tables marked by pg_doc_create_collection) in a schema or in every non-system schema, with their size; paged (limit default 100, max 1000). [pg_doc_list_collections] */
-    listCollections(args?: { schema?: string; limit?: number; offset?: number; transactionId?: string; }): Promise<{ collections: Array<{ schema: string; name: string; estimatedDocuments?: number; totalBytes: number; }>; total: number; nextOffset?: number; }>;
+    listCollections(args?: { schema?: string; limit?: number; offset?: number; transactionId?: string; }): Promise<{ collections: Array<{ schema: string; name: string; estimatedDocuments?: number; totalBytes: number; }>; total?: number; nextOffset?: number; }>;
     /** Create a docstore collection: a table (_id text primary key defaulting to a random UUID, doc jsonb object, created_at, updated_at) with a GIN jsonb_path_ops index on doc and the table comment 'pgmcp docstore collection v1' that marks it. Needs PostgreSQL 13+. [pg_doc_create_collection] */
     createCollection(args: { name: string; schema?: string; ifNotExists?: boolean; transactionId?: string; } | string /* name */): Promise<{ schema: string; name: string; created: boolean; }>;
     /** Drop a docstore collection and all its documents (DROP TABLE, without CASCADE). Refuses any table that is not a collection (no 'pgmcp docstore collection v1' comment). [pg_doc_drop_collection] */
