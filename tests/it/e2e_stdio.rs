@@ -1326,6 +1326,18 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_capacity_planning", W),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
+        ("pg_doc_list_collections", R),
+        ("pg_doc_create_collection", W),
+        // Drops the table and its documents.
+        ("pg_doc_drop_collection", D),
+        ("pg_doc_collection_info", R),
+        ("pg_doc_find", R),
+        // Inserts only; a duplicate _id fails the call.
+        ("pg_doc_add", W),
+        // Overwrites and removes document content.
+        ("pg_doc_modify", D),
+        ("pg_doc_remove", D),
+        ("pg_doc_create_index", W),
     ];
     for restricted in [false, true] {
         // Every tool, not just the default listing.
