@@ -684,6 +684,17 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
             quote_literal(key)
         )
     };
+    // An existing btree index on `col ->> 'key'` (first column).
+    let btree_covering = |key: &str| {
+        let needle = format!("->> {}", quote_literal(key));
+        existing
+            .iter()
+            .find(|e| {
+                let d = e.definition.to_ascii_lowercase();
+                e.definition.contains(&needle) && d.contains("using btree")
+            })
+            .map(|e| e.name.clone())
+    };
     let basis = if analyzed > 0 { "workload" } else { "keyStatistics" };
     if analyzed > 0 {
         let existence = calls_of(&["?", "?|", "?&"]);
@@ -714,7 +725,6 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
         let mut by_calls: Vec<(&String, &i64)> = keys.iter().collect();
         by_calls.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
         for (k, calls) in by_calls.into_iter().take(5) {
-            let needle = format!("->> '{}'", k.replace('\'', "''"));
             suggestions.push(IndexSuggestion {
                 kind: "btree_expression".into(),
                 create_index: btree(k),
@@ -723,10 +733,7 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
                     a.column
                 ),
                 calls: Some(*calls),
-                covered_by: existing
-                    .iter()
-                    .find(|e| e.definition.contains(&needle) && !e.definition.to_ascii_lowercase().contains("using gin"))
-                    .map(|e| e.name.clone()),
+                covered_by: btree_covering(k),
             });
         }
         if unknown_key_calls > 0 {
@@ -784,7 +791,7 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
                         k.key, k.count, a.column, k.key
                     ),
                     calls: None,
-                    covered_by: None,
+                    covered_by: btree_covering(&k.key),
                 });
             }
         }

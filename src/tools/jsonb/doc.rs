@@ -841,6 +841,7 @@ pub struct AggArgs {
 #[serde(rename_all = "camelCase")]
 pub struct AggGroup {
     /// The group's value of the `groupBy` column.
+    #[serde(alias = "group_key")]
     pub group_key: Value,
     /// Rows in the group.
     pub count: i64,
@@ -883,19 +884,17 @@ pub(super) async fn agg(ctx: Ctx, a: AggArgs) -> ToolResult<Agg> {
     let limit = limit_of(a.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let mut sql = Sql::new(a.params.clone());
     let filter = sql.where_clause(a.condition.as_deref())?;
-    let order = |prefix: &str| {
-        if a.order_by.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "{prefix}{}",
-                a.order_by
-                    .iter()
-                    .map(|o| format!("s.{}", order_item(o)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+    let order = if a.order_by.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ORDER BY {}",
+            a.order_by
+                .iter()
+                .map(|o| order_item(o))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
     let tx = a.transaction_id.as_deref();
     match &a.group_by {
@@ -907,9 +906,8 @@ pub(super) async fn agg(ctx: Ctx, a: AggArgs) -> ToolResult<Agg> {
             };
             let lim = limit_plus_one(&mut sql, limit);
             sql.push(&format!(
-                "SELECT to_jsonb(s) AS item FROM (SELECT {cols} FROM {}{filter}) s{}{lim}",
+                "SELECT to_jsonb(s) AS item FROM (SELECT {cols} FROM {}{filter}{order}{lim}) s",
                 table.quoted(),
-                order(" ORDER BY ")
             ));
             let b = read_bounded(&ctx, &sql, tx, limit).await?;
             let items: Vec<Value> = b
@@ -938,11 +936,10 @@ pub(super) async fn agg(ctx: Ctx, a: AggArgs) -> ToolResult<Agg> {
             sql.push(&format!(
                 "SELECT group_key, count(*) AS count, \
                         coalesce(jsonb_agg(item ORDER BY rn) FILTER (WHERE rn <= {per}), '[]') AS items \
-                 FROM (SELECT s.{gq} AS group_key, to_jsonb(s) AS item, \
-                              row_number() OVER (PARTITION BY s.{gq}{}) AS rn \
-                       FROM (SELECT {cols} FROM {}{filter}) s) x \
+                 FROM (SELECT s.{gq} AS group_key, to_jsonb(s) - 'pgmcp_rn' AS item, s.pgmcp_rn AS rn \
+                       FROM (SELECT {cols}, row_number() OVER (PARTITION BY {gq}{order}) AS pgmcp_rn \
+                               FROM {}{filter}) s) x \
                  GROUP BY group_key ORDER BY group_key NULLS LAST LIMIT {groups}",
-                order(" ORDER BY "),
                 table.quoted()
             ));
             let b = read_bounded(&ctx, &sql, tx, MAX_GROUPS).await?;

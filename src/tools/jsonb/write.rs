@@ -286,7 +286,9 @@ pub(super) async fn delete(ctx: Ctx, a: DeleteArgs) -> ToolResult<WriteResult> {
         let p = sql.bind(&path);
         Ok((
             format!("{col} #- {p}::text[]"),
-            Some(format!("{col} IS DISTINCT FROM {col} #- {p}::text[]")),
+            // Only rows that have the path (`#>` is NULL where it is missing, also where a
+            // key meets an array, which `#-` would refuse).
+            Some(format!("{col} #> {p}::text[] IS NOT NULL")),
         ))
     })
     .await
