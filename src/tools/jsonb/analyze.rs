@@ -16,7 +16,8 @@ use crate::tools::{Ctx, READ, Spec};
 
 const SAMPLE_DEFAULT: u32 = 1000;
 const SAMPLE_MAX: u32 = 100_000;
-const SAMPLE_NOTE: &str = "the first sampleSize rows matching `where`, in the table's scan order (not a random sample)";
+const SAMPLE_NOTE: &str =
+    "the first sampleSize rows matching `where`, in the table's scan order (not a random sample)";
 
 /// One JSON segment of a path in SQL/JSON path syntax: `.key`, `."odd key"` or `[*]`.
 const SEGMENT_SQL: &str = "CASE WHEN k.key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN '.' || k.key ELSE '.' || to_jsonb(k.key)::text END";
@@ -565,8 +566,16 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
     ));
     let mut existing = Vec::new();
     for r in read(&ctx, &sql, None).await?.rows {
-        let name = r.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let definition = r.get("definition").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = r
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let definition = r
+            .get("definition")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let involves = pg_query::parse(&definition, pg_query::ParserOptions::DEFAULT)
             .map(|p| {
                 p.protobuf.nodes().iter().any(|(n, _, _, _)| match n {
@@ -660,7 +669,9 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
 
     let mut suggestions = Vec::new();
     let calls_of = |ops: &[&str]| -> i64 {
-        ops.iter().map(|o| operators.get(*o).copied().unwrap_or(0)).sum()
+        ops.iter()
+            .map(|o| operators.get(*o).copied().unwrap_or(0))
+            .sum()
     };
     let gin = |opclass: Option<&str>| {
         format!(
@@ -695,7 +706,11 @@ pub(super) async fn index_suggest(ctx: Ctx, a: IndexSuggestArgs) -> ToolResult<I
             })
             .map(|e| e.name.clone())
     };
-    let basis = if analyzed > 0 { "workload" } else { "keyStatistics" };
+    let basis = if analyzed > 0 {
+        "workload"
+    } else {
+        "keyStatistics"
+    };
     if analyzed > 0 {
         let existence = calls_of(&["?", "?|", "?&"]);
         let path_ops = calls_of(&["@>", "@?", "@@"]);
@@ -841,8 +856,14 @@ mod tests {
 
     #[test]
     fn masks_never_show_the_value() {
-        assert_eq!(mask(FindingKind::CreditCard, "4111 1111 1111 1111"), "****1111");
-        assert_eq!(mask(FindingKind::Email, "ann@example.com"), "a***@example.com");
+        assert_eq!(
+            mask(FindingKind::CreditCard, "4111 1111 1111 1111"),
+            "****1111"
+        );
+        assert_eq!(
+            mask(FindingKind::Email, "ann@example.com"),
+            "a***@example.com"
+        );
         assert_eq!(mask(FindingKind::SecretKey, "hunter2"), "*** (7 chars)");
         assert_eq!(
             mask(FindingKind::SecretKey, "sk_live_abcdefghijkl"),

@@ -65,7 +65,7 @@ fn path_param(sql: &mut Sql, path: Option<&PathArg>) -> ToolResult<String> {
 pub(super) const EXTRACT: Spec = Spec {
     name: "pg_jsonb_extract",
     title: "Extract a JSONB value",
-    description: "The value at a key path (PostgreSQL's `#>`) of a document, or of a jsonb column for each row matching `where` (with the `select` columns; default 100 rows, at most 1000). null where the path does not exist.",
+    description: "The value at a key path (PostgreSQL's `#>`) of a document, or of a jsonb column for each row matching `where` (with the `select` columns; default 100 rows, at most 1000; null where the path does not exist). For a document: `found`, the JSON `type` and `value`.",
     hints: READ,
     shortcuts: &[],
 };
@@ -256,7 +256,9 @@ pub(super) async fn path_query(ctx: Ctx, a: PathQueryArgs) -> ToolResult<PathQue
     let p = sql.bind(&a.path);
     let vars = sql.bind(Value::Object(a.vars.clone().unwrap_or_default()).to_string());
     let silent = sql.bind(a.silent);
-    let call = |doc: &str| format!("jsonb_path_query({doc}, {p}::jsonpath, {vars}::jsonb, {silent}::boolean)");
+    let call = |doc: &str| {
+        format!("jsonb_path_query({doc}, {p}::jsonpath, {vars}::jsonb, {silent}::boolean)")
+    };
     match src {
         Source::Doc(d) => {
             let lim = limit_plus_one(&mut sql, limit);
@@ -350,7 +352,9 @@ pub(super) async fn keys(ctx: Ctx, a: KeysArgs) -> ToolResult<Keys> {
                     .suggest("Give the key path of an object."));
                 }
                 None => {
-                    return Err(ToolError::invalid("the path does not exist in the document"));
+                    return Err(ToolError::invalid(
+                        "the path does not exist in the document",
+                    ));
                 }
             }
             let keys = serde_json::from_value(row.get("keys").cloned().unwrap_or_default())
@@ -523,7 +527,8 @@ pub(super) async fn pretty(ctx: Ctx, a: PrettyArgs) -> ToolResult<Pretty> {
             let mut t: TableRows = b.into();
             if cut {
                 t.truncated = Some(true);
-                t.hint = Some("More rows match: raise `limit` (at most 100) or narrow `where`.".into());
+                t.hint =
+                    Some("More rows match: raise `limit` (at most 100) or narrow `where`.".into());
             }
             Ok(Pretty {
                 formatted: None,
@@ -669,12 +674,20 @@ pub(super) async fn normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<Normaliz
         check.push(&format!("SELECT jsonb_typeof({d}) AS type"));
         let row = read_one(&ctx, &check, a.transaction_id.as_deref()).await?;
         let t = row.get("type").and_then(Value::as_str).unwrap_or("null");
-        let want = if a.mode == NormalizeMode::Array { "array" } else { "object" };
+        let want = if a.mode == NormalizeMode::Array {
+            "array"
+        } else {
+            "object"
+        };
         if t != want {
             return Err(ToolError::invalid(format!(
                 "mode {:?} needs an {want}, and the document is a{} {t}",
                 a.mode,
-                if t == "array" || t == "object" { "n" } else { "" }
+                if t == "array" || t == "object" {
+                    "n"
+                } else {
+                    ""
+                }
             ))
             .suggest(if want == "array" {
                 "Use mode `keys`, `pairs` or `flatten` for an object."
@@ -873,7 +886,10 @@ fn order_item(spec: &str) -> String {
     let lower = t.to_ascii_lowercase();
     for (suffix, dir) in [(" desc", " DESC"), (" asc", " ASC")] {
         if lower.ends_with(suffix) {
-            return format!("{}{dir}", quote_ident(t[..t.len() - suffix.len()].trim_end()));
+            return format!(
+                "{}{dir}",
+                quote_ident(t[..t.len() - suffix.len()].trim_end())
+            );
         }
     }
     quote_ident(t)
@@ -1282,12 +1298,16 @@ pub(super) async fn validate_path(ctx: Ctx, a: ValidatePathArgs) -> ToolResult<P
     let p = sql.bind(&a.path);
     sql.push(&format!("SELECT {p}::jsonpath::text AS normalized"));
     let normalized = match read(&ctx, &sql, None).await {
-        Ok(out) => out
-            .rows
-            .into_iter()
-            .next()
-            .and_then(|r| r.get("normalized").and_then(Value::as_str).map(str::to_string)),
-        Err(e) if e.sqlstate.as_deref().is_some_and(|s| s.starts_with("42") || s.starts_with("22")) => {
+        Ok(out) => out.rows.into_iter().next().and_then(|r| {
+            r.get("normalized")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+        Err(e)
+            if e.sqlstate
+                .as_deref()
+                .is_some_and(|s| s.starts_with("42") || s.starts_with("22")) =>
+        {
             return Ok(PathValidation {
                 valid: false,
                 normalized: None,
@@ -1329,7 +1349,11 @@ pub(super) async fn validate_path(ctx: Ctx, a: ValidatePathArgs) -> ToolResult<P
                 }
                 out.results = Some(items);
             }
-            Err(e) if e.sqlstate.as_deref().is_some_and(|s| s.starts_with("22") || s.starts_with("42")) => {
+            Err(e)
+                if e.sqlstate
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("22") || s.starts_with("42")) =>
+            {
                 out.error = Some(e.error);
                 out.sqlstate = e.sqlstate;
             }
@@ -1351,7 +1375,10 @@ mod tests {
             json!({"a": {"y": [2], "z": null}, "c": 2}),
             false,
         );
-        assert_eq!(m, json!({"a": {"x": 1, "y": [2], "z": null}, "b": 1, "c": 2}));
+        assert_eq!(
+            m,
+            json!({"a": {"x": 1, "y": [2], "z": null}, "b": 1, "c": 2})
+        );
         let m = deep_merge(json!({"a": [1]}), json!({"a": [2]}), true);
         assert_eq!(m, json!({"a": [1, 2]}));
         assert_eq!(deep_merge(json!({"a": 1}), json!([1]), true), json!([1]));

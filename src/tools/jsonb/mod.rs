@@ -25,7 +25,6 @@ use super::{Ctx, Tool};
 use crate::db::QueryOutput;
 use crate::error::{ToolError, ToolResult};
 
-
 /// An argument struct with the fields every dual tool has (`document` | `json` |
 /// `table` + `column`, `where`, `params`, `transactionId`) and its own.
 macro_rules! dual_args {
@@ -243,7 +242,9 @@ fn parse_text_path(text: &str) -> ToolResult<Vec<String>> {
             };
             let index = &rest[1..close];
             if index.parse::<i64>().is_err() {
-                return Err(ambiguous("brackets hold something other than an array index"));
+                return Err(ambiguous(
+                    "brackets hold something other than an array index",
+                ));
             }
             out.push(index.to_string());
             rest = &rest[close + 1..];
@@ -310,9 +311,7 @@ pub async fn source(ctx: &Ctx, sql: &mut Sql, a: DualArgs<'_>) -> ToolResult<Sou
         return Ok(Source::Doc(format!("{p}::jsonb")));
     }
     let (Some(table), Some(column)) = (a.table, a.column) else {
-        return Err(
-            ToolError::invalid("table mode needs both `table` and `column`").suggest(how),
-        );
+        return Err(ToolError::invalid("table mode needs both `table` and `column`").suggest(how));
     };
     let (col, expr) = jsonb_column(ctx, table, a.schema, column, false).await?;
     Ok(Source::Column { col, expr })
@@ -351,7 +350,9 @@ pub async fn jsonb_column(
 pub fn limit_of(limit: Option<u32>, default: u32, max: u32) -> ToolResult<u32> {
     match limit.unwrap_or(default) {
         n if (1..=max).contains(&n) => Ok(n),
-        n => Err(ToolError::invalid(format!("limit {n} is out of range 1..{max}"))),
+        n => Err(ToolError::invalid(format!(
+            "limit {n} is out of range 1..{max}"
+        ))),
     }
 }
 
@@ -430,7 +431,16 @@ mod tests {
     #[test]
     fn ambiguous_paths_are_refused() {
         for bad in [
-            "a..b", "a.", "{a,\"b\"}", "a[x]", "a[0", "a]b", "{a,b", "$.a", "a[0]b", "a\"b",
+            "a..b",
+            "a.",
+            "{a,\"b\"}",
+            "a[x]",
+            "a[0",
+            "a]b",
+            "{a,b",
+            "$.a",
+            "a[0]b",
+            "a\"b",
         ] {
             assert!(p(json!(bad)).is_err(), "{bad}");
         }

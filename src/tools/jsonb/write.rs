@@ -82,7 +82,11 @@ async fn update(
         format!(" WHERE {}", conditions.join(" AND "))
     };
     let returning = if u.returning {
-        format!(" RETURNING {}{} AS value", select_prefix(u.select), col.column)
+        format!(
+            " RETURNING {}{} AS value",
+            select_prefix(u.select),
+            col.column
+        )
     } else {
         String::new()
     };
@@ -266,10 +270,11 @@ column_args! {
 pub(super) async fn delete(ctx: Ctx, a: DeleteArgs) -> ToolResult<WriteResult> {
     let path = path_elems(&a.path)?;
     if path.is_empty() {
-        return Err(ToolError::invalid(
-            "`path` is empty: name the key or element to remove",
-        )
-        .suggest("To clear the whole value use pg_jsonb_set with an empty path and value {}."));
+        return Err(
+            ToolError::invalid("`path` is empty: name the key or element to remove").suggest(
+                "To clear the whole value use pg_jsonb_set with an empty path and value {}.",
+            ),
+        );
     }
     let u = Update {
         table: &a.table,
