@@ -549,6 +549,10 @@ fn make_portable(schema: &mut Value, optional: bool) {
         if let Value::Object(any) = any_json_value() {
             map.extend(any);
         }
+        // A described optional value is absent rather than null, like an undescribed one.
+        if optional && let Some(Value::Array(branches)) = map.get_mut("anyOf") {
+            branches.retain(|b| b.get("type") != Some(&Value::from("null")));
+        }
     }
 }
 

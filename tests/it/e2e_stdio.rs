@@ -1324,6 +1324,29 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_system_health", R),
         // Records a size sample in pgmcp.capacity_samples.
         ("pg_capacity_planning", W),
+        ("pg_jsonb_extract", R),
+        // Overwrites the value at the path.
+        ("pg_jsonb_set", D),
+        // Adds an element or a new key; an existing key is an error, never overwritten.
+        ("pg_jsonb_insert", W),
+        ("pg_jsonb_delete", D),
+        ("pg_jsonb_contains", R),
+        ("pg_jsonb_path_query", R),
+        ("pg_jsonb_agg", R),
+        ("pg_jsonb_object", R),
+        ("pg_jsonb_array", R),
+        ("pg_jsonb_keys", R),
+        // Table mode removes null fields (absent and null are no longer told apart).
+        ("pg_jsonb_strip_nulls", D),
+        ("pg_jsonb_typeof", R),
+        ("pg_jsonb_validate_path", R),
+        ("pg_jsonb_merge", R),
+        ("pg_jsonb_normalize", R),
+        ("pg_jsonb_diff", R),
+        ("pg_jsonb_index_suggest", R),
+        ("pg_jsonb_security_scan", R),
+        ("pg_jsonb_stats", R),
+        ("pg_jsonb_pretty", R),
         // Runs any tool: destructive, unless the server is restricted (then read-only).
         ("pg_execute_code", D),
         ("pg_doc_list_collections", R),
