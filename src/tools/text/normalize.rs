@@ -55,8 +55,11 @@ pub struct NormalizeArgs {
 /// A column value and its normalized form.
 #[derive(Serialize, Deserialize, JsonSchema)]
 pub struct NormalizedValue {
-    /// The value as stored (null stays null).
+    /// The value as stored; absent when it is null.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
+    /// The normalized value; absent when the value is null.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub normalized: Option<String>,
 }
 
