@@ -40,7 +40,11 @@ async fn extensions(app: &Arc<App>, names: &[&str]) {
 
 /// docs(id, title, body): three rows.
 async fn docs(app: &Arc<App>) {
-    sql(app, "CREATE TABLE docs (id int PRIMARY KEY, title text, body varchar(200), n int)").await;
+    sql(
+        app,
+        "CREATE TABLE docs (id int PRIMARY KEY, title text, body varchar(200), n int)",
+    )
+    .await;
     sql(
         app,
         "INSERT INTO docs VALUES \
@@ -70,7 +74,11 @@ async fn canary(app: &Arc<App>) {
 }
 
 async fn canary_intact(app: &Arc<App>) {
-    assert_eq!(scalar(app, "SELECT count(*) FROM canary").await, 3, "canary was touched");
+    assert_eq!(
+        scalar(app, "SELECT count(*) FROM canary").await,
+        3,
+        "canary was touched"
+    );
     assert_eq!(
         scalar(app, "SELECT last_value FROM canary_seq").await,
         1,
@@ -165,7 +173,12 @@ async fn text_search_ranks_matches_over_several_columns() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["row"]["id"].as_i64().unwrap(), m["rank"].as_f64().unwrap()))
+        .map(|m| {
+            (
+                m["row"]["id"].as_i64().unwrap(),
+                m["rank"].as_f64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(got, expected);
     assert_eq!(got[0].0, 4, "three occurrences rank first");
@@ -205,7 +218,8 @@ async fn text_search_ranks_matches_over_several_columns() {
 async fn text_search_pages_and_modes() {
     let (_db, app) = setup(&[]).await;
     docs(&app).await;
-    let base = json!({ "table": "docs", "columns": ["title", "body"], "query": "dog", "select": ["id"] });
+    let base =
+        json!({ "table": "docs", "columns": ["title", "body"], "query": "dog", "select": ["id"] });
     let mut a = base.clone();
     a["limit"] = json!(2);
     let v = ok(&app, "pg_text_search", a.clone()).await;
@@ -241,13 +255,33 @@ async fn text_search_pages_and_modes() {
 async fn text_search_errors() {
     let (_db, app) = setup(&[]).await;
     docs(&app).await;
-    let e = fail(&app, "pg_text_search", json!({ "table": "nope", "column": "body", "query": "x" })).await;
+    let e = fail(
+        &app,
+        "pg_text_search",
+        json!({ "table": "nope", "column": "body", "query": "x" }),
+    )
+    .await;
     expect(&e, "NOT_FOUND", "not_found");
-    let e = fail(&app, "pg_text_search", json!({ "table": "docs", "column": "nope", "query": "x" })).await;
+    let e = fail(
+        &app,
+        "pg_text_search",
+        json!({ "table": "docs", "column": "nope", "query": "x" }),
+    )
+    .await;
     expect(&e, "NOT_FOUND", "not_found");
-    let e = fail(&app, "pg_text_search", json!({ "table": "docs", "column": "n", "query": "x" })).await;
+    let e = fail(
+        &app,
+        "pg_text_search",
+        json!({ "table": "docs", "column": "n", "query": "x" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_text_search", json!({ "table": "docs", "query": "x" })).await;
+    let e = fail(
+        &app,
+        "pg_text_search",
+        json!({ "table": "docs", "query": "x" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
     let e = fail(
         &app,
@@ -256,7 +290,13 @@ async fn text_search_errors() {
     )
     .await;
     assert_eq!(e["sqlstate"], "42704", "{e:#}");
-    assert!(e["suggestion"].as_str().unwrap().contains("pg_text_search_config"), "{e:#}");
+    assert!(
+        e["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("pg_text_search_config"),
+        "{e:#}"
+    );
     let e = fail(
         &app,
         "pg_text_search",
@@ -264,7 +304,10 @@ async fn text_search_errors() {
     )
     .await;
     assert_eq!(e["sqlstate"], "42601", "{e:#}");
-    assert!(e["suggestion"].as_str().unwrap().contains("websearch"), "{e:#}");
+    assert!(
+        e["suggestion"].as_str().unwrap().contains("websearch"),
+        "{e:#}"
+    );
     let e = fail(
         &app,
         "pg_text_search",
@@ -292,7 +335,11 @@ async fn text_search_errors() {
 async fn text_search_resists_injection() {
     let (_db, app) = setup(&[]).await;
     canary(&app).await;
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text, \"x\"\"y\" text)").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text, \"x\"\"y\" text)",
+    )
+    .await;
     sql(
         &app,
         "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'red apples', 'green'), (2, 'blue sky', 'apple pie')",
@@ -306,8 +353,16 @@ async fn text_search_resists_injection() {
     )
     .await;
     assert_eq!(v["count"], 2);
-    let rows: Vec<&Value> = v["matches"].as_array().unwrap().iter().map(|m| &m["row"]).collect();
-    assert!(rows.contains(&&json!({ "id": 2, "x\"y": "apple pie" })), "{v:#}");
+    let rows: Vec<&Value> = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["row"])
+        .collect();
+    assert!(
+        rows.contains(&&json!({ "id": 2, "x\"y": "apple pie" })),
+        "{v:#}"
+    );
     // The query and the config are values: never SQL.
     let v = ok(
         &app,
@@ -366,7 +421,11 @@ async fn text_search_on_a_tsvector_column() {
          tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', body)) STORED)",
     )
     .await;
-    sql(&app, "INSERT INTO articles (id, body) VALUES (1, 'Cats chase mice'), (2, 'Dogs chase cats')").await;
+    sql(
+        &app,
+        "INSERT INTO articles (id, body) VALUES (1, 'Cats chase mice'), (2, 'Dogs chase cats')",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_text_search",
@@ -460,8 +519,16 @@ async fn text_rank_and_headline() {
 async fn text_rank_and_headline_resist_injection() {
     let (_db, app) = setup(&[]).await;
     canary(&app).await;
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)").await;
-    sql(&app, "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'red apples')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'red apples')",
+    )
+    .await;
     let a = json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "query": "apple", "select": ["id"] });
     let v = ok(&app, "pg_text_rank", a.clone()).await;
     assert_eq!(ids(&v["matches"]), vec![1]);
@@ -482,7 +549,11 @@ async fn text_rank_and_headline_resist_injection() {
 #[tokio::test]
 async fn text_search_config_lists_configurations() {
     let (_db, app) = setup(&[]).await;
-    sql(&app, "CREATE TEXT SEARCH CONFIGURATION \"my cfg\" (COPY = english)").await;
+    sql(
+        &app,
+        "CREATE TEXT SEARCH CONFIGURATION \"my cfg\" (COPY = english)",
+    )
+    .await;
     let v = ok(&app, "pg_text_search_config", json!({})).await;
     let configs = v["configs"].as_array().unwrap();
     let english = configs.iter().find(|c| c["name"] == "english").unwrap();
@@ -496,11 +567,19 @@ async fn text_search_config_lists_configurations() {
     let defaults: Vec<&Value> = configs.iter().filter(|c| c["isDefault"] == true).collect();
     assert_eq!(defaults.len(), 1);
     assert!(
-        default.as_str().unwrap().ends_with(defaults[0]["name"].as_str().unwrap()),
+        default
+            .as_str()
+            .unwrap()
+            .ends_with(defaults[0]["name"].as_str().unwrap()),
         "{v:#}"
     );
     // The listed name works as `config` (schema-qualified and quoted).
-    let v = ok(&app, "pg_text_to_vector", json!({ "text": "Running", "config": "public.\"my cfg\"" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_vector",
+        json!({ "text": "Running", "config": "public.\"my cfg\"" }),
+    )
+    .await;
     assert_eq!(v["vector"], "'run':1");
     let e = fail(&app, "pg_text_search_config", json!({ "schema": "x" })).await;
     expect(&e, "INVALID_ARGUMENT", "validation");
@@ -509,7 +588,12 @@ async fn text_search_config_lists_configurations() {
 #[tokio::test]
 async fn text_to_vector_and_to_query() {
     let (_db, app) = setup(&[]).await;
-    let v = ok(&app, "pg_text_to_vector", json!({ "text": "The quick brown foxes jumped over the fox" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_vector",
+        json!({ "text": "The quick brown foxes jumped over the fox" }),
+    )
+    .await;
     assert_eq!(v["vector"], "'brown':3 'fox':4,8 'jump':5 'quick':2");
     assert_eq!(v["lexemeCount"], 4);
     assert_eq!(
@@ -521,12 +605,27 @@ async fn text_to_vector_and_to_query() {
             { "lexeme": "jump", "positions": [5] },
         ])
     );
-    let v = ok(&app, "pg_text_to_vector", json!({ "text": "The Foxes", "config": "simple" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_vector",
+        json!({ "text": "The Foxes", "config": "simple" }),
+    )
+    .await;
     assert_eq!(v["vector"], "'foxes':2 'the':1");
-    let e = fail(&app, "pg_text_to_vector", json!({ "text": "x", "config": "nope" })).await;
+    let e = fail(
+        &app,
+        "pg_text_to_vector",
+        json!({ "text": "x", "config": "nope" }),
+    )
+    .await;
     assert_eq!(e["sqlstate"], "42704", "{e:#}");
 
-    let v = ok(&app, "pg_text_to_query", json!({ "text": "\"quick fox\" or cat -dog" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_query",
+        json!({ "text": "\"quick fox\" or cat -dog" }),
+    )
+    .await;
     assert_eq!(v["query"], "'quick' <-> 'fox' | 'cat' & !'dog'");
     assert_eq!(v["mode"], "websearch");
     assert_eq!(
@@ -534,20 +633,40 @@ async fn text_to_vector_and_to_query() {
         json!([{ "lexeme": "quick" }, { "lexeme": "fox" }, { "lexeme": "cat" }, { "lexeme": "dog" }])
     );
     assert_eq!(v["nodes"], 8);
-    let v = ok(&app, "pg_text_to_query", json!({ "text": "sup:*AB & !Cats", "mode": "raw", "config": "simple" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_query",
+        json!({ "text": "sup:*AB & !Cats", "mode": "raw", "config": "simple" }),
+    )
+    .await;
     assert_eq!(v["query"], "'sup':*AB & !'cats'");
     assert_eq!(
         v["terms"],
         json!([{ "lexeme": "sup", "prefix": true, "weights": "AB" }, { "lexeme": "cats" }])
     );
-    let v = ok(&app, "pg_text_to_query", json!({ "text": "the a an", "mode": "plain" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_query",
+        json!({ "text": "the a an", "mode": "plain" }),
+    )
+    .await;
     assert_eq!(v["query"], "");
     assert_eq!(v["nodes"], 0);
     assert_eq!(v["terms"], json!([]));
-    let e = fail(&app, "pg_text_to_query", json!({ "text": "a & (", "mode": "raw" })).await;
+    let e = fail(
+        &app,
+        "pg_text_to_query",
+        json!({ "text": "a & (", "mode": "raw" }),
+    )
+    .await;
     assert_eq!(e["sqlstate"], "42601", "{e:#}");
     // The text is a value, whatever it contains.
-    let v = ok(&app, "pg_text_to_query", json!({ "text": "x'); DROP TABLE t; --", "mode": "plain", "config": "simple" })).await;
+    let v = ok(
+        &app,
+        "pg_text_to_query",
+        json!({ "text": "x'); DROP TABLE t; --", "mode": "plain", "config": "simple" }),
+    )
+    .await;
     assert_eq!(v["query"], "'x' & 'drop' & 'table' & 't'");
 }
 
@@ -571,7 +690,11 @@ async fn create_fts_index_is_used_by_the_search() {
         v["expression"],
         "to_tsvector('english'::regconfig, coalesce(\"title\"::text, '') || ' ' || coalesce(\"body\"::text, ''))"
     );
-    let def = scalar(&app, "SELECT pg_get_indexdef('docs_title_body_fts_idx'::regclass)").await;
+    let def = scalar(
+        &app,
+        "SELECT pg_get_indexdef('docs_title_body_fts_idx'::regclass)",
+    )
+    .await;
     assert!(def.as_str().unwrap().contains("USING gin"), "{def}");
     // Again: skipped, and the existing definition is shown.
     let v = ok(
@@ -592,7 +715,11 @@ async fn create_fts_index_is_used_by_the_search() {
 
     // The planner uses the index for the search's expression, with the config bound as
     // pg_text_search binds it. (Sequential scans off: the table is tiny.)
-    sql(&app, &format!("ALTER DATABASE \"{}\" SET enable_seqscan = off", db.name)).await;
+    sql(
+        &app,
+        &format!("ALTER DATABASE \"{}\" SET enable_seqscan = off", db.name),
+    )
+    .await;
     let fresh = support::app(&db.url, &[]);
     let doc = pgmcp::tools::text::document(
         &["\"docs\".\"title\"".into(), "\"docs\".\"body\"".into()],
@@ -630,7 +757,10 @@ async fn create_fts_index_is_used_by_the_search() {
     )
     .await;
     assert_eq!(v["expression"], "\"tsv\"");
-    assert_eq!(v["sql"], "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"art_tsv\" ON \"articles\" USING gin (\"tsv\")");
+    assert_eq!(
+        v["sql"],
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"art_tsv\" ON \"articles\" USING gin (\"tsv\")"
+    );
     assert!(v.get("config").is_none());
 }
 
@@ -638,11 +768,26 @@ async fn create_fts_index_is_used_by_the_search() {
 async fn create_fts_index_errors_and_transactions() {
     let (db, app) = setup(&[]).await;
     docs(&app).await;
-    let e = fail(&app, "pg_create_fts_index", json!({ "table": "nope", "column": "body" })).await;
+    let e = fail(
+        &app,
+        "pg_create_fts_index",
+        json!({ "table": "nope", "column": "body" }),
+    )
+    .await;
     expect(&e, "NOT_FOUND", "not_found");
-    let e = fail(&app, "pg_create_fts_index", json!({ "table": "docs", "column": "n" })).await;
+    let e = fail(
+        &app,
+        "pg_create_fts_index",
+        json!({ "table": "docs", "column": "n" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_create_fts_index", json!({ "table": "docs", "column": "body", "config": "nope" })).await;
+    let e = fail(
+        &app,
+        "pg_create_fts_index",
+        json!({ "table": "docs", "column": "body", "config": "nope" }),
+    )
+    .await;
     assert_eq!(e["sqlstate"], "42704", "{e:#}");
     // Inside a transaction: rolled back with it; CONCURRENTLY refused there.
     let tx = ok(&app, "pg_transaction_begin", json!({})).await["transactionId"].clone();
@@ -653,14 +798,35 @@ async fn create_fts_index_errors_and_transactions() {
     )
     .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    ok(&app, "pg_create_fts_index", json!({ "table": "docs", "column": "body", "transactionId": tx })).await;
-    ok(&app, "pg_transaction_rollback", json!({ "transactionId": tx })).await;
-    assert_eq!(scalar(&app, "SELECT to_regclass('docs_body_fts_idx') IS NULL").await, true);
+    ok(
+        &app,
+        "pg_create_fts_index",
+        json!({ "table": "docs", "column": "body", "transactionId": tx }),
+    )
+    .await;
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": tx }),
+    )
+    .await;
+    assert_eq!(
+        scalar(&app, "SELECT to_regclass('docs_body_fts_idx') IS NULL").await,
+        true
+    );
     // Restricted mode: not available.
     let r = support::app(&db.url, &["--access-mode", "restricted"]);
-    let e = fail(&r, "pg_create_fts_index", json!({ "table": "docs", "column": "body" })).await;
+    let e = fail(
+        &r,
+        "pg_create_fts_index",
+        json!({ "table": "docs", "column": "body" }),
+    )
+    .await;
     assert_ne!(e["code"], "INVALID_ARGUMENT", "{e:#}");
-    assert_eq!(scalar(&app, "SELECT to_regclass('docs_body_fts_idx') IS NULL").await, true);
+    assert_eq!(
+        scalar(&app, "SELECT to_regclass('docs_body_fts_idx') IS NULL").await,
+        true
+    );
 }
 
 #[tokio::test]
@@ -668,8 +834,16 @@ async fn create_fts_index_quotes_names() {
     let (_db, app) = setup(&[]).await;
     canary(&app).await;
     sql(&app, "CREATE SCHEMA \"s p\"").await;
-    sql(&app, "CREATE TABLE \"s p\".\"we\"\"ird tab\" (id int, \"co l\" text)").await;
-    sql(&app, "INSERT INTO \"s p\".\"we\"\"ird tab\" VALUES (1, 'red apples')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"s p\".\"we\"\"ird tab\" (id int, \"co l\" text)",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"s p\".\"we\"\"ird tab\" VALUES (1, 'red apples')",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_create_fts_index",
@@ -719,7 +893,10 @@ async fn trigram_similarity_orders_by_score_and_reports_the_index() {
     };
     let (s1, s2) = (sim("Jonathan").await, sim("Jonathon").await);
     assert_eq!(s1, json!(1.0));
-    let mut expected = vec![json!({ "row": { "id": 1 }, "similarity": s1 }), json!({ "row": { "id": 2 }, "similarity": s2 })];
+    let mut expected = vec![
+        json!({ "row": { "id": 1 }, "similarity": s1 }),
+        json!({ "row": { "id": 2 }, "similarity": s2 }),
+    ];
     let s3 = sim("John").await;
     if s3.as_f64().unwrap() >= 0.3 {
         expected.push(json!({ "row": { "id": 3 }, "similarity": s3 }));
@@ -730,14 +907,21 @@ async fn trigram_similarity_orders_by_score_and_reports_the_index() {
     assert_eq!(v["indexable"], true);
     assert!(v.get("trigramIndex").is_none(), "{v:#}");
 
-    sql(&app, "CREATE INDEX names_trgm ON names USING gin (name gin_trgm_ops)").await;
+    sql(
+        &app,
+        "CREATE INDEX names_trgm ON names USING gin (name gin_trgm_ops)",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_trigram_similarity",
         json!({ "table": "names", "column": "name", "value": "Jonathan", "threshold": 0.1, "select": ["id"] }),
     )
     .await;
-    assert_eq!(v["trigramIndex"], json!({ "name": "names_trgm", "method": "gin" }));
+    assert_eq!(
+        v["trigramIndex"],
+        json!({ "name": "names_trgm", "method": "gin" })
+    );
     // Below pg_trgm's similarity_threshold the `%` operator would drop rows: not used.
     assert_eq!(v["indexable"], false);
     assert!(v["count"].as_u64().unwrap() >= 3);
@@ -773,7 +957,13 @@ async fn trigram_similarity_errors_and_injection() {
     )
     .await;
     expect(&e, "EXTENSION_MISSING", "not_found");
-    assert!(e["suggestion"].as_str().unwrap().contains("CREATE EXTENSION pg_trgm"), "{e:#}");
+    assert!(
+        e["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE EXTENSION pg_trgm"),
+        "{e:#}"
+    );
     extensions(&app, &["pg_trgm"]).await;
     let e = fail(
         &app,
@@ -782,10 +972,23 @@ async fn trigram_similarity_errors_and_injection() {
     )
     .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_trigram_similarity", json!({ "table": "names", "column": "id", "value": "1" })).await;
+    let e = fail(
+        &app,
+        "pg_trigram_similarity",
+        json!({ "table": "names", "column": "id", "value": "1" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)").await;
-    sql(&app, "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'apple'), (2, 'apples'), (3, 'pear')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'apple'), (2, 'apples'), (3, 'pear')",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_trigram_similarity",
@@ -813,7 +1016,12 @@ async fn like_search_matches_with_a_bound_pattern() {
     let (_db, app) = setup(&[]).await;
     names(&app).await;
     // No pg_trgm needed.
-    let v = ok(&app, "pg_like_search", json!({ "table": "names", "column": "name", "pattern": "jo%" })).await;
+    let v = ok(
+        &app,
+        "pg_like_search",
+        json!({ "table": "names", "column": "name", "pattern": "jo%" }),
+    )
+    .await;
     assert_eq!(row_ids(&v["rows"]), vec![4, 3, 1, 2]);
     assert_eq!(v["rows"][0], json!({ "id": 4, "name": "Joanna" }));
     assert!(v.get("trigramIndex").is_none());
@@ -834,10 +1042,22 @@ async fn like_search_matches_with_a_bound_pattern() {
     assert_eq!(v["truncated"], true);
     assert_eq!(v["nextOffset"], 1);
     extensions(&app, &["pg_trgm"]).await;
-    sql(&app, "CREATE INDEX names_gist ON names USING gist (name gist_trgm_ops)").await;
-    let v = ok(&app, "pg_like_search", json!({ "table": "names", "column": "name", "pattern": "%ith" })).await;
+    sql(
+        &app,
+        "CREATE INDEX names_gist ON names USING gist (name gist_trgm_ops)",
+    )
+    .await;
+    let v = ok(
+        &app,
+        "pg_like_search",
+        json!({ "table": "names", "column": "name", "pattern": "%ith" }),
+    )
+    .await;
     assert_eq!(row_ids(&v["rows"]), vec![5]);
-    assert_eq!(v["trigramIndex"], json!({ "name": "names_gist", "method": "gist" }));
+    assert_eq!(
+        v["trigramIndex"],
+        json!({ "name": "names_gist", "method": "gist" })
+    );
 }
 
 #[tokio::test]
@@ -845,12 +1065,30 @@ async fn like_search_errors_and_injection() {
     let (_db, app) = setup(&[]).await;
     names(&app).await;
     canary(&app).await;
-    let e = fail(&app, "pg_like_search", json!({ "table": "names", "column": "nope", "pattern": "x" })).await;
+    let e = fail(
+        &app,
+        "pg_like_search",
+        json!({ "table": "names", "column": "nope", "pattern": "x" }),
+    )
+    .await;
     expect(&e, "NOT_FOUND", "not_found");
-    let e = fail(&app, "pg_like_search", json!({ "table": "names", "column": "name" })).await;
+    let e = fail(
+        &app,
+        "pg_like_search",
+        json!({ "table": "names", "column": "name" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)").await;
-    sql(&app, "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'a''b'), (2, 'ab')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'a''b'), (2, 'ab')",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_like_search",
@@ -858,9 +1096,19 @@ async fn like_search_errors_and_injection() {
     )
     .await;
     assert_eq!(v["count"], 0);
-    let v = ok(&app, "pg_like_search", json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "a'%" })).await;
+    let v = ok(
+        &app,
+        "pg_like_search",
+        json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "a'%" }),
+    )
+    .await;
     assert_eq!(row_ids(&v["rows"]), vec![1]);
-    hostile_where(&app, "pg_like_search", json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "%" })).await;
+    hostile_where(
+        &app,
+        "pg_like_search",
+        json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "%" }),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -868,9 +1116,19 @@ async fn regexp_match_and_invalid_patterns() {
     let (_db, app) = setup(&[]).await;
     names(&app).await;
     canary(&app).await;
-    let v = ok(&app, "pg_regexp_match", json!({ "table": "names", "column": "name", "pattern": "^Jo(h|n)", "select": ["id"] })).await;
+    let v = ok(
+        &app,
+        "pg_regexp_match",
+        json!({ "table": "names", "column": "name", "pattern": "^Jo(h|n)", "select": ["id"] }),
+    )
+    .await;
     assert_eq!(row_ids(&v["rows"]), vec![3, 1, 2]);
-    let v = ok(&app, "pg_regexp_match", json!({ "table": "names", "column": "name", "pattern": "^jo", "select": ["id"] })).await;
+    let v = ok(
+        &app,
+        "pg_regexp_match",
+        json!({ "table": "names", "column": "name", "pattern": "^jo", "select": ["id"] }),
+    )
+    .await;
     assert_eq!(v["count"], 0);
     let v = ok(&app, "pg_regexp_match", json!({ "table": "names", "column": "name", "pattern": "^jo", "flags": "gi", "select": ["id"] })).await;
     assert_eq!(row_ids(&v["rows"]), vec![4, 3, 1, 2]);
@@ -878,19 +1136,53 @@ async fn regexp_match_and_invalid_patterns() {
     assert_eq!(row_ids(&v["rows"]), vec![5]);
     let v = ok(&app, "pg_regexp_match", json!({ "table": "names", "column": "name", "pattern": "^ s m i t h $", "flags": "xi", "select": ["id"] })).await;
     assert_eq!(row_ids(&v["rows"]), vec![5]);
-    let e = fail(&app, "pg_regexp_match", json!({ "table": "names", "column": "name", "pattern": "(unclosed" })).await;
+    let e = fail(
+        &app,
+        "pg_regexp_match",
+        json!({ "table": "names", "column": "name", "pattern": "(unclosed" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    assert!(e["error"].as_str().unwrap().contains("invalid regular expression"), "{e:#}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid regular expression"),
+        "{e:#}"
+    );
     assert_eq!(e["sqlstate"], "2201B", "{e:#}");
-    let e = fail(&app, "pg_regexp_match", json!({ "table": "names", "column": "name", "pattern": "a", "flags": "z" })).await;
+    let e = fail(
+        &app,
+        "pg_regexp_match",
+        json!({ "table": "names", "column": "name", "pattern": "a", "flags": "z" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_regexp_match", json!({ "table": "nope", "column": "name", "pattern": "a" })).await;
+    let e = fail(
+        &app,
+        "pg_regexp_match",
+        json!({ "table": "nope", "column": "name", "pattern": "a" }),
+    )
+    .await;
     expect(&e, "NOT_FOUND", "not_found");
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)").await;
-    sql(&app, "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'x'' OR 1=1'), (2, 'y')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'x'' OR 1=1'), (2, 'y')",
+    )
+    .await;
     let v = ok(&app, "pg_regexp_match", json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "' OR 1=1", "select": ["id"] })).await;
     assert_eq!(row_ids(&v["rows"]), vec![1]);
-    hostile_where(&app, "pg_regexp_match", json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "." })).await;
+    hostile_where(
+        &app,
+        "pg_regexp_match",
+        json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "." }),
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -969,7 +1261,11 @@ async fn fuzzy_match_distances_and_codes() {
         json!({ "table": "names", "column": "name", "value": "Smith", "method": "dmetaphone", "select": ["id"] }),
     )
     .await;
-    let codes = scalar(&app, "SELECT ARRAY[dmetaphone('Smith'), dmetaphone_alt('Smith')]").await;
+    let codes = scalar(
+        &app,
+        "SELECT ARRAY[dmetaphone('Smith'), dmetaphone_alt('Smith')]",
+    )
+    .await;
     assert_eq!(v["valueCodes"], codes);
     assert_eq!(ids(&v["matches"]), vec![8, 5]);
 }
@@ -979,21 +1275,60 @@ async fn fuzzy_match_errors_and_injection() {
     let (_db, app) = setup(&[]).await;
     names(&app).await;
     canary(&app).await;
-    let e = fail(&app, "pg_fuzzy_match", json!({ "table": "names", "column": "name", "value": "Jon" })).await;
+    let e = fail(
+        &app,
+        "pg_fuzzy_match",
+        json!({ "table": "names", "column": "name", "value": "Jon" }),
+    )
+    .await;
     expect(&e, "EXTENSION_MISSING", "not_found");
-    assert!(e["suggestion"].as_str().unwrap().contains("CREATE EXTENSION fuzzystrmatch"), "{e:#}");
+    assert!(
+        e["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE EXTENSION fuzzystrmatch"),
+        "{e:#}"
+    );
     extensions(&app, &["fuzzystrmatch"]).await;
-    let e = fail(&app, "pg_fuzzy_match", json!({ "table": "names", "column": "name", "value": "Jon", "method": "jaro" })).await;
+    let e = fail(
+        &app,
+        "pg_fuzzy_match",
+        json!({ "table": "names", "column": "name", "value": "Jon", "method": "jaro" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_fuzzy_match", json!({ "table": "names", "column": "name", "value": "x".repeat(256) })).await;
+    let e = fail(
+        &app,
+        "pg_fuzzy_match",
+        json!({ "table": "names", "column": "name", "value": "x".repeat(256) }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_fuzzy_match", json!({ "table": "names", "column": "name", "value": "x", "maxDistance": 51 })).await;
+    let e = fail(
+        &app,
+        "pg_fuzzy_match",
+        json!({ "table": "names", "column": "name", "value": "x", "maxDistance": 51 }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
     // A value over 255 characters in the column is skipped, not an error.
-    let v = ok(&app, "pg_fuzzy_match", json!({ "table": "names", "column": "name", "value": "xxx", "maxDistance": 0 })).await;
+    let v = ok(
+        &app,
+        "pg_fuzzy_match",
+        json!({ "table": "names", "column": "name", "value": "xxx", "maxDistance": 0 }),
+    )
+    .await;
     assert_eq!(v["count"], 0);
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)").await;
-    sql(&app, "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'apple'), (2, 'apply')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" text)",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"we\"\"ird tab\" VALUES (1, 'apple'), (2, 'apply')",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_fuzzy_match",
@@ -1008,7 +1343,13 @@ async fn fuzzy_match_errors_and_injection() {
     )
     .await;
     assert_eq!(v["count"], 0);
-    for method in ["levenshtein", "damerau_levenshtein", "soundex", "metaphone", "dmetaphone"] {
+    for method in [
+        "levenshtein",
+        "damerau_levenshtein",
+        "soundex",
+        "metaphone",
+        "dmetaphone",
+    ] {
         hostile_where(
             &app,
             "pg_fuzzy_match",
@@ -1026,24 +1367,55 @@ async fn text_normalize_values_and_columns() {
     let (_db, app) = setup(&[]).await;
     canary(&app).await;
     // Without unaccent: said so, not pretended.
-    let v = ok(&app, "pg_text_normalize", json!({ "text": "  Crème \t Brûlée\n " })).await;
+    let v = ok(
+        &app,
+        "pg_text_normalize",
+        json!({ "text": "  Crème \t Brûlée\n " }),
+    )
+    .await;
     assert_eq!(v["normalized"], "crème brûlée");
     assert_eq!(v["unaccentApplied"], false);
-    assert!(v["unaccentNote"].as_str().unwrap().contains("CREATE EXTENSION unaccent"));
+    assert!(
+        v["unaccentNote"]
+            .as_str()
+            .unwrap()
+            .contains("CREATE EXTENSION unaccent")
+    );
     assert_eq!(v["steps"], json!(["collapse_whitespace", "trim", "lower"]));
     extensions(&app, &["unaccent"]).await;
-    let v = ok(&app, "pg_text_normalize", json!({ "text": "  Crème \t Brûlée\n " })).await;
+    let v = ok(
+        &app,
+        "pg_text_normalize",
+        json!({ "text": "  Crème \t Brûlée\n " }),
+    )
+    .await;
     assert_eq!(v["normalized"], "creme brulee");
     assert_eq!(v["unaccentApplied"], true);
     assert!(v.get("unaccentNote").is_none());
-    assert_eq!(v["steps"], json!(["unaccent", "collapse_whitespace", "trim", "lower"]));
-    let v = ok(&app, "pg_text_normalize", json!({ "text": " Ça  Va ", "lower": false, "unaccent": false })).await;
+    assert_eq!(
+        v["steps"],
+        json!(["unaccent", "collapse_whitespace", "trim", "lower"])
+    );
+    let v = ok(
+        &app,
+        "pg_text_normalize",
+        json!({ "text": " Ça  Va ", "lower": false, "unaccent": false }),
+    )
+    .await;
     assert_eq!(v["normalized"], "Ça Va");
     assert_eq!(v["unaccentApplied"], false);
     assert!(v.get("unaccentNote").is_none());
 
-    sql(&app, "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" varchar(40))").await;
-    sql(&app, "INSERT INTO \"we\"\"ird tab\" VALUES (1, ' Äpfel  Öl '), (2, NULL), (3, 'x')").await;
+    sql(
+        &app,
+        "CREATE TABLE \"we\"\"ird tab\" (id int, \"co l\" varchar(40))",
+    )
+    .await;
+    sql(
+        &app,
+        "INSERT INTO \"we\"\"ird tab\" VALUES (1, ' Äpfel  Öl '), (2, NULL), (3, 'x')",
+    )
+    .await;
     let v = ok(
         &app,
         "pg_text_normalize",
@@ -1068,13 +1440,33 @@ async fn text_normalize_values_and_columns() {
             json!({}),
         ]
     );
-    let e = fail(&app, "pg_text_normalize", json!({ "text": "x", "table": "t", "column": "c" })).await;
+    let e = fail(
+        &app,
+        "pg_text_normalize",
+        json!({ "text": "x", "table": "t", "column": "c" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = fail(&app, "pg_text_normalize", json!({ "table": "\"we\"\"ird tab\"", "column": "id" })).await;
+    let e = fail(
+        &app,
+        "pg_text_normalize",
+        json!({ "table": "\"we\"\"ird tab\"", "column": "id" }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
-    let v = ok(&app, "pg_text_normalize", json!({ "text": "'); DROP TABLE canary; --" })).await;
+    let v = ok(
+        &app,
+        "pg_text_normalize",
+        json!({ "text": "'); DROP TABLE canary; --" }),
+    )
+    .await;
     assert_eq!(v["normalized"], "'); drop table canary; --");
-    hostile_where(&app, "pg_text_normalize", json!({ "table": "\"we\"\"ird tab\"", "column": "co l" })).await;
+    hostile_where(
+        &app,
+        "pg_text_normalize",
+        json!({ "table": "\"we\"\"ird tab\"", "column": "co l" }),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1094,11 +1486,21 @@ async fn text_sentiment_is_a_stated_lexicon_count() {
     assert_eq!(v["matchedNegative"], json!(["slow"]));
     assert_eq!(v["wordCount"], 13);
     assert!(v["method"].as_str().unwrap().contains("not a model"));
-    let v = ok(&app, "pg_text_sentiment", json!({ "text": "The invoice lists four items." })).await;
+    let v = ok(
+        &app,
+        "pg_text_sentiment",
+        json!({ "text": "The invoice lists four items." }),
+    )
+    .await;
     assert_eq!(v["sentiment"], "neutral");
     assert_eq!(v["score"], 0.0);
     assert!(v.get("matchedPositive").is_none());
-    let e = fail(&app, "pg_text_sentiment", json!({ "text": "a ".repeat(60_000) })).await;
+    let e = fail(
+        &app,
+        "pg_text_sentiment",
+        json!({ "text": "a ".repeat(60_000) }),
+    )
+    .await;
     expect(&e, "INVALID_ARGUMENT", "validation");
     let e = fail(&app, "pg_text_sentiment", json!({})).await;
     expect(&e, "INVALID_ARGUMENT", "validation");

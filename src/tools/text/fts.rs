@@ -87,8 +87,9 @@ async fn target(
         ([], _) => {
             for (c, name) in resolved.iter().zip(&columns) {
                 if c.category != 'S' {
-                    return Err(not_text(c, name)
-                        .suggest("Search text columns (text, varchar, char) or one tsvector column."));
+                    return Err(not_text(c, name).suggest(
+                        "Search text columns (text, varchar, char) or one tsvector column.",
+                    ));
                 }
             }
             Doc::Text(resolved.iter().map(qualified).collect())
@@ -168,10 +169,7 @@ fn tsquery_error(e: ToolError) -> ToolError {
 async fn parse_query(ctx: &Ctx, mode: QueryMode, config: &str, query: &str) -> ToolResult<String> {
     let rows = read_rows(
         ctx,
-        &format!(
-            "SELECT {}($1::regconfig, $2)::text AS q",
-            mode.function()
-        ),
+        &format!("SELECT {}($1::regconfig, $2)::text AS q", mode.function()),
         &[json!(config), json!(query)],
     )
     .await
@@ -1027,7 +1025,13 @@ mod tests {
     #[test]
     fn headline_options_quote_their_values() {
         assert_eq!(
-            headline_options(Some("<em class=\"m\">"), Some("</em>"), Some(10), Some(2), None),
+            headline_options(
+                Some("<em class=\"m\">"),
+                Some("</em>"),
+                Some(10),
+                Some(2),
+                None
+            ),
             "StartSel=\"<em class=\"\"m\"\">\", StopSel=\"</em>\", MaxWords=10, MinWords=2"
         );
         assert_eq!(cut_bytes("ééé", 3), "é");

@@ -96,7 +96,10 @@ pub(super) async fn text_normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<Nor
     let window = Window::new(a.limit, a.offset)?;
     let mut sql = Sql::new(a.params);
     let (source, from) = if column_mode {
-        let (table, column) = (a.table.as_deref().unwrap_or(""), a.column.as_deref().unwrap_or(""));
+        let (table, column) = (
+            a.table.as_deref().unwrap_or(""),
+            a.column.as_deref().unwrap_or(""),
+        );
         let col = text_column(&ctx, table, a.schema.as_deref(), column).await?;
         let filter = sql.where_clause(a.condition.as_deref())?;
         (
@@ -105,7 +108,9 @@ pub(super) async fn text_normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<Nor
         )
     } else {
         if a.condition.is_some() {
-            return Err(ToolError::invalid("`where` applies to a column, not to `text`"));
+            return Err(ToolError::invalid(
+                "`where` applies to a column, not to `text`",
+            ));
         }
         (format!("{}::text", sql.bind(&a.text)), String::new())
     };
@@ -120,12 +125,10 @@ pub(super) async fn text_normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<Nor
                 expr = format!("{ext}.unaccent({dict}::regdictionary, {expr})");
                 steps.push("unaccent".to_string());
             }
-            None => {
-                unaccent_note = Some(
-                    "not applied: the unaccent extension is not installed (CREATE EXTENSION unaccent)"
-                        .to_string(),
-                )
-            }
+            None => unaccent_note = Some(
+                "not applied: the unaccent extension is not installed (CREATE EXTENSION unaccent)"
+                    .to_string(),
+            ),
         }
     }
     if a.collapse_whitespace.unwrap_or(true) {
@@ -233,30 +236,152 @@ pub struct SentimentResult {
 }
 
 const POSITIVE: &[&str] = &[
-    "good", "great", "excellent", "amazing", "awesome", "fantastic", "wonderful", "love",
-    "loved", "loves", "lovely", "like", "liked", "likes", "best", "better", "happy", "glad",
-    "pleased", "delighted", "enjoy", "enjoyed", "nice", "perfect", "brilliant", "superb",
-    "outstanding", "impressive", "recommend", "recommended", "helpful", "friendly", "fast",
-    "easy", "reliable", "beautiful", "positive", "satisfied", "satisfying", "success",
-    "successful", "works", "working", "fine", "pleasant", "comfortable", "clean", "fun",
-    "exceptional", "favorite", "favourite", "thanks", "thank", "appreciate", "appreciated",
-    "worth", "win", "wins", "solid", "smooth", "efficient", "useful", "valuable", "quality",
-    "correct", "stable", "secure", "improved", "improvement",
+    "good",
+    "great",
+    "excellent",
+    "amazing",
+    "awesome",
+    "fantastic",
+    "wonderful",
+    "love",
+    "loved",
+    "loves",
+    "lovely",
+    "like",
+    "liked",
+    "likes",
+    "best",
+    "better",
+    "happy",
+    "glad",
+    "pleased",
+    "delighted",
+    "enjoy",
+    "enjoyed",
+    "nice",
+    "perfect",
+    "brilliant",
+    "superb",
+    "outstanding",
+    "impressive",
+    "recommend",
+    "recommended",
+    "helpful",
+    "friendly",
+    "fast",
+    "easy",
+    "reliable",
+    "beautiful",
+    "positive",
+    "satisfied",
+    "satisfying",
+    "success",
+    "successful",
+    "works",
+    "working",
+    "fine",
+    "pleasant",
+    "comfortable",
+    "clean",
+    "fun",
+    "exceptional",
+    "favorite",
+    "favourite",
+    "thanks",
+    "thank",
+    "appreciate",
+    "appreciated",
+    "worth",
+    "win",
+    "wins",
+    "solid",
+    "smooth",
+    "efficient",
+    "useful",
+    "valuable",
+    "quality",
+    "correct",
+    "stable",
+    "secure",
+    "improved",
+    "improvement",
 ];
 
 const NEGATIVE: &[&str] = &[
-    "bad", "terrible", "awful", "horrible", "poor", "worst", "worse", "hate", "hated",
-    "hates", "dislike", "disliked", "sad", "angry", "annoyed", "annoying", "disappointed",
-    "disappointing", "disappointment", "broken", "broke", "fail", "failed", "fails",
-    "failure", "bug", "buggy", "bugs", "crash", "crashed", "crashes", "slow", "difficult",
-    "hard", "problem", "problems", "issue", "issues", "wrong", "error", "errors", "useless",
-    "waste", "wasted", "expensive", "ugly", "dirty", "rude", "unhelpful", "unreliable",
-    "unstable", "insecure", "negative", "complaint", "complain", "refund", "late", "delay",
-    "delayed", "missing", "lost", "confusing", "confused", "frustrating", "frustrated",
-    "painful", "mediocre", "lousy", "defective",
+    "bad",
+    "terrible",
+    "awful",
+    "horrible",
+    "poor",
+    "worst",
+    "worse",
+    "hate",
+    "hated",
+    "hates",
+    "dislike",
+    "disliked",
+    "sad",
+    "angry",
+    "annoyed",
+    "annoying",
+    "disappointed",
+    "disappointing",
+    "disappointment",
+    "broken",
+    "broke",
+    "fail",
+    "failed",
+    "fails",
+    "failure",
+    "bug",
+    "buggy",
+    "bugs",
+    "crash",
+    "crashed",
+    "crashes",
+    "slow",
+    "difficult",
+    "hard",
+    "problem",
+    "problems",
+    "issue",
+    "issues",
+    "wrong",
+    "error",
+    "errors",
+    "useless",
+    "waste",
+    "wasted",
+    "expensive",
+    "ugly",
+    "dirty",
+    "rude",
+    "unhelpful",
+    "unreliable",
+    "unstable",
+    "insecure",
+    "negative",
+    "complaint",
+    "complain",
+    "refund",
+    "late",
+    "delay",
+    "delayed",
+    "missing",
+    "lost",
+    "confusing",
+    "confused",
+    "frustrating",
+    "frustrated",
+    "painful",
+    "mediocre",
+    "lousy",
+    "defective",
 ];
 
-const NEGATORS: &[&str] = &["not", "no", "never", "nothing", "hardly", "without", "neither", "nor"];
+const NEGATORS: &[&str] = &[
+    "not", "no", "never", "nothing", "hardly", "without", "neither", "nor",
+];
 
 fn is_negator(word: &str) -> bool {
     NEGATORS.contains(&word) || word.ends_with("n't")
@@ -337,7 +462,10 @@ mod tests {
     fn the_lexicon_counts_words_and_negation() {
         let r = sentiment("Great product, I love it. Not bad at all!", true);
         assert_eq!((r.positive_count, r.negative_count), (3, 0));
-        assert_eq!(r.matched_positive.unwrap(), vec!["great", "love", "not bad"]);
+        assert_eq!(
+            r.matched_positive.unwrap(),
+            vec!["great", "love", "not bad"]
+        );
         assert_eq!(r.sentiment, "positive");
         assert_eq!(r.score, 1.0);
         let r = sentiment("It isn't good and the app crashed.", false);
