@@ -612,6 +612,22 @@ async fn text_to_vector_and_to_query() {
     )
     .await;
     assert_eq!(v["vector"], "'foxes':2 'the':1");
+    // Bounded: 1001 distinct lexemes list the first 1000 and leave the tsvector text out.
+    let many: Vec<String> = (1..=1001).map(|i| format!("w{i}")).collect();
+    let v = ok(
+        &app,
+        "pg_text_to_vector",
+        json!({ "text": many.join(" "), "config": "simple" }),
+    )
+    .await;
+    assert_eq!(v["lexemeCount"], 1001);
+    assert_eq!(v["truncated"], true);
+    assert!(v.get("vector").is_none());
+    assert_eq!(v["lexemes"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        v["lexemes"][999],
+        json!({ "lexeme": "w1000", "positions": [1000] })
+    );
     let e = fail(
         &app,
         "pg_text_to_vector",
@@ -1504,4 +1520,74 @@ async fn text_sentiment_is_a_stated_lexicon_count() {
     expect(&e, "INVALID_ARGUMENT", "validation");
     let e = fail(&app, "pg_text_sentiment", json!({})).await;
     expect(&e, "INVALID_ARGUMENT", "validation");
+}
+
+#[tokio::test]
+async fn text_tools_run_inside_the_callers_transaction() {
+    let (_db, app) = setup(&[]).await;
+    extensions(&app, &["pg_trgm", "fuzzystrmatch"]).await;
+    let tx = ok(&app, "pg_transaction_begin", json!({})).await["transactionId"].clone();
+    // A table created in the transaction, not committed: found and read through it.
+    for stmt in [
+        "CREATE TABLE fresh (id int, body text)",
+        "INSERT INTO fresh VALUES (1, 'uncommitted apples'), (2, 'pears')",
+    ] {
+        ok(
+            &app,
+            "pg_write_query",
+            json!({ "sql": stmt, "transactionId": tx }),
+        )
+        .await;
+    }
+    let base = json!({ "table": "fresh", "column": "body", "select": ["id"], "transactionId": tx });
+    let with = |extra: Value| {
+        let mut a = base.clone();
+        a.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        a
+    };
+    let v = ok(&app, "pg_text_search", with(json!({ "query": "apple" }))).await;
+    assert_eq!(ids(&v["matches"]), vec![1]);
+    let v = ok(&app, "pg_like_search", with(json!({ "pattern": "%pear%" }))).await;
+    assert_eq!(row_ids(&v["rows"]), vec![2]);
+    let v = ok(&app, "pg_regexp_match", with(json!({ "pattern": "^unc" }))).await;
+    assert_eq!(row_ids(&v["rows"]), vec![1]);
+    let v = ok(
+        &app,
+        "pg_trigram_similarity",
+        with(json!({ "value": "pears" })),
+    )
+    .await;
+    assert_eq!(ids(&v["matches"]), vec![2]);
+    let v = ok(
+        &app,
+        "pg_fuzzy_match",
+        with(json!({ "value": "peers", "maxDistance": 1 })),
+    )
+    .await;
+    assert_eq!(ids(&v["matches"]), vec![2]);
+    // An invalid pattern inside the transaction leaves it usable.
+    let e = fail(&app, "pg_regexp_match", with(json!({ "pattern": "(" }))).await;
+    expect(&e, "INVALID_ARGUMENT", "validation");
+    let v = ok(
+        &app,
+        "pg_create_fts_index",
+        json!({ "table": "fresh", "column": "body", "transactionId": tx }),
+    )
+    .await;
+    assert_eq!(v["index"], "fresh_body_fts_idx");
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": tx }),
+    )
+    .await;
+    let e = fail(
+        &app,
+        "pg_text_search",
+        json!({ "table": "fresh", "column": "body", "query": "apple" }),
+    )
+    .await;
+    expect(&e, "NOT_FOUND", "not_found");
 }

@@ -235,6 +235,7 @@ pub struct SearchResult {
 }
 
 async fn run_fts(ctx: Ctx, f: Fts) -> ToolResult<SearchResult> {
+    let ctx = super::in_transaction(ctx, f.transaction_id.as_deref());
     let config = f.config.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
     let target = target(&ctx, &f.table, f.schema.as_deref(), f.columns).await?;
     let headline_text = match (&f.headline, &target.doc) {
@@ -664,7 +665,7 @@ pub(super) async fn search_config(ctx: Ctx, _a: NoArgs) -> ToolResult<TsConfigLi
 pub(super) const TO_VECTOR: Spec = Spec {
     name: "pg_text_to_vector",
     title: "Text to tsvector",
-    description: "Convert text to a tsvector with a configuration (default english): the tsvector text and its lexemes with positions, in text order (at most 1000 lexemes listed).",
+    description: "Convert text to a tsvector with a configuration (default english): the tsvector text and its lexemes with positions, in text order (at most 1000 lexemes; beyond, `truncated` and no tsvector text).",
     hints: READ,
     shortcuts: &[],
 };
@@ -690,14 +691,20 @@ pub struct Lexeme {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToVectorResult {
-    /// The tsvector as PostgreSQL prints it, e.g. `'fox':2 'quick':1`.
-    pub vector: String,
+    /// The tsvector as PostgreSQL prints it, e.g. `'fox':2 'quick':1`; absent when it has
+    /// more than 1000 lexemes (see `truncated`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<String>,
     /// The configuration used.
     pub config: String,
     /// Lexemes in the order they first occur (at most 1000; see lexemeCount).
     pub lexemes: Vec<Lexeme>,
     /// Distinct lexemes in the tsvector.
     pub lexeme_count: i64,
+    /// `true` when the tsvector has more than 1000 lexemes: only the first 1000 (in text
+    /// order) are listed and `vector` is left out; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
 }
 
 const MAX_LEXEMES: i64 = 1000;
@@ -707,7 +714,7 @@ pub(super) async fn to_vector(ctx: Ctx, a: ToVectorArgs) -> ToolResult<ToVectorR
     let rows = read_rows(
         &ctx,
         "WITH v AS (SELECT to_tsvector($1::regconfig, $2) AS v) \
-         SELECT v.v::text AS vector, length(v.v) AS n, \
+         SELECT CASE WHEN length(v.v) <= $3 THEN v.v::text END AS vector, length(v.v) AS n, \
                 (SELECT coalesce(jsonb_agg(jsonb_build_object('lexeme', u.lexeme, 'positions', u.positions) \
                                            ORDER BY u.positions[1], u.lexeme), '[]'::jsonb) \
                  FROM (SELECT x.lexeme, x.positions FROM unnest(v.v) x \
@@ -720,11 +727,14 @@ pub(super) async fn to_vector(ctx: Ctx, a: ToVectorArgs) -> ToolResult<ToVectorR
     let row = rows.into_iter().next().unwrap_or_default();
     let lexemes: Vec<Lexeme> = serde_json::from_value(row["lexemes"].clone())
         .map_err(|e| ToolError::internal(format!("decoding lexemes: {e}")))?;
+    let lexeme_count = row["n"].as_i64().unwrap_or(0);
+    let cut = lexeme_count > MAX_LEXEMES;
     Ok(ToVectorResult {
-        vector: row["vector"].as_str().unwrap_or_default().to_string(),
+        vector: (!cut).then(|| row["vector"].as_str().unwrap_or_default().to_string()),
         config,
         lexemes,
-        lexeme_count: row["n"].as_i64().unwrap_or(0),
+        lexeme_count,
+        truncated: cut.then_some(true),
     })
 }
 
@@ -912,7 +922,8 @@ pub(super) async fn create_fts_index(
     a: CreateFtsIndexArgs,
 ) -> ToolResult<FtsIndexCreated> {
     let columns = column_list(a.columns, a.column)?;
-    if a.concurrently && (a.transaction_id.is_some() || ctx.transaction.is_some()) {
+    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    if a.concurrently && ctx.transaction.is_some() {
         return Err(ToolError::invalid(
             "CREATE INDEX CONCURRENTLY cannot run inside a transaction",
         )
