@@ -442,7 +442,7 @@ pub(super) async fn regexp_match(ctx: Ctx, a: RegexpArgs) -> ToolResult<PatternR
 pub(super) const FUZZY: Spec = Spec {
     name: "pg_fuzzy_match",
     title: "Fuzzy match",
-    description: "Rows whose text column is close to a value: levenshtein (edit distance <= maxDistance, default 3), damerau_levenshtein (optimal string alignment: an adjacent transposition counts 1; computed by pgmcp over the 1000 nearest values by Levenshtein), or same phonetic code by soundex, metaphone or dmetaphone; closest first. Needs fuzzystrmatch; values over 255 characters are not compared by distance or metaphone. limit default 100, max 1000.",
+    description: "Rows whose text column is close to a value: levenshtein (edit distance <= maxDistance, default 3), damerau_levenshtein (optimal string alignment: an adjacent transposition counts 1; computed by pgmcp over the 1000 nearest values by Levenshtein), or same phonetic code by soundex, metaphone or dmetaphone; smallest distance first (phonetic: by value). Needs fuzzystrmatch; values over 255 characters are not compared by distance or metaphone. limit default 100, max 1000.",
     hints: READ,
     shortcuts: &[],
 };

@@ -200,7 +200,7 @@ pub(super) async fn text_normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<Nor
 pub(super) const SENTIMENT: Spec = Spec {
     name: "pg_text_sentiment",
     title: "Lexicon sentiment count",
-    description: "Count positive and negative words of a small built-in English lexicon (69 positive, 69 negative words) in a text; a preceding not/no/never/…n't flips a word. Score = (positive − negative) / (positive + negative), −1 to 1. Not a model: no context, sarcasm or other languages. Runs in pgmcp, not in the database.",
+    description: "Count positive and negative words of a small built-in English lexicon (69 positive, 69 negative words) in a text; a not/no/never/…n't among the two words before a word flips it. Score = (positive − negative) / (positive + negative), −1 to 1. Not a model: no context, sarcasm or other languages. Runs in pgmcp, not in the database.",
     hints: READ,
     shortcuts: &[],
 };
