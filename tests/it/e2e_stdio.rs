@@ -1361,6 +1361,20 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_doc_modify", D),
         ("pg_doc_remove", D),
         ("pg_doc_create_index", W),
+        ("pg_text_search", R),
+        ("pg_text_rank", R),
+        ("pg_text_headline", R),
+        ("pg_text_search_config", R),
+        ("pg_text_to_vector", R),
+        ("pg_text_to_query", R),
+        // Builds an index (IF NOT EXISTS by default): adds, never removes.
+        ("pg_create_fts_index", W),
+        ("pg_trigram_similarity", R),
+        ("pg_like_search", R),
+        ("pg_regexp_match", R),
+        ("pg_fuzzy_match", R),
+        ("pg_text_normalize", R),
+        ("pg_text_sentiment", R),
     ];
     for restricted in [false, true] {
         // Every tool, not just the default listing.
