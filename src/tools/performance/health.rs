@@ -65,7 +65,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn of(findings: &[Finding]) -> Status {
+    pub(super) fn of(findings: &[Finding]) -> Status {
         match findings.iter().map(|f| f.severity).max() {
             None => Status::Ok,
             Some(Severity::Info) => Status::Info,
@@ -123,6 +123,13 @@ pub enum Check {
     InvalidConstraint,
     /// A table read mostly by sequential scans.
     SeqScans,
+    /// One database, user, application or client address holding a large share of the
+    /// client connections.
+    ConnectionConcentration,
+    /// A session waiting for a lock another session holds.
+    LockWait,
+    /// A query running for a long time.
+    LongRunningQuery,
 }
 
 /// The numbers behind a finding; which ones are present depends on the check.
@@ -244,6 +251,12 @@ pub struct Evidence {
     /// seqRowsRead / seqScans.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avg_rows_per_seq_scan: Option<f64>,
+    /// A group's share of the client connections, 0–1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+    /// The pids holding the lock a session waits for (`pg_blocking_pids`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking_pids: Option<Vec<i64>>,
 }
 
 /// One problem found, with the numbers behind it and SQL that fixes (or, where no statement
@@ -268,7 +281,7 @@ pub struct Finding {
     pub note: Option<String>,
 }
 
-fn finding(severity: Severity, check: Check, object: String, fix: String) -> Finding {
+pub(super) fn finding(severity: Severity, check: Check, object: String, fix: String) -> Finding {
     Finding {
         severity,
         check,
@@ -283,15 +296,19 @@ fn finding(severity: Severity, check: Check, object: String, fix: String) -> Fin
 // ---------------------------------------------------------------------------------------
 // Shared helpers.
 
-fn qname(schema: &str, name: &str) -> String {
+pub(super) fn qname(schema: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(name))
 }
 
-fn sql_literal(s: &str) -> String {
+pub(super) fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-async fn rows<R: DeserializeOwned>(ctx: &Ctx, sql: &str, params: &[Value]) -> ToolResult<Vec<R>> {
+pub(super) async fn rows<R: DeserializeOwned>(
+    ctx: &Ctx,
+    sql: &str,
+    params: &[Value],
+) -> ToolResult<Vec<R>> {
     decode(read_rows(ctx, sql, params).await?)
 }
 
@@ -315,11 +332,11 @@ fn reloption(c: &str, name: &str) -> String {
 #[derive(Clone, Default)]
 pub struct Scope {
     schema: Option<String>,
-    version: i32,
+    pub(super) version: i32,
 }
 
 impl Scope {
-    async fn new(ctx: &Ctx, schema: Option<&str>) -> ToolResult<Scope> {
+    pub(super) async fn new(ctx: &Ctx, schema: Option<&str>) -> ToolResult<Scope> {
         #[derive(Deserialize)]
         struct R {
             version: i32,
@@ -356,7 +373,7 @@ impl Scope {
 }
 
 /// At least how long this database's statistics have been collected, in seconds.
-async fn stats_window(ctx: &Ctx) -> ToolResult<Option<i64>> {
+pub(super) async fn stats_window(ctx: &Ctx) -> ToolResult<Option<i64>> {
     #[derive(Deserialize)]
     struct R {
         seconds: Option<i64>,
@@ -371,11 +388,11 @@ async fn stats_window(ctx: &Ctx) -> ToolResult<Option<i64>> {
     Ok(r.into_iter().next().and_then(|r| r.seconds))
 }
 
-fn positive(v: u64, what: &str) -> ToolResult<i64> {
+pub(super) fn positive(v: u64, what: &str) -> ToolResult<i64> {
     i64::try_from(v).map_err(|_| ToolError::invalid(format!("{what} is too large")))
 }
 
-fn fraction(v: f64, what: &str) -> ToolResult<f64> {
+pub(super) fn fraction(v: f64, what: &str) -> ToolResult<f64> {
     if (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
@@ -385,7 +402,7 @@ fn fraction(v: f64, what: &str) -> ToolResult<f64> {
     }
 }
 
-fn percent(v: f64, what: &str) -> ToolResult<f64> {
+pub(super) fn percent(v: f64, what: &str) -> ToolResult<f64> {
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
@@ -395,7 +412,7 @@ fn percent(v: f64, what: &str) -> ToolResult<f64> {
     }
 }
 
-fn round(v: f64, digits: i32) -> f64 {
+pub(super) fn round(v: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (v * p).round() / p
 }
@@ -1353,7 +1370,11 @@ struct VacuumSql {
     bytes: i64,
 }
 
-async fn vacuum_rows(ctx: &Ctx, scope: &Scope, table: Option<i64>) -> ToolResult<Vec<VacuumRow>> {
+pub(super) async fn vacuum_rows(
+    ctx: &Ctx,
+    scope: &Scope,
+    table: Option<i64>,
+) -> ToolResult<Vec<VacuumRow>> {
     let ro = |n: &str| reloption("c", n);
     let ins = if scope.version >= 130000 {
         "s.n_ins_since_vacuum::int8"
@@ -1434,7 +1455,7 @@ async fn vacuum_rows(ctx: &Ctx, scope: &Scope, table: Option<i64>) -> ToolResult
         .collect())
 }
 
-async fn server_autovacuum_finding(ctx: &Ctx) -> ToolResult<Option<Finding>> {
+pub(super) async fn server_autovacuum_finding(ctx: &Ctx) -> ToolResult<Option<Finding>> {
     #[derive(Deserialize)]
     struct R {
         on: bool,
@@ -1455,7 +1476,7 @@ async fn server_autovacuum_finding(ctx: &Ctx) -> ToolResult<Option<Finding>> {
 /// Vacuum findings: autovacuum disabled on a table (warning), a vacuum due (warning when
 /// the table was never vacuumed or not within `overdue_after` seconds, else info), an
 /// analyze due (same rule).
-fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<Finding> {
+pub(super) fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in tables {
         let q = qname(&t.schema, &t.table);
@@ -1555,7 +1576,11 @@ pub struct RiskOptions {
 /// it (warning), or they exceed it and every update is non-HOT (each update adds index
 /// entries as well, warning). Evidence carries the churn rate (updates + deletes per hour
 /// over the statistics window) and the time since the last vacuum (absent: never, not 0).
-fn risk_findings(tables: &[VacuumRow], window: Option<i64>, o: RiskOptions) -> Vec<Finding> {
+pub(super) fn risk_findings(
+    tables: &[VacuumRow],
+    window: Option<i64>,
+    o: RiskOptions,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in tables {
         let Some(ratio) = t.dead_ratio else { continue };
@@ -1670,15 +1695,19 @@ pub struct CacheOptions {
 }
 
 pub struct CacheReport {
-    database: Ratio,
-    heap: Ratio,
-    index: Ratio,
-    toast: Ratio,
-    tables: Vec<TableCache>,
-    findings: Vec<Finding>,
+    pub(super) database: Ratio,
+    pub(super) heap: Ratio,
+    pub(super) index: Ratio,
+    pub(super) toast: Ratio,
+    pub(super) tables: Vec<TableCache>,
+    pub(super) findings: Vec<Finding>,
 }
 
-async fn check_cache(ctx: &Ctx, scope: &Scope, o: CacheOptions) -> ToolResult<CacheReport> {
+pub(super) async fn check_cache(
+    ctx: &Ctx,
+    scope: &Scope,
+    o: CacheOptions,
+) -> ToolResult<CacheReport> {
     #[derive(Deserialize)]
     struct Tot {
         db_hit: i64,
@@ -1826,7 +1855,11 @@ pub struct SeqScanOptions {
 /// Tables with at least `min_seq_scans` sequential scans and `min_rows` live rows, largest
 /// first. Warning when scans read on average at least 10,000 rows each and outnumber index
 /// scans; info otherwise.
-async fn check_seq_scans(ctx: &Ctx, scope: &Scope, o: SeqScanOptions) -> ToolResult<Vec<Finding>> {
+pub(super) async fn check_seq_scans(
+    ctx: &Ctx,
+    scope: &Scope,
+    o: SeqScanOptions,
+) -> ToolResult<Vec<Finding>> {
     #[derive(Deserialize)]
     struct R {
         schema: String,
@@ -2226,7 +2259,7 @@ async fn check_sequences(ctx: &Ctx, scope: &Scope, o: SequenceOptions) -> ToolRe
 /// Connection usage: client backends against `max_connections − superuser_reserved −
 /// reserved (16+)`, warning from 80 %, critical from 95 %. Sessions of this database idle
 /// in a transaction for at least `idle_seconds`: warning, critical from 6 × idle_seconds.
-async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Finding>> {
+pub(super) async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Finding>> {
     #[derive(Deserialize)]
     struct C {
         max_connections: i64,
@@ -3086,7 +3119,7 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
     })
 }
 
-async fn current_database(ctx: &Ctx) -> ToolResult<String> {
+pub(super) async fn current_database(ctx: &Ctx) -> ToolResult<String> {
     #[derive(Deserialize)]
     struct R {
         db: String,

@@ -16,6 +16,10 @@ use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
 mod advice;
+mod anomaly;
+mod connections;
+mod diagnose;
+mod partition;
 mod plans;
 mod workload;
 
@@ -330,6 +334,10 @@ pub fn tools() -> Vec<Tool> {
     tools.extend(workload::tools());
     tools.extend(advice::tools());
     tools.extend(health::tools());
+    tools.extend(anomaly::tools());
+    tools.extend(connections::tools());
+    tools.extend(diagnose::tools());
+    tools.extend(partition::tools());
     tools
 }
 
