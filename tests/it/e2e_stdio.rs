@@ -1297,6 +1297,12 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_analyze_query_indexes", R),
         ("pg_analyze_workload_indexes", R),
         ("pg_index_recommendations", R),
+        ("pg_detect_query_anomalies", R),
+        ("pg_detect_connection_spike", R),
+        ("pg_connection_pool_optimize", R),
+        ("pg_diagnose_database_performance", R),
+        ("pg_performance_baseline", R),
+        ("pg_partition_strategy_suggest", R),
         // Maintenance changes the database (and locks), but loses nothing.
         ("pg_vacuum", W),
         ("pg_vacuum_analyze", W),

@@ -21,7 +21,7 @@ pub fn tools() -> Vec<Tool> {
 const PARTITION_STRATEGY: Spec = Spec {
     name: "pg_partition_strategy_suggest",
     title: "Partitioning strategy for a table",
-    description: "For one ordinary table: its size and rows, whether partitioning is worth it (total size at least `minSizeBytes`, default 10 GiB; below that, indexes usually serve better), and partition key candidates from the column types and pg_stats (run ANALYZE first), best first:\n- RANGE on a date/timestamp/timestamptz column whose |correlation| with the physical order is at least `minCorrelation` (default 0.9), with the coarsest-first interval (day, week, month, year) that keeps the value span within `maxPartitions` (default 60);\n- LIST on a column with 2 to `maxListValues` (default 20) distinct values, all among the most common values;\n- HASH on the primary key's first column (else a unique-valued column), modulus the power of two ≥ size / `hashPartitionBytes` (default 4 GiB), 4–64.\nEach candidate has its evidence, the unique constraints that would have to include the key, and a DDL sketch (a new partitioned table; the data copy and swap are left to you). Span and values come from the statistics sample, not a scan.",
+    description: "For one ordinary table: its size and rows, whether partitioning is worth it (total size at least `minSizeBytes`, default 10 GiB; below that, indexes usually serve better), and partition key candidates from the column types and pg_stats (run ANALYZE first), best first:\n- RANGE on a date/timestamp/timestamptz column whose |correlation| with the physical order is at least `minCorrelation` (default 0.9), with the finest interval (day, week, month, year) that cuts the value span into at most `maxPartitions` (default 60) partitions;\n- LIST on a column with 2 to `maxListValues` (default 20) distinct values, all among the most common values;\n- HASH on the primary key's first column (else a column with a unique index of its own), modulus the power of two ≥ size / `hashPartitionBytes` (default 4 GiB), 4–64.\nEach candidate has its evidence, the unique constraints that would have to include the key, and a DDL sketch (a new partitioned table; the data copy and swap are left to you). Span and values come from the statistics sample, not a scan.",
     hints: READ,
     shortcuts: &[],
 };
@@ -398,9 +398,7 @@ async fn partition_strategy_suggest(ctx: Ctx, a: PartitionArgs) -> ToolResult<Pa
             continue;
         }
         // HASH
-        let unique_valued =
-            c.pk_first || c.unique_alone || c.n_distinct.is_some_and(|d| d <= -0.95);
-        if unique_valued && !c.temporal {
+        if (c.pk_first || c.unique_alone) && !c.temporal {
             hash.push((c.pk_first, c.clone(), evidence));
         }
     }
@@ -541,7 +539,7 @@ async fn partition_strategy_suggest(ctx: Ctx, a: PartitionArgs) -> ToolResult<Pa
                 if pk {
                     "the primary key's first column"
                 } else {
-                    "a column with unique values"
+                    "a column with a unique index"
                 }
             ),
             column: c.column.clone(),
@@ -567,7 +565,7 @@ async fn partition_strategy_suggest(ctx: Ctx, a: PartitionArgs) -> ToolResult<Pa
         )
     };
     if candidates.is_empty() {
-        notes.push("No column qualifies: no date/timestamp column correlated with the row order, no low-cardinality column, and no unique-valued column for HASH.".into());
+        notes.push("No column qualifies: no date/timestamp column correlated with the row order, no low-cardinality column, and no primary key or unique column for HASH.".into());
     }
     Ok(PartitionStrategy {
         table: format!("{schema}.{table}"),
