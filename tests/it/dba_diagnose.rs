@@ -913,3 +913,145 @@ async fn partition_strategy_refuses_what_it_cannot_partition() {
     assert_eq!(v["candidates"], json!([]));
     assert!(v["notes"][0].as_str().unwrap().contains("ANALYZE"), "{v:#}");
 }
+
+// ---------------------------------------------------------------------------------------
+// pg_alert_threshold_set
+
+#[tokio::test]
+async fn alert_thresholds_change_the_severity_the_checks_report() {
+    let db = support::test_db().await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE churn (id int PRIMARY KEY) WITH (autovacuum_enabled = false);
+             INSERT INTO churn SELECT g FROM generate_series(1, 10000) g;
+             DELETE FROM churn WHERE id % 10 < 3;",
+        )
+        .await
+        .unwrap();
+    flush_until(
+        &client,
+        &db.url,
+        "SELECT coalesce((SELECT n_dead_tup = 3000 FROM pg_stat_user_tables WHERE relid = 'churn'::regclass), false)",
+    )
+    .await;
+    let app = support::app(&db.url, &[]);
+    let risk = |v: &Value| find(&v["findings"], "bloat_risk", "public.churn")["severity"].clone();
+
+    // The defaults: 30 % dead with autovacuum off is a warning (critical from 50 %).
+    let v = support::ok(&app, "pg_alert_threshold_set", json!({})).await;
+    let metrics: Vec<&str> = v["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        metrics,
+        [
+            "cache_hit_ratio",
+            "connection_usage",
+            "dead_tuples",
+            "idle_in_transaction",
+            "long_running_queries"
+        ]
+    );
+    assert_eq!(v["thresholds"][2]["warning"], 0.1);
+    assert_eq!(v["thresholds"][2]["critical"], 0.5);
+    assert_eq!(v["thresholds"][0]["direction"], "below");
+    assert_eq!(v["changed"], json!([]));
+    assert!(v["scope"].as_str().unwrap().contains("not persisted"));
+    let v = support::ok(&app, "pg_detect_bloat_risk", json!({})).await;
+    assert_eq!(risk(&v), "warning", "{v:#}");
+
+    // Critical from 25 %: the same table is now critical, in every check that judges it.
+    let v = support::ok(
+        &app,
+        "pg_alert_threshold_set",
+        json!({"metric": "dead_tuples", "criticalThreshold": 0.25}),
+    )
+    .await;
+    assert_eq!(
+        v["changed"],
+        json!([{"metric": "dead_tuples", "previous": {"warning": 0.1, "critical": 0.5},
+                "current": {"warning": 0.1, "critical": 0.25}}])
+    );
+    assert_eq!(v["thresholds"].as_array().unwrap().len(), 1);
+    let v = support::ok(&app, "pg_detect_bloat_risk", json!({})).await;
+    assert_eq!(risk(&v), "critical", "{v:#}");
+    let v = support::ok(&app, "pg_analyze_db_health", json!({"checks": ["vacuum"]})).await;
+    assert_eq!(risk(&v["checks"][0]), "critical", "{v:#}");
+    // A warning level above the ratio: not a candidate at all (an argument still wins).
+    support::ok(
+        &app,
+        "pg_alert_threshold_set",
+        json!({"metric": "dead_tuples", "warningThreshold": 0.4, "criticalThreshold": 0.6}),
+    )
+    .await;
+    let v = support::ok(&app, "pg_detect_bloat_risk", json!({})).await;
+    assert_eq!(v["findings"], json!([]), "{v:#}");
+    let v = support::ok(&app, "pg_detect_bloat_risk", json!({"minDeadRatio": 0.2})).await;
+    assert_eq!(risk(&v), "warning", "{v:#}");
+
+    // Connection usage from 0 %: every server has a connection (this call's).
+    support::ok(
+        &app,
+        "pg_alert_threshold_set",
+        json!({"metric": "connection_usage", "warning_threshold": 0, "critical_threshold": 100}),
+    )
+    .await;
+    let v = support::ok(
+        &app,
+        "pg_analyze_db_health",
+        json!({"checks": ["connection"]}),
+    )
+    .await;
+    let f = find(
+        &v["checks"][0]["findings"],
+        "connection_usage",
+        "connections",
+    );
+    assert_eq!(f["severity"], "warning", "{f:#}");
+    let v = support::ok(&app, "pg_detect_connection_spike", json!({})).await;
+    find(&v["findings"], "connection_usage", "connections");
+
+    // Another server process (App) has its own thresholds: the defaults.
+    let other = support::app(&db.url, &[]);
+    let v = support::ok(&other, "pg_detect_bloat_risk", json!({})).await;
+    assert_eq!(risk(&v), "warning", "{v:#}");
+
+    // Reset: back to the defaults, and the change is reported.
+    let v = support::ok(&app, "pg_alert_threshold_set", json!({"reset": true})).await;
+    let changed: Vec<&str> = v["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["connection_usage", "dead_tuples"]);
+    assert_eq!(v["thresholds"][1]["warning"], 80.0);
+    let v = support::ok(&app, "pg_detect_bloat_risk", json!({})).await;
+    assert_eq!(risk(&v), "warning", "{v:#}");
+
+    for bad in [
+        json!({"warningThreshold": 1}),
+        json!({"metric": "connection_usage", "warningThreshold": 99}),
+        json!({"metric": "cache_hit_ratio", "warningThreshold": 0.9}),
+        json!({"metric": "cache_hit_ratio", "criticalThreshold": 2}),
+        json!({"metric": "dead_tuples; DROP TABLE churn", "warningThreshold": 0.2}),
+        json!({"metric": "dead_tuples", "criticalThreshold": 0.9, "reset": true}),
+    ] {
+        let e = support::fail(&app, "pg_alert_threshold_set", bad.clone()).await;
+        support::expect(&e, "INVALID_ARGUMENT", "validation");
+    }
+    assert!(table_exists(&client, "churn").await);
+    // Nothing changed by the refused calls.
+    let v = support::ok(
+        &app,
+        "pg_alert_threshold_set",
+        json!({"metric": "connection_usage"}),
+    )
+    .await;
+    assert_eq!(v["thresholds"][0]["warning"], 80.0);
+    assert_eq!(v["thresholds"][0]["critical"], 95.0);
+}

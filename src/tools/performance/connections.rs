@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::GROUP;
+use super::alerts::{Level, thresholds};
 use super::health::{
     Check, Evidence, Finding, Severity, Status, finding, percent, round, rows, sql_literal,
 };
@@ -118,7 +119,7 @@ fn by_state(backends: &[Backend]) -> BTreeMap<String, i64> {
 const DETECT_CONNECTION_SPIKE: Spec = Spec {
     name: "pg_detect_connection_spike",
     title: "Connection spikes and concentration",
-    description: "Client connections of the whole server (pg_stat_activity) against the usable maximum (max_connections − superuser_reserved_connections − reserved_connections), as findings with severity and evidence (usage, concentration by database/user/application/client address, idle-in-transaction sessions).\n- connection_usage: warning from `usageWarningPercent` (default 80), critical from `usageCriticalPercent` (default 95);\n- connection_concentration: one database, user, application or client address holding at least `warningPercent` (default 70) of the connections, when there are at least `minConnections` (default 10): warning;\n- idle_in_transaction: a session idle inside a transaction for at least `idleInTransactionSeconds` (default 300): warning, critical from `idleInTransactionCriticalSeconds` (default 1800).\nAlso returns the counts per state and the largest groups per dimension (`topGroups`, default 5). A snapshot: it cannot see spikes that already ended.",
+    description: "Client connections of the whole server (pg_stat_activity) against the usable maximum (max_connections − superuser_reserved_connections − reserved_connections), as findings with severity and evidence (usage, concentration by database/user/application/client address, idle-in-transaction sessions).\n- connection_usage: warning from `usageWarningPercent`, critical from `usageCriticalPercent` (defaults: the connection_usage alert thresholds, initially 80 and 95);\n- connection_concentration: one database, user, application or client address holding at least `warningPercent` (default 70) of the connections, when there are at least `minConnections` (default 10): warning;\n- idle_in_transaction: a session idle inside a transaction for at least `idleInTransactionSeconds`: warning, critical from `idleInTransactionCriticalSeconds` (defaults: the idle_in_transaction alert thresholds, initially 300 and 1800).\nAlso returns the counts per state and the largest groups per dimension (`topGroups`, default 5). A snapshot: it cannot see spikes that already ended.",
     hints: READ,
     shortcuts: &[],
 };
@@ -128,18 +129,6 @@ fn default_concentration() -> f64 {
 }
 fn default_min_connections() -> u32 {
     10
-}
-fn default_usage_warning() -> f64 {
-    80.0
-}
-fn default_usage_critical() -> f64 {
-    95.0
-}
-fn default_idle_seconds() -> f64 {
-    300.0
-}
-fn default_idle_critical() -> f64 {
-    1800.0
 }
 fn default_top_groups() -> u32 {
     5
@@ -155,18 +144,18 @@ pub struct SpikeArgs {
     /// Concentration is only judged with at least this many client connections (default 10).
     #[serde(default = "default_min_connections")]
     pub min_connections: u32,
-    /// Usage percentage of the usable connections that is a warning (default 80).
-    #[serde(default = "default_usage_warning")]
-    pub usage_warning_percent: f64,
-    /// Usage percentage that is critical (default 95).
-    #[serde(default = "default_usage_critical")]
-    pub usage_critical_percent: f64,
-    /// Idle in transaction this long (seconds) is a warning (default 300).
-    #[serde(default = "default_idle_seconds")]
-    pub idle_in_transaction_seconds: f64,
-    /// Idle in transaction this long (seconds) is critical (default 1800).
-    #[serde(default = "default_idle_critical")]
-    pub idle_in_transaction_critical_seconds: f64,
+    /// Usage percentage of the usable connections that is a warning (default: the
+    /// connection_usage warning threshold, initially 80).
+    pub usage_warning_percent: Option<f64>,
+    /// Usage percentage that is critical (default: the connection_usage critical
+    /// threshold, initially 95).
+    pub usage_critical_percent: Option<f64>,
+    /// Idle in transaction this long (seconds) is a warning (default: the
+    /// idle_in_transaction warning threshold, initially 300).
+    pub idle_in_transaction_seconds: Option<f64>,
+    /// Idle in transaction this long (seconds) is critical (default: the
+    /// idle_in_transaction critical threshold, initially 1800).
+    pub idle_in_transaction_critical_seconds: Option<f64>,
     /// Groups listed per dimension, 1–50 (default 5).
     #[serde(default = "default_top_groups")]
     pub top_groups: u32,
@@ -446,14 +435,28 @@ pub(super) fn spike_findings(
 }
 
 async fn detect_connection_spike(ctx: Ctx, a: SpikeArgs) -> ToolResult<ConnectionSpike> {
+    let levels = thresholds(&ctx);
     let o = SpikeOptions {
         concentration: percent(a.warning_percent, "warningPercent")?,
         min_connections: a.min_connections.into(),
-        usage_warning: percent(a.usage_warning_percent, "usageWarningPercent")?,
-        usage_critical: percent(a.usage_critical_percent, "usageCriticalPercent")?,
-        idle_seconds: seconds(a.idle_in_transaction_seconds, "idleInTransactionSeconds")?,
+        usage_warning: percent(
+            a.usage_warning_percent
+                .unwrap_or(levels.connection_usage.warning),
+            "usageWarningPercent",
+        )?,
+        usage_critical: percent(
+            a.usage_critical_percent
+                .unwrap_or(levels.connection_usage.critical),
+            "usageCriticalPercent",
+        )?,
+        idle_seconds: seconds(
+            a.idle_in_transaction_seconds
+                .unwrap_or(levels.idle_in_transaction.warning),
+            "idleInTransactionSeconds",
+        )?,
         idle_critical_seconds: seconds(
-            a.idle_in_transaction_critical_seconds,
+            a.idle_in_transaction_critical_seconds
+                .unwrap_or(levels.idle_in_transaction.critical),
             "idleInTransactionCriticalSeconds",
         )?,
     };
@@ -530,7 +533,7 @@ fn seconds(v: f64, what: &str) -> ToolResult<f64> {
 const CONNECTION_POOL_OPTIMIZE: Spec = Spec {
     name: "pg_connection_pool_optimize",
     title: "Connection pooling recommendations",
-    description: "Recommendations for connection pooling from the server's client connections (pg_stat_activity) and settings (max_connections, the reserved connections, idle_in_transaction_session_timeout, idle_session_timeout), each with its evidence and reasoning; the server's CPU cores are unknown to SQL and taken as `cpuCores`.\n- usePooler: idle sessions are at least `idleSharePercent` (default 50) of at least `minConnections` (default 20) connections;\n- poolSize: with `cpuCores` (the server's cores, which SQL cannot see), a pool of cores × 2 + `effectiveSpindles` (default 1) active connections, compared with the active ones now; without it, the bound is not given;\n- lowerMaxConnections: with `cpuCores`, max_connections above 10 × the cores;\n- raiseCapacity: usage at least 80% of the usable connections;\n- setIdleInTransactionTimeout / setIdleSessionTimeout (PG14+): the timeout is off while such sessions exist (idle ones for at least `longIdleSeconds`, default 3600).\nA snapshot: peaks between calls are not seen.",
+    description: "Recommendations for connection pooling from the server's client connections (pg_stat_activity) and settings (max_connections, the reserved connections, idle_in_transaction_session_timeout, idle_session_timeout), each with its evidence and reasoning; the server's CPU cores are unknown to SQL and taken as `cpuCores`.\n- usePooler: idle sessions are at least `idleSharePercent` (default 50) of at least `minConnections` (default 20) connections;\n- poolSize: with `cpuCores` (the server's cores, which SQL cannot see), a pool of cores × 2 + `effectiveSpindles` (default 1) active connections, compared with the active ones now; without it, the bound is not given;\n- lowerMaxConnections: with `cpuCores`, max_connections above 10 × the cores;\n- raiseCapacity: usage at the connection_usage alert thresholds (initially 80%, critical 95%);\n- setIdleInTransactionTimeout / setIdleSessionTimeout (PG14+): the timeout is off while such sessions exist (idle ones for at least `longIdleSeconds`, default 3600).\nA snapshot: peaks between calls are not seen.",
     hints: READ,
     shortcuts: &[],
 };
@@ -696,6 +699,8 @@ pub(super) fn usage(backends: &[Backend], limits: &Limits, long_idle_seconds: f6
 }
 
 pub(super) struct PoolOptions {
+    /// The connection_usage levels (percent).
+    pub usage: Level,
     pub cpu_cores: Option<i64>,
     pub spindles: i64,
     pub idle_share: f64,
@@ -786,10 +791,10 @@ pub(super) fn pool_recommendations(
             });
         }
     }
-    if u.utilization >= 0.8 {
+    if u.utilization * 100.0 >= o.usage.warning {
         out.push(PoolRecommendation {
             kind: PoolAdvice::RaiseCapacity,
-            severity: if u.utilization >= 0.95 {
+            severity: if u.utilization * 100.0 >= o.usage.critical {
                 Severity::Critical
             } else {
                 Severity::Warning
@@ -851,6 +856,7 @@ async fn connection_pool_optimize(ctx: Ctx, a: PoolArgs) -> ToolResult<PoolOptim
         return Err(ToolError::invalid("cpuCores must be at least 1"));
     }
     let o = PoolOptions {
+        usage: thresholds(&ctx).connection_usage,
         cpu_cores: a.cpu_cores.map(i64::from),
         spindles: a.effective_spindles.into(),
         idle_share: percent(a.idle_share_percent, "idleSharePercent")?,
@@ -981,6 +987,7 @@ mod tests {
             statement_timeout_ms: 0,
         };
         let o = PoolOptions {
+            usage: crate::tools::performance::alerts::Thresholds::default().connection_usage,
             cpu_cores: Some(4),
             spindles: 1,
             idle_share: 50.0,

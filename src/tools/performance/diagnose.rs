@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::GROUP;
+use super::alerts::{Level, thresholds};
 use super::connections::backends;
 use super::health::{
     CacheOptions, Check, Evidence, Finding, Ratio, RiskOptions, Scope, SeqScanOptions, Severity,
@@ -114,7 +115,7 @@ async fn top_statements(ctx: &Ctx, limit: i64) -> ToolResult<Result<Vec<TopState
 const DIAGNOSE: Spec = Spec {
     name: "pg_diagnose_database_performance",
     title: "Performance triage",
-    description: "One-call performance triage of the current database, each area with its status and findings (the health checks' shape: severity, check, object, evidence, fix): cache, seqScans, deadTuples, locks, longQueries, connections, plus the top statements.\n- cache: buffer cache hit ratios (warning below 0.99, critical below 0.95, from 1000 blocks);\n- seqScans: tables read by sequential scans (at least 100 scans and 10000 rows);\n- deadTuples: vacuum due, and bloat risk (at least 1000 dead tuples and 10% of the rows);\n- locks: sessions waiting for a lock at least `lockWaitSeconds` (default 5), with the blocking pids;\n- longQueries: queries active at least `longQuerySeconds` (default 300; critical from 6×);\n- connections: usage of the usable connections (warning 80%, critical 95%) and sessions idle in a transaction at least `idleInTransactionSeconds` (default 300).\nAlso the hit ratios, connection counts and, when pg_stat_statements is installed, the `topN` (default 5) statements by total time (else a note why not). `schema` limits the table checks.",
+    description: "One-call performance triage of the current database, each area with its status and findings (the health checks' shape: severity, check, object, evidence, fix): cache, seqScans, deadTuples, locks, longQueries, connections, plus the top statements.\n- cache: buffer cache hit ratios (the cache_hit_ratio alert thresholds, initially warning below 0.99, critical below 0.95; from 1000 blocks);\n- seqScans: tables read by sequential scans (at least 100 scans and 10000 rows);\n- deadTuples: vacuum due, and bloat risk (at least 1000 dead tuples, and the dead_tuples alert thresholds, initially 10% of the rows, critical from 50% with autovacuum off);\n- locks: sessions waiting for a lock at least `lockWaitSeconds` (default 5), with the blocking pids;\n- longQueries: queries active at least `longQuerySeconds` (warning; critical from 6×; default: the long_running_queries alert thresholds, initially 300 and 1800);\n- connections: usage of the usable connections (the connection_usage alert thresholds, initially 80% and 95%) and sessions idle in a transaction at least `idleInTransactionSeconds` (warning; critical from 6×; default: the idle_in_transaction alert thresholds, initially 300 and 1800).\nAlso the hit ratios, connection counts and, when pg_stat_statements is installed, the `topN` (default 5) statements by total time (else a note why not). `schema` limits the table checks.",
     hints: READ,
     shortcuts: &[],
 };
@@ -124,12 +125,6 @@ fn default_top_n() -> u32 {
 }
 fn default_lock_wait() -> f64 {
     5.0
-}
-fn default_long_query() -> f64 {
-    300.0
-}
-fn default_idle() -> f64 {
-    300.0
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -143,12 +138,12 @@ pub struct DiagnoseArgs {
     /// A lock wait this long (seconds) is a finding (default 5).
     #[serde(default = "default_lock_wait")]
     pub lock_wait_seconds: f64,
-    /// A query active this long (seconds) is a warning, 6× as long critical (default 300).
-    #[serde(default = "default_long_query")]
-    pub long_query_seconds: f64,
-    /// Idle in transaction this long (seconds) is a warning, 6× as long critical (default 300).
-    #[serde(default = "default_idle")]
-    pub idle_in_transaction_seconds: f64,
+    /// A query active this long (seconds) is a warning, 6× as long critical (default: the
+    /// long_running_queries alert thresholds, initially 300 and 1800).
+    pub long_query_seconds: Option<f64>,
+    /// Idle in transaction this long (seconds) is a warning, 6× as long critical (default:
+    /// the idle_in_transaction alert thresholds, initially 300 and 1800).
+    pub idle_in_transaction_seconds: Option<f64>,
 }
 
 /// An area of the triage.
@@ -276,8 +271,10 @@ async fn check_lock_waits(ctx: &Ctx, min_seconds: f64) -> ToolResult<Vec<Finding
         .collect())
 }
 
-/// Queries of the current database active for at least `min_seconds` (critical from 6×).
-async fn check_long_queries(ctx: &Ctx, min_seconds: f64) -> ToolResult<Vec<Finding>> {
+/// Queries of the current database active for at least `level.warning` seconds (critical
+/// from `level.critical`).
+async fn check_long_queries(ctx: &Ctx, level: Level) -> ToolResult<Vec<Finding>> {
+    let min_seconds = level.warning;
     #[derive(Deserialize)]
     struct R {
         pid: i64,
@@ -300,7 +297,7 @@ async fn check_long_queries(ctx: &Ctx, min_seconds: f64) -> ToolResult<Vec<Findi
         .into_iter()
         .map(|r| {
             let mut f = finding(
-                if r.seconds >= min_seconds * 6.0 {
+                if r.seconds >= level.critical {
                     Severity::Critical
                 } else {
                     Severity::Warning
@@ -335,8 +332,20 @@ async fn diagnose_database_performance(ctx: Ctx, a: DiagnoseArgs) -> ToolResult<
         )));
     }
     let lock_wait = non_negative(a.lock_wait_seconds, "lockWaitSeconds")?;
-    let long_query = non_negative(a.long_query_seconds, "longQuerySeconds")?;
-    let idle = non_negative(a.idle_in_transaction_seconds, "idleInTransactionSeconds")?;
+    let levels = thresholds(&ctx);
+    // An explicit argument is the warning level, 6× it critical; else the alert thresholds.
+    let six = |v: f64| Level {
+        warning: v,
+        critical: v * 6.0,
+    };
+    let long_query = match a.long_query_seconds {
+        Some(v) => six(non_negative(v, "longQuerySeconds")?),
+        None => levels.long_running_queries,
+    };
+    let idle = match a.idle_in_transaction_seconds {
+        Some(v) => six(non_negative(v, "idleInTransactionSeconds")?),
+        None => levels.idle_in_transaction,
+    };
     let scope = Scope::new(&ctx, a.schema.as_deref()).await?;
     let top_n = i64::from(a.top_n);
     let mut areas = Vec::new();
@@ -351,8 +360,8 @@ async fn diagnose_database_performance(ctx: Ctx, a: DiagnoseArgs) -> ToolResult<
         &ctx,
         &scope,
         CacheOptions {
-            warn_below: 0.99,
-            critical_below: 0.95,
+            warn_below: levels.cache_hit_ratio.warning,
+            critical_below: levels.cache_hit_ratio.critical,
             min_blocks: 1000,
             limit: top_n,
         },
@@ -382,7 +391,8 @@ async fn diagnose_database_performance(ctx: Ctx, a: DiagnoseArgs) -> ToolResult<
         &tables,
         window,
         RiskOptions {
-            min_dead_ratio: 0.1,
+            min_dead_ratio: levels.dead_tuples.warning,
+            critical_dead_ratio: levels.dead_tuples.critical,
             min_dead_tuples: 1000,
         },
     ));
@@ -392,7 +402,10 @@ async fn diagnose_database_performance(ctx: Ctx, a: DiagnoseArgs) -> ToolResult<
         Area::LongQueries,
         check_long_queries(&ctx, long_query).await?,
     );
-    push(Area::Connections, check_connections(&ctx, idle).await?);
+    push(
+        Area::Connections,
+        check_connections(&ctx, levels.connection_usage, idle).await?,
+    );
     let all = backends(&ctx).await?;
     let db = super::health::current_database(&ctx).await?;
     let mut by_state = BTreeMap::new();

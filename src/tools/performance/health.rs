@@ -23,6 +23,7 @@ use super::super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::super::core::resolve_relation;
 use super::super::exec::read_rows;
 use super::super::{Ctx, READ, Spec, Tool};
+use super::alerts::{Level, thresholds};
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{Code, ToolError, ToolResult};
 
@@ -1566,12 +1567,14 @@ pub(super) fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<F
 #[derive(Clone, Copy)]
 pub struct RiskOptions {
     pub min_dead_ratio: f64,
+    /// With autovacuum off, critical from this dead ratio (the dead_tuples alert threshold).
+    pub critical_dead_ratio: f64,
     pub min_dead_tuples: i64,
 }
 
 /// Bloat risk, precisely: a table with at least `min_dead_tuples` dead tuples making up at
 /// least `min_dead_ratio` of its rows, where autovacuum will not catch up: it is disabled
-/// for the table or the server (critical from a 50 % dead ratio, else warning), or the
+/// for the table or the server (critical from `critical_dead_ratio`, else warning), or the
 /// dead tuples already exceed the table's autovacuum threshold and no vacuum has run for
 /// it (warning), or they exceed it and every update is non-HOT (each update adds index
 /// entries as well, warning). Evidence carries the churn rate (updates + deletes per hour
@@ -1589,7 +1592,7 @@ pub(super) fn risk_findings(
         }
         let (severity, why) = if !t.autovacuum_enabled {
             (
-                if ratio >= 0.5 {
+                if ratio >= o.critical_dead_ratio {
                     Severity::Critical
                 } else {
                     Severity::Warning
@@ -2257,9 +2260,16 @@ async fn check_sequences(ctx: &Ctx, scope: &Scope, o: SequenceOptions) -> ToolRe
 // Connections.
 
 /// Connection usage: client backends against `max_connections − superuser_reserved −
-/// reserved (16+)`, warning from 80 %, critical from 95 %. Sessions of this database idle
-/// in a transaction for at least `idle_seconds`: warning, critical from 6 × idle_seconds.
-pub(super) async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Finding>> {
+/// reserved (16+)`, a warning and critical from the `usage` levels (percent; the
+/// connection_usage alert thresholds, initially 80 and 95). Sessions of this database idle
+/// in a transaction for at least `idle.warning` seconds: warning, critical from
+/// `idle.critical`.
+pub(super) async fn check_connections(
+    ctx: &Ctx,
+    usage: Level,
+    idle_level: Level,
+) -> ToolResult<Vec<Finding>> {
+    let idle_seconds = idle_level.warning;
     #[derive(Deserialize)]
     struct C {
         max_connections: i64,
@@ -2280,9 +2290,9 @@ pub(super) async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResul
     if let Some(c) = c.into_iter().next() {
         let usable = (c.max_connections - c.superuser_reserved - c.reserved).max(1);
         let util = c.clients as f64 / usable as f64;
-        let sev = if util >= 0.95 {
+        let sev = if util * 100.0 >= usage.critical {
             Some(Severity::Critical)
-        } else if util >= 0.8 {
+        } else if util * 100.0 >= usage.warning {
             Some(Severity::Warning)
         } else {
             None
@@ -2327,7 +2337,7 @@ pub(super) async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResul
     .await?;
     for s in idle {
         let mut f = finding(
-            if s.seconds >= idle_seconds * 6.0 {
+            if s.seconds >= idle_level.critical {
                 Severity::Critical
             } else {
                 Severity::Warning
@@ -2338,7 +2348,7 @@ pub(super) async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResul
                 "SELECT pg_terminate_backend({});\n-- and end such sessions automatically:\nALTER DATABASE {} SET idle_in_transaction_session_timeout = '{}s';",
                 s.pid,
                 quote_ident(&db),
-                (idle_seconds.ceil() as i64).max(1) * 6
+                (idle_level.critical.ceil() as i64).max(1)
             ),
         );
         f.evidence = Evidence {
@@ -2632,9 +2642,6 @@ async fn bloat_check(ctx: Ctx, a: BloatArgs) -> ToolResult<BloatReport> {
     })
 }
 
-fn default_min_dead_ratio() -> f64 {
-    0.1
-}
 fn default_min_dead_tuples() -> u64 {
     1000
 }
@@ -2642,7 +2649,7 @@ fn default_min_dead_tuples() -> u64 {
 const DETECT_BLOAT_RISK: Spec = Spec {
     name: "pg_detect_bloat_risk",
     title: "Tables at risk of bloat",
-    description: "Tables whose dead tuples will turn into bloat before autovacuum removes them: at least minDeadTuples dead tuples, making up at least minDeadRatio of the rows, and either autovacuum is disabled for the table or the server (critical from a 50 % dead ratio), or the dead tuples exceed the table's autovacuum threshold (from the settings and its reloptions) and it was never vacuumed, or they exceed it and under 10 % of updates are HOT.\nEvidence: dead ratio, threshold, churn (updates + deletes per hour over the statistics window), HOT ratio, time since the last vacuum (absent: never).",
+    description: "Tables whose dead tuples will turn into bloat before autovacuum removes them: at least minDeadTuples dead tuples, making up at least minDeadRatio of the rows, and either autovacuum is disabled for the table or the server (critical from the dead_tuples alert threshold, initially a 50 % dead ratio), or the dead tuples exceed the table's autovacuum threshold (from the settings and its reloptions) and it was never vacuumed, or they exceed it and under 10 % of updates are HOT.\nEvidence: dead ratio, threshold, churn (updates + deletes per hour over the statistics window), HOT ratio, time since the last vacuum (absent: never).",
     hints: READ,
     shortcuts: &[],
 };
@@ -2652,17 +2659,19 @@ const DETECT_BLOAT_RISK: Spec = Spec {
 pub struct RiskArgs {
     /// Only this schema (default: every user schema).
     pub schema: Option<String>,
-    /// Smallest dead/(live+dead) ratio considered, 0–1 (default 0.1).
-    #[serde(default = "default_min_dead_ratio")]
-    pub min_dead_ratio: f64,
+    /// Smallest dead/(live+dead) ratio considered, 0–1 (default: the dead_tuples warning
+    /// threshold, initially 0.1).
+    pub min_dead_ratio: Option<f64>,
     /// Fewest dead tuples considered (default 1000).
     #[serde(default = "default_min_dead_tuples")]
     pub min_dead_tuples: u64,
 }
 
 async fn detect_bloat_risk(ctx: Ctx, a: RiskArgs) -> ToolResult<FindingsWithWindow> {
+    let levels = thresholds(&ctx).dead_tuples;
     let o = RiskOptions {
-        min_dead_ratio: fraction(a.min_dead_ratio, "minDeadRatio")?,
+        min_dead_ratio: fraction(a.min_dead_ratio.unwrap_or(levels.warning), "minDeadRatio")?,
+        critical_dead_ratio: levels.critical,
         min_dead_tuples: positive(a.min_dead_tuples, "minDeadTuples")?,
     };
     let scope = Scope::new(&ctx, a.schema.as_deref()).await?;
@@ -2674,12 +2683,6 @@ async fn detect_bloat_risk(ctx: Ctx, a: RiskArgs) -> ToolResult<FindingsWithWind
     })
 }
 
-fn default_warn_below() -> f64 {
-    0.99
-}
-fn default_critical_below() -> f64 {
-    0.95
-}
 fn default_min_blocks() -> u64 {
     1000
 }
@@ -2690,7 +2693,7 @@ fn default_cache_limit() -> u32 {
 const CACHE_HIT_RATIO: Spec = Spec {
     name: "pg_cache_hit_ratio",
     title: "Buffer cache hit ratios",
-    description: "Shared-buffer hit ratios since the statistics were reset: the database's, heap and index blocks of user tables overall (and TOAST), and per table for the tables reading the most blocks from outside shared buffers.\nA ratio is absent when nothing was accessed. Findings: overall heap or index ratio below warnBelow (default 0.99) is a warning, below criticalBelow (0.95) critical; a table below warnBelow is info; only with at least minBlocks accesses.",
+    description: "Shared-buffer hit ratios since the statistics were reset: the database's, heap and index blocks of user tables overall (and TOAST), and per table for the tables reading the most blocks from outside shared buffers.\nA ratio is absent when nothing was accessed. Findings: overall heap or index ratio below warnBelow is a warning, below criticalBelow critical (defaults: the cache_hit_ratio alert thresholds, initially 0.99 and 0.95); a table below warnBelow is info; only with at least minBlocks accesses.",
     hints: READ,
     shortcuts: &[],
 };
@@ -2706,10 +2709,12 @@ pub struct CacheArgs {
     /// Fewest block accesses before a ratio is judged (default 1000).
     #[serde(default = "default_min_blocks")]
     pub min_blocks: u64,
-    #[serde(default = "default_warn_below")]
-    pub warn_below: f64,
-    #[serde(default = "default_critical_below")]
-    pub critical_below: f64,
+    /// Below this ratio is a warning (default: the cache_hit_ratio warning threshold,
+    /// initially 0.99).
+    pub warn_below: Option<f64>,
+    /// Below this ratio is critical (default: the cache_hit_ratio critical threshold,
+    /// initially 0.95).
+    pub critical_below: Option<f64>,
 }
 
 /// Hit ratios overall and per table, with findings.
@@ -2729,9 +2734,10 @@ pub struct CacheHitRatio {
 }
 
 async fn cache_hit_ratio(ctx: Ctx, a: CacheArgs) -> ToolResult<CacheHitRatio> {
+    let levels = thresholds(&ctx).cache_hit_ratio;
     let o = CacheOptions {
-        warn_below: fraction(a.warn_below, "warnBelow")?,
-        critical_below: fraction(a.critical_below, "criticalBelow")?,
+        warn_below: fraction(a.warn_below.unwrap_or(levels.warning), "warnBelow")?,
+        critical_below: fraction(a.critical_below.unwrap_or(levels.critical), "criticalBelow")?,
         min_blocks: positive(a.min_blocks, "minBlocks")?,
         limit: a.limit.into(),
     };
@@ -2979,10 +2985,6 @@ const ANALYZE_DB_HEALTH: Spec = Spec {
     shortcuts: &[],
 };
 
-fn default_idle_seconds() -> f64 {
-    300.0
-}
-
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HealthArgs {
@@ -2997,9 +2999,8 @@ pub struct HealthArgs {
     #[serde(default = "default_min_window_days")]
     pub min_window_days: u64,
     /// A session idle in transaction this long (seconds) is a warning, 6× as long critical
-    /// (default 300).
-    #[serde(default = "default_idle_seconds")]
-    pub idle_in_transaction_seconds: f64,
+    /// (default: the idle_in_transaction alert thresholds, initially 300 and 1800).
+    pub idle_in_transaction_seconds: Option<f64>,
     /// Bloat flag rule (see pg_bloat_check): bytes (default 100 MiB).
     #[serde(default = "default_min_bloat_bytes")]
     pub min_bloat_bytes: u64,
@@ -3028,11 +3029,19 @@ pub struct DbHealth {
 }
 
 async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
-    if !(a.idle_in_transaction_seconds.is_finite() && a.idle_in_transaction_seconds >= 0.0) {
-        return Err(ToolError::invalid(
-            "idleInTransactionSeconds must be a non-negative number",
-        ));
-    }
+    let levels = thresholds(&ctx);
+    let idle = match a.idle_in_transaction_seconds {
+        Some(s) if !(s.is_finite() && s >= 0.0) => {
+            return Err(ToolError::invalid(
+                "idleInTransactionSeconds must be a non-negative number",
+            ));
+        }
+        Some(s) => Level {
+            warning: s,
+            critical: s * 6.0,
+        },
+        None => levels.idle_in_transaction,
+    };
     let bloat = BloatOptions {
         min_bytes: positive(a.min_bloat_bytes, "minBloatBytes")?,
         min_pct: percent(a.min_bloat_pct, "minBloatPct")?,
@@ -3068,7 +3077,8 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
                     &tables,
                     window,
                     RiskOptions {
-                        min_dead_ratio: 0.1,
+                        min_dead_ratio: levels.dead_tuples.warning,
+                        critical_dead_ratio: levels.dead_tuples.critical,
                         min_dead_tuples: 1000,
                     },
                 ));
@@ -3091,8 +3101,8 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
                     &ctx,
                     &scope,
                     CacheOptions {
-                        warn_below: 0.99,
-                        critical_below: 0.95,
+                        warn_below: levels.cache_hit_ratio.warning,
+                        critical_below: levels.cache_hit_ratio.critical,
                         min_blocks: 1000,
                         limit: 20,
                     },
@@ -3101,7 +3111,7 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
                 .findings
             }
             HealthCheck::Connection => {
-                check_connections(&ctx, a.idle_in_transaction_seconds).await?
+                check_connections(&ctx, levels.connection_usage, idle).await?
             }
             HealthCheck::Replication => check_replication(&ctx).await?,
             HealthCheck::Constraint => check_constraints(&ctx, &scope).await?,
