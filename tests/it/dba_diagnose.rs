@@ -37,6 +37,15 @@ async fn flush_until(client: &tokio_postgres::Client, url: &str, ready: &str) {
     }
 }
 
+/// (label, admin URL) of the default server and, unless skipped, the PostgreSQL 17 one.
+fn servers() -> Vec<(&'static str, String)> {
+    let mut out = vec![("default server", support::admin_url())];
+    if let Some(pg17) = support::server_17() {
+        out.push(("PostgreSQL 17", pg17.url("postgres")));
+    }
+    out
+}
+
 fn find<'a>(findings: &'a Value, check: &str, object: &str) -> &'a Value {
     findings
         .as_array()
@@ -65,99 +74,102 @@ async fn table_exists(client: &tokio_postgres::Client, name: &str) -> bool {
 // pg_detect_query_anomalies
 
 #[tokio::test]
-async fn query_anomalies_report_an_outlier_and_a_slow_statement_with_their_evidence() {
-    let db = support::test_db().await;
-    let client = support::connect(&db.url).await;
-    client
-        .batch_execute("CREATE EXTENSION pg_stat_statements")
-        .await
-        .unwrap();
-    // 19 calls of nothing and one of 300 ms: z of the slowest call = √19 = 4.36.
-    for i in 0..20 {
-        let secs: f64 = if i == 7 { 0.3 } else { 0.0 };
+async fn query_anomalies_report_an_outlier_and_a_slow_statement_on_both_servers() {
+    for (label, admin) in servers() {
+        eprintln!("{label}");
+        let db = support::test_db_at(admin).await;
+        let client = support::connect(&db.url).await;
         client
-            .query("SELECT pg_sleep($1) AS dq_outlier", &[&secs])
+            .batch_execute("CREATE EXTENSION pg_stat_statements")
             .await
             .unwrap();
-    }
-    // Five fast statements (of different shapes: aliases do not tell statements apart)
-    // make the workload's median tiny.
-    let fast = [
-        "SELECT $1::int AS dq_fast",
-        "SELECT $1::int + 1 AS dq_fast",
-        "SELECT $1::int * 2 AS dq_fast",
-        "SELECT abs($1::int) AS dq_fast",
-        "SELECT $1::int, 1 AS dq_fast",
-    ];
-    for sql in fast {
-        for i in 0..5 {
-            client.query(sql, &[&i]).await.unwrap();
+        // 19 calls of nothing and one of 300 ms: z of the slowest call = √19 = 4.36.
+        for i in 0..20 {
+            let secs: f64 = if i == 7 { 0.3 } else { 0.0 };
+            client
+                .query("SELECT pg_sleep($1) AS dq_outlier", &[&secs])
+                .await
+                .unwrap();
         }
+        // Five fast statements (of different shapes: aliases do not tell statements apart)
+        // make the workload's median tiny.
+        let fast = [
+            "SELECT $1::int AS dq_fast",
+            "SELECT $1::int + 1 AS dq_fast",
+            "SELECT $1::int * 2 AS dq_fast",
+            "SELECT abs($1::int) AS dq_fast",
+            "SELECT $1::int, 1 AS dq_fast",
+        ];
+        for sql in fast {
+            for i in 0..5 {
+                client.query(sql, &[&i]).await.unwrap();
+            }
+        }
+        // Slow but steady: only slower than the workload (z cannot reach 3 with 5 calls).
+        for _ in 0..5 {
+            client
+                .query("SELECT pg_sleep(0.05) AS dq_slow", &[])
+                .await
+                .unwrap();
+        }
+        let app = support::app(&db.url, &[]);
+        let v = support::ok(
+            &app,
+            "pg_detect_query_anomalies",
+            json!({"minCalls": 5, "limit": 100}),
+        )
+        .await;
+        assert_eq!(v["database"], db.name.as_str());
+        assert!(v["analyzedStatements"].as_i64().unwrap() >= 7, "{v:#}");
+        assert!(v["workloadMedianMeanMs"].as_f64().unwrap() < 1.0, "{v:#}");
+        assert_eq!(
+            v["thresholds"],
+            json!({"minCalls": 5, "zThreshold": 3.0, "cvThreshold": 1.0, "medianMultiple": 10.0, "minDeviationMs": 5.0})
+        );
+        let list = &v["anomalies"];
+        let outlier = by_marker(list, "dq_outlier").unwrap_or_else(|| panic!("{v:#}"));
+        assert_eq!(outlier["calls"], 20);
+        assert!(
+            outlier["maxTimeMs"].as_f64().unwrap() >= 300.0,
+            "{outlier:#}"
+        );
+        let z = outlier["zScore"].as_f64().unwrap();
+        assert!((4.30..=4.36).contains(&z), "z = {z}: {outlier:#}");
+        let kinds: Vec<&str> = outlier["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds[..2], ["maxOutlier", "highVariance"], "{outlier:#}");
+        assert_eq!(outlier["reasons"][0]["value"], z);
+        assert_eq!(outlier["reasons"][0]["threshold"], 3.0);
+        let slow = by_marker(list, "dq_slow").unwrap_or_else(|| panic!("{v:#}"));
+        assert_eq!(slow["calls"], 5);
+        assert!(slow["meanTimeMs"].as_f64().unwrap() >= 50.0);
+        assert_eq!(slow["reasons"].as_array().unwrap().len(), 1, "{slow:#}");
+        assert_eq!(slow["reasons"][0]["kind"], "slowerThanWorkload");
+        assert!(slow["meanToMedian"].as_f64().unwrap() >= 10.0);
+        assert!(by_marker(list, "dq_fast").is_none(), "{v:#}");
+        // Ordered by total time: the outlier (≥ 300 ms) before the slow one (≥ 250 ms)? Not
+        // guaranteed; ordering is checked on the numbers instead.
+        let totals: Vec<f64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["totalTimeMs"].as_f64().unwrap())
+            .collect();
+        assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
+        // Stricter thresholds: the outlier's z (4.36) is below 5, so only its other reasons stay.
+        let v = support::ok(
+            &app,
+            "pg_detect_query_anomalies",
+            json!({"minCalls": 5, "threshold": 5, "cvThreshold": 100, "medianMultiple": 1e9}),
+        )
+        .await;
+        assert_eq!(v["anomalies"], json!([]), "{v:#}");
+        assert_eq!(v["totalCount"], 0);
     }
-    // Slow but steady: only slower than the workload (z cannot reach 3 with 5 calls).
-    for _ in 0..5 {
-        client
-            .query("SELECT pg_sleep(0.05) AS dq_slow", &[])
-            .await
-            .unwrap();
-    }
-    let app = support::app(&db.url, &[]);
-    let v = support::ok(
-        &app,
-        "pg_detect_query_anomalies",
-        json!({"minCalls": 5, "limit": 100}),
-    )
-    .await;
-    assert_eq!(v["database"], db.name.as_str());
-    assert!(v["analyzedStatements"].as_i64().unwrap() >= 7, "{v:#}");
-    assert!(v["workloadMedianMeanMs"].as_f64().unwrap() < 1.0, "{v:#}");
-    assert_eq!(
-        v["thresholds"],
-        json!({"minCalls": 5, "zThreshold": 3.0, "cvThreshold": 1.0, "medianMultiple": 10.0, "minDeviationMs": 5.0})
-    );
-    let list = &v["anomalies"];
-    let outlier = by_marker(list, "dq_outlier").unwrap_or_else(|| panic!("{v:#}"));
-    assert_eq!(outlier["calls"], 20);
-    assert!(
-        outlier["maxTimeMs"].as_f64().unwrap() >= 300.0,
-        "{outlier:#}"
-    );
-    let z = outlier["zScore"].as_f64().unwrap();
-    assert!((4.30..=4.36).contains(&z), "z = {z}: {outlier:#}");
-    let kinds: Vec<&str> = outlier["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds[..2], ["maxOutlier", "highVariance"], "{outlier:#}");
-    assert_eq!(outlier["reasons"][0]["value"], z);
-    assert_eq!(outlier["reasons"][0]["threshold"], 3.0);
-    let slow = by_marker(list, "dq_slow").unwrap_or_else(|| panic!("{v:#}"));
-    assert_eq!(slow["calls"], 5);
-    assert!(slow["meanTimeMs"].as_f64().unwrap() >= 50.0);
-    assert_eq!(slow["reasons"].as_array().unwrap().len(), 1, "{slow:#}");
-    assert_eq!(slow["reasons"][0]["kind"], "slowerThanWorkload");
-    assert!(slow["meanToMedian"].as_f64().unwrap() >= 10.0);
-    assert!(by_marker(list, "dq_fast").is_none(), "{v:#}");
-    // Ordered by total time: the outlier (≥ 300 ms) before the slow one (≥ 250 ms)? Not
-    // guaranteed; ordering is checked on the numbers instead.
-    let totals: Vec<f64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["totalTimeMs"].as_f64().unwrap())
-        .collect();
-    assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
-    // Stricter thresholds: the outlier's z (4.36) is below 5, so only its other reasons stay.
-    let v = support::ok(
-        &app,
-        "pg_detect_query_anomalies",
-        json!({"minCalls": 5, "threshold": 5, "cvThreshold": 100, "medianMultiple": 1e9}),
-    )
-    .await;
-    assert_eq!(v["anomalies"], json!([]), "{v:#}");
-    assert_eq!(v["totalCount"], 0);
 }
 
 #[tokio::test]
@@ -604,124 +616,128 @@ async fn diagnose_without_statements_says_why_and_checks_its_arguments() {
 // pg_performance_baseline
 
 #[tokio::test]
-async fn baseline_gives_deltas_and_rates_since_a_snapshot() {
-    let db = support::test_db().await;
-    let client = support::connect(&db.url).await;
-    client
-        .batch_execute("CREATE EXTENSION pg_stat_statements; CREATE TABLE t (id int)")
-        .await
-        .unwrap();
-    for i in 0..3 {
+async fn baseline_gives_deltas_and_rates_since_a_snapshot_on_both_servers() {
+    for (label, admin) in servers() {
+        eprintln!("{label}");
+        let db = support::test_db_at(admin).await;
+        let client = support::connect(&db.url).await;
         client
-            .query("SELECT $1::int AS pb_marker", &[&i])
+            .batch_execute("CREATE EXTENSION pg_stat_statements; CREATE TABLE t (id int)")
             .await
             .unwrap();
-    }
-    flush_until(
-        &client,
-        &db.url,
-        "SELECT xact_commit > 0 FROM pg_stat_database WHERE datname = current_database()",
-    )
-    .await;
-    let app = support::app(&db.url, &[]);
-    let v = support::ok(
-        &app,
-        "pg_performance_baseline",
-        json!({"name": "before", "topStatements": 100}),
-    )
-    .await;
-    assert!(v.get("comparison").is_none());
-    let base = v["snapshot"].clone();
-    assert_eq!(base["name"], "before");
-    assert_eq!(base["database"], db.name.as_str());
-    let marker = by_marker(&base["statements"], "pb_marker").unwrap_or_else(|| panic!("{v:#}"));
-    assert_eq!(marker["calls"], 3);
-    let inserted_before = base["tupInserted"].as_i64().unwrap();
+        for i in 0..3 {
+            client
+                .query("SELECT $1::int AS pb_marker", &[&i])
+                .await
+                .unwrap();
+        }
+        flush_until(
+            &client,
+            &db.url,
+            "SELECT xact_commit > 0 FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .await;
+        let app = support::app(&db.url, &[]);
+        let v = support::ok(
+            &app,
+            "pg_performance_baseline",
+            json!({"name": "before", "topStatements": 100}),
+        )
+        .await;
+        assert!(v.get("comparison").is_none());
+        let base = v["snapshot"].clone();
+        assert_eq!(base["name"], "before");
+        assert_eq!(base["database"], db.name.as_str());
+        let marker = by_marker(&base["statements"], "pb_marker").unwrap_or_else(|| panic!("{v:#}"));
+        assert_eq!(marker["calls"], 3);
+        let inserted_before = base["tupInserted"].as_i64().unwrap();
 
-    for i in 0..10 {
+        for i in 0..10 {
+            client
+                .execute("INSERT INTO t VALUES ($1)", &[&i])
+                .await
+                .unwrap();
+        }
+        for i in 0..7 {
+            client
+                .query("SELECT $1::int AS pb_marker", &[&i])
+                .await
+                .unwrap();
+        }
+        let want = inserted_before + 10;
+        flush_until(
+            &client,
+            &db.url,
+            &format!(
+                "SELECT tup_inserted >= {want} FROM pg_stat_database WHERE datname = current_database()"
+            ),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let v = support::ok(
+            &app,
+            "pg_performance_baseline",
+            json!({"baseline": base, "topStatements": 100}),
+        )
+        .await;
+        let c = &v["comparison"];
+        assert_eq!(c["baselineName"], "before");
+        assert_eq!(c["counters"]["tup_inserted"]["delta"], 10, "{v:#}");
+        assert!(
+            c["counters"]["xact_commit"]["delta"].as_i64().unwrap() >= 17,
+            "{v:#}"
+        );
+        let secs = c["seconds"].as_f64().unwrap();
+        assert!(secs > 0.0);
+        let rate = c["counters"]["tup_inserted"]["perSecond"].as_f64().unwrap();
+        assert!(
+            (rate - 10.0 / secs).abs() < 0.01 * rate.max(1.0),
+            "{rate} vs {secs}"
+        );
+        assert_eq!(c["counters"]["deadlocks"]["delta"], 0);
+        let m = by_marker(&c["statements"], "pb_marker").unwrap_or_else(|| panic!("{v:#}"));
+        assert_eq!(m["calls"], 7, "{m:#}");
+        assert_eq!(m["newSinceBaseline"], false);
+        let insert =
+            by_marker(&c["statements"], "INSERT INTO t").unwrap_or_else(|| panic!("{v:#}"));
+        assert_eq!(insert["calls"], 10);
+        assert_eq!(insert["newSinceBaseline"], true);
+        assert!(v["snapshot"]["epoch"].as_f64().unwrap() > base["epoch"].as_f64().unwrap());
+
+        // After a reset, no deltas, and the notes say so.
         client
-            .execute("INSERT INTO t VALUES ($1)", &[&i])
+            .batch_execute("SELECT pg_stat_reset()")
             .await
             .unwrap();
-    }
-    for i in 0..7 {
-        client
-            .query("SELECT $1::int AS pb_marker", &[&i])
-            .await
-            .unwrap();
-    }
-    let want = inserted_before + 10;
-    flush_until(
-        &client,
-        &db.url,
-        &format!(
-            "SELECT tup_inserted >= {want} FROM pg_stat_database WHERE datname = current_database()"
-        ),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let v = support::ok(
-        &app,
-        "pg_performance_baseline",
-        json!({"baseline": base, "topStatements": 100}),
-    )
-    .await;
-    let c = &v["comparison"];
-    assert_eq!(c["baselineName"], "before");
-    assert_eq!(c["counters"]["tup_inserted"]["delta"], 10, "{v:#}");
-    assert!(
-        c["counters"]["xact_commit"]["delta"].as_i64().unwrap() >= 17,
-        "{v:#}"
-    );
-    let secs = c["seconds"].as_f64().unwrap();
-    assert!(secs > 0.0);
-    let rate = c["counters"]["tup_inserted"]["perSecond"].as_f64().unwrap();
-    assert!(
-        (rate - 10.0 / secs).abs() < 0.01 * rate.max(1.0),
-        "{rate} vs {secs}"
-    );
-    assert_eq!(c["counters"]["deadlocks"]["delta"], 0);
-    let m = by_marker(&c["statements"], "pb_marker").unwrap_or_else(|| panic!("{v:#}"));
-    assert_eq!(m["calls"], 7, "{m:#}");
-    assert_eq!(m["newSinceBaseline"], false);
-    let insert = by_marker(&c["statements"], "INSERT INTO t").unwrap_or_else(|| panic!("{v:#}"));
-    assert_eq!(insert["calls"], 10);
-    assert_eq!(insert["newSinceBaseline"], true);
-    assert!(v["snapshot"]["epoch"].as_f64().unwrap() > base["epoch"].as_f64().unwrap());
+        let v = support::ok(&app, "pg_performance_baseline", json!({"baseline": base})).await;
+        assert!(v.get("comparison").is_none(), "{v:#}");
+        assert!(
+            v["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n.as_str().unwrap().contains("reset")),
+            "{v:#}"
+        );
 
-    // After a reset, no deltas, and the notes say so.
-    client
-        .batch_execute("SELECT pg_stat_reset()")
-        .await
-        .unwrap();
-    let v = support::ok(&app, "pg_performance_baseline", json!({"baseline": base})).await;
-    assert!(v.get("comparison").is_none(), "{v:#}");
-    assert!(
-        v["notes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap().contains("reset")),
-        "{v:#}"
-    );
-
-    // Another database's baseline, or a snapshot with unknown fields, is refused.
-    let mut other = base.clone();
-    other["database"] = json!("postgres'; DROP TABLE t; --");
-    let e = support::fail(&app, "pg_performance_baseline", json!({"baseline": other})).await;
-    support::expect(&e, "INVALID_ARGUMENT", "validation");
-    let mut odd = base.clone();
-    odd["sql"] = json!("DROP TABLE t");
-    let e = support::fail(&app, "pg_performance_baseline", json!({"baseline": odd})).await;
-    support::expect(&e, "INVALID_ARGUMENT", "validation");
-    let e = support::fail(
-        &app,
-        "pg_performance_baseline",
-        json!({"topStatements": 101}),
-    )
-    .await;
-    support::expect(&e, "INVALID_ARGUMENT", "validation");
-    assert!(table_exists(&client, "t").await);
+        // Another database's baseline, or a snapshot with unknown fields, is refused.
+        let mut other = base.clone();
+        other["database"] = json!("postgres'; DROP TABLE t; --");
+        let e = support::fail(&app, "pg_performance_baseline", json!({"baseline": other})).await;
+        support::expect(&e, "INVALID_ARGUMENT", "validation");
+        let mut odd = base.clone();
+        odd["sql"] = json!("DROP TABLE t");
+        let e = support::fail(&app, "pg_performance_baseline", json!({"baseline": odd})).await;
+        support::expect(&e, "INVALID_ARGUMENT", "validation");
+        let e = support::fail(
+            &app,
+            "pg_performance_baseline",
+            json!({"topStatements": 101}),
+        )
+        .await;
+        support::expect(&e, "INVALID_ARGUMENT", "validation");
+        assert!(table_exists(&client, "t").await);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
