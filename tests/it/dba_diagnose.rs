@@ -1030,6 +1030,22 @@ async fn alert_thresholds_change_the_severity_the_checks_report() {
     assert_eq!(f["severity"], "warning", "{f:#}");
     let v = support::ok(&app, "pg_detect_connection_spike", json!({})).await;
     find(&v["findings"], "connection_usage", "connections");
+    let v = support::ok(&app, "pg_system_health", json!({})).await;
+    let used = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "connectionsUsed")
+        .unwrap();
+    assert_eq!(
+        (
+            used["status"].as_str(),
+            used["warning"].as_f64(),
+            used["critical"].as_f64()
+        ),
+        (Some("warning"), Some(0.0), Some(100.0)),
+        "{v:#}"
+    );
 
     // Another server process (App) has its own thresholds: the defaults.
     let other = support::app(&db.url, &[]);
