@@ -41,6 +41,9 @@ pub struct Env {
     pub config: Config,
     pub registry: Registry,
     pub audit: crate::audit::Audit,
+    /// The health checks' warning and critical levels (pg_alert_threshold_set): this
+    /// process's, in memory, never persisted.
+    pub alert_thresholds: performance::AlertThresholds,
 }
 
 impl Env {
@@ -61,6 +64,7 @@ impl Env {
             registry: Registry::from_tools(tools),
             config,
             audit,
+            alert_thresholds: Default::default(),
         }))
     }
 
@@ -680,6 +684,8 @@ pub fn database_tools() -> Vec<Tool> {
     tools.extend(performance::tools());
     tools.extend(admin::tools());
     tools.extend(monitoring::tools());
+    // The health checks' alert thresholds are listed with the monitoring tools.
+    tools.extend(performance::alert_tools());
     tools.extend(jsonb::tools());
     tools.extend(text::tools());
     tools.extend(stats::tools());

@@ -650,7 +650,7 @@ async fn show_settings(ctx: Ctx, a: ShowSettingsArgs) -> ToolResult<Settings> {
 const SYSTEM_HEALTH: Spec = Spec {
     name: "pg_system_health",
     title: "Health summary with thresholds",
-    description: "A compact health summary: five checks, each with its value, status (ok, warning or critical) and the thresholds that decide it; `status` is the worst of them.\n- connectionsUsed: client backends / usable connections (max_connections minus reserved slots), %; warning ≥ 80, critical ≥ 95.\n- cacheHitRatio: blks_hit / (blks_hit + blks_read) of the current database since its statistics reset, %; warning < 99, critical < 95; ok without a value before 1000 block reads and hits.\n- oldestTransaction: age in seconds of the oldest open transaction of another client session; warning ≥ 300, critical ≥ 1800.\n- wraparound: the larger of the oldest database's transaction-ID age and multixact age, as % of the 2^31 limit; warning ≥ 40, critical ≥ 70.\n- replicationLag: on a primary, the largest standby replay lag in MB; on a standby, WAL received but not replayed, in MB; warning ≥ 64, critical ≥ 1024; ok without a value when there is none to measure.",
+    description: "A compact health summary: five checks, each with its value, status (ok, warning or critical) and the thresholds that decide it; `status` is the worst of them.\n- connectionsUsed: client backends / usable connections (max_connections minus reserved slots), %; the connection_usage alert thresholds (pg_alert_threshold_set), initially warning ≥ 80, critical ≥ 95.\n- cacheHitRatio: blks_hit / (blks_hit + blks_read) of the current database since its statistics reset, %; the cache_hit_ratio alert thresholds × 100, initially warning < 99, critical < 95; ok without a value before 1000 block reads and hits.\n- oldestTransaction: age in seconds of the oldest open transaction of another client session; warning ≥ 300, critical ≥ 1800.\n- wraparound: the larger of the oldest database's transaction-ID age and multixact age, as % of the 2^31 limit; warning ≥ 40, critical ≥ 70.\n- replicationLag: on a primary, the largest standby replay lag in MB; on a standby, WAL received but not replayed, in MB; warning ≥ 64, critical ≥ 1024; ok without a value when there is none to measure.",
     hints: READ,
     shortcuts: &[],
 };
@@ -741,6 +741,7 @@ async fn system_health(ctx: Ctx, _: NoArgs) -> ToolResult<SystemHealth> {
         &[],
     )
     .await?;
+    let levels = ctx.env.alert_thresholds.current();
     let cache_hit = row
         .cache_hit
         .filter(|_| row.cache_blocks.is_some_and(|b| b >= 1000.0));
@@ -758,11 +759,18 @@ async fn system_health(ctx: Ctx, _: NoArgs) -> ToolResult<SystemHealth> {
             "connectionsUsed",
             row.connections_used,
             "percent",
-            80.0,
-            95.0,
+            levels.connection_usage.warning,
+            levels.connection_usage.critical,
             true,
         ),
-        check("cacheHitRatio", cache_hit, "percent", 99.0, 95.0, false),
+        check(
+            "cacheHitRatio",
+            cache_hit,
+            "percent",
+            levels.cache_hit_ratio.warning * 100.0,
+            levels.cache_hit_ratio.critical * 100.0,
+            false,
+        ),
         check(
             "oldestTransaction",
             row.oldest_xact_seconds,

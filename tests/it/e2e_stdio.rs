@@ -1231,6 +1231,8 @@ fn every_tool_annotation_is_as_documented() {
     const W: (bool, bool, bool) = (false, false, false);
     const D: (bool, bool, bool) = (false, true, false);
     const C: (bool, bool, bool) = (true, false, false);
+    // Changes pgmcp's own state, not the database; loses nothing (old values returned).
+    const S: (bool, bool, bool) = (false, false, true);
     let table: &[(&str, (bool, bool, bool))] = &[
         ("pg_read_query", R),
         ("pg_write_query", D),
@@ -1297,6 +1299,14 @@ fn every_tool_annotation_is_as_documented() {
         ("pg_analyze_query_indexes", R),
         ("pg_analyze_workload_indexes", R),
         ("pg_index_recommendations", R),
+        ("pg_detect_query_anomalies", R),
+        ("pg_detect_connection_spike", R),
+        ("pg_connection_pool_optimize", R),
+        ("pg_diagnose_database_performance", R),
+        ("pg_performance_baseline", R),
+        ("pg_partition_strategy_suggest", R),
+        // Sets the health checks' alert thresholds in pgmcp's memory.
+        ("pg_alert_threshold_set", S),
         // Maintenance changes the database (and locks), but loses nothing.
         ("pg_vacuum", W),
         ("pg_vacuum_analyze", W),

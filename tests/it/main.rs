@@ -19,6 +19,7 @@ mod codemode_transpile;
 mod codemode_worker;
 mod connection;
 mod dba_admin;
+mod dba_diagnose;
 mod dba_health;
 mod dba_infra;
 mod dba_plans;

@@ -23,6 +23,7 @@ use super::super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::super::core::resolve_relation;
 use super::super::exec::read_rows;
 use super::super::{Ctx, READ, Spec, Tool};
+use super::alerts::{Level, thresholds};
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{Code, ToolError, ToolResult};
 
@@ -65,7 +66,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn of(findings: &[Finding]) -> Status {
+    pub(super) fn of(findings: &[Finding]) -> Status {
         match findings.iter().map(|f| f.severity).max() {
             None => Status::Ok,
             Some(Severity::Info) => Status::Info,
@@ -123,6 +124,13 @@ pub enum Check {
     InvalidConstraint,
     /// A table read mostly by sequential scans.
     SeqScans,
+    /// One database, user, application or client address holding a large share of the
+    /// client connections.
+    ConnectionConcentration,
+    /// A session waiting for a lock another session holds.
+    LockWait,
+    /// A query running for a long time.
+    LongRunningQuery,
 }
 
 /// The numbers behind a finding; which ones are present depends on the check.
@@ -244,6 +252,12 @@ pub struct Evidence {
     /// seqRowsRead / seqScans.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avg_rows_per_seq_scan: Option<f64>,
+    /// A group's share of the client connections, 0–1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+    /// The pids holding the lock a session waits for (`pg_blocking_pids`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking_pids: Option<Vec<i64>>,
 }
 
 /// One problem found, with the numbers behind it and SQL that fixes (or, where no statement
@@ -268,7 +282,7 @@ pub struct Finding {
     pub note: Option<String>,
 }
 
-fn finding(severity: Severity, check: Check, object: String, fix: String) -> Finding {
+pub(super) fn finding(severity: Severity, check: Check, object: String, fix: String) -> Finding {
     Finding {
         severity,
         check,
@@ -283,15 +297,19 @@ fn finding(severity: Severity, check: Check, object: String, fix: String) -> Fin
 // ---------------------------------------------------------------------------------------
 // Shared helpers.
 
-fn qname(schema: &str, name: &str) -> String {
+pub(super) fn qname(schema: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(name))
 }
 
-fn sql_literal(s: &str) -> String {
+pub(super) fn sql_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-async fn rows<R: DeserializeOwned>(ctx: &Ctx, sql: &str, params: &[Value]) -> ToolResult<Vec<R>> {
+pub(super) async fn rows<R: DeserializeOwned>(
+    ctx: &Ctx,
+    sql: &str,
+    params: &[Value],
+) -> ToolResult<Vec<R>> {
     decode(read_rows(ctx, sql, params).await?)
 }
 
@@ -315,11 +333,11 @@ fn reloption(c: &str, name: &str) -> String {
 #[derive(Clone, Default)]
 pub struct Scope {
     schema: Option<String>,
-    version: i32,
+    pub(super) version: i32,
 }
 
 impl Scope {
-    async fn new(ctx: &Ctx, schema: Option<&str>) -> ToolResult<Scope> {
+    pub(super) async fn new(ctx: &Ctx, schema: Option<&str>) -> ToolResult<Scope> {
         #[derive(Deserialize)]
         struct R {
             version: i32,
@@ -356,7 +374,7 @@ impl Scope {
 }
 
 /// At least how long this database's statistics have been collected, in seconds.
-async fn stats_window(ctx: &Ctx) -> ToolResult<Option<i64>> {
+pub(super) async fn stats_window(ctx: &Ctx) -> ToolResult<Option<i64>> {
     #[derive(Deserialize)]
     struct R {
         seconds: Option<i64>,
@@ -371,11 +389,11 @@ async fn stats_window(ctx: &Ctx) -> ToolResult<Option<i64>> {
     Ok(r.into_iter().next().and_then(|r| r.seconds))
 }
 
-fn positive(v: u64, what: &str) -> ToolResult<i64> {
+pub(super) fn positive(v: u64, what: &str) -> ToolResult<i64> {
     i64::try_from(v).map_err(|_| ToolError::invalid(format!("{what} is too large")))
 }
 
-fn fraction(v: f64, what: &str) -> ToolResult<f64> {
+pub(super) fn fraction(v: f64, what: &str) -> ToolResult<f64> {
     if (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
@@ -385,7 +403,7 @@ fn fraction(v: f64, what: &str) -> ToolResult<f64> {
     }
 }
 
-fn percent(v: f64, what: &str) -> ToolResult<f64> {
+pub(super) fn percent(v: f64, what: &str) -> ToolResult<f64> {
     if (0.0..=100.0).contains(&v) {
         Ok(v)
     } else {
@@ -395,7 +413,7 @@ fn percent(v: f64, what: &str) -> ToolResult<f64> {
     }
 }
 
-fn round(v: f64, digits: i32) -> f64 {
+pub(super) fn round(v: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
     (v * p).round() / p
 }
@@ -1353,7 +1371,11 @@ struct VacuumSql {
     bytes: i64,
 }
 
-async fn vacuum_rows(ctx: &Ctx, scope: &Scope, table: Option<i64>) -> ToolResult<Vec<VacuumRow>> {
+pub(super) async fn vacuum_rows(
+    ctx: &Ctx,
+    scope: &Scope,
+    table: Option<i64>,
+) -> ToolResult<Vec<VacuumRow>> {
     let ro = |n: &str| reloption("c", n);
     let ins = if scope.version >= 130000 {
         "s.n_ins_since_vacuum::int8"
@@ -1434,7 +1456,7 @@ async fn vacuum_rows(ctx: &Ctx, scope: &Scope, table: Option<i64>) -> ToolResult
         .collect())
 }
 
-async fn server_autovacuum_finding(ctx: &Ctx) -> ToolResult<Option<Finding>> {
+pub(super) async fn server_autovacuum_finding(ctx: &Ctx) -> ToolResult<Option<Finding>> {
     #[derive(Deserialize)]
     struct R {
         on: bool,
@@ -1455,7 +1477,7 @@ async fn server_autovacuum_finding(ctx: &Ctx) -> ToolResult<Option<Finding>> {
 /// Vacuum findings: autovacuum disabled on a table (warning), a vacuum due (warning when
 /// the table was never vacuumed or not within `overdue_after` seconds, else info), an
 /// analyze due (same rule).
-fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<Finding> {
+pub(super) fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in tables {
         let q = qname(&t.schema, &t.table);
@@ -1545,17 +1567,23 @@ fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<Finding> {
 #[derive(Clone, Copy)]
 pub struct RiskOptions {
     pub min_dead_ratio: f64,
+    /// With autovacuum off, critical from this dead ratio (the dead_tuples alert threshold).
+    pub critical_dead_ratio: f64,
     pub min_dead_tuples: i64,
 }
 
 /// Bloat risk, precisely: a table with at least `min_dead_tuples` dead tuples making up at
 /// least `min_dead_ratio` of its rows, where autovacuum will not catch up: it is disabled
-/// for the table or the server (critical from a 50 % dead ratio, else warning), or the
+/// for the table or the server (critical from `critical_dead_ratio`, else warning), or the
 /// dead tuples already exceed the table's autovacuum threshold and no vacuum has run for
 /// it (warning), or they exceed it and every update is non-HOT (each update adds index
 /// entries as well, warning). Evidence carries the churn rate (updates + deletes per hour
 /// over the statistics window) and the time since the last vacuum (absent: never, not 0).
-fn risk_findings(tables: &[VacuumRow], window: Option<i64>, o: RiskOptions) -> Vec<Finding> {
+pub(super) fn risk_findings(
+    tables: &[VacuumRow],
+    window: Option<i64>,
+    o: RiskOptions,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for t in tables {
         let Some(ratio) = t.dead_ratio else { continue };
@@ -1564,7 +1592,7 @@ fn risk_findings(tables: &[VacuumRow], window: Option<i64>, o: RiskOptions) -> V
         }
         let (severity, why) = if !t.autovacuum_enabled {
             (
-                if ratio >= 0.5 {
+                if ratio >= o.critical_dead_ratio {
                     Severity::Critical
                 } else {
                     Severity::Warning
@@ -1670,15 +1698,19 @@ pub struct CacheOptions {
 }
 
 pub struct CacheReport {
-    database: Ratio,
-    heap: Ratio,
-    index: Ratio,
-    toast: Ratio,
-    tables: Vec<TableCache>,
-    findings: Vec<Finding>,
+    pub(super) database: Ratio,
+    pub(super) heap: Ratio,
+    pub(super) index: Ratio,
+    pub(super) toast: Ratio,
+    pub(super) tables: Vec<TableCache>,
+    pub(super) findings: Vec<Finding>,
 }
 
-async fn check_cache(ctx: &Ctx, scope: &Scope, o: CacheOptions) -> ToolResult<CacheReport> {
+pub(super) async fn check_cache(
+    ctx: &Ctx,
+    scope: &Scope,
+    o: CacheOptions,
+) -> ToolResult<CacheReport> {
     #[derive(Deserialize)]
     struct Tot {
         db_hit: i64,
@@ -1826,7 +1858,11 @@ pub struct SeqScanOptions {
 /// Tables with at least `min_seq_scans` sequential scans and `min_rows` live rows, largest
 /// first. Warning when scans read on average at least 10,000 rows each and outnumber index
 /// scans; info otherwise.
-async fn check_seq_scans(ctx: &Ctx, scope: &Scope, o: SeqScanOptions) -> ToolResult<Vec<Finding>> {
+pub(super) async fn check_seq_scans(
+    ctx: &Ctx,
+    scope: &Scope,
+    o: SeqScanOptions,
+) -> ToolResult<Vec<Finding>> {
     #[derive(Deserialize)]
     struct R {
         schema: String,
@@ -2224,9 +2260,16 @@ async fn check_sequences(ctx: &Ctx, scope: &Scope, o: SequenceOptions) -> ToolRe
 // Connections.
 
 /// Connection usage: client backends against `max_connections − superuser_reserved −
-/// reserved (16+)`, warning from 80 %, critical from 95 %. Sessions of this database idle
-/// in a transaction for at least `idle_seconds`: warning, critical from 6 × idle_seconds.
-async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Finding>> {
+/// reserved (16+)`, a warning and critical from the `usage` levels (percent; the
+/// connection_usage alert thresholds, initially 80 and 95). Sessions of this database idle
+/// in a transaction for at least `idle.warning` seconds: warning, critical from
+/// `idle.critical`.
+pub(super) async fn check_connections(
+    ctx: &Ctx,
+    usage: Level,
+    idle_level: Level,
+) -> ToolResult<Vec<Finding>> {
+    let idle_seconds = idle_level.warning;
     #[derive(Deserialize)]
     struct C {
         max_connections: i64,
@@ -2247,9 +2290,9 @@ async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Findi
     if let Some(c) = c.into_iter().next() {
         let usable = (c.max_connections - c.superuser_reserved - c.reserved).max(1);
         let util = c.clients as f64 / usable as f64;
-        let sev = if util >= 0.95 {
+        let sev = if util * 100.0 >= usage.critical {
             Some(Severity::Critical)
-        } else if util >= 0.8 {
+        } else if util * 100.0 >= usage.warning {
             Some(Severity::Warning)
         } else {
             None
@@ -2294,7 +2337,7 @@ async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Findi
     .await?;
     for s in idle {
         let mut f = finding(
-            if s.seconds >= idle_seconds * 6.0 {
+            if s.seconds >= idle_level.critical {
                 Severity::Critical
             } else {
                 Severity::Warning
@@ -2305,7 +2348,7 @@ async fn check_connections(ctx: &Ctx, idle_seconds: f64) -> ToolResult<Vec<Findi
                 "SELECT pg_terminate_backend({});\n-- and end such sessions automatically:\nALTER DATABASE {} SET idle_in_transaction_session_timeout = '{}s';",
                 s.pid,
                 quote_ident(&db),
-                (idle_seconds.ceil() as i64).max(1) * 6
+                (idle_level.critical.ceil() as i64).max(1)
             ),
         );
         f.evidence = Evidence {
@@ -2599,9 +2642,6 @@ async fn bloat_check(ctx: Ctx, a: BloatArgs) -> ToolResult<BloatReport> {
     })
 }
 
-fn default_min_dead_ratio() -> f64 {
-    0.1
-}
 fn default_min_dead_tuples() -> u64 {
     1000
 }
@@ -2609,7 +2649,7 @@ fn default_min_dead_tuples() -> u64 {
 const DETECT_BLOAT_RISK: Spec = Spec {
     name: "pg_detect_bloat_risk",
     title: "Tables at risk of bloat",
-    description: "Tables whose dead tuples will turn into bloat before autovacuum removes them: at least minDeadTuples dead tuples, making up at least minDeadRatio of the rows, and either autovacuum is disabled for the table or the server (critical from a 50 % dead ratio), or the dead tuples exceed the table's autovacuum threshold (from the settings and its reloptions) and it was never vacuumed, or they exceed it and under 10 % of updates are HOT.\nEvidence: dead ratio, threshold, churn (updates + deletes per hour over the statistics window), HOT ratio, time since the last vacuum (absent: never).",
+    description: "Tables whose dead tuples will turn into bloat before autovacuum removes them: at least minDeadTuples dead tuples, making up at least minDeadRatio of the rows, and either autovacuum is disabled for the table or the server (critical from the dead_tuples alert threshold, initially a 50 % dead ratio), or the dead tuples exceed the table's autovacuum threshold (from the settings and its reloptions) and it was never vacuumed, or they exceed it and under 10 % of updates are HOT.\nEvidence: dead ratio, threshold, churn (updates + deletes per hour over the statistics window), HOT ratio, time since the last vacuum (absent: never).",
     hints: READ,
     shortcuts: &[],
 };
@@ -2619,17 +2659,19 @@ const DETECT_BLOAT_RISK: Spec = Spec {
 pub struct RiskArgs {
     /// Only this schema (default: every user schema).
     pub schema: Option<String>,
-    /// Smallest dead/(live+dead) ratio considered, 0–1 (default 0.1).
-    #[serde(default = "default_min_dead_ratio")]
-    pub min_dead_ratio: f64,
+    /// Smallest dead/(live+dead) ratio considered, 0–1 (default: the dead_tuples warning
+    /// threshold, initially 0.1).
+    pub min_dead_ratio: Option<f64>,
     /// Fewest dead tuples considered (default 1000).
     #[serde(default = "default_min_dead_tuples")]
     pub min_dead_tuples: u64,
 }
 
 async fn detect_bloat_risk(ctx: Ctx, a: RiskArgs) -> ToolResult<FindingsWithWindow> {
+    let levels = thresholds(&ctx).dead_tuples;
     let o = RiskOptions {
-        min_dead_ratio: fraction(a.min_dead_ratio, "minDeadRatio")?,
+        min_dead_ratio: fraction(a.min_dead_ratio.unwrap_or(levels.warning), "minDeadRatio")?,
+        critical_dead_ratio: levels.critical,
         min_dead_tuples: positive(a.min_dead_tuples, "minDeadTuples")?,
     };
     let scope = Scope::new(&ctx, a.schema.as_deref()).await?;
@@ -2641,12 +2683,6 @@ async fn detect_bloat_risk(ctx: Ctx, a: RiskArgs) -> ToolResult<FindingsWithWind
     })
 }
 
-fn default_warn_below() -> f64 {
-    0.99
-}
-fn default_critical_below() -> f64 {
-    0.95
-}
 fn default_min_blocks() -> u64 {
     1000
 }
@@ -2657,7 +2693,7 @@ fn default_cache_limit() -> u32 {
 const CACHE_HIT_RATIO: Spec = Spec {
     name: "pg_cache_hit_ratio",
     title: "Buffer cache hit ratios",
-    description: "Shared-buffer hit ratios since the statistics were reset: the database's, heap and index blocks of user tables overall (and TOAST), and per table for the tables reading the most blocks from outside shared buffers.\nA ratio is absent when nothing was accessed. Findings: overall heap or index ratio below warnBelow (default 0.99) is a warning, below criticalBelow (0.95) critical; a table below warnBelow is info; only with at least minBlocks accesses.",
+    description: "Shared-buffer hit ratios since the statistics were reset: the database's, heap and index blocks of user tables overall (and TOAST), and per table for the tables reading the most blocks from outside shared buffers.\nA ratio is absent when nothing was accessed. Findings: overall heap or index ratio below warnBelow is a warning, below criticalBelow critical (defaults: the cache_hit_ratio alert thresholds, initially 0.99 and 0.95); a table below warnBelow is info; only with at least minBlocks accesses.",
     hints: READ,
     shortcuts: &[],
 };
@@ -2673,10 +2709,12 @@ pub struct CacheArgs {
     /// Fewest block accesses before a ratio is judged (default 1000).
     #[serde(default = "default_min_blocks")]
     pub min_blocks: u64,
-    #[serde(default = "default_warn_below")]
-    pub warn_below: f64,
-    #[serde(default = "default_critical_below")]
-    pub critical_below: f64,
+    /// Below this ratio is a warning (default: the cache_hit_ratio warning threshold,
+    /// initially 0.99).
+    pub warn_below: Option<f64>,
+    /// Below this ratio is critical (default: the cache_hit_ratio critical threshold,
+    /// initially 0.95).
+    pub critical_below: Option<f64>,
 }
 
 /// Hit ratios overall and per table, with findings.
@@ -2696,9 +2734,10 @@ pub struct CacheHitRatio {
 }
 
 async fn cache_hit_ratio(ctx: Ctx, a: CacheArgs) -> ToolResult<CacheHitRatio> {
+    let levels = thresholds(&ctx).cache_hit_ratio;
     let o = CacheOptions {
-        warn_below: fraction(a.warn_below, "warnBelow")?,
-        critical_below: fraction(a.critical_below, "criticalBelow")?,
+        warn_below: fraction(a.warn_below.unwrap_or(levels.warning), "warnBelow")?,
+        critical_below: fraction(a.critical_below.unwrap_or(levels.critical), "criticalBelow")?,
         min_blocks: positive(a.min_blocks, "minBlocks")?,
         limit: a.limit.into(),
     };
@@ -2946,10 +2985,6 @@ const ANALYZE_DB_HEALTH: Spec = Spec {
     shortcuts: &[],
 };
 
-fn default_idle_seconds() -> f64 {
-    300.0
-}
-
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HealthArgs {
@@ -2964,9 +2999,8 @@ pub struct HealthArgs {
     #[serde(default = "default_min_window_days")]
     pub min_window_days: u64,
     /// A session idle in transaction this long (seconds) is a warning, 6× as long critical
-    /// (default 300).
-    #[serde(default = "default_idle_seconds")]
-    pub idle_in_transaction_seconds: f64,
+    /// (default: the idle_in_transaction alert thresholds, initially 300 and 1800).
+    pub idle_in_transaction_seconds: Option<f64>,
     /// Bloat flag rule (see pg_bloat_check): bytes (default 100 MiB).
     #[serde(default = "default_min_bloat_bytes")]
     pub min_bloat_bytes: u64,
@@ -2995,11 +3029,19 @@ pub struct DbHealth {
 }
 
 async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
-    if !(a.idle_in_transaction_seconds.is_finite() && a.idle_in_transaction_seconds >= 0.0) {
-        return Err(ToolError::invalid(
-            "idleInTransactionSeconds must be a non-negative number",
-        ));
-    }
+    let levels = thresholds(&ctx);
+    let idle = match a.idle_in_transaction_seconds {
+        Some(s) if !(s.is_finite() && s >= 0.0) => {
+            return Err(ToolError::invalid(
+                "idleInTransactionSeconds must be a non-negative number",
+            ));
+        }
+        Some(s) => Level {
+            warning: s,
+            critical: s * 6.0,
+        },
+        None => levels.idle_in_transaction,
+    };
     let bloat = BloatOptions {
         min_bytes: positive(a.min_bloat_bytes, "minBloatBytes")?,
         min_pct: percent(a.min_bloat_pct, "minBloatPct")?,
@@ -3035,7 +3077,8 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
                     &tables,
                     window,
                     RiskOptions {
-                        min_dead_ratio: 0.1,
+                        min_dead_ratio: levels.dead_tuples.warning,
+                        critical_dead_ratio: levels.dead_tuples.critical,
                         min_dead_tuples: 1000,
                     },
                 ));
@@ -3058,8 +3101,8 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
                     &ctx,
                     &scope,
                     CacheOptions {
-                        warn_below: 0.99,
-                        critical_below: 0.95,
+                        warn_below: levels.cache_hit_ratio.warning,
+                        critical_below: levels.cache_hit_ratio.critical,
                         min_blocks: 1000,
                         limit: 20,
                     },
@@ -3068,7 +3111,7 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
                 .findings
             }
             HealthCheck::Connection => {
-                check_connections(&ctx, a.idle_in_transaction_seconds).await?
+                check_connections(&ctx, levels.connection_usage, idle).await?
             }
             HealthCheck::Replication => check_replication(&ctx).await?,
             HealthCheck::Constraint => check_constraints(&ctx, &scope).await?,
@@ -3086,7 +3129,7 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
     })
 }
 
-async fn current_database(ctx: &Ctx) -> ToolResult<String> {
+pub(super) async fn current_database(ctx: &Ctx) -> ToolResult<String> {
     #[derive(Deserialize)]
     struct R {
         db: String,

@@ -6,6 +6,7 @@ use serde_json::{Number, Value};
 
 mod health;
 
+pub use alerts::{AlertThresholds, tools as alert_tools};
 pub use health::core_tools as health_core_tools;
 
 use super::catalog::Listing;
@@ -16,6 +17,11 @@ use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
 
 mod advice;
+mod alerts;
+mod anomaly;
+mod connections;
+mod diagnose;
+mod partition;
 mod plans;
 mod whatif;
 mod workload;
@@ -377,6 +383,10 @@ pub fn tools() -> Vec<Tool> {
     tools.extend(workload::tools());
     tools.extend(advice::tools());
     tools.extend(health::tools());
+    tools.extend(anomaly::tools());
+    tools.extend(connections::tools());
+    tools.extend(diagnose::tools());
+    tools.extend(partition::tools());
     tools
 }
 

@@ -32,7 +32,7 @@ fn default_limit_100() -> u32 {
 
 /// Decodes rows whose SQL column names are snake_case into camelCase row types (nested
 /// objects too, e.g. a lock built with jsonb_build_object).
-fn decode_camel<R: serde::de::DeserializeOwned>(rows: Vec<Value>) -> ToolResult<Vec<R>> {
+pub(super) fn decode_camel<R: serde::de::DeserializeOwned>(rows: Vec<Value>) -> ToolResult<Vec<R>> {
     fn camel(key: &str) -> String {
         let mut out = String::with_capacity(key.len());
         let mut up = false;
@@ -61,7 +61,7 @@ fn decode_camel<R: serde::de::DeserializeOwned>(rows: Vec<Value>) -> ToolResult<
     decode(rows.into_iter().map(convert).collect())
 }
 
-fn check_range(name: &str, value: u32, min: u32, max: u32) -> ToolResult<()> {
+pub(super) fn check_range(name: &str, value: u32, min: u32, max: u32) -> ToolResult<()> {
     if value < min || value > max {
         return Err(ToolError::invalid(format!(
             "{name} must be between {min} and {max} (got {value})"
