@@ -10,9 +10,7 @@ use super::super::exec::{Mode, execute};
 use super::super::sql::{Column, Sql, column_of, quoted_list, table_of};
 use super::super::{Ctx, READ, Spec, Tool};
 use super::tdist::{Alternative, p_value};
-use super::{
-    Aggregated, GROUP, Groups, bounded, group_limit, int, num, numeric_expr, stats_args,
-};
+use super::{Aggregated, GROUP, Groups, bounded, group_limit, int, num, numeric_expr, stats_args};
 use crate::db::QueryResult;
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
@@ -87,17 +85,25 @@ pub struct Descriptive {
     pub count: i64,
     /// Rows whose value is null.
     pub nulls: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
     /// The 50th percentile (interpolated, `percentile_cont(0.5)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub median: Option<f64>,
-    /// Sample standard deviation (n − 1); null with fewer than 2 values.
+    /// Sample standard deviation (n − 1); absent with fewer than 2 values.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stddev: Option<f64>,
-    /// Sample variance (n − 1); null with fewer than 2 values.
+    /// Sample variance (n − 1); absent with fewer than 2 values.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub variance: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sum: Option<f64>,
     /// The most frequent value (the smallest among equally frequent ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<f64>,
 }
 
@@ -200,7 +206,8 @@ stats_args! {
 pub struct Percentile {
     /// The fraction asked for (0–1).
     pub percentile: f64,
-    /// Its value; null when no row has a value.
+    /// Its value; absent when no row has a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
 
@@ -236,10 +243,10 @@ fn check_fractions(ps: &[f64]) -> ToolResult<()> {
         } else {
             "each value must be between 0 and 1".to_string()
         };
-        return Err(ToolError::invalid(format!(
-            "percentile {p} is outside the 0–1 scale: {hint}"
-        ))
-        .suggest("Percentiles are fractions: 0.5 is the median, 0.95 the 95th percentile."));
+        return Err(
+            ToolError::invalid(format!("percentile {p} is outside the 0–1 scale: {hint}"))
+                .suggest("Percentiles are fractions: 0.5 is the median, 0.95 the 95th percentile."),
+        );
     }
     Ok(())
 }
@@ -329,11 +336,14 @@ stats_args! {
 pub struct Correlation {
     /// Rows where both columns are non-null.
     pub count: i64,
-    /// Pearson's r (−1…1); null with fewer than 2 pairs or when a column is constant.
+    /// Pearson's r (−1…1); absent with fewer than 2 pairs or when a column is constant.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation: Option<f64>,
-    /// Sample covariance (n − 1); null with fewer than 2 pairs.
+    /// Sample covariance (n − 1); absent with fewer than 2 pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub covariance_sample: Option<f64>,
     /// Population covariance (n).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub covariance_population: Option<f64>,
 }
 
@@ -437,12 +447,17 @@ stats_args! {
 pub struct Regression {
     /// Pairs used (both columns non-null).
     pub count: i64,
-    /// null with fewer than 2 pairs or a constant x.
+    /// Absent with fewer than 2 pairs or a constant x.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slope: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub intercept: Option<f64>,
     /// Coefficient of determination (0–1); 1 when y is constant and x is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub r_squared: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub avg_x: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub avg_y: Option<f64>,
 }
 
@@ -545,8 +560,10 @@ stats_args! {
 pub struct Sample {
     /// Non-null values.
     pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
     /// Sample standard deviation (n − 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stddev: Option<f64>,
 }
 
@@ -558,13 +575,16 @@ pub struct TTest {
     /// Sample B (two-sample test only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_b: Option<Sample>,
-    /// The t statistic; null when it cannot be computed (see `note`).
+    /// The t statistic; absent when it cannot be computed (see `note`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub t: Option<f64>,
     /// Degrees of freedom (n − 1; Welch–Satterthwaite for two samples, not an integer).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub df: Option<f64>,
     /// p-value under `alternative`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p_value: Option<f64>,
-    /// Why `t` is null: too few values, or no variance.
+    /// Why `t` is absent: too few values, or no variance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -607,7 +627,9 @@ fn t_test(r: &Map<String, Value>, two: bool, mu: f64, alt: Alternative) -> TTest
             (Some(m), Some(v)) if out.sample_a.count >= 2 => {
                 let n = out.sample_a.count as f64;
                 let se = (v / n).sqrt();
-                (se > 0.0).then(|| ((m - mu) / se, n - 1.0)).ok_or("no variance")
+                (se > 0.0)
+                    .then(|| ((m - mu) / se, n - 1.0))
+                    .ok_or("no variance")
             }
             _ => Err("fewer than 2 values"),
         },
@@ -657,10 +679,10 @@ async fn hypothesis(ctx: Ctx, a: HypothesisArgs) -> ToolResult<HypothesisOut> {
         }
         (true, false) => {
             let (Some(gc), Some(values)) = (&a.group_column, &a.group_values) else {
-                return Err(ToolError::invalid(
-                    "`groupColumn` and `groupValues` go together",
-                )
-                .suggest("E.g. groupColumn: \"variant\", groupValues: [\"A\", \"B\"]."));
+                return Err(
+                    ToolError::invalid("`groupColumn` and `groupValues` go together")
+                        .suggest("E.g. groupColumn: \"variant\", groupValues: [\"A\", \"B\"]."),
+                );
             };
             let [va, vb] = values.as_slice() else {
                 return Err(ToolError::invalid(format!(
@@ -687,9 +709,7 @@ async fn hypothesis(ctx: Ctx, a: HypothesisArgs) -> ToolResult<HypothesisOut> {
         (false, false) => None,
     };
     let aggs = match &samples {
-        None => format!(
-            "count({x}) AS na, avg({x})::float8 AS ma, var_samp({x})::float8 AS va"
-        ),
+        None => format!("count({x}) AS na, avg({x})::float8 AS ma, var_samp({x})::float8 AS va"),
         Some((sa, sb)) => {
             let part = |s: &str, cond: &str| {
                 format!(
@@ -764,7 +784,9 @@ pub struct Bucket {
 pub struct Histogram {
     /// Non-null values.
     pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
     /// Every bucket, empty ones included (one bucket when min = max; none without values).
     pub buckets: Vec<Bucket>,
@@ -1153,7 +1175,9 @@ async fn distinct(ctx: Ctx, a: DistinctArgs) -> ToolResult<DistinctOut> {
     )
     .await?;
     let result = aggregated_groups(&groups, split, truncated, |rows| {
-        let has_null = rows.iter().any(|r| r.get("value").is_none_or(Value::is_null));
+        let has_null = rows
+            .iter()
+            .any(|r| r.get("value").is_none_or(Value::is_null));
         let all = rows.first().map(|r| int(r, "distinct_count")).unwrap_or(0);
         let distinct_count = all - has_null as i64;
         let values: Vec<Value> = rows
@@ -1245,8 +1269,10 @@ pub struct OutliersOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stddev: Option<f64>,
     /// Values below this are outliers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lower_bound: Option<f64>,
     /// Values above this are outliers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upper_bound: Option<f64>,
     /// All outliers.
     pub outlier_count: i64,
@@ -1461,10 +1487,7 @@ async fn top_n(ctx: Ctx, a: TopNArgs) -> ToolResult<TopNOut> {
     .await?;
     let mut result = out.into_result();
     if !groups.is_empty() {
-        let over = result
-            .rows
-            .iter()
-            .any(|r| int(r, "_grp") > glimit as i64);
+        let over = result.rows.iter().any(|r| int(r, "_grp") > glimit as i64);
         if over {
             result.rows.retain(|r| int(r, "_grp") <= glimit as i64);
             result.row_count = result.rows.len();
@@ -1481,7 +1504,6 @@ async fn top_n(ctx: Ctx, a: TopNArgs) -> ToolResult<TopNOut> {
         groups_truncated,
     })
 }
-
 
 // ---------------------------------------------------------------------------------------
 // pg_stats_summary
@@ -1515,15 +1537,16 @@ pub struct ColumnSummary {
     pub column: String,
     pub data_type: String,
     pub nulls: i64,
-    /// nulls / rows (0–1); null without rows.
+    /// nulls / rows (0–1); absent without rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub null_fraction: Option<f64>,
     /// Distinct non-null values (compared as text).
     pub distinct_count: i64,
-    /// Numeric columns: a number; date/time columns: as the column's value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max: Option<Value>,
+    /// Numeric columns: a number; date/time columns: the column's value; null for other
+    /// types and without values.
+    pub min: Value,
+    /// As `min`.
+    pub max: Value,
     /// Numeric columns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
@@ -1663,8 +1686,8 @@ async fn summary(ctx: Ctx, a: SummaryArgs) -> ToolResult<SummaryOut> {
                 nulls,
                 null_fraction: (total > 0).then(|| nulls as f64 / total as f64),
                 distinct_count: int(r, &format!("nd{i}")),
-                min: r.get(&format!("min{i}")).cloned(),
-                max: r.get(&format!("max{i}")).cloned(),
+                min: r.get(&format!("min{i}")).cloned().unwrap_or(Value::Null),
+                max: r.get(&format!("max{i}")).cloned().unwrap_or(Value::Null),
                 mean: num(r, &format!("mean{i}")),
                 stddev: num(r, &format!("sd{i}")),
                 top_values: top,

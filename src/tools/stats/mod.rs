@@ -4,7 +4,8 @@
 //! `where` inside it, so a hostile fragment meets the read-only transaction and the statement
 //! policy). Numbers computed by PostgreSQL come back as `float8` (JSON numbers, about 15
 //! significant digits; `numeric` sums and means are computed exactly and rounded once at the
-//! end); a value that is not finite (NaN, ±Infinity) is reported as `null`.
+//! end); a statistic that is undefined (SQL NULL: no values, one value for a sample
+//! deviation) or not finite (NaN, ±Infinity) is left out of the result.
 
 mod aggregate;
 mod series;
@@ -203,7 +204,7 @@ pub fn bounded(v: Option<u32>, default: u32, max: u32, arg: &str) -> ToolResult<
     Ok(n)
 }
 
-/// A float8 result (`null` when SQL NULL or not finite).
+/// A float8 result (`None` when SQL NULL or not finite).
 pub fn num(row: &Map<String, Value>, k: &str) -> Option<f64> {
     row.get(k).and_then(Value::as_f64)
 }

@@ -8,7 +8,7 @@ use super::super::exec::{Mode, execute};
 use super::super::sql::{Sql, column_of, table_of};
 use super::super::{Ctx, READ, Spec, Tool};
 use super::aggregate::projection;
-use super::{Group, GROUP, Groups, bounded, group_limit, int, num, numeric_expr, stats_args};
+use super::{GROUP, Group, Groups, bounded, group_limit, int, num, numeric_expr, stats_args};
 use crate::db::QueryResult;
 use crate::error::{ToolError, ToolResult};
 
@@ -25,7 +25,7 @@ pub fn tools() -> Vec<Tool> {
 const TIME_SERIES: Spec = Spec {
     name: "pg_stats_time_series",
     title: "Time series",
-    description: "Rows bucketed by `date_trunc(interval, timeColumn)` (a date or timestamp column; timestamptz in the session time zone) with their count and, given `valueColumn`, its sum/avg/min/max (`aggregation`, default avg), every bucket from the first to the last listed (empty ones with count 0 and value null); at most `limit` buckets (default 100, max 1000: a longer span is an error that says how to narrow it), optionally per `groupBy` group (at most `groupLimit`, default 20, max 100).",
+    description: "Rows bucketed by `date_trunc(interval, timeColumn)` (a date or timestamp column; timestamptz in the session time zone) with their count and, given `valueColumn`, its sum/avg/min/max (`aggregation`, default avg), every bucket from the first to the last listed (empty ones with count 0 and no value); at most `limit` buckets (default 100, max 1000: a longer span is an error that says how to narrow it), optionally per `groupBy` group (at most `groupLimit`, default 20, max 100).",
     hints: READ,
     shortcuts: &[],
 };
@@ -131,9 +131,9 @@ pub struct TimeBucket {
     pub bucket: Value,
     /// Rows in the bucket (with `valueColumn` and `count`: its non-null values).
     pub count: i64,
-    /// The aggregate of `valueColumn` (absent for `count`); null for an empty bucket.
+    /// The aggregate of `valueColumn`; absent for `count` and for a bucket without values.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Option<f64>>,
+    pub value: Option<f64>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -164,7 +164,9 @@ async fn time_series(ctx: Ctx, a: TimeSeriesArgs) -> ToolResult<TimeSeriesOut> {
                 "`timeColumn` {} is of type {other}, not a date or timestamp",
                 tc.column
             ))
-            .suggest("Give a date, timestamp or timestamptz column; pg_get_columns lists the types."));
+            .suggest(
+                "Give a date, timestamp or timestamptz column; pg_get_columns lists the types.",
+            ));
         }
     };
     let value = match &a.value_column {
@@ -264,11 +266,10 @@ async fn time_series(ctx: Ctx, a: TimeSeriesArgs) -> ToolResult<TimeSeriesOut> {
             .suggest("Use a larger `interval`, raise `limit` (at most 1000), or narrow the time range with `where` (e.g. created_at >= $1)."));
         }
     }
-    let with_value = agg != Aggregation::Count;
     let bucket = |r: &Map<String, Value>| TimeBucket {
         bucket: r.get("bucket").cloned().unwrap_or(Value::Null),
         count: int(r, "n"),
-        value: with_value.then(|| num(r, "value")),
+        value: num(r, "value"),
     };
     // No data: one row with lo = null and no bucket.
     let rows: Vec<Map<String, Value>> = rows

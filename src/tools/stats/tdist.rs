@@ -112,7 +112,17 @@ pub fn p_value(t: f64, df: f64, alternative: Alternative) -> f64 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Alternative {
     /// The mean (difference) differs from the hypothesized value.
@@ -149,7 +159,11 @@ mod tests {
         );
         // df = 2 has a closed form: P(T ≤ t) = 1/2 + t / (2 sqrt(2 + t²)).
         for t in [-3.0, -0.5, 0.0, 0.7, 2.5, 40.0] {
-            close(t_cdf(t, 2.0), 0.5 + t / (2.0 * (2.0f64 + t * t).sqrt()), 1e-13);
+            close(
+                t_cdf(t, 2.0),
+                0.5 + t / (2.0 * (2.0f64 + t * t).sqrt()),
+                1e-13,
+            );
         }
         // Large df tends to the normal: P(Z > 1.959963985) = 0.025.
         close(
@@ -157,7 +171,11 @@ mod tests {
             0.025,
             1e-6,
         );
-        close(p_value(-1.5, 7.3, Alternative::Less), 1.0 - t_cdf(1.5, 7.3), 1e-14);
+        close(
+            p_value(-1.5, 7.3, Alternative::Less),
+            1.0 - t_cdf(1.5, 7.3),
+            1e-14,
+        );
         close(ln_gamma(5.0), 24f64.ln(), 1e-13);
         close(ln_gamma(0.5), PI.sqrt().ln(), 1e-13);
     }

@@ -277,9 +277,8 @@ async fn running_total(ctx: Ctx, a: RunningTotalArgs) -> ToolResult<WindowOut> {
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let x = numeric_expr(&c, "column")?;
     let w = window!(a);
-    let f = format!(
-        "(sum({x}) OVER ({{w}} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))::float8"
-    );
+    let f =
+        format!("(sum({x}) OVER ({{w}} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))::float8");
     run(
         &ctx,
         &a.table,
@@ -464,4 +463,3 @@ async fn ntile(ctx: Ctx, a: NtileArgs) -> ToolResult<WindowOut> {
     )
     .await
 }
-
