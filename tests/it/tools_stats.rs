@@ -92,7 +92,7 @@ async fn descriptive_overall_and_per_group() {
     let d = ok(
         &app,
         "pg_stats_descriptive",
-        json!({ "table": "m", "column": "w", "groupBy": ["g"], "where": "id <= $1", "params": [9] }),
+        json!({ "table": "m", "column": "w", "groupBy": "g", "where": "id <= $1", "params": [9] }),
     )
     .await;
     let groups = d["groups"].as_array().unwrap();

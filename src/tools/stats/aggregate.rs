@@ -33,6 +33,7 @@ pub fn tools() -> Vec<Tool> {
 
 /// Runs `SELECT <groups><aggs> FROM <table><filter> [GROUP BY … ORDER BY … LIMIT groupLimit+1]`
 /// and returns its rows (one per group).
+#[allow(clippy::too_many_arguments)]
 async fn grouped(
     ctx: &Ctx,
     mut sql: Sql,
@@ -71,7 +72,8 @@ stats_args! {
         /// Numeric column to describe.
         pub column: String,
         /// Columns to group by: one result per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -195,7 +197,8 @@ stats_args! {
         #[serde(default)]
         pub method: PercentileMethod,
         /// Columns to group by: one result per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -324,7 +327,8 @@ stats_args! {
         #[serde(alias = "y")]
         pub column2: String,
         /// Columns to group by: one result per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -435,7 +439,8 @@ stats_args! {
         #[serde(alias = "y", alias = "column2")]
         pub y_column: String,
         /// Columns to group by: one result per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -548,7 +553,8 @@ stats_args! {
         /// Two samples by condition: the SQL condition selecting sample B.
         pub sample_b: Option<String>,
         /// Columns to group by: one test per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -762,7 +768,8 @@ stats_args! {
         /// Number of equal-width buckets (default 10, max 100).
         pub buckets: Option<u32>,
         /// Columns to group by: one histogram per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -938,7 +945,8 @@ stats_args! {
         /// Most values listed (per group), default 20, max 1000.
         pub limit: Option<u32>,
         /// Columns to group by: one list per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -1124,7 +1132,8 @@ stats_args! {
         /// Most values listed (per group), default 100, max 1000.
         pub limit: Option<u32>,
         /// Columns to group by: one list per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,
@@ -1419,7 +1428,8 @@ stats_args! {
         /// Columns to return (default: all).
         pub select_columns: Option<Vec<String>>,
         /// Columns to group by: the top `n` of each group.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,

@@ -58,6 +58,28 @@ macro_rules! stats_args {
 }
 pub(crate) use stats_args;
 
+/// One column name or several (`"region"` or `["region", "year"]`).
+#[derive(serde::Deserialize, JsonSchema, Clone)]
+#[serde(untagged)]
+pub enum Names {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Names {
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Names::One(s) => vec![s.clone()],
+            Names::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Deserializes [`Names`] into a list (for `groupBy`).
+pub fn names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    <Names as serde::Deserialize>::deserialize(d).map(|n| n.list())
+}
+
 /// Most groups a grouped result lists by default, and at most.
 pub const GROUP_LIMIT_DEFAULT: u32 = 20;
 pub const GROUP_LIMIT_MAX: u32 = 100;

@@ -38,7 +38,6 @@ pub enum Unit {
     Hour,
     #[default]
     Day,
-    /// ISO weeks, starting on Monday.
     Week,
     Month,
     Quarter,
@@ -110,7 +109,7 @@ stats_args! {
         /// Numeric column to aggregate per bucket (omit to count rows).
         #[serde(alias = "value")]
         pub value_column: Option<String>,
-        /// Bucket size: second, minute, hour, day (default), week, month, quarter, year.
+        /// Bucket size: second, minute, hour, day (default), week (ISO, from Monday), month, quarter, year.
         #[serde(default)]
         pub interval: Unit,
         /// sum, avg (default with `valueColumn`), min, max, or count (rows; default without).
@@ -118,7 +117,8 @@ stats_args! {
         /// Most buckets per series (default 100, max 1000).
         pub limit: Option<u32>,
         /// Columns to group by: one series per distinct combination.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "super::names")]
+        #[schemars(with = "Option<super::Names>")]
         pub group_by: Vec<String>,
         /// Most groups listed (default 20, max 100).
         pub group_limit: Option<u32>,

@@ -10,7 +10,7 @@ use super::super::exec::{Mode, execute};
 use super::super::sql::{Sql, column_of, table_of};
 use super::super::{Ctx, READ, Spec, Tool};
 use super::aggregate::{Direction, projection};
-use super::{GROUP, MAX_GROUP_COLUMNS, bounded, numeric_expr, stats_args};
+use super::{GROUP, MAX_GROUP_COLUMNS, Names, bounded, numeric_expr, stats_args};
 use crate::db::QueryResult;
 use crate::db::ident::quote_ident;
 use crate::error::{ToolError, ToolResult};
@@ -24,23 +24,6 @@ pub fn tools() -> Vec<Tool> {
         ROW_NUMBER.tool(GROUP, row_number),
         NTILE.tool(GROUP, ntile),
     ]
-}
-
-/// One column name or several.
-#[derive(Deserialize, JsonSchema, Clone)]
-#[serde(untagged)]
-pub enum Names {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Names {
-    fn list(&self) -> Vec<String> {
-        match self {
-            Names::One(s) => vec![s.clone()],
-            Names::Many(v) => v.clone(),
-        }
-    }
 }
 
 /// The window and page every window tool shares.
@@ -132,7 +115,7 @@ async fn run(
     let computed = rows
         .rows
         .first()
-        .and_then(|r| r.keys().last().cloned())
+        .and_then(|r| r.keys().next_back().cloned())
         .unwrap_or_else(|| name.to_string());
     let mut next_page_offset = None;
     if rows.rows.len() > w.limit as usize {
