@@ -276,6 +276,16 @@ async fn running_total(ctx: Ctx, a: RunningTotalArgs) -> ToolResult<WindowOut> {
     .await
 }
 
+/// A JSON scalar (the schema of `defaultValue`, read as the column's type).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Scalar {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
 const LAG_LEAD: Spec = Spec {
     name: "pg_stats_lag_lead",
     title: "Previous / next value",
@@ -302,6 +312,7 @@ window_args! {
         /// How many rows back or ahead (default 1, max 1000).
         pub offset: Option<u32>,
         /// Value where no such row exists (default null), as the column's type.
+        #[schemars(with = "Option<Scalar>")]
         pub default_value: Option<Value>,
     }
 }
