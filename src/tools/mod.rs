@@ -114,6 +114,16 @@ impl Ctx {
         &self.env.db
     }
 
+    /// This context running every statement, lookups included, inside the caller's pinned
+    /// transaction when `transaction_id` is given: a table created in that transaction is
+    /// found, and reads see its uncommitted rows (as `execute` does with a `tx_id`).
+    pub fn within(mut self, transaction_id: Option<&str>) -> Ctx {
+        if let Some(id) = transaction_id {
+            self.transaction = Some(id.to_string());
+        }
+        self
+    }
+
     pub fn caps(&self) -> Caps {
         // Rows a Code Mode script asks for are read by the script, not the model: they are
         // capped for memory (`--code-call-max-result-bytes`), and the execution's answer

@@ -1361,3 +1361,50 @@ async fn index_suggest_reads_the_workload() {
         "{v:#}"
     );
 }
+
+/// With `transactionId`, the column lookup runs in the caller's transaction too: a table
+/// created there and not committed is read and written through it, and rolled back.
+#[tokio::test]
+async fn jsonb_reads_find_a_table_created_in_the_callers_transaction() {
+    let (_db, app) = setup().await;
+    let tx = support::ok(&app, "pg_transaction_begin", json!({})).await["transactionId"].clone();
+    for stmt in [
+        "CREATE TABLE fresh (id int, doc jsonb)",
+        "INSERT INTO fresh VALUES (1, '{\"a\": {\"b\": 7}}'), (2, '{\"a\": {\"b\": 8}}')",
+    ] {
+        support::ok(
+            &app,
+            "pg_write_query",
+            json!({ "sql": stmt, "transactionId": tx }),
+        )
+        .await;
+    }
+    let v = support::ok(
+        &app,
+        "pg_jsonb_keys",
+        json!({ "table": "fresh", "column": "doc", "transactionId": tx }),
+    )
+    .await;
+    assert!(v.to_string().contains("\"a\""), "{v:#}");
+    let v = support::ok(
+        &app,
+        "pg_jsonb_set",
+        json!({ "table": "fresh", "column": "doc", "path": ["a", "b"], "value": 9,
+                "where": "id = $1", "params": [2], "transactionId": tx }),
+    )
+    .await;
+    assert_eq!(v["rowsAffected"], 1, "{v:#}");
+    let e = support::fail(
+        &app,
+        "pg_jsonb_keys",
+        json!({ "table": "fresh", "column": "doc" }),
+    )
+    .await;
+    support::expect(&e, "NOT_FOUND", "not_found");
+    support::ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": tx }),
+    )
+    .await;
+}

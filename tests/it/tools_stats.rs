@@ -1192,3 +1192,61 @@ async fn hostile_where_fragments_are_refused_or_harmless() {
         );
     }
 }
+
+/// With `transactionId`, the lookups run in the caller's transaction too: a table created
+/// there and not committed is found, its uncommitted rows are counted, and without the id
+/// the table does not exist.
+#[tokio::test]
+async fn stats_run_inside_the_callers_transaction() {
+    let (_db, app) = setup().await;
+    let tx = ok(&app, "pg_transaction_begin", json!({})).await["transactionId"].clone();
+    for stmt in [
+        "CREATE TABLE fresh (g text, x int)",
+        "INSERT INTO fresh SELECT CASE WHEN i <= 3 THEN 'a' ELSE 'b' END, i FROM generate_series(1, 10) i",
+    ] {
+        ok(
+            &app,
+            "pg_write_query",
+            json!({ "sql": stmt, "transactionId": tx }),
+        )
+        .await;
+    }
+    let v = ok(
+        &app,
+        "pg_stats_descriptive",
+        json!({ "table": "fresh", "column": "x", "transactionId": tx }),
+    )
+    .await;
+    assert_eq!(
+        (v["count"].as_i64(), v["sum"].as_f64()),
+        (Some(10), Some(55.0)),
+        "{v:#}"
+    );
+    let v = ok(
+        &app,
+        "pg_stats_frequency",
+        json!({ "table": "fresh", "column": "g", "transactionId": tx }),
+    )
+    .await;
+    assert!(v.to_string().contains("\"b\""), "{v:#}");
+    let v = ok(
+        &app,
+        "pg_stats_running_total",
+        json!({ "table": "fresh", "column": "x", "orderBy": "x", "transactionId": tx, "limit": 3 }),
+    )
+    .await;
+    assert!(v.to_string().contains("6"), "{v:#}");
+    let e = fail(
+        &app,
+        "pg_stats_descriptive",
+        json!({ "table": "fresh", "column": "x" }),
+    )
+    .await;
+    expect(&e, "NOT_FOUND", "not_found");
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": tx }),
+    )
+    .await;
+}

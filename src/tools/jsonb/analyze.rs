@@ -127,6 +127,7 @@ struct StatsRow {
 }
 
 pub(super) async fn stats(ctx: Ctx, a: StatsArgs) -> ToolResult<JsonbStats> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let sample = limit_of(a.sample_size, SAMPLE_DEFAULT, SAMPLE_MAX)?;
     let top = limit_of(a.top_keys_limit, 20, 1000)?;
     let depth = limit_of(a.depth, 3, 10)?;
@@ -292,6 +293,7 @@ pub fn mask(kind: FindingKind, value: &str) -> String {
 }
 
 pub(super) async fn security_scan(ctx: Ctx, a: SecurityScanArgs) -> ToolResult<SecurityScan> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let sample = limit_of(a.sample_size, SAMPLE_DEFAULT, SAMPLE_MAX)?;
     let (col, expr) = jsonb_column(&ctx, &a.table, a.schema.as_deref(), &a.column, false).await?;
     let mut sql = Sql::new(a.params.clone());

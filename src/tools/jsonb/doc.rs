@@ -100,6 +100,7 @@ pub struct Extracted {
 }
 
 pub(super) async fn extract(ctx: Ctx, a: ExtractArgs) -> ToolResult<Extracted> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     match source(&ctx, &mut sql, a.dual()).await? {
         Source::Doc(d) => {
@@ -172,6 +173,7 @@ pub struct Contains {
 }
 
 pub(super) async fn contains(ctx: Ctx, a: ContainsArgs) -> ToolResult<Contains> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     match source(&ctx, &mut sql, a.dual()).await? {
         Source::Doc(d) => {
@@ -246,6 +248,7 @@ pub struct PathQuery {
 }
 
 pub(super) async fn path_query(ctx: Ctx, a: PathQueryArgs) -> ToolResult<PathQuery> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     let limit = limit_of(a.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let src = source(&ctx, &mut sql, a.dual()).await?;
@@ -332,6 +335,7 @@ pub struct Keys {
 }
 
 pub(super) async fn keys(ctx: Ctx, a: KeysArgs) -> ToolResult<Keys> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     match source(&ctx, &mut sql, a.dual()).await? {
         Source::Doc(d) => {
@@ -434,6 +438,7 @@ pub struct Typeof {
 }
 
 pub(super) async fn typeof_(ctx: Ctx, a: TypeofArgs) -> ToolResult<Typeof> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     match source(&ctx, &mut sql, a.dual()).await? {
         Source::Doc(d) => {
@@ -499,6 +504,7 @@ pub struct Pretty {
 }
 
 pub(super) async fn pretty(ctx: Ctx, a: PrettyArgs) -> ToolResult<Pretty> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     match source(&ctx, &mut sql, a.dual()).await? {
         Source::Doc(d) => {
@@ -606,6 +612,7 @@ pub struct Normalized {
 }
 
 pub(super) async fn normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<Normalized> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut sql = Sql::new(a.params.clone());
     let limit = limit_of(a.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let src = source(&ctx, &mut sql, a.dual()).await?;
@@ -896,6 +903,7 @@ fn order_item(spec: &str) -> String {
 }
 
 pub(super) async fn agg(ctx: Ctx, a: AggArgs) -> ToolResult<Agg> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let table = table_of(&ctx, &a.table, a.schema.as_deref()).await?;
     let limit = limit_of(a.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let mut sql = Sql::new(a.params.clone());

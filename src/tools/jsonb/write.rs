@@ -146,6 +146,7 @@ column_args! {
 }
 
 pub(super) async fn set(ctx: Ctx, a: SetArgs) -> ToolResult<WriteResult> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let path = path_elems(&a.path)?;
     let u = Update {
         table: &a.table,
@@ -211,6 +212,7 @@ column_args! {
 }
 
 pub(super) async fn insert(ctx: Ctx, a: InsertArgs) -> ToolResult<WriteResult> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let path = path_elems(&a.path)?;
     if path.is_empty() {
         return Err(ToolError::invalid(
@@ -268,6 +270,7 @@ column_args! {
 }
 
 pub(super) async fn delete(ctx: Ctx, a: DeleteArgs) -> ToolResult<WriteResult> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let path = path_elems(&a.path)?;
     if path.is_empty() {
         return Err(
@@ -342,6 +345,7 @@ pub struct Stripped {
 }
 
 pub(super) async fn strip_nulls(ctx: Ctx, a: StripNullsArgs) -> ToolResult<Stripped> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let mut probe = Sql::new(a.params.clone());
     let dual: DualArgs<'_> = a.dual();
     let is_doc = a.document.is_some() || a.json.is_some();

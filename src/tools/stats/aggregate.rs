@@ -121,6 +121,7 @@ pub struct DescriptiveOut {
 }
 
 async fn descriptive(ctx: Ctx, a: DescriptiveArgs) -> ToolResult<DescriptiveOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let x = numeric_expr(&c, "column")?;
     let groups = Groups::new(a.group_by, "groupBy")?;
@@ -255,6 +256,7 @@ fn check_fractions(ps: &[f64]) -> ToolResult<()> {
 }
 
 async fn percentiles(ctx: Ctx, a: PercentilesArgs) -> ToolResult<PercentilesOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let ps = a.percentiles.unwrap_or_else(|| vec![0.25, 0.5, 0.75]);
     check_fractions(&ps)?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
@@ -376,6 +378,7 @@ async fn two_numeric(
 }
 
 async fn correlation(ctx: Ctx, a: CorrelationArgs) -> ToolResult<CorrelationOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let (c, x, y) = two_numeric(
         &ctx,
         &a.table,
@@ -476,6 +479,7 @@ pub struct RegressionOut {
 }
 
 async fn regression(ctx: Ctx, a: RegressionArgs) -> ToolResult<RegressionOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let (c, x, y) = two_numeric(
         &ctx,
         &a.table,
@@ -669,6 +673,7 @@ fn t_test(r: &Map<String, Value>, two: bool, mu: f64, alt: Alternative) -> TTest
 }
 
 async fn hypothesis(ctx: Ctx, a: HypothesisArgs) -> ToolResult<HypothesisOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let x = numeric_expr(&c, "column")?;
     let groups = Groups::new(a.group_by, "groupBy")?;
@@ -848,6 +853,7 @@ fn histogram(rows: &[Map<String, Value>], nb: u32) -> Histogram {
 }
 
 async fn distribution(ctx: Ctx, a: DistributionArgs) -> ToolResult<DistributionOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let nb = bounded(a.buckets, 10, 100, "buckets")?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let x = numeric_expr(&c, "column")?;
@@ -1072,6 +1078,7 @@ fn aggregated_groups<T>(
 }
 
 async fn frequency(ctx: Ctx, a: FrequencyArgs) -> ToolResult<FrequencyOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let limit = bounded(a.limit, 20, 1000, "limit")?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let groups = Groups::new(a.group_by, "groupBy")?;
@@ -1163,6 +1170,7 @@ pub struct DistinctOut {
 }
 
 async fn distinct(ctx: Ctx, a: DistinctArgs) -> ToolResult<DistinctOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let limit = bounded(a.limit, 100, 1000, "limit")?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let groups = Groups::new(a.group_by, "groupBy")?;
@@ -1293,6 +1301,7 @@ pub struct OutliersOut {
 }
 
 async fn outliers(ctx: Ctx, a: OutliersArgs) -> ToolResult<OutliersOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let max = bounded(a.max_outliers, 50, 1000, "maxOutliers")?;
     let k = a.threshold.unwrap_or(match a.method {
         OutlierMethod::Iqr => 1.5,
@@ -1459,6 +1468,7 @@ pub fn projection(cols: &Option<Vec<String>>) -> String {
 }
 
 async fn top_n(ctx: Ctx, a: TopNArgs) -> ToolResult<TopNOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let n = bounded(a.n, 10, 1000, "n")?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let groups = Groups::new(a.group_by, "groupBy")?;
@@ -1588,6 +1598,7 @@ struct ColumnInfo {
 }
 
 async fn summary(ctx: Ctx, a: SummaryArgs) -> ToolResult<SummaryOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let q = table_of(&ctx, &a.table, a.schema.as_deref()).await?;
     let listed = super::super::exec::read_rows(
         &ctx,

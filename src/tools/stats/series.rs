@@ -154,6 +154,7 @@ pub struct TimeSeriesOut {
 }
 
 async fn time_series(ctx: Ctx, a: TimeSeriesArgs) -> ToolResult<TimeSeriesOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let max = bounded(a.limit, 100, 1000, "limit")?;
     let tc = column_of(&ctx, &a.table, a.schema.as_deref(), &a.time_column).await?;
     let t = match tc.type_name.as_str() {
@@ -376,6 +377,7 @@ pub struct SamplingOut {
 }
 
 async fn sampling(ctx: Ctx, a: SamplingArgs) -> ToolResult<SamplingOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let limit = bounded(a.limit, 100, 1000, "limit")?;
     let pct = a.percentage.unwrap_or(10.0);
     if !(pct > 0.0 && pct <= 100.0) {

@@ -218,6 +218,7 @@ window_args! {
 }
 
 async fn moving_avg(ctx: Ctx, a: MovingAvgArgs) -> ToolResult<WindowOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let size = bounded(a.window_size, 3, 1000, "windowSize")?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let x = numeric_expr(&c, "column")?;
@@ -257,6 +258,7 @@ window_args! {
 }
 
 async fn running_total(ctx: Ctx, a: RunningTotalArgs) -> ToolResult<WindowOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let x = numeric_expr(&c, "column")?;
     let w = window!(a);
@@ -318,6 +320,7 @@ window_args! {
 }
 
 async fn lag_lead(ctx: Ctx, a: LagLeadArgs) -> ToolResult<WindowOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let k = bounded(a.offset, 1, 1000, "offset")?;
     let c = column_of(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let w = window!(a);
@@ -374,6 +377,7 @@ window_args! {
 }
 
 async fn rank(ctx: Ctx, a: RankArgs) -> ToolResult<WindowOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let w = window!(a);
     let name = match a.method {
         RankMethod::Rank => "rank",
@@ -408,6 +412,7 @@ window_args! {
 }
 
 async fn row_number(ctx: Ctx, a: RowNumberArgs) -> ToolResult<WindowOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let w = window!(a);
     run(
         &ctx,
@@ -439,6 +444,7 @@ window_args! {
 }
 
 async fn ntile(ctx: Ctx, a: NtileArgs) -> ToolResult<WindowOut> {
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let n = bounded(a.buckets, 4, 1000, "buckets")?;
     let w = window!(a);
     let mut sql = Sql::new(a.params);

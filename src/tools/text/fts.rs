@@ -235,7 +235,7 @@ pub struct SearchResult {
 }
 
 async fn run_fts(ctx: Ctx, f: Fts) -> ToolResult<SearchResult> {
-    let ctx = super::in_transaction(ctx, f.transaction_id.as_deref());
+    let ctx = ctx.within(f.transaction_id.as_deref());
     let config = f.config.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
     let target = target(&ctx, &f.table, f.schema.as_deref(), f.columns).await?;
     let headline_text = match (&f.headline, &target.doc) {
@@ -922,7 +922,7 @@ pub(super) async fn create_fts_index(
     a: CreateFtsIndexArgs,
 ) -> ToolResult<FtsIndexCreated> {
     let columns = column_list(a.columns, a.column)?;
-    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    let ctx = ctx.within(a.transaction_id.as_deref());
     if a.concurrently && ctx.transaction.is_some() {
         return Err(ToolError::invalid(
             "CREATE INDEX CONCURRENTLY cannot run inside a transaction",

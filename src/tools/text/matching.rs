@@ -128,7 +128,7 @@ pub struct TrigramResult {
 }
 
 pub(super) async fn trigram_similarity(ctx: Ctx, a: TrigramArgs) -> ToolResult<TrigramResult> {
-    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let window = Window::new(a.limit, a.offset)?;
     let mode = a.mode.unwrap_or_default();
     let threshold = a.threshold.unwrap_or(match mode {
@@ -328,7 +328,7 @@ struct Matching {
 }
 
 pub(super) async fn like_search(ctx: Ctx, a: LikeArgs) -> ToolResult<PatternResult> {
-    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let window = Window::new(a.limit, a.offset)?;
     let col = text_column(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
     let op = if a.case_sensitive { "LIKE" } else { "ILIKE" };
@@ -411,7 +411,7 @@ fn with_flags(pattern: &str, flags: Option<&str>) -> ToolResult<(String, bool)> 
 }
 
 pub(super) async fn regexp_match(ctx: Ctx, a: RegexpArgs) -> ToolResult<PatternResult> {
-    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let window = Window::new(a.limit, a.offset)?;
     let (pattern, flag_i) = with_flags(&a.pattern, a.flags.as_deref())?;
     let col = text_column(&ctx, &a.table, a.schema.as_deref(), &a.column).await?;
@@ -541,7 +541,7 @@ const MAX_FUZZY_LEN: usize = 255;
 const DAMERAU_CANDIDATES: u32 = 1000;
 
 pub(super) async fn fuzzy_match(ctx: Ctx, a: FuzzyArgs) -> ToolResult<FuzzyResult> {
-    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let window = Window::new(a.limit, a.offset)?;
     let method = a.method.unwrap_or_default();
     let max_distance = a.max_distance.unwrap_or(3);

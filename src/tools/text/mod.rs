@@ -160,16 +160,6 @@ pub(crate) fn page(out: QueryOutput, window: &Window) -> (Vec<Map<String, Value>
     window.cut(out.rows, truncated)
 }
 
-/// The call's context running every statement, lookups included, inside the caller's
-/// pinned transaction when `transactionId` is given: a table created in that transaction
-/// is found, and reads see its uncommitted rows.
-pub(crate) fn in_transaction(mut ctx: Ctx, transaction_id: Option<&str>) -> Ctx {
-    if let Some(id) = transaction_id {
-        ctx.transaction = Some(id.to_string());
-    }
-    ctx
-}
-
 /// Resolves a text column (`pg_type.typcategory` S: text, varchar, char, citext, name…).
 pub(crate) async fn text_column(
     ctx: &Ctx,

@@ -84,7 +84,7 @@ pub struct NormalizeResult {
 }
 
 pub(super) async fn text_normalize(ctx: Ctx, a: NormalizeArgs) -> ToolResult<NormalizeResult> {
-    let ctx = super::in_transaction(ctx, a.transaction_id.as_deref());
+    let ctx = ctx.within(a.transaction_id.as_deref());
     let column_mode = match (&a.text, &a.table, &a.column) {
         (Some(_), None, None) => false,
         (None, Some(_), Some(_)) => true,
