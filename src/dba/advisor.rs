@@ -21,7 +21,11 @@
 //! the workload's own writes: `write_penalty` cost units per index entry written, i.e. per
 //! row an INSERT adds, and per row an UPDATE changes when that update is not HOT (it
 //! assigns a column of some index) or would stop being HOT because of this index (then
-//! every index of the table gets an entry).
+//! every index of the table gets an entry). A table the workload reads but never writes is
+//! charged, when the workload's window is known (`workload_window_seconds`: the
+//! pg_stat_statements window), the rows `pg_stat_user_tables` counts as modified since its
+//! last ANALYZE, as a rate over the time since that ANALYZE times the window (a bulk load
+//! shortly before counts as an ongoing rate; `writesFrom` names the source).
 //!
 //! Everything runs on the one connection given, which must not be used by anything else
 //! meanwhile (hypothetical indexes exist only in the creating backend) and must not be
@@ -85,6 +89,10 @@ pub struct AdvisorOptions {
     pub time_budget: Duration,
     /// `statement_timeout` for each planning call.
     pub statement_timeout: Duration,
+    /// The seconds the workload's weights were counted over (pg_stat_statements since its
+    /// reset), when known: then a table the workload reads but never writes is charged the
+    /// writes `pg_stat_user_tables` saw since its last ANALYZE, scaled to that window.
+    pub workload_window_seconds: Option<f64>,
 }
 
 impl Default for AdvisorOptions {
@@ -98,6 +106,7 @@ impl Default for AdvisorOptions {
             max_explain_calls: 5000,
             time_budget: Duration::from_secs(60),
             statement_timeout: Duration::from_secs(5),
+            workload_window_seconds: None,
         }
     }
 }
@@ -140,10 +149,25 @@ pub struct IndexRecommendation {
     /// It indexes a column the workload's UPDATEs assign, which makes those updates
     /// non-HOT: every index of the table then gets an entry per updated row.
     pub breaks_hot_updates: bool,
+    /// Where the write penalty's writes come from; absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes_from: Option<WritesFrom>,
     /// How much it lowers the objective given the recommendations before it.
     pub marginal_benefit: f64,
     /// The statements whose final plan uses it.
     pub benefits: Vec<StatementBenefit>,
+}
+
+/// The writes a write penalty charges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WritesFrom {
+    /// The workload's own INSERT and UPDATE statements (rows each writes × weight).
+    WorkloadStatements,
+    /// `pg_stat_user_tables.n_mod_since_analyze` over the time since the table's last
+    /// ANALYZE, scaled to the workload's window (the table has no write statement in the
+    /// workload). Deletes and HOT updates count too: an upper bound.
+    TableStatistics,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -285,6 +309,15 @@ async fn deallocate_leftovers(client: &Client) -> Result<(), tokio_postgres::Err
     Ok(())
 }
 
+/// The writes a table saw since its last ANALYZE (`writes` over `age` seconds) as a count
+/// over the workload's window of `window` seconds: the rate times the window.
+fn table_writes_in_window(writes: f64, age: f64, window: f64) -> f64 {
+    if age <= 0.0 || window <= 0.0 {
+        return 0.0;
+    }
+    writes / age * window
+}
+
 /// The server version and where HypoPG is installed, or the error saying how to get it
 /// (`purpose` names what needs it: "index advice needs the HypoPG extension …").
 pub async fn hypopg_prerequisites(
@@ -357,6 +390,9 @@ struct TableInfo {
     /// Columns of any index (keys and INCLUDE): updating one is never HOT.
     indexed_columns: BTreeSet<i16>,
     index_count: usize,
+    /// Rows inserted, updated or deleted since the last ANALYZE, and the seconds since it
+    /// (`pg_stat_user_tables`); `None` when the table was never analyzed.
+    writes_since_analyze: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,6 +404,7 @@ struct Candidate {
     size: Option<i64>,
     penalty: f64,
     breaks_hot: bool,
+    writes_from: Option<WritesFrom>,
 }
 
 #[derive(Debug, Clone)]
@@ -625,7 +662,23 @@ impl<'c> Search<'c> {
             btree_keys: Vec::new(),
             indexed_columns: BTreeSet::new(),
             index_count: 0,
+            writes_since_analyze: None,
         };
+        info.writes_since_analyze = self
+            .client
+            .query_opt(
+                "SELECT n_mod_since_analyze::float8, \
+                   extract(epoch FROM now() - greatest(last_analyze, last_autoanalyze))::float8 \
+                 FROM pg_stat_all_tables WHERE relid = $1",
+                &[&oid],
+            )
+            .await?
+            .and_then(
+                |r| match (r.get::<_, Option<f64>>(0), r.get::<_, Option<f64>>(1)) {
+                    (Some(n), Some(age)) if age > 0.0 => Some((n, age)),
+                    _ => None,
+                },
+            );
         let indexes = self
             .client
             .query(
@@ -928,17 +981,21 @@ impl<'c> Search<'c> {
             size: None,
             penalty: 0.0,
             breaks_hot: false,
+            writes_from: None,
         });
         let id = self.cands.len() - 1;
         self.by_key.insert((info.oid, key), id);
         id
     }
 
-    /// Write penalty per candidate, from the workload's INSERTs and UPDATEs.
+    /// Write penalty per candidate, from the workload's INSERTs and UPDATEs on its table;
+    /// for a table the workload never writes, from the table's statistics when the
+    /// workload's window is known (see [`WritesFrom`]).
     fn penalties(&mut self, stmts: &[Stmt], tables: &BTreeMap<u32, TableInfo>) {
         for cand in &mut self.cands {
             let info = &tables[&cand.table];
             let mut entries = 0.0;
+            let mut written_by_workload = false;
             for stmt in stmts {
                 let (Some(p), Some(base)) = (&stmt.parsed, &stmt.baseline) else {
                     continue;
@@ -948,8 +1005,12 @@ impl<'c> Search<'c> {
                 }
                 let rows = stmt.weight * base.rows_written;
                 match p.kind {
-                    StmtKind::Insert => entries += rows,
+                    StmtKind::Insert => {
+                        written_by_workload = true;
+                        entries += rows;
+                    }
                     StmtKind::Update => {
+                        written_by_workload = true;
                         let assigned: BTreeSet<i16> = p
                             .assigned
                             .iter()
@@ -964,9 +1025,21 @@ impl<'c> Search<'c> {
                             entries += rows * (1 + info.index_count) as f64;
                         }
                     }
+                    StmtKind::Delete => written_by_workload = true,
                     _ => {}
                 }
             }
+            cand.writes_from = if written_by_workload {
+                Some(WritesFrom::WorkloadStatements)
+            } else if let (Some(window), Some((writes, age))) =
+                (self.opts.workload_window_seconds, info.writes_since_analyze)
+                && writes > 0.0
+            {
+                entries = table_writes_in_window(writes, age, window);
+                Some(WritesFrom::TableStatistics)
+            } else {
+                None
+            };
             cand.penalty = round2(self.opts.write_penalty * entries);
         }
     }
@@ -1292,6 +1365,7 @@ impl<'c> Search<'c> {
                     estimated_size_bytes: cand.size.unwrap_or(0),
                     write_penalty: cand.penalty,
                     breaks_hot_updates: cand.breaks_hot,
+                    writes_from: cand.writes_from,
                     marginal_benefit: gain,
                     benefits: stmts
                         .iter()
@@ -1471,4 +1545,16 @@ fn permutations(items: &[i16], k: usize) -> Vec<Vec<i16>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_writes_scale_to_the_workload_window() {
+        assert_eq!(table_writes_in_window(600.0, 60.0, 3600.0), 36000.0);
+        assert_eq!(table_writes_in_window(600.0, 0.0, 3600.0), 0.0);
+        assert_eq!(table_writes_in_window(600.0, 60.0, 0.0), 0.0);
+    }
 }

@@ -44,6 +44,12 @@ async fn fixture(admin: String, extra: &[&str]) -> (TestDb, Arc<App>) {
     let db = support::test_db_at(admin).await;
     let client = support::connect(&db.url).await;
     client.batch_execute(FIXTURE_SQL).await.unwrap();
+    // The load's row counts reach the statistics before ANALYZE resets the count of rows
+    // modified since it (the workload advisor reads it as the tables' write rate).
+    client
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .unwrap();
     client
         .batch_execute("VACUUM (FREEZE, ANALYZE)")
         .await
@@ -882,4 +888,81 @@ async fn a_dropped_advisor_call_leaves_no_hypothetical_index_behind() {
         dropped > 0,
         "no call was dropped mid-run (a full run takes {full:?})"
     );
+}
+
+/// A table the workload reads but never writes is charged the writes its statistics saw
+/// since its last ANALYZE (scaled to the workload's window): after 30,000 inserts the
+/// customer lookup's index carries a write penalty from `tableStatistics`, and a table with
+/// no writes since ANALYZE carries none.
+#[tokio::test]
+async fn workload_advice_charges_table_write_rates_on_both_servers() {
+    for (label, admin) in servers() {
+        let (db, app) = fixture(admin, &[]).await;
+        pin_planner(&db).await;
+        let client = support::connect(&db.url).await;
+        client
+            .batch_execute(
+                "INSERT INTO orders SELECT i, 1 + i % 2000, 'done', 1, 1, 1 \
+                 FROM generate_series(100001, 130000) i",
+            )
+            .await
+            .unwrap();
+        client
+            .batch_execute("SELECT pg_stat_force_next_flush()")
+            .await
+            .unwrap();
+        for i in 0..40 {
+            client
+                .query("SELECT * FROM orders WHERE customer_id = $1", &[&i])
+                .await
+                .unwrap();
+        }
+        for i in 0..12 {
+            client
+                .query(
+                    "SELECT * FROM customers WHERE id = $1 OR region = $2",
+                    &[&i, &i],
+                )
+                .await
+                .unwrap();
+        }
+        // A penalty this small cannot outweigh the benefit: the index is recommended and
+        // says where its writes came from.
+        let v = support::ok(
+            &app,
+            "pg_analyze_workload_indexes",
+            json!({"minCalls": 10, "writePenalty": 0.000001}),
+        )
+        .await;
+        let rec = v["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["createIndex"] == CUSTOMER_INDEX)
+            .unwrap_or_else(|| panic!("{label}: {v:#}"));
+        assert_eq!(rec["writesFrom"], "tableStatistics", "{label}: {rec:#}");
+        assert!(
+            rec["writePenalty"].as_f64().unwrap() > 0.0,
+            "{label}: {rec:#}"
+        );
+        for r in v["recommendations"].as_array().unwrap() {
+            if r["table"] == "customers" {
+                assert!(r.get("writesFrom").is_none(), "{label}: {r:#}");
+            }
+        }
+        // Without the penalty the source is the same and the charge is zero.
+        let v = support::ok(
+            &app,
+            "pg_analyze_workload_indexes",
+            json!({"minCalls": 10, "writePenalty": 0}),
+        )
+        .await;
+        let rec = v["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["createIndex"] == CUSTOMER_INDEX)
+            .unwrap_or_else(|| panic!("{label}: {v:#}"));
+        assert_eq!(rec["writePenalty"], 0.0, "{label}: {rec:#}");
+    }
 }

@@ -39,7 +39,10 @@ pub struct SearchArgs {
     pub budget_mb: Option<f64>,
     /// Least relative cost improvement for a statement's indexes to count, 0–1 (default 0.10).
     pub min_improvement: Option<f64>,
-    /// Cost units charged per index entry the workload's writes add (default 1; 0 ignores writes).
+    /// Cost units charged per index entry writes add (default 1; 0 ignores writes): the
+    /// workload's INSERT/UPDATE statements, or for a table the workload never writes (workload
+    /// modes only), the rows `pg_stat_user_tables` saw modified since its last ANALYZE,
+    /// scaled to pg_stat_statements' window (`writesFrom` says which).
     pub write_penalty: Option<f64>,
     /// Wall-time budget in seconds, 1–300 (default 30); the best answer so far is returned
     /// (`stats.truncated`) when it runs out.
@@ -244,15 +247,40 @@ struct WorkloadRow {
     calls: f64,
 }
 
+#[derive(Deserialize)]
+struct Window {
+    seconds: Option<f64>,
+}
+
 /// The current database's top statements from pg_stat_statements, weighted by calls;
-/// `table` keeps only those naming it.
+/// `table` keeps only those naming it. With them, the seconds their calls were counted
+/// over (since `pg_stat_statements_info.stats_reset`, PostgreSQL 14+), when known.
 async fn workload_from_stats(
     ctx: &Ctx,
     top_n: u32,
     min_calls: u32,
     table: Option<&str>,
-) -> ToolResult<Vec<WorkloadStatement>> {
+) -> ToolResult<(Vec<WorkloadStatement>, Option<f64>)> {
     let setup = super::workload::pss_view(ctx).await?;
+    let window = if setup.has_info {
+        let rows = read_rows(
+            ctx,
+            &format!(
+                "SELECT extract(epoch FROM now() - stats_reset)::float8 AS seconds \
+                 FROM {}.pg_stat_statements_info",
+                crate::db::ident::quote_ident(&setup.schema)
+            ),
+            &[],
+        )
+        .await?;
+        decode::<Window>(rows)?
+            .into_iter()
+            .next()
+            .and_then(|w| w.seconds)
+            .filter(|s| *s > 0.0)
+    } else {
+        None
+    };
     let sql = format!(
         "/* pgmcp:pg_stat_statements */ SELECT s.query, sum(s.calls)::float8 AS calls \
            FROM {setup} s \
@@ -282,11 +310,12 @@ async fn workload_from_stats(
     .await
     .map_err(super::workload::pss_error)?;
     let rows: Vec<WorkloadRow> = decode(rows)?;
-    Ok(rows
+    let workload = rows
         .into_iter()
         .filter(|r| table.is_none_or(|t| names_table(&r.query, t)))
         .map(|r| WorkloadStatement::new(r.query, r.calls))
-        .collect())
+        .collect();
+    Ok((workload, window))
 }
 
 /// Whether `query` mentions `table` as a whole word (case-insensitively).
@@ -308,7 +337,11 @@ async fn analyze_workload_indexes(
     }
     let min_calls = a.min_calls.unwrap_or(10);
     let opts = a.search.options(10)?;
-    let workload = workload_from_stats(&ctx, top_n, min_calls, None).await?;
+    let (workload, window) = workload_from_stats(&ctx, top_n, min_calls, None).await?;
+    let opts = AdvisorOptions {
+        workload_window_seconds: window,
+        ..opts
+    };
     run_workload(&ctx, workload, &opts, top_n, min_calls, None).await
 }
 
@@ -381,7 +414,11 @@ async fn index_recommendations(ctx: Ctx, a: IndexRecommendationsArgs) -> ToolRes
             }
             let opts = a.search.options(5)?;
             let min_calls = a.min_calls.unwrap_or(1);
-            let workload = workload_from_stats(&ctx, 50, min_calls, Some(bare)).await?;
+            let (workload, window) = workload_from_stats(&ctx, 50, min_calls, Some(bare)).await?;
+            let opts = AdvisorOptions {
+                workload_window_seconds: window,
+                ..opts
+            };
             run_workload(&ctx, workload, &opts, 50, min_calls, Some(bare)).await
         }
         _ => Err(ToolError::invalid("pass exactly one of sql or table").suggest(
