@@ -131,9 +131,13 @@ fn split_dotted(input: &str) -> Result<Vec<String>, ToolError> {
         }
     }
     if in_quotes {
-        return Err(ToolError::invalid(format!(
-            "unterminated double quote in '{input}'"
-        )));
+        return Err(
+            ToolError::invalid(format!("unterminated double quote in '{input}'")).suggest(
+                "A double quote starts a quoted part (\"My Schema\".\"a.b\"). For a name that \
+             contains one, pass `schema` (the name is then taken literally), or quote it with \
+             the quote doubled: \"we\"\"ird\".",
+            ),
+        );
     }
     parts.push(current);
     Ok(parts)
@@ -194,7 +198,17 @@ mod tests {
         assert_eq!(q.quoted(), "\"My Schema\".\"a.b\"");
         assert!(parse_qualified("a.b.c", None).is_err());
         assert!(parse_qualified("", None).is_err());
-        assert!(parse_qualified("\"unterminated", None).is_err());
+        let e = parse_qualified("we\"ird tab", None).unwrap_err();
+        assert!(
+            e.suggestion.as_deref().unwrap().contains("pass `schema`"),
+            "{e:?}"
+        );
+        assert_eq!(
+            parse_qualified("we\"ird tab", Some("public"))
+                .unwrap()
+                .quoted(),
+            "\"public\".\"we\"\"ird tab\""
+        );
     }
 
     #[test]

@@ -129,14 +129,9 @@ impl Listing {
         self
     }
 
-    /// The SQL and its parameters, with a window count for the total and LIMIT/OFFSET.
-    fn sql(mut self, limit: u32, offset: u32) -> (String, Vec<Value>) {
-        let limit_p = self.bind(limit);
-        let offset_p = self.bind(offset);
-        let mut sql = format!(
-            "SELECT {}, count(*) OVER () AS _total FROM {}",
-            self.select, self.from
-        );
+    /// `SELECT <select><extra> FROM <from> [WHERE …] [ORDER BY …]`.
+    fn select_sql(&self, extra: &str) -> String {
+        let mut sql = format!("SELECT {}{extra} FROM {}", self.select, self.from);
         if !self.conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&self.conditions.join(" AND "));
@@ -145,6 +140,14 @@ impl Listing {
             sql.push_str(" ORDER BY ");
             sql.push_str(o);
         }
+        sql
+    }
+
+    /// The SQL and its parameters, with a window count for the total and LIMIT/OFFSET.
+    fn sql(mut self, limit: u32, offset: u32) -> (String, Vec<Value>) {
+        let limit_p = self.bind(limit);
+        let offset_p = self.bind(offset);
+        let mut sql = self.select_sql(", count(*) OVER () AS _total");
         sql.push_str(&format!(" LIMIT {limit_p} OFFSET {offset_p}"));
         (sql, self.params)
     }
@@ -163,16 +166,7 @@ impl Listing {
 
     /// Runs the query read-only without paging and decodes every row as `R`.
     pub async fn all<R: DeserializeOwned>(self, ctx: &Ctx) -> ToolResult<Vec<R>> {
-        let mut sql = format!("SELECT {} FROM {}", self.select, self.from);
-        if !self.conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&self.conditions.join(" AND "));
-        }
-        if let Some(o) = &self.order_by {
-            sql.push_str(" ORDER BY ");
-            sql.push_str(o);
-        }
-        decode(read_rows(ctx, &sql, &self.params).await?)
+        decode(read_rows(ctx, &self.select_sql(""), &self.params).await?)
     }
 }
 

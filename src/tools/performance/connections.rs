@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::GROUP;
 use super::alerts::{Level, thresholds};
 use super::health::{
-    Check, Evidence, Finding, Severity, Status, finding, percent, round, rows, sql_literal,
+    Check, Evidence, Finding, Severity, Status, connection_usage_finding, finding, percent, round,
+    rows, sql_literal,
 };
 use crate::db::ident::quote_ident;
 use crate::error::{ToolError, ToolResult};
@@ -326,30 +327,13 @@ pub(super) fn spike_findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let n = backends.len() as i64;
-    let util = n as f64 / limits.usable_connections as f64;
-    let sev = if util * 100.0 >= o.usage_critical {
-        Some(Severity::Critical)
-    } else if util * 100.0 >= o.usage_warning {
-        Some(Severity::Warning)
-    } else {
-        None
+    let usage = Level {
+        warning: o.usage_warning,
+        critical: o.usage_critical,
     };
-    if let Some(sev) = sev {
-        let mut f = finding(
-            sev,
-            Check::ConnectionUsage,
-            "connections".into(),
-            format!(
-                "-- put a connection pooler (PgBouncer) in front, or raise the limit (takes effect after a restart):\nALTER SYSTEM SET max_connections = {};",
-                limits.max_connections * 2
-            ),
-        );
-        f.evidence = Evidence {
-            connections: Some(n),
-            usable_connections: Some(limits.usable_connections),
-            utilization: Some(round(util, 4)),
-            ..Evidence::default()
-        };
+    if let Some(mut f) =
+        connection_usage_finding(n, limits.usable_connections, limits.max_connections, usage)
+    {
         f.note = Some(format!(
             "{n} of {} usable connections in use (warning from {}%, critical from {}%)",
             limits.usable_connections, o.usage_warning, o.usage_critical

@@ -2259,6 +2259,40 @@ async fn check_sequences(ctx: &Ctx, scope: &Scope, o: SequenceOptions) -> ToolRe
 // ---------------------------------------------------------------------------------------
 // Connections.
 
+/// The connection-usage finding: `clients` of `usable` connections in use, graded by
+/// `usage` (percent); none below the warning level.
+pub(super) fn connection_usage_finding(
+    clients: i64,
+    usable: i64,
+    max_connections: i64,
+    usage: Level,
+) -> Option<Finding> {
+    let util = clients as f64 / usable.max(1) as f64;
+    let sev = if util * 100.0 >= usage.critical {
+        Severity::Critical
+    } else if util * 100.0 >= usage.warning {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let mut f = finding(
+        sev,
+        Check::ConnectionUsage,
+        "connections".into(),
+        format!(
+            "-- put a connection pooler (PgBouncer) in front, or raise the limit (takes effect after a restart):\nALTER SYSTEM SET max_connections = {};",
+            max_connections * 2
+        ),
+    );
+    f.evidence = Evidence {
+        connections: Some(clients),
+        usable_connections: Some(usable),
+        utilization: Some(round(util, 4)),
+        ..Evidence::default()
+    };
+    Some(f)
+}
+
 /// Connection usage: client backends against `max_connections − superuser_reserved −
 /// reserved (16+)`, a warning and critical from the `usage` levels (percent; the
 /// connection_usage alert thresholds, initially 80 and 95). Sessions of this database idle
@@ -2289,32 +2323,12 @@ pub(super) async fn check_connections(
     let mut out = Vec::new();
     if let Some(c) = c.into_iter().next() {
         let usable = (c.max_connections - c.superuser_reserved - c.reserved).max(1);
-        let util = c.clients as f64 / usable as f64;
-        let sev = if util * 100.0 >= usage.critical {
-            Some(Severity::Critical)
-        } else if util * 100.0 >= usage.warning {
-            Some(Severity::Warning)
-        } else {
-            None
-        };
-        if let Some(sev) = sev {
-            let mut f = finding(
-                sev,
-                Check::ConnectionUsage,
-                "connections".into(),
-                format!(
-                    "-- put a connection pooler (PgBouncer) in front, or raise the limit (takes effect after a restart):\nALTER SYSTEM SET max_connections = {};",
-                    c.max_connections * 2
-                ),
-            );
-            f.evidence = Evidence {
-                connections: Some(c.clients),
-                usable_connections: Some(usable),
-                utilization: Some(round(util, 4)),
-                ..Evidence::default()
-            };
-            out.push(f);
-        }
+        out.extend(connection_usage_finding(
+            c.clients,
+            usable,
+            c.max_connections,
+            usage,
+        ));
     }
     #[derive(Deserialize)]
     struct Idle {
