@@ -57,7 +57,11 @@ impl App {
     /// Start-up for a long-running server: idle sandbox workers started ahead of the first
     /// execution, filter typos reported, the idle-transaction reaper running.
     pub fn start(self: &Arc<Self>) -> Running {
-        self.code.warm(&self.env);
+        // Warming derives the Code Mode API from every tool's schemas (most of start-up's
+        // CPU time with 149 tools) and spawns the idle workers: off the path to the first
+        // answer. An execution that arrives first builds the same API once (`OnceLock`).
+        let (code, env) = (self.code.clone(), self.env.clone());
+        tokio::task::spawn_blocking(move || code.warm(&env));
         for name in self.registry.unknown_filter_names(&self.config) {
             tracing::warn!("--tool-filter entry '{name}' matches no tool or group");
         }
@@ -106,7 +110,7 @@ mod tests {
         let registry = super::registry();
         let mut problems = Vec::new();
         for t in registry.all() {
-            match &t.output_schema {
+            match t.output_schema() {
                 None => problems.push(format!("{}: no output schema (untyped result)", t.name)),
                 Some(schema) => {
                     for p in crate::tools::portability_problems(&Value::Object((**schema).clone()))

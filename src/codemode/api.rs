@@ -160,7 +160,7 @@ pub fn manifest<'a>(tools: impl Iterator<Item = &'a Tool>) -> Manifest {
             tool: t.name.to_string(),
             group: t.group.to_string(),
             method: method_name(t.name, t.group),
-            primary: primary_param(&t.input_schema),
+            primary: primary_param(t.input_schema()),
         })
         .collect();
     let aliases = shortcuts(&tools)
@@ -256,7 +256,7 @@ pub fn help_index(tools: &[&Tool], shortcuts: &[String]) -> String {
 
 /// The tool's required argument keys, in schema order.
 fn required_keys(t: &Tool) -> Vec<&str> {
-    t.input_schema
+    t.input_schema()
         .get("required")
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -267,7 +267,7 @@ fn required_keys(t: &Tool) -> Vec<&str> {
 fn short_signature(t: &Tool) -> String {
     let required = required_keys(t);
     let total = t
-        .input_schema
+        .input_schema()
         .get("properties")
         .and_then(Value::as_object)
         .map_or(0, |p| p.len());
@@ -308,11 +308,11 @@ fn method_doc(t: &Tool) -> crate::codemode::sandbox::MethodDoc {
 
 /// One method's declaration: its summary as a doc comment, then the signature.
 fn method_declaration(t: &Tool, indent: &str) -> String {
-    let args = object_type(&Value::Object((*t.input_schema).clone()), "");
-    let arg = match primary_param(&t.input_schema) {
+    let args = object_type(&Value::Object((**t.input_schema()).clone()), "");
+    let arg = match primary_param(t.input_schema()) {
         Some(p) => format!("args: {args} | string /* {p} */"),
         None if t
-            .input_schema
+            .input_schema()
             .get("required")
             .and_then(Value::as_array)
             .is_none_or(|r| r.is_empty()) =>
@@ -333,7 +333,7 @@ fn method_declaration(t: &Tool, indent: &str) -> String {
 /// The TypeScript type a method resolves to, derived from the tool's output schema
 /// (`unknown`, never `any`, for a tool without one: `app` tests hold that none exists).
 pub fn return_type(t: &Tool) -> std::borrow::Cow<'static, str> {
-    match &t.output_schema {
+    match t.output_schema() {
         Some(schema) => ts_type(&Value::Object((**schema).clone())).into(),
         None => "unknown".into(),
     }
@@ -484,8 +484,7 @@ fn element_type(tools: &[&Tool], tool: &str, key: &str) -> Option<String> {
     let schema = tools
         .iter()
         .find(|t| t.name == tool)?
-        .output_schema
-        .as_ref()?;
+        .output_schema()?;
     let schema = Value::Object((**schema).clone());
     let element = if key.is_empty() {
         match schema.get("anyOf").and_then(Value::as_array) {
@@ -535,12 +534,12 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
     out.push_str("declare const pg: {\n");
     for (t, shortcut) in shortcuts(&tools) {
         let (name, tool, positional) = (shortcut.name, t.name, shortcut.positional);
-        let props = t.input_schema.get("properties").and_then(Value::as_object);
+        let props = t.input_schema().get("properties").and_then(Value::as_object);
         let required = required_keys(t);
         let params: Vec<String> = if positional.is_empty() {
             vec![format!(
                 "args: {}",
-                object_type(&Value::Object((*t.input_schema).clone()), "")
+                object_type(&Value::Object((**t.input_schema()).clone()), "")
             )]
         } else {
             positional
@@ -788,7 +787,7 @@ mod tests {
         let env = test_app(&["--tool-filter", "all"]);
         let tools: Vec<&Tool> = env.registry.all().iter().collect();
         for (t, s) in shortcuts(&tools) {
-            let props = t.input_schema["properties"].as_object().unwrap();
+            let props = t.input_schema()["properties"].as_object().unwrap();
             for p in s.positional {
                 assert!(
                     props.contains_key(*p),

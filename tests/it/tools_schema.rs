@@ -1395,7 +1395,7 @@ fn schema_tools_are_registered_with_the_right_hints() {
         assert_eq!(t.hints.read_only, read_only, "{name}");
         assert_eq!(t.hints.destructive, destructive, "{name}");
         assert!(t.summary().len() > 20, "{name}");
-        let props = t.input_schema["properties"].as_object().unwrap();
+        let props = t.input_schema()["properties"].as_object().unwrap();
         assert!(
             props.keys().all(|k| !k.contains('_')),
             "{name}: camelCase keys"

@@ -399,7 +399,7 @@ mod tests {
     #[test]
     fn explain_results_match_the_output_schema() {
         let t = EXPLAIN.tool(GROUP, explain);
-        let schema = Value::Object((**t.output_schema.as_ref().unwrap()).clone());
+        let schema = Value::Object((**t.output_schema().unwrap()).clone());
         let v = jsonschema::draft202012::new(&schema).unwrap();
         let node =
             serde_json::json!({"Node Type": "Seq Scan", "Relation Name": "t", "Plan Rows": 3});

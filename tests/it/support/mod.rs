@@ -200,7 +200,7 @@ fn check_output(tool: &pgmcp::tools::Tool, body: &serde_json::Value) {
     use std::sync::{Arc, Mutex};
     static VALIDATORS: OnceLock<Mutex<HashMap<&'static str, Arc<jsonschema::Validator>>>> =
         OnceLock::new();
-    let Some(schema) = &tool.output_schema else {
+    let Some(schema) = tool.output_schema() else {
         return;
     };
     let validator =
