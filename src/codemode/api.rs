@@ -481,10 +481,7 @@ const NAMED_TYPES: &[NamedType] = &[
 /// The TypeScript object type of one element of `key` in `tool`'s result (or, with an
 /// empty key, of the result's one-object branch), from its output schema.
 fn element_type(tools: &[&Tool], tool: &str, key: &str) -> Option<String> {
-    let schema = tools
-        .iter()
-        .find(|t| t.name == tool)?
-        .output_schema()?;
+    let schema = tools.iter().find(|t| t.name == tool)?.output_schema()?;
     let schema = Value::Object((**schema).clone());
     let element = if key.is_empty() {
         match schema.get("anyOf").and_then(Value::as_array) {
@@ -534,7 +531,10 @@ pub fn declarations<'a>(tools: impl Iterator<Item = &'a Tool>) -> String {
     out.push_str("declare const pg: {\n");
     for (t, shortcut) in shortcuts(&tools) {
         let (name, tool, positional) = (shortcut.name, t.name, shortcut.positional);
-        let props = t.input_schema().get("properties").and_then(Value::as_object);
+        let props = t
+            .input_schema()
+            .get("properties")
+            .and_then(Value::as_object);
         let required = required_keys(t);
         let params: Vec<String> = if positional.is_empty() {
             vec![format!(

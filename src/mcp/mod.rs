@@ -106,9 +106,13 @@ pub fn to_mcp_tool(t: &Tool, env: &Env, restricted: bool) -> McpTool {
         .destructive(t.hints.destructive && !read_only)
         .idempotent(t.hints.idempotent)
         .open_world(t.hints.open_world);
-    let tool = McpTool::new_with_raw(t.name, Some(t.description_for(env)), t.input_schema().clone())
-        .with_title(t.title)
-        .with_annotations(annotations);
+    let tool = McpTool::new_with_raw(
+        t.name,
+        Some(t.description_for(env)),
+        t.input_schema().clone(),
+    )
+    .with_title(t.title)
+    .with_annotations(annotations);
     match t.output_schema() {
         Some(schema) if env.config.output_schemas => tool.with_raw_output_schema(schema.clone()),
         _ => tool,

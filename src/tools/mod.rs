@@ -257,7 +257,9 @@ impl LazySchema {
     }
 
     fn get(&self) -> Option<&Schema> {
-        self.cell.get_or_init(|| (self.make)().map(Arc::new)).as_ref()
+        self.cell
+            .get_or_init(|| (self.make)().map(Arc::new))
+            .as_ref()
     }
 }
 
@@ -636,7 +638,13 @@ fn constrains(map: &Map<String, Value>) -> bool {
 }
 
 fn parse_args<A: DeserializeOwned>(name: &str, schema: &LazySchema, args: Value) -> ToolResult<A> {
-    let schema = || schema.get().map(|s| s.as_ref()).cloned().unwrap_or_default();
+    let schema = || {
+        schema
+            .get()
+            .map(|s| s.as_ref())
+            .cloned()
+            .unwrap_or_default()
+    };
     let args = match args {
         Value::Null => Value::Object(Map::new()),
         other => other,

@@ -43,7 +43,11 @@ fn every_tool_is_documented_with_its_arguments() {
             "{} missing",
             t.name
         );
-        if let Some(props) = t.input_schema().get("properties").and_then(|p| p.as_object()) {
+        if let Some(props) = t
+            .input_schema()
+            .get("properties")
+            .and_then(|p| p.as_object())
+        {
             for arg in props.keys() {
                 assert!(
                     md.contains(&format!("| `{arg}` |")),
