@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{CodeArgs, Isolation};
 use crate::error::{Category, Code, ToolError, ToolResult};
+use crate::tools::read_session::ReadSession;
 use crate::tools::transactions as txs;
 use crate::tools::{Ctx, DESTRUCTIVE, Env, Tool, WithMeta, tool_with_meta};
 use sandbox::{Outcome, SandboxLimits};
@@ -213,14 +214,19 @@ struct ExecState {
     quota: usize,
     /// The permits held by this execution's open transactions.
     tx_permits: Mutex<std::collections::HashMap<String, tokio::sync::OwnedSemaphorePermit>>,
+    /// The execution's reads outside transactions share one READ ONLY transaction, which
+    /// holds one permit while it is open (`tools::read_session`).
+    session: Arc<ReadSession>,
 }
 
 impl ExecState {
     fn new(execution: String, quota: usize) -> Self {
+        let connections = Arc::new(tokio::sync::Semaphore::new(quota));
         ExecState {
             execution,
             calls: AtomicU32::new(0),
-            connections: Arc::new(tokio::sync::Semaphore::new(quota)),
+            session: Arc::new(ReadSession::new(connections.clone())),
+            connections,
             quota,
             tx_permits: Mutex::new(Default::default()),
         }
@@ -247,6 +253,12 @@ impl ExecState {
             .suggest("Commit or roll back a transaction before starting another call outside it; an operator can raise --code-max-connections.")
             .with_details(json!({ "limit": "--code-max-connections", "maxConnections": self.quota })));
         }
+        // No permit free and the read session idle: the session gives its permit back
+        // rather than make this call wait for the end of the execution.
+        if let Ok(permit) = self.connections.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        self.session.release_idle().await;
         self.connections
             .clone()
             .acquire_owned()
@@ -375,6 +387,7 @@ async fn execute_code(
     };
 
     // Whatever happened, nothing this execution started may stay open on the server.
+    state.session.finish().await;
     txs::rollback_owned(&ctx.env, &state.execution).await;
     drop(cleanup);
 
@@ -459,6 +472,7 @@ fn make_serve(
             ctx.read_only = readonly;
             ctx.client = client;
             ctx.execution = Some(execution);
+            ctx.session = Some(state.session.clone());
             if let Value::Object(map) = &mut args
                 && let Some(Value::String(id)) = map.remove(TX_KEY)
             {
@@ -511,10 +525,15 @@ fn make_serve(
                     Err(e) => return Err(e.to_json()),
                 }
             };
+            // Shared with the call's context, which lends it to the read session while a
+            // read runs there (`ReadSession::read`).
+            let permit = Arc::new(Mutex::new(permit));
+            ctx.permit = Some(permit.clone());
             let result = match &shape {
                 Some(shape) => shortcut_call(&env, ctx, &tool, args, shape).await,
                 None => env.registry.call(ctx, &tool, args).await.map(|o| o.body),
             };
+            let permit = permit.lock().unwrap_or_else(|p| p.into_inner()).take();
             // Begun through the raw tool: this execution's (the transactions layer tagged
             // it), rolled back at its end unless the script commits it. Its connection
             // counts against the quota until then.

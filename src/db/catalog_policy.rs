@@ -587,6 +587,14 @@ impl Args {
         }
     }
 
+    /// Whether the statement names nothing the candidate list starts from: no function,
+    /// field, operator, relation, write target or type. Every branch of [`CANDIDATES_SQL`] is
+    /// driven by one of those names (`$1`, `$2`, `$4`–`$7`; `$3` and `$8` only narrow), so
+    /// the list is then empty by construction and the guard can be left out.
+    pub fn resolves_nothing(&self) -> bool {
+        [0, 1, 3, 4, 5, 6].iter().all(|&i| self.names[i].is_empty())
+    }
+
     pub fn refs(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
         let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = self
             .names

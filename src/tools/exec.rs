@@ -158,6 +158,13 @@ pub async fn execute(
     } else {
         None
     };
+    // In a Code Mode execution, a read goes to the execution's read session when it can
+    // take it (`read_session`).
+    if let (Some(check), Some(session)) = (&policy, &ctx.session)
+        && let Some(out) = session.read(ctx, sql, params, check).await
+    {
+        return out;
+    }
     let mut guard = ctx.db().guard_pooled(ctx.db().client().await?);
     let conn = guard.client();
     let out = if let Some(check) = &policy {
@@ -210,14 +217,17 @@ async fn read_only(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<QueryOutput> {
-    // The policy's prepared queries, and what to bind to them for this statement.
-    let checking = match policy {
-        Some(p) => Some((
+    // The policy's prepared queries, and what to bind to them for this statement; none
+    // when the statement names nothing the catalog could resolve to a function (`SELECT 1`):
+    // the candidate list is then empty by construction (see `Args::resolves_nothing`).
+    let checking = match policy.map(|p| p.args(sql, check)) {
+        Some(args) if !args.resolves_nothing() => Some((
             conn.policy_statements().await.map_err(ToolError::from)?,
-            p.args(sql, check),
+            args,
         )),
-        None => None,
+        _ => None,
     };
+    let policy = policy.filter(|_| checking.is_some());
     if let Some(stmt) = conn.cached(sql) {
         let begin = begin_read_only(checking.is_some(), set_role);
         let end = end_read_sql();
@@ -288,7 +298,7 @@ async fn read_only(
 /// snapshot PostgreSQL refuses to switch the transaction to read-write. A failed
 /// `SET LOCAL ROLE` aborts the transaction, so the statement queued behind it cannot run as
 /// the connecting role.
-fn begin_read_only(policy: bool, set_role: Option<&str>) -> String {
+pub(crate) fn begin_read_only(policy: bool, set_role: Option<&str>) -> String {
     let next = if policy { GENERIC_PLAN_SQL } else { "SELECT 1" };
     let mut text = String::from("BEGIN READ ONLY");
     for part in [set_role, Some(next)].into_iter().flatten() {
@@ -379,7 +389,7 @@ pub fn role_error(ctx: &Ctx, e: tokio_postgres::Error) -> ToolError {
     role_tool_error(ctx, ToolError::from(e))
 }
 
-fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
+pub(crate) fn role_tool_error(ctx: &Ctx, e: ToolError) -> ToolError {
     let Some(role) = ctx.env.config.read_only_role.as_deref() else {
         return e;
     };
@@ -422,7 +432,7 @@ fn policy_wanted(ctx: &Ctx, mode: Mode) -> bool {
 }
 
 /// The catalog half of the statement policy, unless a test switched the policy off.
-fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
+pub(crate) fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
     (!ctx.env.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
 }
 

@@ -13,6 +13,7 @@ pub mod jsonb;
 pub mod monitoring;
 pub mod performance;
 pub mod progress;
+pub mod read_session;
 pub mod schema;
 pub mod sql;
 pub mod stats;
@@ -95,6 +96,12 @@ pub struct Ctx {
     /// Where progress reports of a long statement go, when the caller asked for them
     /// (an MCP request with a `progressToken`); see [`progress`].
     pub progress: Option<progress::ProgressSink>,
+    /// The Code Mode execution's read session: its reads share one READ ONLY transaction
+    /// (see [`read_session`]).
+    pub session: Option<Arc<read_session::ReadSession>>,
+    /// The execution's connection permit this call holds (`--code-max-connections`), lent
+    /// to the read session while a read of this call runs there.
+    pub permit: Option<read_session::PermitSlot>,
 }
 
 impl Ctx {
@@ -107,6 +114,8 @@ impl Ctx {
             client: None,
             execution: None,
             progress: None,
+            session: None,
+            permit: None,
         }
     }
 

@@ -878,3 +878,123 @@ async fn open_transactions_count_against_the_connection_quota() {
     );
     still_works(&app).await;
 }
+
+/// Idle-in-transaction sessions of pgmcp in the test's database: none may outlive an
+/// execution (its read session ends with it).
+async fn idle_in_transaction(client: &tokio_postgres::Client) -> i64 {
+    let mut n = 0;
+    for _ in 0..50 {
+        n = client
+            .query_one(
+                "select count(*) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%' and pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    n
+}
+
+#[tokio::test]
+async fn reads_of_one_execution_share_one_read_only_transaction() {
+    let (db, app) = setup(&[]).await;
+    // One backend, one transaction (now() is its start time), READ ONLY, as the read-only
+    // role, across reads with time passing between them; and no lock of an earlier read is
+    // still held by a later one (each read is fenced by a rolled-back savepoint).
+    let r = run(
+        &app,
+        "const q = async (sql: string) => (await pg.query(sql)).rows[0];
+         const first = await q(\"select pg_backend_pid() as pid, now()::text as t, current_setting('transaction_read_only') as ro, current_user::text as who from items limit 1\");
+         await q('select pg_sleep(0.05)');
+         const second = await q(\"select pg_backend_pid() as pid, now()::text as t, current_setting('transaction_read_only') as ro, current_user::text as who\");
+         const locks = await q(\"select count(*)::int as n from pg_locks where pid = pg_backend_pid() and relation = 'items'::regclass\");
+         return { samePid: first.pid === second.pid, sameTx: first.t === second.t, ro: [first.ro, second.ro], who: [first.who, second.who], itemLocks: locks.n };",
+    )
+    .await;
+    assert_eq!(
+        result(&r),
+        &json!({
+            "samePid": true,
+            "sameTx": true,
+            "ro": ["on", "on"],
+            "who": [support::READER_ROLE, support::READER_ROLE],
+            "itemLocks": 0
+        })
+    );
+    let client = support::connect(&db.url).await;
+    assert_eq!(
+        idle_in_transaction(&client).await,
+        0,
+        "the session outlived its execution"
+    );
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn a_failed_read_leaves_the_session_usable() {
+    let (_db, app) = setup(&[]).await;
+    let r = run(
+        &app,
+        "const out: any[] = [];
+         const t0 = (await pg.query('select now()::text as t')).rows[0].t;
+         const failing: [string, any[]][] = [['select 1/0', []], ['selec 1', []], ['select * from no_such_table', []], ['select id from items where id = $1', ['not a number']]];
+         for (const [sql, params] of failing) {
+           try { await pg.query(sql, params); out.push('ran'); } catch (e) { out.push(e.code); }
+         }
+         const again = (await pg.query('select now()::text as t, count(*)::int as n from items')).rows[0];
+         out.push(again.t === t0, again.n);
+         return out;",
+    )
+    .await;
+    // Each failure is the statement's own (none "transaction aborted"), and the reads after
+    // them still run in the same transaction.
+    assert_eq!(
+        result(&r),
+        &json!([
+            "DATA_EXCEPTION",
+            "SYNTAX_ERROR",
+            "UNDEFINED_TABLE",
+            "DATA_EXCEPTION",
+            true,
+            50
+        ])
+    );
+    still_works(&app).await;
+}
+
+#[tokio::test]
+async fn the_read_session_gives_its_connection_back_when_the_execution_needs_it() {
+    // Two permits: the read session holds one after the first read, a transaction takes the
+    // other; a read outside the transaction then needs the session's.
+    let (db, app) = setup(&["--pool-max", "4", "--code-max-connections", "2"]).await;
+    let r = run(
+        &app,
+        "const out: any[] = [(await pg.query('select 1 as n')).rows[0].n];
+         await pg.transaction(async tx => {
+           await tx.query('select 2');
+           out.push((await pg.query('select 3 as n')).rows[0].n);
+         });
+         const slow = await Promise.all([1, 2, 3].map(i => pg.query('select pg_sleep(0.1), $1::int as n', [i])));
+         out.push(...slow.map(r => r.rows[0].n));
+         return out;",
+    )
+    .await;
+    assert_eq!(result(&r), &json!([1, 3, 1, 2, 3]));
+    let client = support::connect(&db.url).await;
+    assert_eq!(idle_in_transaction(&client).await, 0);
+    // A read running in the session when the deadline passes: its connection is closed,
+    // not pooled inside the transaction.
+    let r = run_with(
+        &app,
+        json!({ "code": "await pg.query('select 1'); await pg.query('select pg_sleep(30)')", "timeout": 1000 }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "TIMEOUT");
+    assert_eq!(idle_in_transaction(&client).await, 0);
+    still_works(&app).await;
+}
