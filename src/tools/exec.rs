@@ -217,64 +217,23 @@ async fn read_only(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<QueryOutput> {
-    // The policy's prepared queries, and what to bind to them for this statement; none
-    // when the statement names nothing the catalog could resolve to a function (`SELECT 1`):
-    // the candidate list is then empty by construction (see `Args::resolves_nothing`).
-    let checking = match policy.map(|p| p.args(sql, check)) {
-        Some(args) if !args.resolves_nothing() => Some((
-            conn.policy_statements().await.map_err(ToolError::from)?,
-            args,
-        )),
-        _ => None,
-    };
+    let checking = checking(policy, conn, sql, check).await?;
     let policy = policy.filter(|_| checking.is_some());
     if let Some(stmt) = conn.cached(sql) {
         let begin = begin_read_only(checking.is_some(), set_role);
-        let end = end_read_sql();
-        let client: &tokio_postgres::Client = conn;
-        let guard = async {
-            match &checking {
-                Some((statements, args)) => client
-                    .query(&statements.guard, &args.refs())
-                    .await
-                    .map(drop),
-                None => Ok(()),
-            }
-        };
-        let restore = async {
-            match &checking {
-                Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
-                None => Ok(()),
-            }
-        };
-        // join! polls in order and each request is sent at its future's first poll, so they
-        // are queued in this order: the statement plans with the settings restored.
-        let (begun, guarded, restored, out, ended) = tokio::join!(
-            client.batch_execute(&begin),
-            guard,
-            restore,
-            run_prepared(client, &stmt, params, caps.clone()),
-            client.batch_execute(&end)
-        );
-        ended.map_err(ToolError::from)?;
-        begun.map_err(ToolError::from)?;
-        let guarded = guarded.and(restored);
-        match (guarded, out) {
-            // The guard refused (division by zero): the statement did not run. The full path
-            // finds out why.
-            (Err(e), _) if crate::db::transactions::sqlstate(&e) == Some("22012") => {}
-            (Err(e), _) => return Err(ToolError::from(e)),
-            // The schema changed under the prepared statement: its result columns ("cached
-            // plan must not change result type"), or the parameter types a fresh Parse would
-            // now infer. Prepare afresh rather than report what a new statement would not.
-            (Ok(()), Err(e))
-                if e.sqlstate
-                    .as_deref()
-                    .is_some_and(|s| s == "0A000" || s.starts_with("42")) =>
-            {
-                conn.forget(sql);
-            }
-            (Ok(()), out) => return out,
+        let ran = run_cached(
+            conn,
+            sql,
+            &stmt,
+            checking.as_ref(),
+            params,
+            caps.clone(),
+            &begin,
+            &end_read_sql(),
+        )
+        .await?;
+        if let Some(out) = ran {
+            return out;
         }
     }
     let (out, stmt) = read_only_pipelined(
@@ -289,6 +248,93 @@ async fn read_only(
     .await?;
     conn.remember(sql, stmt);
     out
+}
+
+/// The catalog policy's prepared queries on a connection, and what to bind to them for one
+/// statement.
+pub(crate) type Checking = (PolicyStatements, Args);
+
+/// The catalog policy's check of `sql` for a read on `conn`: none when there is no policy or
+/// when the statement names nothing the catalog could resolve to a function (`SELECT 1`), its
+/// candidate list then being empty by construction (see `Args::resolves_nothing`).
+pub(crate) async fn checking(
+    policy: Option<&Policy>,
+    conn: &mut Conn,
+    sql: &str,
+    check: &ReadCheck,
+) -> ToolResult<Option<Checking>> {
+    Ok(match policy.map(|p| p.args(sql, check)) {
+        Some(args) if !args.resolves_nothing() => Some((
+            conn.policy_statements().await.map_err(ToolError::from)?,
+            args,
+        )),
+        _ => None,
+    })
+}
+
+/// A statement prepared on `conn` by an earlier read, run in one flight: `open` (which puts
+/// the read in its READ ONLY transaction or savepoint, with the plan settings of the guard
+/// when there is one), the guard, the settings restored, the statement's Bind/Execute and
+/// `close` (which rolls it back). `Ok(None)`: the guard found something to examine, or the
+/// schema changed under the statement (forgotten here); the caller takes the full path.
+/// `Err`: `open` or `close` failed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_cached(
+    conn: &mut Conn,
+    sql: &str,
+    stmt: &tokio_postgres::Statement,
+    checking: Option<&Checking>,
+    params: &[Value],
+    caps: crate::db::Caps,
+    open: &str,
+    close: &str,
+) -> ToolResult<Option<ToolResult<QueryOutput>>> {
+    let client: &tokio_postgres::Client = conn;
+    let guard = async {
+        match checking {
+            Some((statements, args)) => client
+                .query(&statements.guard, &args.refs())
+                .await
+                .map(drop),
+            None => Ok(()),
+        }
+    };
+    let restore = async {
+        match checking {
+            Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
+            None => Ok(()),
+        }
+    };
+    // join! polls in order and each request is sent at its future's first poll, so they are
+    // queued in this order: the statement plans with the settings restored, and a failed
+    // guard has aborted the (sub)transaction before the statement could run.
+    let (opened, guarded, restored, out, closed) = tokio::join!(
+        client.batch_execute(open),
+        guard,
+        restore,
+        run_prepared(client, stmt, params, caps),
+        client.batch_execute(close)
+    );
+    closed.map_err(ToolError::from)?;
+    opened.map_err(ToolError::from)?;
+    match (guarded.and(restored), out) {
+        // The guard refused (division by zero): the statement did not run. The full path
+        // finds out why.
+        (Err(e), _) if crate::db::transactions::sqlstate(&e) == Some("22012") => Ok(None),
+        (Err(e), _) => Ok(Some(Err(ToolError::from(e)))),
+        // The schema changed under the prepared statement: its result columns ("cached plan
+        // must not change result type"), or the parameter types a fresh Parse would now
+        // infer. Prepare afresh rather than report what a new statement would not.
+        (Ok(()), Err(e))
+            if e.sqlstate
+                .as_deref()
+                .is_some_and(|s| s == "0A000" || s.starts_with("42")) =>
+        {
+            conn.forget(sql);
+            Ok(None)
+        }
+        (Ok(()), out) => Ok(Some(out)),
+    }
 }
 
 /// `BEGIN READ ONLY` and the switch to the read-only role (`set_role`, from

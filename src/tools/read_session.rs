@@ -46,7 +46,9 @@ use crate::db::read_policy::ReadCheck;
 use crate::db::{QueryOutput, run_prepared};
 use crate::error::{ToolError, ToolResult};
 use crate::tools::Ctx;
-use crate::tools::exec::{begin_read_only, catalog_policy, plans_a_write_only, role_tool_error};
+use crate::tools::exec::{
+    begin_read_only, catalog_policy, checking, plans_a_write_only, role_tool_error, run_cached,
+};
 
 const SAVEPOINT: &str = "SAVEPOINT pgmcp_read";
 const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT pgmcp_read";
@@ -273,61 +275,25 @@ async fn fenced_read(
     check: &ReadCheck,
     caps: crate::db::Caps,
 ) -> ToolResult<ToolResult<QueryOutput>> {
-    // The policy's prepared queries and their arguments for this statement; none when the
-    // statement names nothing the catalog could resolve to a function (see `Args`).
-    let checking = match policy.map(|p| p.args(sql, check)) {
-        Some(args) if !args.resolves_nothing() => Some((
-            conn.policy_statements().await.map_err(ToolError::from)?,
-            args,
-        )),
-        _ => None,
-    };
+    let checking = checking(policy, conn, sql, check).await?;
     if let Some(stmt) = conn.cached(sql) {
-        let client: &tokio_postgres::Client = conn;
         let open = match &checking {
             Some(_) => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
             None => SAVEPOINT.to_string(),
         };
-        let guard = async {
-            match &checking {
-                Some((statements, args)) => client
-                    .query(&statements.guard, &args.refs())
-                    .await
-                    .map(drop),
-                None => Ok(()),
-            }
-        };
-        let restore = async {
-            match &checking {
-                Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
-                None => Ok(()),
-            }
-        };
-        // join! polls in order and each request is sent at its future's first poll: the
-        // statement is queued after the guard, the rollback after the statement. A failed
-        // guard aborts the subtransaction, so the statement behind it cannot run.
-        let (opened, guarded, restored, out, rolled_back) = tokio::join!(
-            client.batch_execute(&open),
-            guard,
-            restore,
-            run_prepared(client, &stmt, params, caps.clone()),
-            client.batch_execute(ROLLBACK_TO)
-        );
-        opened.map_err(ToolError::from)?;
-        rolled_back.map_err(ToolError::from)?;
-        match (guarded.and(restored), out) {
-            // The guard found an object the policy has not examined: the full path below.
-            (Err(e), _) if crate::db::transactions::sqlstate(&e) == Some("22012") => {}
-            (Err(e), _) => return Ok(Err(ToolError::from(e))),
-            // The schema changed under the prepared statement (see `exec::read_only`).
-            (Ok(()), Err(e))
-                if e.sqlstate
-                    .as_deref()
-                    .is_some_and(|s| s == "0A000" || s.starts_with("42")) =>
-            {
-                conn.forget(sql);
-            }
-            (Ok(()), out) => return Ok(out),
+        let ran = run_cached(
+            conn,
+            sql,
+            &stmt,
+            checking.as_ref(),
+            params,
+            caps.clone(),
+            &open,
+            ROLLBACK_TO,
+        )
+        .await?;
+        if let Some(out) = ran {
+            return Ok(out);
         }
     }
     // First read of this text on this connection (or the guard asked for an examination):
