@@ -13,6 +13,7 @@ pub mod jsonb;
 pub mod monitoring;
 pub mod performance;
 pub mod progress;
+pub mod relsize;
 pub mod schema;
 pub mod sql;
 pub mod stats;
