@@ -154,16 +154,21 @@ pub struct TableSize {
     pub name: String,
     /// `table`, `materialized view`.
     pub kind: String,
-    /// Null (as are the other sizes) while the table is locked: another session holds or
+    /// Absent (as are the other sizes) while the table is locked: another session holds or
     /// waits for an ACCESS EXCLUSIVE lock on it or its indexes, and reading its size would
     /// wait. Such tables are listed last.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<Int8>,
     /// e.g. `24 MB`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_size: Option<String>,
     /// The main fork (the rows themselves).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub heap_bytes: Option<Int8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indexes_bytes: Option<Int8>,
     /// The TOAST table and its index (0 when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub toast_bytes: Option<Int8>,
     /// pg_class.reltuples; absent when never vacuumed or analyzed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -204,11 +209,11 @@ fn table_size_listing() -> Listing {
 
 async fn table_sizes(ctx: Ctx, a: TableSizesArgs) -> ToolResult<TableSizes> {
     let page = table_size_listing()
-    .schema("n.nspname", a.schema.as_deref())
-    .pattern("c.relname", a.pattern.as_deref())
-    .hide_system_schemas("n.nspname", a.include_system)
-    .page(&ctx, a.limit, a.offset)
-    .await?;
+        .schema("n.nspname", a.schema.as_deref())
+        .pattern("c.relname", a.pattern.as_deref())
+        .hide_system_schemas("n.nspname", a.include_system)
+        .page(&ctx, a.limit, a.offset)
+        .await?;
     Ok(TableSizes {
         tables: page.items,
         page: page.info,
@@ -983,10 +988,10 @@ async fn capacity_planning(ctx: Ctx, a: CapacityArgs) -> ToolResult<CapacityPlan
         )
     };
     let largest_tables = table_size_listing()
-    .hide_system_schemas("n.nspname", false)
-    .page::<TableSize>(&ctx, a.top, 0)
-    .await?
-    .items;
+        .hide_system_schemas("n.nspname", false)
+        .page::<TableSize>(&ctx, a.top, 0)
+        .await?
+        .items;
     Ok(CapacityPlan {
         database: now.database,
         current_bytes: now.bytes,

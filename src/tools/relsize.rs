@@ -44,7 +44,8 @@ pub const LOCKED: &str = "(SELECT coalesce(array_agg(DISTINCT x.oid), '{}')::oid
 
 /// SQL: whether the relation `oid` (an SQL expression) is in [`LOCKED`].
 pub fn locked(oid: &str) -> String {
-    format!("({oid} = ANY ({LOCKED}))")
+    // The cast makes it an array expression: `ANY ((SELECT …))` alone is ANY (subquery).
+    format!("({oid} = ANY ({LOCKED}::oid[]))")
 }
 
 /// SQL: `func(oid)` (a size function such as `pg_total_relation_size`), or NULL when the
@@ -66,7 +67,7 @@ pub async fn locked_relations(ctx: &Ctx, schema: Option<&str>) -> ToolResult<Vec
     let sql = format!(
         "SELECT n.nspname || '.' || c.relname AS name \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.oid = ANY ({LOCKED}) AND c.relkind IN ('r', 'm', 'p', 'i', 'I') \
+         WHERE c.oid = ANY ({LOCKED}::oid[]) AND c.relkind IN ('r', 'm', 'p', 'i', 'I') \
            AND CASE WHEN $1::text IS NULL \
                     THEN n.nspname NOT IN ('pg_catalog', 'information_schema') \
                          AND n.nspname NOT LIKE 'pg\\_toast%' \

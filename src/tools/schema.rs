@@ -110,9 +110,10 @@ pub struct SchemaRow {
     pub tables: i64,
     /// Views and materialized views.
     pub views: i64,
-    /// Total size of its tables and materialized views, e.g. `1234 kB`; null while one of
+    /// Total size of its tables and materialized views, e.g. `1234 kB`; absent while one of
     /// them is locked (another session holds or waits for an ACCESS EXCLUSIVE lock on it, and
     /// reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,

@@ -24,7 +24,6 @@ mod dba_health;
 mod dba_infra;
 mod dba_plans;
 mod docs_fresh;
-mod lock_probe;
 mod e2e_stdio;
 mod readonly_bypass;
 mod tools_core;

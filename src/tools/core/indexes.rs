@@ -48,8 +48,9 @@ pub struct IndexRow {
     /// `true` when the index is invalid (a failed concurrent build); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<bool>,
-    /// e.g. `16 kB`; null while the index is locked (another session holds or waits for an
+    /// e.g. `16 kB`; absent while the index is locked (another session holds or waits for an
     /// ACCESS EXCLUSIVE lock on it, and reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     /// Index scans since statistics were reset; absent when there are no statistics.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -219,8 +219,9 @@ pub struct IndexDetails {
     pub definition: String,
     pub unique: bool,
     pub primary: bool,
-    /// e.g. `16 kB`; null while the index is locked (another session holds or waits for an
+    /// e.g. `16 kB`; absent while the index is locked (another session holds or waits for an
     /// ACCESS EXCLUSIVE lock on it, and reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
 

@@ -54,9 +54,10 @@ pub struct TableRow {
     /// Estimated rows from the last ANALYZE; absent when never analyzed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row_estimate: Option<i64>,
-    /// Total size with indexes and TOAST, e.g. `1234 kB`; null while the table is locked
+    /// Total size with indexes and TOAST, e.g. `1234 kB`; absent while the table is locked
     /// (another session holds or waits for an ACCESS EXCLUSIVE lock on it or its indexes, and
     /// reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -215,8 +216,9 @@ pub struct TableIndex {
     /// `true` when the index is invalid (a failed concurrent build); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<bool>,
-    /// e.g. `16 kB`; null while the index is locked (another session holds or waits for an
+    /// e.g. `16 kB`; absent while the index is locked (another session holds or waits for an
     /// ACCESS EXCLUSIVE lock on it, and reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
 
@@ -231,11 +233,13 @@ pub struct TableInfo {
     /// Estimated rows from the last ANALYZE; absent when never analyzed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row_estimate: Option<i64>,
-    /// Total size with indexes and TOAST, in bytes; null while the table is locked (another
+    /// Total size with indexes and TOAST, in bytes; absent while the table is locked (another
     /// session holds or waits for an ACCESS EXCLUSIVE lock on it or its indexes, and reading
     /// its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<i64>,
     /// The same, e.g. `1234 kB`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -302,13 +306,15 @@ pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<TableDe
     let indexes = decode(
         read_rows(
             &ctx,
-            &format!("SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+            &format!(
+                "SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
                 i.indisunique AS unique, i.indisprimary AS primary,
                 NULLIF(NOT i.indisvalid, false) AS invalid,
                 pg_size_pretty({}) AS size
            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
           WHERE i.indrelid = $1::oid ORDER BY ic.relname",
-                relsize::size("pg_relation_size", "i.indexrelid")),
+                relsize::size("pg_relation_size", "i.indexrelid")
+            ),
             &oid_param,
         )
         .await?,

@@ -47,9 +47,10 @@ pub struct CollectionRow {
     /// vacuumed or analyzed (pg_doc_collection_info counts exactly).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_documents: Option<i64>,
-    /// Table, TOAST and index bytes; null while the table is locked (another session holds
+    /// Table, TOAST and index bytes; absent while the table is locked (another session holds
     /// or waits for an ACCESS EXCLUSIVE lock on it or its indexes, and reading its size would
     /// wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<i64>,
 }
 
@@ -88,7 +89,8 @@ pub(super) async fn list(ctx: Ctx, a: ListArgs) -> ToolResult<CollectionList> {
     }
     let out = execute(
         &ctx,
-        &format!("SELECT n.nspname AS schema, c.relname AS name, \
+        &format!(
+            "SELECT n.nspname AS schema, c.relname AS name, \
                 CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS \"estimatedDocuments\", \
                 {} AS \"totalBytes\", count(*) OVER () AS _total \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -97,7 +99,8 @@ pub(super) async fn list(ctx: Ctx, a: ListArgs) -> ToolResult<CollectionList> {
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' \
          ORDER BY n.nspname, c.relname LIMIT $3 OFFSET $4",
-            relsize::size("pg_total_relation_size", "c.oid")),
+            relsize::size("pg_total_relation_size", "c.oid")
+        ),
         &[json!(MARKER), json!(a.schema), json!(limit), json!(offset)],
         tx,
         Mode::Read,

@@ -701,8 +701,11 @@ async fn check_duplicates(ctx: &Ctx, scope: &Scope) -> ToolResult<Vec<Finding>> 
          JOIN pg_namespace n ON n.oid = t.relnamespace \
          JOIN pg_am am ON am.oid = c.relam \
          LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid \
-         WHERE {} ORDER BY i.indrelid, i.indexrelid",
+         WHERE {} AND NOT {} ORDER BY i.indrelid, i.indexrelid",
         in_scope("n.nspname"),
+        // pg_get_indexdef and pg_get_expr open the table to name its columns: they would
+        // wait for its lock (`relsize`), so the indexes of a locked table are left out.
+        relsize::locked("i.indrelid"),
         index_bytes = relsize::size("pg_relation_size", "i.indexrelid"),
     );
     let indexes: Vec<IndexShape> = rows(ctx, &sql, &[scope.param()]).await?;
@@ -1123,9 +1126,9 @@ async fn exact_bloat(
         skipped.push(Skipped {
             object: format!("{}.{}", b.schema, b.name),
             reason: match b.bytes {
-                Some(bytes) => format!(
-                    "{bytes} bytes, more than maxExactBytes: reading it would take long"
-                ),
+                Some(bytes) => {
+                    format!("{bytes} bytes, more than maxExactBytes: reading it would take long")
+                }
                 None => relsize::LOCKED_REASON.to_string(),
             },
         });
@@ -1342,8 +1345,9 @@ pub struct VacuumRow {
     /// Seconds since the last (auto)analyze; absent: never.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_since_analyze: Option<i64>,
-    /// Table size (heap and TOAST, without indexes) in bytes; null when the table is locked
+    /// Table size (heap and TOAST, without indexes) in bytes; absent while the table is locked
     /// (another session holds or waits for an ACCESS EXCLUSIVE lock on it; not waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<i64>,
     #[serde(skip)]
     table_autovacuum_enabled: bool,
@@ -2909,10 +2913,12 @@ pub struct IndexStat {
     pub tuples_read: i64,
     /// Live table rows fetched by simple index scans.
     pub tuples_fetched: i64,
-    /// Null when the index is locked (another session holds or waits for an ACCESS EXCLUSIVE
+    /// Absent while the index is locked (another session holds or waits for an ACCESS EXCLUSIVE
     /// lock on it; not waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<i64>,
     /// `bytes` for reading.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     /// Usable by queries (false after a failed CREATE INDEX CONCURRENTLY).
     pub valid: bool,
@@ -3060,7 +3066,11 @@ pub struct DbHealth {
     /// EXCLUSIVE lock on (or on one of their indexes or TOAST tables): their sizes are not
     /// read (that would wait for the lock), so the checks that need a size skipped them.
     /// Absent when there are none.
-    #[serde(rename = "lockedRelations", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "lockedRelations",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub locked_relations: Vec<String>,
 }
 

@@ -335,10 +335,12 @@ pub struct TableStats {
     pub autovacuum_count: i64,
     pub analyze_count: i64,
     pub autoanalyze_count: i64,
-    /// Size with indexes and TOAST, in bytes; null when the table is locked (another session
+    /// Size with indexes and TOAST, in bytes; absent while the table is locked (another session
     /// holds or waits for an ACCESS EXCLUSIVE lock on it or its indexes; not waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<i64>,
     /// `total_bytes` for reading, e.g. `16 kB`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
 

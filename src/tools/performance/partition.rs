@@ -305,7 +305,10 @@ async fn partition_strategy_suggest(ctx: Ctx, a: PartitionArgs) -> ToolResult<Pa
         .next()
         .ok_or_else(|| ToolError::internal("the table vanished"))?;
     let (Some(total_bytes), Some(table_bytes)) = (r.total_bytes, r.table_bytes) else {
-        return Err(relsize::locked_error(&format!("{}.{}", r.row.schema, r.row.table)));
+        return Err(relsize::locked_error(&format!(
+            "{}.{}",
+            r.row.schema, r.row.table
+        )));
     };
     let t = TableRow {
         total_bytes,
