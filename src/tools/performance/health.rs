@@ -3231,7 +3231,7 @@ mod tests {
             include: include.to_vec(),
             predicate: None,
             constraint: None,
-            bytes: 8192,
+            bytes: Some(8192),
             scans: 0,
         }
     }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+pub mod hostile;
+
 use pgmcp::cluster::{Cluster, ClusterOptions};
 use tokio_postgres::NoTls;
 
