@@ -192,14 +192,14 @@ fn table_size_listing() -> Listing {
              CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
              {total}::int8 AS \"totalBytes\", pg_size_pretty({total}) AS \"totalSize\",
              {heap}::int8 AS \"heapBytes\", {indexes}::int8 AS \"indexesBytes\",
-             CASE WHEN c.reltoastrelid = 0 THEN 0
-                  ELSE {toast} END::int8 AS \"toastBytes\",
+             CASE WHEN c.reltoastrelid = 0 THEN 0 WHEN {locked} THEN NULL
+                  ELSE pg_catalog.pg_total_relation_size(c.reltoastrelid) END::int8 AS \"toastBytes\",
              CASE WHEN c.reltuples >= 0 AND (c.relpages > 0 OR c.reltuples > 0)
                   THEN c.reltuples::int8 END AS \"estimatedRows\"",
             heap = relsize::size("pg_relation_size", "c.oid"),
             indexes = relsize::size("pg_indexes_size", "c.oid"),
-            // NULL when the table is locked, like its other sizes.
-            toast = format!("CASE WHEN {} THEN NULL ELSE pg_catalog.pg_total_relation_size(c.reltoastrelid) END", relsize::locked("c.oid")),
+            // The TOAST size is NULL when the table is locked, like its other sizes.
+            locked = relsize::locked("c.oid"),
         ),
         "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
     )
