@@ -344,7 +344,7 @@ impl Policy {
             ),
             'c' => (
                 "pg_constraint",
-                "SELECT 'SELECT ' || pg_catalog.pg_get_expr(c.conbin, 0) FROM pg_catalog.pg_constraint c WHERE c.oid = $1",
+                "SELECT 'SELECT ' || pg_catalog.pg_get_expr(c.conbin, c.conrelid) FROM pg_catalog.pg_constraint c WHERE c.oid = $1",
             ),
             'd' => (
                 "pg_attrdef",

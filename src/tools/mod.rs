@@ -14,6 +14,7 @@ pub mod monitoring;
 pub mod performance;
 pub mod progress;
 pub mod read_session;
+pub mod relsize;
 pub mod schema;
 pub mod sql;
 pub mod stats;

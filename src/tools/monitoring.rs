@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::exec::{Mode, execute, read_rows};
+use super::relsize;
 use super::{Ctx, READ, Spec, Tool, WRITE};
 use crate::error::{Code, ToolError, ToolResult};
 
@@ -153,14 +154,22 @@ pub struct TableSize {
     pub name: String,
     /// `table`, `materialized view`.
     pub kind: String,
-    pub total_bytes: Int8,
+    /// Absent (as are the other sizes) while the table is locked: another session holds or
+    /// waits for an ACCESS EXCLUSIVE lock on it or its indexes, and reading its size would
+    /// wait. Such tables are listed last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<Int8>,
     /// e.g. `24 MB`.
-    pub total_size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_size: Option<String>,
     /// The main fork (the rows themselves).
-    pub heap_bytes: Int8,
-    pub indexes_bytes: Int8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heap_bytes: Option<Int8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indexes_bytes: Option<Int8>,
     /// The TOAST table and its index (0 when there is none).
-    pub toast_bytes: Int8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toast_bytes: Option<Int8>,
     /// pg_class.reltuples; absent when never vacuumed or analyzed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_rows: Option<Int8>,
@@ -173,26 +182,38 @@ pub struct TableSizes {
     pub page: PageInfo,
 }
 
-async fn table_sizes(ctx: Ctx, a: TableSizesArgs) -> ToolResult<TableSizes> {
-    let page = Listing::new(
-        "n.nspname AS schema, c.relname AS name,
-         CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
-         pg_total_relation_size(c.oid)::int8 AS \"totalBytes\",
-         pg_size_pretty(pg_total_relation_size(c.oid)) AS \"totalSize\",
-         pg_relation_size(c.oid)::int8 AS \"heapBytes\",
-         pg_indexes_size(c.oid)::int8 AS \"indexesBytes\",
-         coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS \"toastBytes\",
-         CASE WHEN c.reltuples >= 0 AND (c.relpages > 0 OR c.reltuples > 0)
-              THEN c.reltuples::int8 END AS \"estimatedRows\"",
+/// Tables and materialized views with their sizes (never waiting for a lock: see
+/// `relsize`), largest first: pg_table_sizes, and pg_capacity_planning's largest tables.
+fn table_size_listing() -> Listing {
+    let total = relsize::size("pg_total_relation_size", "c.oid");
+    Listing::new(
+        format!(
+            "n.nspname AS schema, c.relname AS name,
+             CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
+             {total}::int8 AS \"totalBytes\", pg_size_pretty({total}) AS \"totalSize\",
+             {heap}::int8 AS \"heapBytes\", {indexes}::int8 AS \"indexesBytes\",
+             CASE WHEN c.reltoastrelid = 0 THEN 0 WHEN {locked} THEN NULL
+                  ELSE pg_catalog.pg_total_relation_size(c.reltoastrelid) END::int8 AS \"toastBytes\",
+             CASE WHEN c.reltuples >= 0 AND (c.relpages > 0 OR c.reltuples > 0)
+                  THEN c.reltuples::int8 END AS \"estimatedRows\"",
+            heap = relsize::size("pg_relation_size", "c.oid"),
+            indexes = relsize::size("pg_indexes_size", "c.oid"),
+            // The TOAST size is NULL when the table is locked, like its other sizes.
+            locked = relsize::locked("c.oid"),
+        ),
         "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
     )
     .condition("c.relkind IN ('r', 'm')")
-    .schema("n.nspname", a.schema.as_deref())
-    .pattern("c.relname", a.pattern.as_deref())
-    .hide_system_schemas("n.nspname", a.include_system)
-    .order_by("pg_total_relation_size(c.oid) DESC, n.nspname, c.relname")
-    .page(&ctx, a.limit, a.offset)
-    .await?;
+    .order_by(format!("{total} DESC NULLS LAST, n.nspname, c.relname"))
+}
+
+async fn table_sizes(ctx: Ctx, a: TableSizesArgs) -> ToolResult<TableSizes> {
+    let page = table_size_listing()
+        .schema("n.nspname", a.schema.as_deref())
+        .pattern("c.relname", a.pattern.as_deref())
+        .hide_system_schemas("n.nspname", a.include_system)
+        .page(&ctx, a.limit, a.offset)
+        .await?;
     Ok(TableSizes {
         tables: page.items,
         page: page.info,
@@ -966,24 +987,11 @@ async fn capacity_planning(ctx: Ctx, a: CapacityArgs) -> ToolResult<CapacityPlan
             span_days * 24.0
         )
     };
-    let largest_tables = Listing::new(
-        "n.nspname AS schema, c.relname AS name,
-         CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'table' END AS kind,
-         pg_total_relation_size(c.oid)::int8 AS \"totalBytes\",
-         pg_size_pretty(pg_total_relation_size(c.oid)) AS \"totalSize\",
-         pg_relation_size(c.oid)::int8 AS \"heapBytes\",
-         pg_indexes_size(c.oid)::int8 AS \"indexesBytes\",
-         coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS \"toastBytes\",
-         CASE WHEN c.reltuples >= 0 AND (c.relpages > 0 OR c.reltuples > 0)
-              THEN c.reltuples::int8 END AS \"estimatedRows\"",
-        "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
-    )
-    .condition("c.relkind IN ('r', 'm')")
-    .hide_system_schemas("n.nspname", false)
-    .order_by("pg_total_relation_size(c.oid) DESC, n.nspname, c.relname")
-    .page::<TableSize>(&ctx, a.top, 0)
-    .await?
-    .items;
+    let largest_tables = table_size_listing()
+        .hide_system_schemas("n.nspname", false)
+        .page::<TableSize>(&ctx, a.top, 0)
+        .await?
+        .items;
     Ok(CapacityPlan {
         database: now.database,
         current_bytes: now.bytes,

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::catalog::{Int8, Listing, PageInfo, decode};
 use super::core::resolve_relation;
 use super::exec::{execute_ddl, read_rows};
+use super::relsize;
 use super::{Ctx, DESTRUCTIVE, READ, Spec, Tool, WRITE};
 use crate::db::ident::{QualifiedName, parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
@@ -109,8 +110,11 @@ pub struct SchemaRow {
     pub tables: i64,
     /// Views and materialized views.
     pub views: i64,
-    /// Total size of its tables and materialized views, e.g. `1234 kB`.
-    pub size: String,
+    /// Total size of its tables and materialized views, e.g. `1234 kB`; absent while one of
+    /// them is locked (another session holds or waits for an ACCESS EXCLUSIVE lock on it, and
+    /// reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -124,13 +128,17 @@ pub struct SchemaList {
 
 async fn list_schemas(ctx: Ctx, a: ListSchemasArgs) -> ToolResult<SchemaList> {
     let page = Listing::new(
-        "n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
-         (SELECT count(*) FROM pg_class c
-           WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition) AS tables,
-         (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('v', 'm')) AS views,
-         (SELECT pg_size_pretty(coalesce(sum(pg_total_relation_size(c.oid)), 0)) FROM pg_class c
-           WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'm')) AS size,
-         obj_description(n.oid, 'pg_namespace') AS comment",
+        format!(
+            "n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
+             (SELECT count(*) FROM pg_class c
+               WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition) AS tables,
+             (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('v', 'm')) AS views,
+             (SELECT CASE WHEN count(*) = count(s.bytes) THEN pg_size_pretty(coalesce(sum(s.bytes), 0)) END
+                FROM pg_class c CROSS JOIN LATERAL (SELECT {} AS bytes) s
+               WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'm')) AS size,
+             obj_description(n.oid, 'pg_namespace') AS comment",
+            relsize::size("pg_total_relation_size", "c.oid")
+        ),
         "pg_namespace n",
     )
     .pattern("n.nspname", a.pattern.as_deref())
@@ -282,7 +290,8 @@ pub struct ViewRow {
     /// otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub populated: Option<bool>,
-    /// Materialized views: total size, e.g. `48 kB`.
+    /// Materialized views: total size, e.g. `48 kB` (absent while it is locked: another
+    /// session holds or waits for an ACCESS EXCLUSIVE lock on it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
     /// The view's SELECT (with includeDefinition).
@@ -310,9 +319,10 @@ async fn list_views(ctx: Ctx, a: ListViewsArgs) -> ToolResult<ViewList> {
             "n.nspname AS schema, c.relname AS name,
              CASE c.relkind WHEN 'v' THEN 'view' ELSE 'materialized_view' END AS type,
              CASE WHEN c.relkind = 'm' AND NOT c.relispopulated THEN false END AS populated,
-             CASE WHEN c.relkind = 'm' THEN pg_size_pretty(pg_total_relation_size(c.oid)) END AS size,
+             CASE WHEN c.relkind = 'm' THEN pg_size_pretty({size}) END AS size,
              {definition} AS definition,
-             obj_description(c.oid, 'pg_class') AS comment"
+             obj_description(c.oid, 'pg_class') AS comment",
+            size = relsize::size("pg_total_relation_size", "c.oid"),
         ),
         "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
     )

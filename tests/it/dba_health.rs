@@ -710,3 +710,198 @@ async fn db_health_runs_every_check_on_both_servers() {
         assert_eq!(v["tables"][0]["analyzeThreshold"], 1050.0, "{label}: {v:#}");
     }
 }
+
+/// While another session holds an ACCESS EXCLUSIVE lock on a table (and so a size function
+/// on it would wait for the lock), the health, monitoring and catalog tools answer without
+/// waiting, with the locked table's sizes unknown (null) and the table reported. Before the
+/// fix every one of them waited until the statement timeout and failed with QUERY_CANCELED.
+#[tokio::test]
+async fn health_and_size_tools_answer_while_a_table_is_locked() {
+    let db = support::test_db().await;
+    let admin = support::connect(&db.url).await;
+    admin
+        .batch_execute(
+            "CREATE EXTENSION pgstattuple;
+             CREATE TABLE locked_t (id int PRIMARY KEY, body text);
+             CREATE INDEX locked_t_body ON locked_t (body);
+             -- pg_get_indexdef and pg_get_expr open the table to deparse these.
+             CREATE INDEX locked_t_lower ON locked_t (lower(body)) WHERE id > 0;
+             CREATE INDEX locked_t_lower2 ON locked_t (lower(body)) WHERE id > 0;
+             INSERT INTO locked_t SELECT g, repeat('x', 3000) FROM generate_series(1, 100) g;
+             CREATE TABLE free_t (id int PRIMARY KEY);
+             INSERT INTO free_t SELECT generate_series(1, 100);
+             ANALYZE;",
+        )
+        .await
+        .unwrap();
+    // A statement timeout short enough that the unfixed tools fail within seconds.
+    let app = support::app(&db.url, &["--statement-timeout", "3"]);
+    let ok = |tool: &'static str, args: Value| {
+        let app = app.clone();
+        async move { support::ok(&app, tool, args).await }
+    };
+    let locker = support::connect(&db.url).await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE locked_t IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let row = |rows: &Value, key: &str, name: &str| -> Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[key] == name)
+            .unwrap_or_else(|| panic!("no {name} in {rows}"))
+            .clone()
+    };
+
+    let health = ok("pg_analyze_db_health", json!({})).await;
+    assert_eq!(
+        health["lockedRelations"],
+        json!(["public.locked_t"]),
+        "{health}"
+    );
+    let health = ok(
+        "pg_analyze_db_health",
+        json!({"schema": "public", "checks": ["index", "constraint"]}),
+    )
+    .await;
+    assert_eq!(
+        health["lockedRelations"],
+        json!(["public.locked_t"]),
+        "{health}"
+    );
+
+    let sizes = ok("pg_table_sizes", json!({})).await;
+    let names: Vec<&str> = sizes["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["free_t", "locked_t"],
+        "locked tables come last: {sizes}"
+    );
+    let locked = row(&sizes["tables"], "name", "locked_t");
+    for key in [
+        "totalBytes",
+        "totalSize",
+        "heapBytes",
+        "indexesBytes",
+        "toastBytes",
+    ] {
+        assert_eq!(locked[key], Value::Null, "{key}: {locked}");
+    }
+    assert!(
+        row(&sizes["tables"], "name", "free_t")["totalBytes"]
+            .as_i64()
+            .unwrap()
+            > 0,
+        "{sizes}"
+    );
+    let plan = ok("pg_capacity_planning", json!({})).await;
+    assert_eq!(
+        row(&plan["largestTables"], "name", "locked_t")["totalBytes"],
+        Value::Null,
+        "{plan}"
+    );
+
+    let tables = ok("pg_list_tables", json!({})).await;
+    assert_eq!(
+        row(&tables["tables"], "name", "locked_t")["size"],
+        Value::Null,
+        "{tables}"
+    );
+    assert!(
+        row(&tables["tables"], "name", "free_t")["size"].is_string(),
+        "{tables}"
+    );
+    let schemas = ok("pg_list_schemas", json!({})).await;
+    assert_eq!(
+        row(&schemas["schemas"], "name", "public")["size"],
+        Value::Null,
+        "{schemas}"
+    );
+
+    let stats = ok("pg_table_stats", json!({"table": "locked_t"})).await;
+    assert_eq!(stats["total_bytes"], Value::Null, "{stats}");
+    assert_eq!(stats["size"], Value::Null, "{stats}");
+    let vacuum = ok("pg_vacuum_stats", json!({})).await;
+    assert_eq!(
+        row(&vacuum["tables"], "table", "locked_t")["bytes"],
+        Value::Null,
+        "{vacuum}"
+    );
+    assert!(
+        row(&vacuum["tables"], "table", "free_t")["bytes"]
+            .as_i64()
+            .unwrap()
+            > 0,
+        "{vacuum}"
+    );
+    // pgstattuple's functions need more than the read-only role has.
+    let owner = support::app(
+        &db.url,
+        &["--statement-timeout", "3", "--read-only-role", ""],
+    );
+    let bloat = support::ok(
+        &owner,
+        "pg_bloat_check",
+        json!({"mode": "exact", "kind": "table"}),
+    )
+    .await;
+    let skipped = row(&bloat["notEstimated"], "object", "public.locked_t");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ACCESS EXCLUSIVE lock"),
+        "{bloat}"
+    );
+    for tool in [
+        "pg_detect_bloat_risk",
+        "pg_seq_scan_tables",
+        "pg_index_stats",
+        "pg_unused_indexes",
+        "pg_duplicate_indexes",
+        "pg_diagnose_database_performance",
+        "pg_doc_list_collections",
+    ] {
+        ok(tool, json!({})).await;
+    }
+    // A tool that needs the locked table's size says so at once.
+    let e = support::fail(
+        &app,
+        "pg_partition_strategy_suggest",
+        json!({"table": "locked_t"}),
+    )
+    .await;
+    support::expect(&e, "LOCK_TIMEOUT", "limit");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("'public.locked_t' is locked"),
+        "{e}"
+    );
+
+    // The lock released, the sizes are back.
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    let health = ok("pg_analyze_db_health", json!({})).await;
+    assert!(health.get("lockedRelations").is_none(), "{health}");
+    // The duplicate check left the locked table's indexes out; now it sees them.
+    let dup = ok("pg_duplicate_indexes", json!({})).await;
+    assert_eq!(
+        dup["findings"][0]["object"], "public.locked_t_lower2",
+        "{dup}"
+    );
+    let sizes = ok("pg_table_sizes", json!({})).await;
+    assert!(
+        row(&sizes["tables"], "name", "locked_t")["totalBytes"]
+            .as_i64()
+            .unwrap()
+            > 0,
+        "{sizes}"
+    );
+}

@@ -555,6 +555,18 @@ async fn workload_advice_weights_pg_stat_statements_by_calls_on_both_servers() {
         let (db, app) = fixture(admin, &[]).await;
         pin_planner(&db).await;
         let client = support::connect(&db.url).await;
+        // pg_stat_statements evicts its least-used entries when full, and the entries of
+        // every test's database share it: an eviction while this test runs can take this
+        // workload with it (`support::test_server_settings` sizes it for a whole run). Its
+        // count is in the messages below, so such a failure names its cause.
+        let evictions = async || -> i64 {
+            client
+                .query_one("SELECT dealloc FROM pg_stat_statements_info", &[])
+                .await
+                .unwrap()
+                .get(0)
+        };
+        let evicted_before = evictions().await;
         for i in 0..40 {
             client
                 .query("SELECT * FROM orders WHERE customer_id = $1", &[&i])
@@ -577,7 +589,8 @@ async fn workload_advice_weights_pg_stat_statements_by_calls_on_both_servers() {
         let v = support::ok(&app, "pg_analyze_workload_indexes", json!({"minCalls": 10})).await;
         let wall = started.elapsed();
         eprintln!(
-            "{label}: workload advice in {wall:?}: {}",
+            "{label}: workload advice in {wall:?} ({} pg_stat_statements evictions in this run so far): {}",
+            evictions().await,
             serde_json::to_string_pretty(&v).unwrap()
         );
         let recs: Vec<&str> = v["recommendations"]
@@ -617,17 +630,18 @@ async fn workload_advice_weights_pg_stat_statements_by_calls_on_both_servers() {
             json!({"table": "orders", "minCalls": 10}),
         )
         .await;
+        let evicted = evictions().await - evicted_before;
         assert!(
             t["statements"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .all(|s| s["sql"].as_str().unwrap().contains("orders")),
-            "{label}: {t:#}"
+            "{label} ({evicted} pg_stat_statements evictions meanwhile): {t:#}"
         );
         assert_eq!(
             t["recommendations"][0]["createIndex"], CUSTOMER_INDEX,
-            "{label}: {t:#}"
+            "{label} ({evicted} pg_stat_statements evictions meanwhile): {t:#}"
         );
         let q = support::ok(
             &app,

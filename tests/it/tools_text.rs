@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::support;
 
+use support::hostile::{canary, canary_intact, hostile_where, scalar};
 use support::{expect, fail, ok};
 
 async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
@@ -22,14 +23,6 @@ async fn setup(extra: &[&str]) -> (support::TestDb, Arc<App>) {
 
 async fn sql(app: &Arc<App>, statement: &str) -> Value {
     ok(app, "pg_write_query", json!({ "sql": statement })).await
-}
-
-async fn scalar(app: &Arc<App>, query: &str) -> Value {
-    let v = ok(app, "pg_read_query", json!({ "sql": query })).await;
-    v["rows"][0]
-        .as_object()
-        .and_then(|m| m.values().next().cloned())
-        .unwrap_or(Value::Null)
 }
 
 async fn extensions(app: &Arc<App>, names: &[&str]) {
@@ -65,57 +58,6 @@ async fn names(app: &Arc<App>) {
          (4, 'Joanna'), (5, 'Smith'), (6, NULL), (7, repeat('x', 300))",
     )
     .await;
-}
-
-async fn canary(app: &Arc<App>) {
-    sql(app, "CREATE TABLE canary (id int PRIMARY KEY)").await;
-    sql(app, "INSERT INTO canary VALUES (1), (2), (3)").await;
-    sql(app, "CREATE SEQUENCE canary_seq").await;
-}
-
-async fn canary_intact(app: &Arc<App>) {
-    assert_eq!(
-        scalar(app, "SELECT count(*) FROM canary").await,
-        3,
-        "canary was touched"
-    );
-    assert_eq!(
-        scalar(app, "SELECT last_value FROM canary_seq").await,
-        1,
-        "canary_seq advanced"
-    );
-    assert_eq!(
-        scalar(app, "SELECT is_called FROM canary_seq").await,
-        false,
-        "canary_seq advanced"
-    );
-}
-
-const HOSTILE: &[&str] = &[
-    "true) UNION SELECT 1 WHERE (true",
-    "1=1; DROP TABLE canary",
-    "true) ; DELETE FROM canary; SELECT (1",
-    "(SELECT count(*) FROM (SELECT set_config('x','y',false)) s) > 0",
-    "nextval('canary_seq') > 0",
-    "(SELECT count(*) FROM (DELETE FROM canary RETURNING 1) d) > 0",
-];
-
-/// Each hostile `where` is refused or harmless; the first three must be refused as not a
-/// condition.
-async fn hostile_where(app: &Arc<App>, tool: &str, args: Value) {
-    for (i, h) in HOSTILE.iter().enumerate() {
-        let mut a = args.clone();
-        a["where"] = json!(h);
-        match app.call(tool, a).await {
-            Ok(_) => assert!(i >= 3, "{tool}: {h:?} was accepted"),
-            Err(e) => {
-                if i < 3 {
-                    expect(&e.to_json(), "INVALID_ARGUMENT", "validation");
-                }
-            }
-        }
-        canary_intact(app).await;
-    }
 }
 
 fn ids(matches: &Value) -> Vec<i64> {
@@ -393,6 +335,7 @@ async fn text_search_resists_injection() {
         &app,
         "pg_text_search",
         json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "query": "apple" }),
+        false,
     )
     .await;
     // Restricted mode: the search still runs.
@@ -408,6 +351,7 @@ async fn text_search_resists_injection() {
         &r,
         "pg_text_search",
         json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "query": "apple" }),
+        false,
     )
     .await;
 }
@@ -539,8 +483,8 @@ async fn text_rank_and_headline_resist_injection() {
         v["matches"][0]["headline"],
         "red '); DROP TABLE canary; --apples</b>"
     );
-    hostile_where(&app, "pg_text_rank", a.clone()).await;
-    hostile_where(&app, "pg_text_headline", a).await;
+    hostile_where(&app, "pg_text_rank", a.clone(), false).await;
+    hostile_where(&app, "pg_text_headline", a, false).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1023,6 +967,7 @@ async fn trigram_similarity_errors_and_injection() {
         &app,
         "pg_trigram_similarity",
         json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "value": "apple" }),
+        false,
     )
     .await;
 }
@@ -1123,6 +1068,7 @@ async fn like_search_errors_and_injection() {
         &app,
         "pg_like_search",
         json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "%" }),
+        false,
     )
     .await;
 }
@@ -1197,6 +1143,7 @@ async fn regexp_match_and_invalid_patterns() {
         &app,
         "pg_regexp_match",
         json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "pattern": "." }),
+        false,
     )
     .await;
 }
@@ -1366,12 +1313,9 @@ async fn fuzzy_match_errors_and_injection() {
         "metaphone",
         "dmetaphone",
     ] {
-        hostile_where(
-            &app,
+        hostile_where(&app,
             "pg_fuzzy_match",
-            json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "value": "apple", "method": method }),
-        )
-        .await;
+            json!({ "table": "\"we\"\"ird tab\"", "column": "co l", "value": "apple", "method": method }), false).await;
     }
 }
 
@@ -1481,6 +1425,7 @@ async fn text_normalize_values_and_columns() {
         &app,
         "pg_text_normalize",
         json!({ "table": "\"we\"\"ird tab\"", "column": "co l" }),
+        false,
     )
     .await;
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::catalog::Listing;
 use super::super::exec::execute_ddl;
+use super::super::relsize;
 use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec, WRITE};
 use super::{Created, Dropped, check_expression, resolve_relation};
 use crate::db::ident::{parse_qualified, quote_ident};
@@ -47,8 +48,10 @@ pub struct IndexRow {
     /// `true` when the index is invalid (a failed concurrent build); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<bool>,
-    /// e.g. `16 kB`.
-    pub size: String,
+    /// e.g. `16 kB`; absent while the index is locked (another session holds or waits for an
+    /// ACCESS EXCLUSIVE lock on it, and reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     /// Index scans since statistics were reset; absent when there are no statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scans: Option<i64>,
@@ -62,12 +65,15 @@ pub struct IndexList {
 
 pub(super) async fn get_indexes(ctx: Ctx, a: GetIndexesArgs) -> ToolResult<IndexList> {
     let listing = Listing::new(
-        "n.nspname AS schema, t.relname AS table, ic.relname AS name,
-         pg_get_indexdef(i.indexrelid) AS definition, am.amname AS method,
-         i.indisunique AS unique, i.indisprimary AS primary,
-         NULLIF(NOT i.indisvalid, false) AS invalid,
-         pg_size_pretty(pg_relation_size(i.indexrelid)) AS size,
-         s.idx_scan AS scans",
+        format!(
+            "n.nspname AS schema, t.relname AS table, ic.relname AS name,
+             pg_get_indexdef(i.indexrelid) AS definition, am.amname AS method,
+             i.indisunique AS unique, i.indisprimary AS primary,
+             NULLIF(NOT i.indisvalid, false) AS invalid,
+             pg_size_pretty({}) AS size,
+             s.idx_scan AS scans",
+            relsize::size("pg_relation_size", "i.indexrelid")
+        ),
         "pg_index i
          JOIN pg_class ic ON ic.oid = i.indexrelid
          JOIN pg_class t ON t.oid = i.indrelid

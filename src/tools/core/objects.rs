@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::super::exec::read_rows;
+use super::super::relsize;
 use super::super::{Ctx, READ, Spec};
 use super::tables::{TableArgs, TableDescription, describe_table};
 use crate::db::ident::parse_qualified;
@@ -218,8 +219,10 @@ pub struct IndexDetails {
     pub definition: String,
     pub unique: bool,
     pub primary: bool,
-    /// e.g. `16 kB`.
-    pub size: String,
+    /// e.g. `16 kB`; absent while the index is locked (another session holds or waits for an
+    /// ACCESS EXCLUSIVE lock on it, and reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, JsonSchema)]
@@ -390,12 +393,13 @@ pub(super) async fn object_details(ctx: Ctx, a: ObjectDetailsArgs) -> ToolResult
                 "i" | "I" => ObjectDetails::Index(
                     one(
                         &ctx,
-                        "SELECT n.nspname AS schema, ic.relname AS name, 'index' AS type,
+                        &format!("SELECT n.nspname AS schema, ic.relname AS name, 'index' AS type,
                                 i.indrelid::regclass::text AS table, pg_get_indexdef(i.indexrelid) AS definition,
                                 i.indisunique AS unique, i.indisprimary AS primary,
-                                pg_size_pretty(pg_relation_size(i.indexrelid)) AS size
+                                pg_size_pretty({}) AS size
                            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                            JOIN pg_namespace n ON n.oid = ic.relnamespace WHERE i.indexrelid = $1::oid",
+                            relsize::size("pg_relation_size", "i.indexrelid")),
                         &oid,
                         &q,
                     )

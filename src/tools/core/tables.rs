@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::super::catalog::{Listing, PageInfo, decode, default_limit};
 use super::super::exec::{execute_ddl, read_rows};
+use super::super::relsize;
 use super::super::{Ctx, DESTRUCTIVE, READ, Shortcut, Spec, WRITE};
 use super::{Created, Dropped, check_expression, resolve_relation};
 use crate::db::ident::{check_type_name, parse_qualified, quote_ident};
@@ -53,8 +54,11 @@ pub struct TableRow {
     /// Estimated rows from the last ANALYZE; absent when never analyzed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row_estimate: Option<i64>,
-    /// Total size with indexes and TOAST, e.g. `1234 kB`.
-    pub size: String,
+    /// Total size with indexes and TOAST, e.g. `1234 kB`; absent while the table is locked
+    /// (another session holds or waits for an ACCESS EXCLUSIVE lock on it or its indexes, and
+    /// reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -68,11 +72,14 @@ pub struct TableList {
 
 pub(super) async fn list_tables(ctx: Ctx, a: ListTablesArgs) -> ToolResult<TableList> {
     let page = Listing::new(
-        "n.nspname AS schema, c.relname AS name,
-         CASE c.relkind WHEN 'p' THEN 'partitioned' WHEN 'f' THEN 'foreign' END AS kind,
-         CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS \"rowEstimate\",
-         pg_size_pretty(pg_total_relation_size(c.oid)) AS size,
-         obj_description(c.oid, 'pg_class') AS comment",
+        format!(
+            "n.nspname AS schema, c.relname AS name,
+             CASE c.relkind WHEN 'p' THEN 'partitioned' WHEN 'f' THEN 'foreign' END AS kind,
+             CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS \"rowEstimate\",
+             pg_size_pretty({}) AS size,
+             obj_description(c.oid, 'pg_class') AS comment",
+            relsize::size("pg_total_relation_size", "c.oid")
+        ),
         "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace",
     )
     .condition("c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition")
@@ -209,8 +216,10 @@ pub struct TableIndex {
     /// `true` when the index is invalid (a failed concurrent build); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<bool>,
-    /// e.g. `16 kB`.
-    pub size: String,
+    /// e.g. `16 kB`; absent while the index is locked (another session holds or waits for an
+    /// ACCESS EXCLUSIVE lock on it, and reading its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
 }
 
 /// Identity and size of a relation.
@@ -224,10 +233,14 @@ pub struct TableInfo {
     /// Estimated rows from the last ANALYZE; absent when never analyzed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub row_estimate: Option<i64>,
-    /// Total size with indexes and TOAST, in bytes.
-    pub size_bytes: i64,
+    /// Total size with indexes and TOAST, in bytes; absent while the table is locked (another
+    /// session holds or waits for an ACCESS EXCLUSIVE lock on it or its indexes, and reading
+    /// its size would wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
     /// The same, e.g. `1234 kB`.
-    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -258,14 +271,15 @@ pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<TableDe
     let oid_param = [json!(oid)];
     let info = read_rows(
         &ctx,
-        "SELECT n.nspname AS schema, c.relname AS name,
+        &format!("SELECT n.nspname AS schema, c.relname AS name,
                 CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
                      WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' ELSE c.relkind::text END AS kind,
                 CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS \"rowEstimate\",
-                pg_total_relation_size(c.oid) AS \"sizeBytes\",
-                pg_size_pretty(pg_total_relation_size(c.oid)) AS size,
+                {size} AS \"sizeBytes\",
+                pg_size_pretty({size}) AS size,
                 obj_description(c.oid, 'pg_class') AS comment
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
+            size = relsize::size("pg_total_relation_size", "c.oid")),
         &oid_param,
     )
     .await?;
@@ -292,12 +306,15 @@ pub(super) async fn describe_table(ctx: Ctx, a: TableArgs) -> ToolResult<TableDe
     let indexes = decode(
         read_rows(
             &ctx,
-            "SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+            &format!(
+                "SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
                 i.indisunique AS unique, i.indisprimary AS primary,
                 NULLIF(NOT i.indisvalid, false) AS invalid,
-                pg_size_pretty(pg_relation_size(i.indexrelid)) AS size
+                pg_size_pretty({}) AS size
            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
           WHERE i.indrelid = $1::oid ORDER BY ic.relname",
+                relsize::size("pg_relation_size", "i.indexrelid")
+            ),
             &oid_param,
         )
         .await?,

@@ -11,6 +11,7 @@ use super::{
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{Code, ToolError, ToolResult};
 use crate::tools::exec::{Mode, execute};
+use crate::tools::relsize;
 use crate::tools::{Ctx, DESTRUCTIVE, READ, Spec, WRITE};
 
 // ---------------------------------------------------------------------------------------
@@ -46,8 +47,11 @@ pub struct CollectionRow {
     /// vacuumed or analyzed (pg_doc_collection_info counts exactly).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_documents: Option<i64>,
-    /// Table, TOAST and index bytes.
-    pub total_bytes: i64,
+    /// Table, TOAST and index bytes; absent while the table is locked (another session holds
+    /// or waits for an ACCESS EXCLUSIVE lock on it or its indexes, and reading its size would
+    /// wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<i64>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -85,15 +89,18 @@ pub(super) async fn list(ctx: Ctx, a: ListArgs) -> ToolResult<CollectionList> {
     }
     let out = execute(
         &ctx,
-        "SELECT n.nspname AS schema, c.relname AS name, \
+        &format!(
+            "SELECT n.nspname AS schema, c.relname AS name, \
                 CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END AS \"estimatedDocuments\", \
-                pg_total_relation_size(c.oid) AS \"totalBytes\", count(*) OVER () AS _total \
+                {} AS \"totalBytes\", count(*) OVER () AS _total \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND obj_description(c.oid, 'pg_class') = $1 \
            AND ($2::text IS NULL OR n.nspname = $2) \
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' \
          ORDER BY n.nspname, c.relname LIMIT $3 OFFSET $4",
+            relsize::size("pg_total_relation_size", "c.oid")
+        ),
         &[json!(MARKER), json!(a.schema), json!(limit), json!(offset)],
         tx,
         Mode::Read,

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::super::core::resolve_relation;
 use super::super::exec::read_rows;
+use super::super::relsize;
 use super::super::{Ctx, READ, Spec, Tool};
 use super::alerts::{Level, thresholds};
 use crate::db::ident::{parse_qualified, quote_ident};
@@ -440,7 +441,7 @@ async fn check_unused(
         table: String,
         index: String,
         scans: i64,
-        bytes: i64,
+        bytes: Option<i64>,
         write_rows: i64,
         supports_fk: bool,
         since_last_scan: Option<i64>,
@@ -450,9 +451,10 @@ async fn check_unused(
     } else {
         "NULL::int8"
     };
+    let index_bytes = relsize::size("pg_relation_size", "s.indexrelid");
     let sql = format!(
         "SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index, \
-           s.idx_scan::int8 AS scans, pg_relation_size(s.indexrelid)::int8 AS bytes, \
+           s.idx_scan::int8 AS scans, {index_bytes}::int8 AS bytes, \
            (t.n_tup_ins + t.n_tup_upd - t.n_tup_hot_upd)::int8 AS write_rows, \
            EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = i.indrelid AND f.contype = 'f' \
              AND (i.indkey::int2[])[0:cardinality(f.conkey) - 1] @> f.conkey \
@@ -464,7 +466,7 @@ async fn check_unused(
          WHERE {} AND s.idx_scan <= $2 AND i.indisvalid AND i.indisready AND i.indislive \
            AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion \
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid) \
-           AND pg_relation_size(s.indexrelid) >= $3 \
+           AND {index_bytes} >= $3 \
          ORDER BY bytes DESC, write_rows DESC, 1, 2, 3",
         in_scope("s.schemaname")
     );
@@ -501,7 +503,7 @@ async fn check_unused(
             );
             f.related = Some(format!("{}.{}", r.schema, r.table));
             f.evidence = Evidence {
-                bytes: Some(r.bytes),
+                bytes: r.bytes,
                 index_scans: Some(r.scans),
                 seconds_since_last_scan: r.since_last_scan,
                 stats_window_seconds: window,
@@ -536,7 +538,7 @@ struct IndexShape {
     predicate: Option<String>,
     /// The constraint the index backs, if any.
     constraint: Option<String>,
-    bytes: i64,
+    bytes: Option<i64>,
     scans: i64,
 }
 
@@ -625,7 +627,7 @@ fn duplicates(indexes: &[IndexShape]) -> Vec<Finding> {
             );
             f.related = Some(b.name());
             f.evidence = Evidence {
-                bytes: Some(a.bytes),
+                bytes: a.bytes,
                 index_scans: Some(a.scans),
                 ..Evidence::default()
             };
@@ -659,7 +661,7 @@ fn duplicates(indexes: &[IndexShape]) -> Vec<Finding> {
             );
             f.related = Some(b.name());
             f.evidence = Evidence {
-                bytes: Some(a.bytes),
+                bytes: a.bytes,
                 index_scans: Some(a.scans),
                 ..Evidence::default()
             };
@@ -692,15 +694,19 @@ async fn check_duplicates(ctx: &Ctx, scope: &Scope) -> ToolResult<Vec<Finding>> 
            pg_get_expr(i.indpred, i.indrelid) AS predicate, \
            (SELECT co.conname FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid \
               ORDER BY co.oid LIMIT 1) AS constraint, \
-           pg_relation_size(i.indexrelid)::int8 AS bytes, coalesce(s.idx_scan, 0)::int8 AS scans \
+           {index_bytes}::int8 AS bytes, coalesce(s.idx_scan, 0)::int8 AS scans \
          FROM pg_index i \
          JOIN pg_class c ON c.oid = i.indexrelid \
          JOIN pg_class t ON t.oid = i.indrelid \
          JOIN pg_namespace n ON n.oid = t.relnamespace \
          JOIN pg_am am ON am.oid = c.relam \
          LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid \
-         WHERE {} ORDER BY i.indrelid, i.indexrelid",
-        in_scope("n.nspname")
+         WHERE {} AND NOT {} ORDER BY i.indrelid, i.indexrelid",
+        in_scope("n.nspname"),
+        // pg_get_indexdef and pg_get_expr open the table to name its columns: they would
+        // wait for its lock (`relsize`), so the indexes of a locked table are left out.
+        relsize::locked("i.indrelid"),
+        index_bytes = relsize::size("pg_relation_size", "i.indexrelid"),
     );
     let indexes: Vec<IndexShape> = rows(ctx, &sql, &[scope.param()]).await?;
     Ok(duplicates(&indexes))
@@ -715,12 +721,13 @@ async fn check_invalid_indexes(ctx: &Ctx, scope: &Scope) -> ToolResult<Vec<Findi
         schema: String,
         index: String,
         table: String,
-        bytes: i64,
+        bytes: Option<i64>,
         partitioned: bool,
     }
+    let index_bytes = relsize::size("pg_relation_size", "c.oid");
     let sql = format!(
         "SELECT n.nspname AS schema, c.relname AS index, t.relname AS table, \
-           pg_relation_size(c.oid)::int8 AS bytes, c.relkind = 'I' AS partitioned \
+           {index_bytes}::int8 AS bytes, c.relkind = 'I' AS partitioned \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE {} AND NOT (i.indisvalid AND i.indisready AND i.indislive) \
@@ -756,7 +763,7 @@ async fn check_invalid_indexes(ctx: &Ctx, scope: &Scope) -> ToolResult<Vec<Findi
             };
             let mut f = finding(Severity::Warning, Check::InvalidIndex, format!("{}.{}", r.schema, r.index), fix);
             f.related = Some(format!("{}.{}", r.schema, r.table));
-            f.evidence.bytes = Some(r.bytes);
+            f.evidence.bytes = r.bytes;
             f.note = Some(note.into());
             f
         })
@@ -769,13 +776,14 @@ async fn check_constraints(ctx: &Ctx, scope: &Scope) -> ToolResult<Vec<Finding>>
         schema: String,
         table: String,
         rows: f64,
-        bytes: i64,
+        bytes: Option<i64>,
         candidate: Option<String>,
         partitioned: bool,
     }
+    let table_bytes = relsize::size("pg_table_size", "c.oid");
     let sql = format!(
         "SELECT n.nspname AS schema, c.relname AS table, greatest(c.reltuples, 0)::float8 AS rows, \
-           pg_table_size(c.oid)::int8 AS bytes, c.relkind = 'p' AS partitioned, \
+           {table_bytes}::int8 AS bytes, c.relkind = 'p' AS partitioned, \
            (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
              WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
                AND i.indexprs IS NULL AND i.indnkeyatts = i.indnatts \
@@ -808,7 +816,7 @@ async fn check_constraints(ctx: &Ctx, scope: &Scope) -> ToolResult<Vec<Finding>>
                 fix,
             );
             f.evidence.live_tuples = Some(r.rows as i64);
-            f.evidence.bytes = Some(r.bytes);
+            f.evidence.bytes = r.bytes;
             f.note = Some(match &r.candidate {
                 Some(ix) if !r.partitioned => format!(
                     "unique index {ix} on NOT NULL columns can become the primary key; without one, logical replication cannot replicate UPDATE and DELETE"
@@ -1099,12 +1107,14 @@ async fn exact_bloat(
     struct Big {
         schema: String,
         name: String,
-        bytes: i64,
+        bytes: Option<i64>,
     }
+    // Too big to read, or locked (its size unknown: reading it would wait too).
+    let bytes = relsize::size("pg_relation_size", "c.oid");
     let big_sql = format!(
-        "SELECT n.nspname AS schema, c.relname AS name, pg_relation_size(c.oid)::int8 AS bytes \
+        "SELECT n.nspname AS schema, c.relname AS name, {bytes}::int8 AS bytes \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE {} AND pg_relation_size(c.oid) > $2 AND (c.relkind IN ({})) ORDER BY 1, 2",
+         WHERE {} AND ({bytes} > $2 OR {bytes} IS NULL) AND (c.relkind IN ({})) ORDER BY 1, 2",
         in_scope("n.nspname"),
         match kind {
             BloatKind::Table => "'r', 'm'",
@@ -1115,10 +1125,12 @@ async fn exact_bloat(
     for b in rows::<Big>(ctx, &big_sql, &[scope.param(), json!(max_bytes)]).await? {
         skipped.push(Skipped {
             object: format!("{}.{}", b.schema, b.name),
-            reason: format!(
-                "{} bytes, more than maxExactBytes: reading it would take long",
-                b.bytes
-            ),
+            reason: match b.bytes {
+                Some(bytes) => {
+                    format!("{bytes} bytes, more than maxExactBytes: reading it would take long")
+                }
+                None => relsize::LOCKED_REASON.to_string(),
+            },
         });
     }
     let denied = |e: ToolError| {
@@ -1145,7 +1157,7 @@ async fn exact_bloat(
                x.approx_tuple_len::float8 AS used \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              CROSS JOIN LATERAL {x}.pgstattuple_approx(c.oid) x \
-             WHERE c.relkind IN ('r', 'm') AND {} AND pg_relation_size(c.oid) <= $2 ORDER BY 1, 2",
+             WHERE c.relkind IN ('r', 'm') AND {} AND {bytes} <= $2 ORDER BY 1, 2",
             in_scope("n.nspname"),
             ff = reloption("c", "fillfactor"),
         );
@@ -1183,8 +1195,9 @@ async fn exact_bloat(
              JOIN pg_namespace n ON n.oid = ic.relnamespace \
              JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree' \
              CROSS JOIN LATERAL {x}.pgstatindex(i.indexrelid::regclass) x \
-             WHERE ic.relkind = 'i' AND i.indisvalid AND {} AND pg_relation_size(ic.oid) <= $2 ORDER BY 1, 2",
+             WHERE ic.relkind = 'i' AND i.indisvalid AND {} AND {bytes} <= $2 ORDER BY 1, 2",
             in_scope("n.nspname"),
+            bytes = relsize::size("pg_relation_size", "ic.oid"),
             ff = reloption("ic", "fillfactor"),
         );
         let found: Vec<R> = rows(ctx, &sql, &[scope.param(), json!(max_bytes)])
@@ -1332,8 +1345,10 @@ pub struct VacuumRow {
     /// Seconds since the last (auto)analyze; absent: never.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_since_analyze: Option<i64>,
-    /// Table size (heap and TOAST, without indexes) in bytes.
-    pub bytes: i64,
+    /// Table size (heap and TOAST, without indexes) in bytes; absent while the table is locked
+    /// (another session holds or waits for an ACCESS EXCLUSIVE lock on it; not waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
     #[serde(skip)]
     table_autovacuum_enabled: bool,
     #[serde(skip)]
@@ -1368,7 +1383,7 @@ struct VacuumSql {
     an_scale: f64,
     ins_base: Option<f64>,
     ins_scale: Option<f64>,
-    bytes: i64,
+    bytes: Option<i64>,
 }
 
 pub(super) async fn vacuum_rows(
@@ -1398,7 +1413,7 @@ pub(super) async fn vacuum_rows(
            coalesce({as_}::float8, current_setting('autovacuum_analyze_scale_factor')::float8) AS an_scale, \
            coalesce({ib}::float8, current_setting('autovacuum_vacuum_insert_threshold', true)::float8) AS ins_base, \
            coalesce({is}::float8, current_setting('autovacuum_vacuum_insert_scale_factor', true)::float8) AS ins_scale, \
-           pg_table_size(s.relid)::int8 AS bytes \
+           {bytes}::int8 AS bytes \
          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
          WHERE c.relkind IN ('r', 'm') AND {} AND ($2::int8 IS NULL OR s.relid = $2::int8::oid) \
          ORDER BY s.n_dead_tup DESC, 1, 2",
@@ -1410,6 +1425,7 @@ pub(super) async fn vacuum_rows(
         as_ = ro("autovacuum_analyze_scale_factor"),
         ib = ro("autovacuum_vacuum_insert_threshold"),
         is = ro("autovacuum_vacuum_insert_scale_factor"),
+        bytes = relsize::size("pg_table_size", "s.relid"),
     );
     let found: Vec<VacuumSql> = rows(ctx, &sql, &[scope.param(), json!(table)]).await?;
     Ok(found
@@ -1521,7 +1537,7 @@ pub(super) fn vacuum_findings(tables: &[VacuumRow], overdue_after: i64) -> Vec<F
                 }),
                 inserted_since_vacuum: t.inserted_since_vacuum,
                 seconds_since_vacuum: t.seconds_since_vacuum,
-                bytes: Some(t.bytes),
+                bytes: t.bytes,
                 ..Evidence::default()
             };
             f.note = Some(
@@ -1639,7 +1655,7 @@ pub(super) fn risk_findings(
                 .filter(|w| *w > 0)
                 .map(|w| round(t.churn as f64 * 3600.0 / w as f64, 1)),
             hot_update_ratio: t.hot_ratio,
-            bytes: Some(t.bytes),
+            bytes: t.bytes,
             stats_window_seconds: window,
             ..Evidence::default()
         };
@@ -1871,16 +1887,17 @@ pub(super) async fn check_seq_scans(
         seq_tup_read: i64,
         idx_scan: Option<i64>,
         live: i64,
-        bytes: i64,
+        bytes: Option<i64>,
     }
     let sql = format!(
         "SELECT s.schemaname AS schema, s.relname AS table, s.seq_scan::int8 AS seq_scan, \
            s.seq_tup_read::int8 AS seq_tup_read, s.idx_scan::int8 AS idx_scan, s.n_live_tup::int8 AS live, \
-           pg_relation_size(s.relid)::int8 AS bytes \
+           {bytes}::int8 AS bytes \
          FROM pg_stat_user_tables s \
          WHERE {} AND s.seq_scan >= $2 AND s.n_live_tup >= $3 \
-         ORDER BY bytes DESC, s.seq_tup_read DESC, 1, 2 LIMIT $4",
-        in_scope("s.schemaname")
+         ORDER BY bytes DESC NULLS LAST, s.seq_tup_read DESC, 1, 2 LIMIT $4",
+        in_scope("s.schemaname"),
+        bytes = relsize::size("pg_relation_size", "s.relid"),
     );
     let found: Vec<R> = rows(
         ctx,
@@ -1917,7 +1934,7 @@ pub(super) async fn check_seq_scans(
                 avg_rows_per_seq_scan: Some(round(avg, 1)),
                 index_scans: r.idx_scan,
                 live_tuples: Some(r.live),
-                bytes: Some(r.bytes),
+                bytes: r.bytes,
                 ..Evidence::default()
             };
             f.note = Some(if r.idx_scan.is_none() {
@@ -2896,9 +2913,13 @@ pub struct IndexStat {
     pub tuples_read: i64,
     /// Live table rows fetched by simple index scans.
     pub tuples_fetched: i64,
-    pub bytes: i64,
+    /// Absent while the index is locked (another session holds or waits for an ACCESS EXCLUSIVE
+    /// lock on it; not waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
     /// `bytes` for reading.
-    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     /// Usable by queries (false after a failed CREATE INDEX CONCURRENTLY).
     pub valid: bool,
     pub unique: bool,
@@ -2934,16 +2955,17 @@ async fn index_stats(ctx: Ctx, a: IndexStatsArgs) -> ToolResult<IndexStats> {
         format!(
             "s.schemaname AS schema, s.relname AS table, s.indexrelname AS index, \
              s.idx_scan::int8 AS scans, s.idx_tup_read::int8 AS \"tuplesRead\", \
-             s.idx_tup_fetch::int8 AS \"tuplesFetched\", pg_relation_size(s.indexrelid)::int8 AS bytes, \
-             pg_size_pretty(pg_relation_size(s.indexrelid)) AS size, \
+             s.idx_tup_fetch::int8 AS \"tuplesFetched\", {bytes}::int8 AS bytes, \
+             pg_size_pretty({bytes}) AS size, \
              (i.indisvalid AND i.indisready AND i.indislive) AS valid, i.indisunique AS unique, \
-             i.indisprimary AS primary, {last}"
+             i.indisprimary AS primary, {last}",
+            bytes = relsize::size("pg_relation_size", "s.indexrelid"),
         ),
         "pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid",
     )
     .schema("s.schemaname", a.schema.as_deref())
     .filter_some("s.relid = {}::int8::oid", table)
-    .order_by("bytes DESC, 1, 2, 3")
+    .order_by("bytes DESC NULLS LAST, 1, 2, 3")
     .page::<IndexStat>(&ctx, a.limit, a.offset)
     .await?;
     Ok(IndexStats {
@@ -3040,6 +3062,16 @@ pub struct DbHealth {
     #[serde(rename = "serverVersionNum")]
     pub server_version_num: i64,
     pub checks: Vec<CheckReport>,
+    /// `schema.name` of the relations in scope another session holds or waits for an ACCESS
+    /// EXCLUSIVE lock on (or on one of their indexes or TOAST tables): their sizes are not
+    /// read (that would wait for the lock), so the checks that need a size skipped them.
+    /// Absent when there are none.
+    #[serde(
+        rename = "lockedRelations",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub locked_relations: Vec<String>,
 }
 
 async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
@@ -3071,6 +3103,7 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
     if wanted.is_empty() {
         return Err(ToolError::invalid("checks is empty").suggest("Omit checks to run them all."));
     }
+    let locked_relations = relsize::locked_relations(&ctx, scope.schema.as_deref()).await?;
     let mut checks = Vec::new();
     for check in ALL_CHECKS.into_iter().filter(|c| wanted.contains(c)) {
         let findings = match check {
@@ -3140,6 +3173,7 @@ async fn analyze_db_health(ctx: Ctx, a: HealthArgs) -> ToolResult<DbHealth> {
         overall: checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok),
         server_version_num: scope.version.into(),
         checks,
+        locked_relations,
     })
 }
 
@@ -3197,7 +3231,7 @@ mod tests {
             include: include.to_vec(),
             predicate: None,
             constraint: None,
-            bytes: 8192,
+            bytes: Some(8192),
             scans: 0,
         }
     }

@@ -12,6 +12,7 @@ pub use health::core_tools as health_core_tools;
 use super::catalog::Listing;
 use super::core::resolve_relation;
 use super::exec::{Mode, execute};
+use super::relsize;
 use super::{Ctx, READ, Shortcut, Spec, Tool};
 use crate::db::ident::parse_qualified;
 use crate::error::{Code, ToolError, ToolResult};
@@ -277,13 +278,17 @@ pub struct TableStatsArgs {
     pub include_system: bool,
 }
 
-const STATS_COLUMNS: &str = "s.schemaname AS schema, s.relname AS table,
+fn stats_columns() -> String {
+    format!(
+        "s.schemaname AS schema, s.relname AS table,
     s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch,
     s.n_live_tup, s.n_dead_tup, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd,
     s.n_mod_since_analyze, s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
     s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
-    pg_total_relation_size(s.relid) AS total_bytes,
-    pg_size_pretty(pg_total_relation_size(s.relid)) AS size";
+    {bytes} AS total_bytes, pg_size_pretty({bytes}) AS size",
+        bytes = relsize::size("pg_total_relation_size", "s.relid")
+    )
+}
 
 /// One table's row of pg_stat_all_tables (PostgreSQL's column names), with its size.
 #[derive(Serialize, Deserialize, JsonSchema)]
@@ -330,10 +335,13 @@ pub struct TableStats {
     pub autovacuum_count: i64,
     pub analyze_count: i64,
     pub autoanalyze_count: i64,
-    /// Size with indexes and TOAST, in bytes.
-    pub total_bytes: i64,
+    /// Size with indexes and TOAST, in bytes; absent while the table is locked (another session
+    /// holds or waits for an ACCESS EXCLUSIVE lock on it or its indexes; not waited for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<i64>,
     /// `total_bytes` for reading, e.g. `16 kB`.
-    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
 }
 
 /// One table's statistics (with `table`), or every user table's.
@@ -347,7 +355,7 @@ pub enum TableStatsResult {
 }
 
 async fn table_stats(ctx: Ctx, a: TableStatsArgs) -> ToolResult<TableStatsResult> {
-    let listing = Listing::new(STATS_COLUMNS, "pg_stat_all_tables s");
+    let listing = Listing::new(stats_columns(), "pg_stat_all_tables s");
     if let Some(t) = &a.table {
         let q = parse_qualified(t, a.schema.as_deref())?;
         let oid = resolve_relation(&ctx, &q, "table").await?;

@@ -12,6 +12,7 @@ use super::health::{round, rows, sql_literal};
 use crate::db::ident::{parse_qualified, quote_ident};
 use crate::error::{ToolError, ToolResult};
 use crate::tools::core::resolve_relation;
+use crate::tools::relsize;
 use crate::tools::{Ctx, READ, Spec, Tool};
 
 pub fn tools() -> Vec<Tool> {
@@ -159,7 +160,9 @@ struct TableRow {
     schema: String,
     table: String,
     relkind: String,
+    #[serde(skip)]
     total_bytes: i64,
+    #[serde(skip)]
     table_bytes: i64,
     reltuples: f64,
     analyzed: bool,
@@ -279,20 +282,39 @@ async fn partition_strategy_suggest(ctx: Ctx, a: PartitionArgs) -> ToolResult<Pa
         .map_err(|_| ToolError::invalid("minSizeBytes is too large"))?;
     let q = parse_qualified(&a.table, a.schema.as_deref())?;
     let oid = resolve_relation(&ctx, &q, "table").await?;
-    let t: Vec<TableRow> = rows(
-        &ctx,
+    let sql = format!(
         "SELECT n.nspname::text AS schema, c.relname::text AS table, c.relkind::text AS relkind, \
-           pg_total_relation_size(c.oid)::int8 AS total_bytes, pg_relation_size(c.oid)::int8 AS table_bytes, \
+           {}::int8 AS total_bytes, {}::int8 AS table_bytes, \
            c.reltuples::float8 AS reltuples, \
            EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname) AS analyzed \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
-        &[json!(oid)],
-    )
-    .await?;
-    let t = t
+        relsize::size("pg_total_relation_size", "c.oid"),
+        relsize::size("pg_relation_size", "c.oid"),
+    );
+    // The sizes are NULL while the table is locked (`relsize`).
+    #[derive(Deserialize)]
+    struct Row {
+        #[serde(flatten)]
+        row: TableRow,
+        total_bytes: Option<i64>,
+        table_bytes: Option<i64>,
+    }
+    let r: Vec<Row> = rows(&ctx, &sql, &[json!(oid)]).await?;
+    let r = r
         .into_iter()
         .next()
         .ok_or_else(|| ToolError::internal("the table vanished"))?;
+    let (Some(total_bytes), Some(table_bytes)) = (r.total_bytes, r.table_bytes) else {
+        return Err(relsize::locked_error(&format!(
+            "{}.{}",
+            r.row.schema, r.row.table
+        )));
+    };
+    let t = TableRow {
+        total_bytes,
+        table_bytes,
+        ..r.row
+    };
     match t.relkind.as_str() {
         "r" => {}
         "p" => {

@@ -364,86 +364,138 @@ pub(super) const SEARCH: Spec = Spec {
     shortcuts: &[],
 };
 
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SearchArgs {
-    /// Table name, optionally `schema.table`.
-    pub table: String,
-    pub schema: Option<String>,
-    /// Text columns searched together (or one tsvector column).
-    pub columns: Option<Vec<String>>,
-    /// One column to search (same as `columns: [column]`).
-    pub column: Option<String>,
-    /// The search text (parsed per `mode`).
-    pub query: String,
-    /// Text search configuration (default `english`; pg_text_search_config lists them).
-    pub config: Option<String>,
-    /// How `query` is parsed (default websearch).
-    pub mode: Option<QueryMode>,
-    /// ts_rank (default) or ts_rank_cd.
-    pub rank_function: Option<RankFunction>,
-    /// ts_rank's normalization bitmask (0 default; 1 divides by 1 + log(length), 32 scales to 0–1…).
-    pub normalization: Option<i32>,
-    /// Add a ts_headline of each row's document (default false).
-    #[serde(default)]
-    pub headline: bool,
-    /// Text column the headline is cut from (default: the searched text columns; required
-    /// for a tsvector column).
-    pub headline_column: Option<String>,
-    /// Headline: marker before a match (default `<b>`).
-    pub start_sel: Option<String>,
-    /// Headline: marker after a match (default `</b>`).
-    pub stop_sel: Option<String>,
-    /// Headline: longest headline in words (default 35).
-    pub max_words: Option<u32>,
-    /// Headline: shortest headline in words (default 15; less than maxWords).
-    pub min_words: Option<u32>,
-    /// Headline: fragments to show (default 0: one headline, not fragments).
-    pub max_fragments: Option<u32>,
-    /// Columns to return (default all).
-    pub select: Option<Vec<String>>,
-    /// Optional SQL condition on the rows, e.g. `lang = $1`.
-    #[serde(rename = "where")]
-    pub condition: Option<String>,
-    /// Values for $n placeholders in `where`.
-    #[serde(default)]
-    pub params: Vec<Value>,
-    /// Rows per page (default 100, max 1000).
-    pub limit: Option<u32>,
-    /// Rows to skip (default 0).
-    pub offset: Option<u64>,
-    /// Run inside this open transaction (from pg_transaction_begin).
-    pub transaction_id: Option<String>,
+/// The arguments of pg_text_search, pg_text_rank and pg_text_headline, from one definition
+/// of what they share (serde cannot `flatten` into a struct with `deny_unknown_fields`):
+/// the target and query first, then the named groups in the order given — `rank`
+/// (rankFunction, normalization), `headline_flag` (headline), `headline` (headlineColumn and
+/// the ts_headline options) — then the rows to return. Also makes `into_fts`, which turns
+/// the shared fields into an [`Fts`] given the groups' values.
+macro_rules! fts_args {
+    ($name:ident { $($group:ident),* }) => {
+        fts_args!(@munch $name [] $($group)*);
+    };
+    (@munch $name:ident [$($acc:tt)*] rank $($rest:ident)*) => {
+        fts_args!(@munch $name [$($acc)*
+            /// ts_rank (default) or ts_rank_cd.
+            pub rank_function: Option<RankFunction>,
+            /// Normalization bitmask (0 default; 1: divide by 1 + log(length); 2: by length;
+            /// 32: rank / (rank + 1), 0–1).
+            pub normalization: Option<i32>,
+        ] $($rest)*);
+    };
+    (@munch $name:ident [$($acc:tt)*] headline_flag $($rest:ident)*) => {
+        fts_args!(@munch $name [$($acc)*
+            /// Add a ts_headline of each row's document (default false).
+            #[serde(default)]
+            pub headline: bool,
+        ] $($rest)*);
+    };
+    (@munch $name:ident [$($acc:tt)*] headline $($rest:ident)*) => {
+        fts_args!(@munch $name [$($acc)*
+            /// Text column the headline is cut from (default: the searched text columns; required
+            /// for a tsvector column).
+            pub headline_column: Option<String>,
+            /// Headline: marker before a match (default `<b>`).
+            pub start_sel: Option<String>,
+            /// Headline: marker after a match (default `</b>`).
+            pub stop_sel: Option<String>,
+            /// Headline: longest headline in words (default 35).
+            pub max_words: Option<u32>,
+            /// Headline: shortest headline in words (default 15; less than maxWords).
+            pub min_words: Option<u32>,
+            /// Headline: fragments to show (default 0: one headline, not fragments).
+            pub max_fragments: Option<u32>,
+        ] $($rest)*);
+    };
+    (@munch $name:ident [$($acc:tt)*]) => {
+        #[derive(Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        pub struct $name {
+            /// Table name, optionally `schema.table`.
+            pub table: String,
+            pub schema: Option<String>,
+            /// Text columns searched together (or one tsvector column).
+            pub columns: Option<Vec<String>>,
+            /// One column to search (same as `columns: [column]`).
+            pub column: Option<String>,
+            /// The search text (parsed per `mode`).
+            pub query: String,
+            /// Text search configuration (default `english`; pg_text_search_config lists them).
+            pub config: Option<String>,
+            /// How `query` is parsed (default websearch).
+            pub mode: Option<QueryMode>,
+            $($acc)*
+            /// Columns to return (default all).
+            pub select: Option<Vec<String>>,
+            /// Optional SQL condition on the rows, e.g. `lang = $1`.
+            #[serde(rename = "where")]
+            pub condition: Option<String>,
+            /// Values for $n placeholders in `where`.
+            #[serde(default)]
+            pub params: Vec<Value>,
+            /// Rows per page (default 100, max 1000).
+            pub limit: Option<u32>,
+            /// Rows to skip (default 0).
+            pub offset: Option<u64>,
+            /// Run inside this open transaction (from pg_transaction_begin).
+            pub transaction_id: Option<String>,
+        }
+
+        impl $name {
+            fn into_fts(
+                self,
+                rank_function: RankFunction,
+                normalization: Option<i32>,
+                headline: Option<Headline>,
+            ) -> ToolResult<Fts> {
+                Ok(Fts {
+                    columns: column_list(self.columns, self.column)?,
+                    window: Window::new(self.limit, self.offset)?,
+                    table: self.table,
+                    schema: self.schema,
+                    query: self.query,
+                    config: self.config,
+                    mode: self.mode.unwrap_or_default(),
+                    rank_function,
+                    normalization,
+                    headline,
+                    select: self.select,
+                    condition: self.condition,
+                    params: self.params,
+                    transaction_id: self.transaction_id,
+                })
+            }
+        }
+    };
 }
 
-pub(super) async fn search(ctx: Ctx, a: SearchArgs) -> ToolResult<SearchResult> {
-    let headline = a.headline.then(|| Headline {
-        column: a.headline_column.clone(),
-        options: headline_options(
-            a.start_sel.as_deref(),
-            a.stop_sel.as_deref(),
-            a.max_words,
-            a.min_words,
-            a.max_fragments,
-        ),
-    });
-    let f = Fts {
-        columns: column_list(a.columns, a.column)?,
-        window: Window::new(a.limit, a.offset)?,
-        table: a.table,
-        schema: a.schema,
-        query: a.query,
-        config: a.config,
-        mode: a.mode.unwrap_or_default(),
-        rank_function: a.rank_function.unwrap_or_default(),
-        normalization: a.normalization,
-        headline,
-        select: a.select,
-        condition: a.condition,
-        params: a.params,
-        transaction_id: a.transaction_id,
+/// The headline of the `headline` group's arguments of `a` (an [`fts_args!`] struct).
+macro_rules! headline_of {
+    ($a:expr) => {
+        Headline {
+            column: $a.headline_column.clone(),
+            options: headline_options(
+                $a.start_sel.as_deref(),
+                $a.stop_sel.as_deref(),
+                $a.max_words,
+                $a.min_words,
+                $a.max_fragments,
+            ),
+        }
     };
-    run_fts(ctx, f).await
+}
+
+fts_args!(SearchArgs {
+    rank,
+    headline_flag,
+    headline
+});
+
+pub(super) async fn search(ctx: Ctx, a: SearchArgs) -> ToolResult<SearchResult> {
+    let headline = a.headline.then(|| headline_of!(a));
+    let rank = a.rank_function.unwrap_or_default();
+    let normalization = a.normalization;
+    run_fts(ctx, a.into_fts(rank, normalization, headline)?).await
 }
 
 pub(super) const RANK: Spec = Spec {
@@ -454,61 +506,12 @@ pub(super) const RANK: Spec = Spec {
     shortcuts: &[],
 };
 
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RankArgs {
-    /// Table name, optionally `schema.table`.
-    pub table: String,
-    pub schema: Option<String>,
-    /// Text columns ranked together (or one tsvector column).
-    pub columns: Option<Vec<String>>,
-    /// One column (same as `columns: [column]`).
-    pub column: Option<String>,
-    /// The search text (parsed per `mode`).
-    pub query: String,
-    /// Text search configuration (default `english`).
-    pub config: Option<String>,
-    /// How `query` is parsed (default websearch).
-    pub mode: Option<QueryMode>,
-    /// ts_rank (default) or ts_rank_cd.
-    pub rank_function: Option<RankFunction>,
-    /// Normalization bitmask (0 default; 1: divide by 1 + log(length); 2: by length;
-    /// 32: rank / (rank + 1), 0–1).
-    pub normalization: Option<i32>,
-    /// Columns to return (default all).
-    pub select: Option<Vec<String>>,
-    /// Optional SQL condition on the rows, e.g. `lang = $1`.
-    #[serde(rename = "where")]
-    pub condition: Option<String>,
-    /// Values for $n placeholders in `where`.
-    #[serde(default)]
-    pub params: Vec<Value>,
-    /// Rows per page (default 100, max 1000).
-    pub limit: Option<u32>,
-    /// Rows to skip (default 0).
-    pub offset: Option<u64>,
-    /// Run inside this open transaction (from pg_transaction_begin).
-    pub transaction_id: Option<String>,
-}
+fts_args!(RankArgs { rank });
 
 pub(super) async fn rank(ctx: Ctx, a: RankArgs) -> ToolResult<SearchResult> {
-    let f = Fts {
-        columns: column_list(a.columns, a.column)?,
-        window: Window::new(a.limit, a.offset)?,
-        table: a.table,
-        schema: a.schema,
-        query: a.query,
-        config: a.config,
-        mode: a.mode.unwrap_or_default(),
-        rank_function: a.rank_function.unwrap_or_default(),
-        normalization: a.normalization,
-        headline: None,
-        select: a.select,
-        condition: a.condition,
-        params: a.params,
-        transaction_id: a.transaction_id,
-    };
-    run_fts(ctx, f).await
+    let rank = a.rank_function.unwrap_or_default();
+    let normalization = a.normalization;
+    run_fts(ctx, a.into_fts(rank, normalization, None)?).await
 }
 
 pub(super) const HEADLINE: Spec = Spec {
@@ -519,77 +522,11 @@ pub(super) const HEADLINE: Spec = Spec {
     shortcuts: &[],
 };
 
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct HeadlineArgs {
-    /// Table name, optionally `schema.table`.
-    pub table: String,
-    pub schema: Option<String>,
-    /// Text columns searched together (or one tsvector column, with `headlineColumn`).
-    pub columns: Option<Vec<String>>,
-    /// One column (same as `columns: [column]`).
-    pub column: Option<String>,
-    /// The search text (parsed per `mode`).
-    pub query: String,
-    /// Text search configuration (default `english`).
-    pub config: Option<String>,
-    /// How `query` is parsed (default websearch).
-    pub mode: Option<QueryMode>,
-    /// Text column the headline is cut from (default: the searched text columns).
-    pub headline_column: Option<String>,
-    /// Marker before a match (default `<b>`).
-    pub start_sel: Option<String>,
-    /// Marker after a match (default `</b>`).
-    pub stop_sel: Option<String>,
-    /// Longest headline in words (default 35).
-    pub max_words: Option<u32>,
-    /// Shortest headline in words (default 15; less than maxWords).
-    pub min_words: Option<u32>,
-    /// Fragments to show (default 0: one headline).
-    pub max_fragments: Option<u32>,
-    /// Columns to return to identify rows (default all), e.g. `["id"]`.
-    pub select: Option<Vec<String>>,
-    /// Optional SQL condition on the rows, e.g. `lang = $1`.
-    #[serde(rename = "where")]
-    pub condition: Option<String>,
-    /// Values for $n placeholders in `where`.
-    #[serde(default)]
-    pub params: Vec<Value>,
-    /// Rows per page (default 100, max 1000).
-    pub limit: Option<u32>,
-    /// Rows to skip (default 0).
-    pub offset: Option<u64>,
-    /// Run inside this open transaction (from pg_transaction_begin).
-    pub transaction_id: Option<String>,
-}
+fts_args!(HeadlineArgs { headline });
 
 pub(super) async fn headline(ctx: Ctx, a: HeadlineArgs) -> ToolResult<SearchResult> {
-    let f = Fts {
-        columns: column_list(a.columns, a.column)?,
-        window: Window::new(a.limit, a.offset)?,
-        headline: Some(Headline {
-            column: a.headline_column,
-            options: headline_options(
-                a.start_sel.as_deref(),
-                a.stop_sel.as_deref(),
-                a.max_words,
-                a.min_words,
-                a.max_fragments,
-            ),
-        }),
-        table: a.table,
-        schema: a.schema,
-        query: a.query,
-        config: a.config,
-        mode: a.mode.unwrap_or_default(),
-        rank_function: RankFunction::TsRank,
-        normalization: None,
-        select: a.select,
-        condition: a.condition,
-        params: a.params,
-        transaction_id: a.transaction_id,
-    };
-    run_fts(ctx, f).await
+    let headline = headline_of!(a);
+    run_fts(ctx, a.into_fts(RankFunction::TsRank, None, Some(headline))?).await
 }
 
 pub(super) const SEARCH_CONFIG: Spec = Spec {

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+pub mod hostile;
+
 use pgmcp::cluster::{Cluster, ClusterOptions};
 use tokio_postgres::NoTls;
 
@@ -68,10 +70,17 @@ fn server() -> &'static Server {
 
 /// Server settings of every throwaway test cluster, on top of the cluster's own defaults
 /// (which preload pg_stat_statements when it is installed): what the DBA tools read.
+///
+/// pg_stat_statements keeps one entry per statement *per database*, and every test has a
+/// database of its own: a whole run makes several thousand entries. At the default
+/// `pg_stat_statements.max` (5000) the extension evicts the least-used entries while tests
+/// run, so a test that reads back the workload it just ran (the workload index advisor's)
+/// could find part of it gone. This keeps every entry of a run (about 8 MB of shared memory).
 fn test_server_settings() -> Vec<(String, String)> {
     [
         ("track_io_timing", "on"),
         ("pg_stat_statements.track", "all"),
+        ("pg_stat_statements.max", "20000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
