@@ -619,6 +619,25 @@ mod tests {
     }
 
     #[test]
+    fn only_a_statement_that_names_nothing_resolves_nothing() {
+        let mut keys = BTreeSet::new();
+        keys.insert("f:16400:789".to_string());
+        assert!(Args::new(&Names::default(), &keys).resolves_nothing());
+        for add in [
+            |n: &mut Names| drop(n.funcs.insert("lower".into())),
+            |n: &mut Names| drop(n.fields.insert("f".into())),
+            |n: &mut Names| drop(n.ops.insert("=".into())),
+            |n: &mut Names| drop(n.rels.insert("t".into())),
+            |n: &mut Names| drop(n.targets.insert("t".into())),
+            |n: &mut Names| drop(n.types.insert("d".into())),
+        ] {
+            let mut names = Names::default();
+            add(&mut names);
+            assert!(!Args::new(&names, &keys).resolves_nothing(), "{names:?}");
+        }
+    }
+
+    #[test]
     fn args_bind_names_as_values() {
         let mut names = Names::default();
         names.funcs.insert("it's".into());
