@@ -136,6 +136,11 @@ impl ReadSession {
         if self.ended.load(Ordering::Acquire) {
             return None;
         }
+        // A read of this session was abandoned on the wire (its call's future was dropped):
+        // the connection is closed rather than trusted, and a fresh session opened.
+        if slot.as_ref().is_some_and(|open| open.busy) {
+            drop(slot.take());
+        }
         // The call's own permit: it becomes the session's when this read opens the session,
         // and is given back for the time of the read otherwise. Either way the call gets a
         // permit again before it goes on (below).
