@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rmcp::ServiceExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 use pgmcp::app::App;
 use pgmcp::config::{Config, ServerArgs};
@@ -68,14 +69,31 @@ struct ExecOpts {
 
 fn init_logging(level: &str) {
     // stdout is the MCP channel: logs must only ever go to stderr.
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{level},rmcp=warn")))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    // `Targets` takes the `target=level,level` directives of RUST_LOG (EnvFilter's syntax
+    // without span and field filters), without EnvFilter's regex engine (binary size,
+    // docs/PERFORMANCE.md "Binary size").
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| log_targets(&v))
+        .or_else(|| log_targets(&format!("{level},rmcp=warn")))
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
         .init();
+}
+
+/// `target=level` directives, comma-separated (empty ones skipped); `None` if one is invalid.
+fn log_targets(directives: &str) -> Option<Targets> {
+    let directives: Vec<&str> = directives.split(',').filter(|d| !d.is_empty()).collect();
+    if directives.is_empty() {
+        return Some(Targets::new());
+    }
+    directives.join(",").parse().ok()
 }
 
 fn main() -> ExitCode {

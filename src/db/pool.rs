@@ -119,7 +119,10 @@ pub fn may_load_library(sql: &str) -> bool {
         return true;
     }
     match pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
-        Ok(parsed) => match serde_json::to_string(&parsed.protobuf) {
+        // Through `Value` (the same text as `to_string`): the parse tree's serializer is then
+        // in the binary once, the one the read policy and the index advisor use, instead of
+        // a second copy for the string writer (~0.2 MB; docs/PERFORMANCE.md "Binary size").
+        Ok(parsed) => match serde_json::to_value(&parsed.protobuf).map(|v| v.to_string()) {
             Ok(tree) => [
                 "\"DoStmt\"",
                 "\"CreateExtensionStmt\"",

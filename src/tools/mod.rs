@@ -400,9 +400,18 @@ where
     })
 }
 
+// The generic functions below are instantiated once per tool (149 of them): each keeps
+// only what depends on its types (serde and schemars calls) and hands the rest to a
+// non-generic, never-inlined function, so that code is in the binary once rather than once
+// per tool (docs/PERFORMANCE.md, "Binary size").
 fn to_body<O: Serialize>(name: &str, body: &O) -> ToolResult<Value> {
-    serde_json::to_value(body)
-        .map_err(|e| ToolError::internal(format!("{name}: its result could not be encoded: {e}")))
+    serde_json::to_value(body).map_err(|e| unencodable(name, e))
+}
+
+#[cold]
+#[inline(never)]
+fn unencodable(name: &str, e: serde_json::Error) -> ToolError {
+    ToolError::internal(format!("{name}: its result could not be encoded: {e}"))
 }
 
 fn build<A, O, R, F, Fut>(
@@ -446,10 +455,23 @@ where
 
 /// The portable JSON Schema of a result type, or `None` for untyped JSON.
 fn output_schema_for<O: JsonSchema>() -> Option<Map<String, Value>> {
-    let generator = schemars::generate::SchemaSettings::draft2020_12()
+    portable_output_schema(schema_generator().into_root_schema_for::<O>())
+}
+
+fn schema_for<A: JsonSchema>() -> Map<String, Value> {
+    portable_input_schema(schema_generator().into_root_schema_for::<A>())
+}
+
+#[inline(never)]
+fn schema_generator() -> schemars::SchemaGenerator {
+    schemars::generate::SchemaSettings::draft2020_12()
         .with(|s| s.inline_subschemas = true)
-        .into_generator();
-    let mut schema = generator.into_root_schema_for::<O>().to_value();
+        .into_generator()
+}
+
+#[inline(never)]
+fn portable_output_schema(schema: schemars::Schema) -> Option<Map<String, Value>> {
+    let mut schema = schema.to_value();
     if let Value::Object(map) = &mut schema {
         map.remove("$schema");
         map.remove("title");
@@ -461,11 +483,8 @@ fn output_schema_for<O: JsonSchema>() -> Option<Map<String, Value>> {
     }
 }
 
-fn schema_for<A: JsonSchema>() -> Map<String, Value> {
-    let generator = schemars::generate::SchemaSettings::draft2020_12()
-        .with(|s| s.inline_subschemas = true)
-        .into_generator();
-    let schema = generator.into_root_schema_for::<A>();
+#[inline(never)]
+fn portable_input_schema(schema: schemars::Schema) -> Map<String, Value> {
     let mut map = match schema.to_value() {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -648,13 +667,13 @@ fn constrains(map: &Map<String, Value>) -> bool {
 }
 
 fn parse_args<A: DeserializeOwned>(name: &str, schema: &LazySchema, args: Value) -> ToolResult<A> {
-    let schema = || {
-        schema
-            .get()
-            .map(|s| s.as_ref())
-            .cloned()
-            .unwrap_or_default()
-    };
+    let args = args_object(name, schema, args)?;
+    serde_json::from_value(args).map_err(|e| invalid_args(name, schema, e))
+}
+
+/// The arguments as an object (null is `{}`), or the error saying what was expected.
+#[inline(never)]
+fn args_object(name: &str, schema: &LazySchema, args: Value) -> ToolResult<Value> {
     let args = match args {
         Value::Null => Value::Object(Map::new()),
         other => other,
@@ -664,12 +683,24 @@ fn parse_args<A: DeserializeOwned>(name: &str, schema: &LazySchema, args: Value)
             "arguments for {name} must be a JSON object, got {}",
             json_kind(&args)
         ))
-        .suggest(expected_arguments(&schema())));
+        .suggest(expected_arguments(&expected_schema(schema))));
     }
-    serde_json::from_value(args).map_err(|e| {
-        ToolError::invalid(format!("invalid arguments for {name}: {e}"))
-            .suggest(expected_arguments(&schema()))
-    })
+    Ok(args)
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_args(name: &str, schema: &LazySchema, e: serde_json::Error) -> ToolError {
+    ToolError::invalid(format!("invalid arguments for {name}: {e}"))
+        .suggest(expected_arguments(&expected_schema(schema)))
+}
+
+fn expected_schema(schema: &LazySchema) -> Map<String, Value> {
+    schema
+        .get()
+        .map(|s| s.as_ref())
+        .cloned()
+        .unwrap_or_default()
 }
 
 pub fn json_kind(v: &Value) -> &'static str {
