@@ -254,12 +254,19 @@ pub(super) fn zygote_main(
         eprintln!("pgmcp zygote: more than one thread; refusing to fork");
         return 74;
     }
+    // The pages a run touches first, learnt once by a training child (see `Prefault`).
+    let prefault = if prefault_wanted() {
+        Prefault::learn(&mut prepared)
+    } else {
+        Prefault::default()
+    };
     // What a child has mapped when it starts is what the zygote has now (binary, libraries,
     // the grown stack, the realm): measured once here rather than in every child.
     let mapped = super::worker::mapped_bytes();
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
-    if send_record(CTL, &record(READY, me, 0), &[]).is_err() {
+    let pages = i32::try_from(prefault.pages()).unwrap_or(i32::MAX);
+    if send_record(CTL, &record(READY, me, pages), &[]).is_err() {
         return 0;
     }
     let mut live: HashSet<i32> = HashSet::new();
@@ -313,7 +320,7 @@ pub(super) fn zygote_main(
             _ => break,
         };
         match tag {
-            FORK => match fork_child(&mut prepared, &filter, &os, mapped, me) {
+            FORK => match fork_child(&mut prepared, &filter, &os, mapped, me, &prefault) {
                 Ok((pid, sock, err)) => {
                     live.insert(pid);
                     let sent = send_record(
@@ -358,6 +365,7 @@ fn fork_child(
     os: &OsLimits,
     mapped: u64,
     zygote: libc::pid_t,
+    prefault: &Prefault,
 ) -> Result<(i32, OwnedFd, OwnedFd), i32> {
     let errno = || {
         std::io::Error::last_os_error()
@@ -406,7 +414,9 @@ fn fork_child(
     }
     if pid == 0 {
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            child_main(prepared, filter, os, mapped, zygote, theirs, err_w)
+            child_main(
+                prepared, filter, os, mapped, zygote, theirs, err_w, prefault,
+            )
         }))
         .unwrap_or(72);
         // SAFETY: leaving the child without running the zygote's exit path.
@@ -416,6 +426,7 @@ fn fork_child(
 }
 
 /// The forked child: isolate, limit, then run one program (never returns normally).
+#[allow(clippy::too_many_arguments)]
 fn child_main(
     prepared: &mut sandbox::Prepared,
     filter: &super::seccomp::Filter,
@@ -424,6 +435,7 @@ fn child_main(
     zygote: libc::pid_t,
     sock: OwnedFd,
     err: OwnedFd,
+    prefault: &Prefault,
 ) -> i32 {
     // SAFETY: signal mask, prctl, dup2 and close on our own descriptors in a
     // single-threaded child.
@@ -453,6 +465,8 @@ fn child_main(
         std::mem::forget(sock);
         std::mem::forget(err);
     }
+    // Before `Ready`: a child taken from the idle pool has done this while it waited.
+    prefault.apply();
     if let Err(e) = super::worker::apply_os_limits(os, mapped) {
         eprintln!("pgmcp worker: cannot apply limits: {e}");
         return 71;
@@ -473,6 +487,216 @@ fn child_main(
         return 70;
     }
     super::worker::serve_one(prepared, input, output)
+}
+
+// ------------------------------------------------------------------------------------------
+// Pre-faulting
+// ------------------------------------------------------------------------------------------
+
+/// Environment variable of the zygote's command: `0` turns pre-faulting off (set from the
+/// server's `PGMCP_CODE_PREFAULT`, for measurements).
+pub(super) const PREFAULT_ENV: &str = "PGMCP_ZYGOTE_PREFAULT";
+
+fn prefault_wanted() -> bool {
+    std::env::var(PREFAULT_ENV).map_or(true, |v| v != "0")
+}
+
+/// Program the training child runs: what the transpiler makes of `return 1`.
+const TRAINING_JS: &str = "\"use strict\";\n(async () => {\nreturn 1\n})();\n";
+
+/// Pages cap: the list is a hint, not a copy of the heap.
+const PREFAULT_MAX_PAGES: usize = 16 * 1024;
+
+/// The page ranges a forked child faults in before it says it is ready, so that a run's
+/// first touches cost no page faults on the path of the answer: a child shares its
+/// zygote's memory copy-on-write, and the kernel copies no page-table entries for code at
+/// fork, so without this every page a run writes is copied, and every code page it runs is
+/// mapped, one fault at a time, while the client waits.
+///
+/// Which pages: those a *training* child — forked from the zygote before any other child,
+/// running `return 1` in its realm and then exiting — wrote (anonymous pages it owns alone
+/// afterwards) or read from the binary (present file pages), from `/proc/self/pagemap`.
+/// Children share the zygote's layout, so the addresses hold for every child. A child
+/// applies them with `MADV_POPULATE_WRITE` / `MADV_POPULATE_READ`, which fault pages in as
+/// a write or a read would (the contents do not change) and fail harmlessly on anything
+/// not mapped. The training run's realm dies with its process: no child ever sees it.
+#[derive(Default)]
+struct Prefault {
+    /// `(start, bytes, write)`, page-aligned, coalesced.
+    ranges: Vec<(usize, usize, bool)>,
+}
+
+struct NoBridge;
+
+impl sandbox::Bridge for NoBridge {
+    fn submit(&mut self, _: u64, _: &str, _: serde_json::Value) -> Result<(), String> {
+        Err("no bridge".into())
+    }
+    fn wait(&mut self) -> Option<(u64, Result<serde_json::Value, serde_json::Value>)> {
+        None
+    }
+}
+
+impl Prefault {
+    fn pages(&self) -> usize {
+        self.ranges.iter().map(|(_, len, _)| len / 4096).sum()
+    }
+
+    /// Faults the ranges in (errors ignored: the list is only a hint).
+    fn apply(&self) {
+        for &(start, len, write) in &self.ranges {
+            let advice = if write {
+                libc::MADV_POPULATE_WRITE
+            } else {
+                libc::MADV_POPULATE_READ
+            };
+            // SAFETY: populating page tables changes no memory contents; a range that is not
+            // (or no longer) mapped, or mapped otherwise, only makes madvise fail.
+            unsafe { libc::madvise(start as *mut libc::c_void, len, advice) };
+        }
+    }
+
+    /// Forks the training child and reads back the ranges it touched.
+    fn learn(prepared: &mut sandbox::Prepared) -> Prefault {
+        let mut pipe = [0 as RawFd; 2];
+        // SAFETY: pipe2 fills the array; both ends are owned below.
+        if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Prefault::default();
+        }
+        // SAFETY: as above.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+        if threads().is_some_and(|n| n != 1) {
+            return Prefault::default();
+        }
+        // SAFETY: this process has one thread (checked above).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Prefault::default();
+        }
+        if pid == 0 {
+            drop(r);
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Self::train(prepared, w);
+            }))
+            .map_or(72, |_| 0);
+            // SAFETY: leaving the training child without running the zygote's exit path.
+            unsafe { libc::_exit(code) };
+        }
+        drop(w);
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut bytes);
+        let mut status = 0;
+        // SAFETY: reaps the training child (blocking: it has written everything).
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            return Prefault::default();
+        }
+        let ranges = bytes
+            .chunks_exact(17)
+            .map(|c| {
+                let word = |i: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&c[i..i + 8]);
+                    u64::from_ne_bytes(b) as usize
+                };
+                (word(0), word(8), c[16] != 0)
+            })
+            .collect();
+        Prefault { ranges }
+    }
+
+    /// In the training child: run as a worker would, then report the touched ranges.
+    fn train(prepared: &mut sandbox::Prepared, out: OwnedFd) {
+        let run = frames::encode(&ToWorker::Run {
+            js: TRAINING_JS.into(),
+            seccomp_selftest: false,
+        });
+        let mut input = std::io::BufReader::new(&run[..]);
+        let js = match frames::read_blocking::<ToWorker>(&mut input) {
+            Ok(ToWorker::Run { js, .. }) => js,
+            _ => return,
+        };
+        let outcome = prepared.run(&js, &mut NoBridge);
+        let done = frames::encode(&FromWorker::Done {
+            outcome: Box::new(outcome),
+            usage: Some(super::worker::process_usage()),
+        });
+        std::hint::black_box(&done);
+        let mut bytes = Vec::new();
+        for (start, len, write) in touched() {
+            bytes.extend_from_slice(&(start as u64).to_ne_bytes());
+            bytes.extend_from_slice(&(len as u64).to_ne_bytes());
+            bytes.push(u8::from(write));
+        }
+        let _ = std::fs::File::from(out).write_all(&bytes);
+    }
+}
+
+/// The page ranges of this process that it wrote (private anonymous pages it alone maps)
+/// or mapped from a file read-only (present), coalesced, at most [`PREFAULT_MAX_PAGES`].
+fn touched() -> Vec<(usize, usize, bool)> {
+    use std::os::unix::fs::FileExt;
+    const PAGE: usize = 4096;
+    let (Ok(maps), Ok(pagemap)) = (
+        std::fs::read_to_string("/proc/self/maps"),
+        std::fs::File::open("/proc/self/pagemap"),
+    ) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(usize, usize, bool)> = Vec::new();
+    let mut pages = 0usize;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let name = f.nth(3).unwrap_or("");
+        let perms = perms.as_bytes();
+        if perms.len() < 4 || perms[0] != b'r' || perms[3] != b'p' || name.starts_with("[v") {
+            continue;
+        }
+        let writable = perms[1] == b'w';
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        let n = (end - start) / PAGE;
+        let mut entries = vec![0u8; n * 8];
+        if pagemap
+            .read_exact_at(&mut entries, (start / PAGE * 8) as u64)
+            .is_err()
+        {
+            continue;
+        }
+        for (i, e) in entries.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(e);
+            let v = u64::from_ne_bytes(b);
+            let present = v >> 63 & 1 == 1;
+            let exclusive = v >> 56 & 1 == 1;
+            let file = v >> 61 & 1 == 1;
+            let write = if writable && present && exclusive && !file {
+                true
+            } else if !writable && present && file {
+                false
+            } else {
+                continue;
+            };
+            if pages >= PREFAULT_MAX_PAGES {
+                return out;
+            }
+            pages += 1;
+            let addr = start + i * PAGE;
+            match out.last_mut() {
+                Some((s, len, w)) if *w == write && *s + *len == addr => *len += PAGE,
+                _ => out.push((addr, PAGE, write)),
+            }
+        }
+    }
+    out
 }
 
 // ------------------------------------------------------------------------------------------
@@ -540,6 +764,9 @@ impl Zygote {
             .stdout(std::process::Stdio::from(theirs))
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
+        if std::env::var("PGMCP_CODE_PREFAULT").is_ok_and(|v| v == "0") {
+            cmd.env(PREFAULT_ENV, "0");
+        }
         // SAFETY: only async-signal-safe getrlimit/setrlimit between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -683,6 +910,7 @@ fn read_loop(inner: &Inner) {
         let mut shared = lock(&inner.shared);
         match tag {
             READY => {
+                tracing::debug!(pid, prefault_pages = value, "sandbox zygote ready");
                 if let Some(tx) = shared.ready.take() {
                     let _ = tx.send(());
                 }

@@ -149,6 +149,150 @@ async fn write_output<W: AsyncWrite + Unpin>(mut sink: W, mut frames: mpsc::Rece
     }
 }
 
+/// The process's stdin as an async reader. A pipe or a socket (what MCP clients pass) is
+/// read through the runtime's reactor; anything else (a terminal, a file) through tokio's
+/// `stdin()`, which hands every read to a blocking-pool thread: one more thread wake-up per
+/// request, measurable on an idle machine (docs/PERFORMANCE.md).
+///
+/// `PGMCP_STDIO_REACTOR=0` in the environment keeps tokio's `stdin()`/`stdout()` (for
+/// measurements).
+pub fn stdin() -> Box<dyn AsyncRead + Send + Unpin> {
+    #[cfg(unix)]
+    if let Some(r) = reactor_stdio::open(0) {
+        return Box::new(r);
+    }
+    Box::new(tokio::io::stdin())
+}
+
+/// The process's stdout as an async writer; see [`stdin`].
+pub fn stdout() -> Box<dyn AsyncWrite + Send + Unpin> {
+    #[cfg(unix)]
+    if let Some(w) = reactor_stdio::open(1) {
+        return Box::new(w);
+    }
+    Box::new(tokio::io::stdout())
+}
+
+#[cfg(unix)]
+mod reactor_stdio {
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+    /// fd 0 or 1 as a non-blocking stream, when it is a pipe or a socket.
+    ///
+    /// A pipe is opened again through `/proc/self/fd`, which gives this process a new open
+    /// file description of the same pipe: `O_NONBLOCK` is set on that one only, never on
+    /// the description the client (or anyone else holding the pipe) shares. A socket cannot
+    /// be opened that way; its own description is made non-blocking (as libuv, which many
+    /// clients use to start servers, does with its end).
+    pub(super) fn open(fd: RawFd) -> Option<Stream> {
+        if std::env::var("PGMCP_STDIO_REACTOR").is_ok_and(|v| v == "0") {
+            return None;
+        }
+        // SAFETY: fstat fills the zeroed struct we pass.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            return None;
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFIFO => {
+                let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+                let flags = if fd == 0 {
+                    libc::O_RDONLY
+                } else {
+                    libc::O_WRONLY
+                };
+                // SAFETY: open with a valid C string; the descriptor is owned below.
+                let new = unsafe {
+                    libc::open(path.as_ptr(), flags | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                };
+                if new < 0 {
+                    return None;
+                }
+                // SAFETY: `new` is ours alone.
+                let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(new) });
+                if fd == 0 {
+                    tokio::net::unix::pipe::Receiver::from_file(file)
+                        .ok()
+                        .map(Stream::PipeIn)
+                } else {
+                    tokio::net::unix::pipe::Sender::from_file(file)
+                        .ok()
+                        .map(Stream::PipeOut)
+                }
+            }
+            libc::S_IFSOCK => {
+                // SAFETY: dup of an open descriptor; the copy is owned below.
+                let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+                if new < 0 {
+                    return None;
+                }
+                // SAFETY: `new` is ours alone.
+                let sock =
+                    std::os::unix::net::UnixStream::from(unsafe { OwnedFd::from_raw_fd(new) });
+                sock.set_nonblocking(true).ok()?;
+                tokio::net::UnixStream::from_std(sock)
+                    .ok()
+                    .map(Stream::Socket)
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) enum Stream {
+        PipeIn(tokio::net::unix::pipe::Receiver),
+        PipeOut(tokio::net::unix::pipe::Sender),
+        Socket(tokio::net::UnixStream),
+    }
+
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    impl AsyncRead for Stream {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            match self.get_mut() {
+                Stream::PipeIn(r) => Pin::new(r).poll_read(cx, buf),
+                Stream::Socket(s) => Pin::new(s).poll_read(cx, buf),
+                Stream::PipeOut(_) => Poll::Ready(Err(std::io::ErrorKind::Unsupported.into())),
+            }
+        }
+    }
+
+    impl AsyncWrite for Stream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            match self.get_mut() {
+                Stream::PipeOut(w) => Pin::new(w).poll_write(cx, buf),
+                Stream::Socket(s) => Pin::new(s).poll_write(cx, buf),
+                Stream::PipeIn(_) => Poll::Ready(Err(std::io::ErrorKind::Unsupported.into())),
+            }
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            match self.get_mut() {
+                Stream::PipeOut(w) => Pin::new(w).poll_flush(cx),
+                Stream::Socket(s) => Pin::new(s).poll_flush(cx),
+                Stream::PipeIn(_) => Poll::Ready(Ok(())),
+            }
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            match self.get_mut() {
+                Stream::PipeOut(w) => Pin::new(w).poll_shutdown(cx),
+                Stream::Socket(s) => Pin::new(s).poll_shutdown(cx),
+                Stream::PipeIn(_) => Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
+
 /// Wires `input`/`output` (stdin/stdout in production) to rmcp through the filter and
 /// returns the (reader, writer) pair to hand to rmcp's `serve`.
 pub fn filtered_transport<R, W>(
