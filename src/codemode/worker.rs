@@ -451,12 +451,13 @@ impl Proc {
         !matches!(self, Proc::Spawned(_))
     }
 
-    /// Whether the process is certainly gone already (its zygote died).
-    fn lost(&self) -> bool {
+    /// Whether an idle worker is not to be used: gone already (its zygote died), or the
+    /// child of a retired zygote (whose layout is to be left behind).
+    fn stale(&self) -> bool {
         match self {
             Proc::Spawned(_) => false,
             #[cfg(target_os = "linux")]
-            Proc::Forked { zygote, .. } => !zygote.alive(),
+            Proc::Forked { zygote, .. } => !zygote.alive() || zygote.retired(),
         }
     }
 }
@@ -498,6 +499,9 @@ pub struct WorkerPool {
     /// A successor zygote is being started.
     #[cfg(target_os = "linux")]
     replacing: std::sync::atomic::AtomicBool,
+    /// Children a zygote forks before it is retired ([`super::zygote::MAX_FORKS`]).
+    #[cfg(target_os = "linux")]
+    max_forks: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -535,9 +539,9 @@ const MAX_ZYGOTES: usize = 4;
 #[cfg(target_os = "linux")]
 const ZYGOTE_RETRY: Duration = Duration::from_secs(30);
 
-/// A zygote's successor is started this many forks before it is retired.
+/// A zygote's successor is started when it has this fraction (1/n) of its forks left.
 #[cfg(target_os = "linux")]
-const ZYGOTE_REPLACE_AHEAD: u64 = 100;
+const ZYGOTE_REPLACE_AHEAD: u64 = 10;
 
 impl WorkerPool {
     /// A pool with the default caps.
@@ -570,6 +574,8 @@ impl WorkerPool {
             zygote_failed: std::sync::Mutex::new(None),
             #[cfg(target_os = "linux")]
             replacing: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(target_os = "linux")]
+            max_forks: std::sync::atomic::AtomicU64::new(super::zygote::MAX_FORKS),
         })
     }
 
@@ -579,6 +585,16 @@ impl WorkerPool {
             on && cfg!(target_os = "linux"),
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+
+    /// Retires a zygote after `n` children instead of [`super::zygote::MAX_FORKS`] (tests:
+    /// zygote succession without a thousand executions).
+    pub fn set_zygote_max_forks(&self, n: u64) {
+        #[cfg(target_os = "linux")]
+        self.max_forks
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(target_os = "linux"))]
+        let _ = n;
     }
 
     /// Process ids of the live zygotes (for tests and diagnostics).
@@ -681,9 +697,16 @@ impl WorkerPool {
     ) -> Option<Arc<super::zygote::Zygote>> {
         let mut zygotes = self.zygotes.lock().await;
         // Dead ones, and those that forked their share (children in flight keep theirs).
-        zygotes.retain(|(_, z)| z.alive() && z.forks() < super::zygote::MAX_FORKS);
+        let max = self.max_forks.load(std::sync::atomic::Ordering::Relaxed);
+        zygotes.retain(|(_, z)| {
+            let keep = z.alive() && z.forks() < max;
+            if !keep {
+                z.retire();
+            }
+            keep
+        });
         if let Some((_, z)) = zygotes.iter().find(|(p, _)| Profile::same(p, profile)) {
-            if z.forks() >= super::zygote::MAX_FORKS - ZYGOTE_REPLACE_AHEAD {
+            if z.forks() >= max - max / ZYGOTE_REPLACE_AHEAD {
                 self.replace_zygote(profile);
             }
             return Some(z.clone());
@@ -696,7 +719,7 @@ impl WorkerPool {
                 let z = Arc::new(z);
                 if zygotes.len() >= MAX_ZYGOTES {
                     // Its children in flight keep it alive until they are done.
-                    zygotes.remove(0);
+                    zygotes.remove(0).1.retire();
                 }
                 zygotes.push((profile.clone(), z.clone()));
                 Some(z)
@@ -710,7 +733,7 @@ impl WorkerPool {
     }
 
     /// Starts the successor of `profile`'s zygote in the background, so that retiring one
-    /// after [`super::zygote::MAX_FORKS`] children costs no execution the tens of
+    /// after its last allowed fork ([`super::zygote::MAX_FORKS`]) costs no execution the tens of
     /// milliseconds a zygote takes to prepare its realm. The old one stays in use until the
     /// new one is ready (and alive while its children are).
     #[cfg(target_os = "linux")]
@@ -724,9 +747,15 @@ impl WorkerPool {
             match super::zygote::Zygote::start(&pool.exe, &profile).await {
                 Ok(z) => {
                     let mut zygotes = pool.zygotes.lock().await;
-                    zygotes.retain(|(p, _)| !Profile::same(p, &profile));
+                    zygotes.retain(|(p, old)| {
+                        let keep = !Profile::same(p, &profile);
+                        if !keep {
+                            old.retire();
+                        }
+                        keep
+                    });
                     if zygotes.len() >= MAX_ZYGOTES {
-                        zygotes.remove(0);
+                        zygotes.remove(0).1.retire();
                     }
                     zygotes.push((profile, Arc::new(z)));
                 }
@@ -877,8 +906,9 @@ impl WorkerPool {
         *lock(&self.profile) = Some(profile.clone());
         let worker = {
             let mut idle = lock(&self.idle);
-            // Forked workers whose zygote died died with it.
-            while let Some(i) = idle.iter().position(|w| w.proc.lost()) {
+            // Forked workers whose zygote died died with it; those of a retired zygote
+            // are replaced by children of its successor.
+            while let Some(i) = idle.iter().position(|w| w.proc.stale()) {
                 Self::retire(idle.remove(i));
             }
             match idle

@@ -723,6 +723,8 @@ struct Inner {
     ctl: OwnedFd,
     shared: Mutex<Shared>,
     alive: AtomicBool,
+    /// The pool has replaced this zygote: no new children, idle ones are not used.
+    retired: AtomicBool,
     forks: std::sync::atomic::AtomicU64,
 }
 
@@ -797,6 +799,7 @@ impl Zygote {
                 dead: false,
             }),
             alive: AtomicBool::new(true),
+            retired: AtomicBool::new(false),
             forks: std::sync::atomic::AtomicU64::new(0),
         });
         let reader = inner.clone();
@@ -836,6 +839,15 @@ impl Zygote {
 
     pub fn alive(&self) -> bool {
         self.inner.alive.load(Ordering::Acquire)
+    }
+
+    /// Marks the zygote replaced (it lives on while children it forked are in use).
+    pub fn retire(&self) {
+        self.inner.retired.store(true, Ordering::Release);
+    }
+
+    pub fn retired(&self) -> bool {
+        self.inner.retired.load(Ordering::Acquire)
     }
 
     /// Children forked so far.
