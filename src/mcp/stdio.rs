@@ -125,24 +125,39 @@ async fn filter_input<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     // Dropping `to_rmcp` here is what tells rmcp the client went away.
 }
 
-/// Forwards rmcp's output frames to the writer channel, line by line.
-async fn collect_output<R: AsyncRead + Unpin>(from_rmcp: R, out: mpsc::Sender<Vec<u8>>) {
+/// Writes rmcp's output frames, line by line, and the filter's error frames to `sink`, one
+/// whole frame at a time, until rmcp's output and the filter have both ended. One task: a
+/// response goes from rmcp to stdout without another hand-over.
+async fn write_output<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    from_rmcp: R,
+    mut sink: W,
+    mut errors: mpsc::Receiver<Vec<u8>>,
+) {
     let mut reader = BufReader::new(from_rmcp);
-    loop {
-        let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if out.send(line).await.is_err() {
-                    break;
+    let mut line = Vec::new();
+    let (mut rmcp_open, mut filter_open) = (true, true);
+    while rmcp_open || filter_open {
+        let frame = tokio::select! {
+            // Cancel-safe: what `read_until` read stays in `line` for the next call.
+            r = reader.read_until(b'\n', &mut line), if rmcp_open => match r {
+                Ok(n) if n > 0 && line.ends_with(b"\n") => std::mem::take(&mut line),
+                Ok(n) if n > 0 => continue,
+                _ => {
+                    rmcp_open = false;
+                    std::mem::take(&mut line)
                 }
-            }
+            },
+            f = errors.recv(), if filter_open => match f {
+                Some(frame) => frame,
+                None => {
+                    filter_open = false;
+                    continue;
+                }
+            },
+        };
+        if frame.is_empty() {
+            continue;
         }
-    }
-}
-
-async fn write_output<W: AsyncWrite + Unpin>(mut sink: W, mut frames: mpsc::Receiver<Vec<u8>>) {
-    while let Some(frame) = frames.recv().await {
         if sink.write_all(&frame).await.is_err() || sink.flush().await.is_err() {
             break;
         }
@@ -310,9 +325,8 @@ where
     let (rmcp_in, filter_out) = tokio::io::duplex(1024 * 1024);
     let (rmcp_out, collector_in) = tokio::io::duplex(1024 * 1024);
     let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
-    tokio::spawn(filter_input(input, filter_out, tx.clone()));
-    tokio::spawn(collect_output(collector_in, tx));
-    let writer = tokio::spawn(write_output(output, rx));
+    tokio::spawn(filter_input(input, filter_out, tx));
+    let writer = tokio::spawn(write_output(collector_in, output, rx));
     (rmcp_in, rmcp_out, writer)
 }
 
