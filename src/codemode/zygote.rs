@@ -505,25 +505,28 @@ fn prefault_wanted() -> bool {
 const TRAINING_JS: &str = "\"use strict\";\n(async () => {\nreturn 1\n})();\n";
 
 /// Pages cap: the list is a hint, not a copy of the heap.
-const PREFAULT_MAX_PAGES: usize = 16 * 1024;
+const PREFAULT_MAX_PAGES: usize = 4096;
 
 /// The page ranges a forked child faults in before it says it is ready, so that a run's
-/// first touches cost no page faults on the path of the answer: a child shares its
-/// zygote's memory copy-on-write, and the kernel copies no page-table entries for code at
-/// fork, so without this every page a run writes is copied, and every code page it runs is
-/// mapped, one fault at a time, while the client waits.
+/// first writes cost no page faults on the path of the answer: a child shares its zygote's
+/// memory copy-on-write, so without this every page a run writes (malloc's free chunks and
+/// top, the stack) is copied, one fault at a time, while the client waits.
 ///
 /// Which pages: those a *training* child — forked from the zygote before any other child,
-/// running `return 1` in its realm and then exiting — wrote (anonymous pages it owns alone
-/// afterwards) or read from the binary (present file pages), from `/proc/self/pagemap`.
-/// Children share the zygote's layout, so the addresses hold for every child. A child
-/// applies them with `MADV_POPULATE_WRITE` / `MADV_POPULATE_READ`, which fault pages in as
-/// a write or a read would (the contents do not change) and fail harmlessly on anything
-/// not mapped. The training run's realm dies with its process: no child ever sees it.
+/// running `return 1` in its realm, then exiting — owns alone afterwards (private
+/// anonymous pages it copied or first touched), from `/proc/self/pagemap`. Children share
+/// the zygote's layout, so the addresses hold for every child. A child applies them with
+/// `MADV_POPULATE_WRITE`, which faults pages in as a write would without changing their
+/// contents and fails harmlessly on anything not (or no longer) mapped writable. The
+/// training run's realm dies with its process: no child ever sees it.
+///
+/// Code pages are left out: a fault maps the pages around it too (fault-around), so the
+/// training child's present code pages are many times those a run needs, and mapping them
+/// all in every child cost more than the faults it saved (measured).
 #[derive(Default)]
 struct Prefault {
-    /// `(start, bytes, write)`, page-aligned, coalesced.
-    ranges: Vec<(usize, usize, bool)>,
+    /// `(start, bytes)`, page-aligned, coalesced.
+    ranges: Vec<(usize, usize)>,
 }
 
 struct NoBridge;
@@ -539,20 +542,15 @@ impl sandbox::Bridge for NoBridge {
 
 impl Prefault {
     fn pages(&self) -> usize {
-        self.ranges.iter().map(|(_, len, _)| len / 4096).sum()
+        self.ranges.iter().map(|(_, len)| len / 4096).sum()
     }
 
     /// Faults the ranges in (errors ignored: the list is only a hint).
     fn apply(&self) {
-        for &(start, len, write) in &self.ranges {
-            let advice = if write {
-                libc::MADV_POPULATE_WRITE
-            } else {
-                libc::MADV_POPULATE_READ
-            };
+        for &(start, len) in &self.ranges {
             // SAFETY: populating page tables changes no memory contents; a range that is not
-            // (or no longer) mapped, or mapped otherwise, only makes madvise fail.
-            unsafe { libc::madvise(start as *mut libc::c_void, len, advice) };
+            // (or no longer) mapped writable only makes madvise fail.
+            unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) };
         }
     }
 
@@ -591,16 +589,14 @@ impl Prefault {
         if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
             return Prefault::default();
         }
+        let word = |c: &[u8]| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            u64::from_ne_bytes(b) as usize
+        };
         let ranges = bytes
-            .chunks_exact(17)
-            .map(|c| {
-                let word = |i: usize| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&c[i..i + 8]);
-                    u64::from_ne_bytes(b) as usize
-                };
-                (word(0), word(8), c[16] != 0)
-            })
+            .chunks_exact(16)
+            .map(|c| (word(&c[..8]), word(&c[8..])))
             .collect();
         Prefault { ranges }
     }
@@ -623,18 +619,17 @@ impl Prefault {
         });
         std::hint::black_box(&done);
         let mut bytes = Vec::new();
-        for (start, len, write) in touched() {
+        for (start, len) in touched() {
             bytes.extend_from_slice(&(start as u64).to_ne_bytes());
             bytes.extend_from_slice(&(len as u64).to_ne_bytes());
-            bytes.push(u8::from(write));
         }
         let _ = std::fs::File::from(out).write_all(&bytes);
     }
 }
 
-/// The page ranges of this process that it wrote (private anonymous pages it alone maps)
-/// or mapped from a file read-only (present), coalesced, at most [`PREFAULT_MAX_PAGES`].
-fn touched() -> Vec<(usize, usize, bool)> {
+/// The private anonymous pages this process alone maps (those it wrote since the fork),
+/// as coalesced ranges, at most [`PREFAULT_MAX_PAGES`] pages.
+fn touched() -> Vec<(usize, usize)> {
     use std::os::unix::fs::FileExt;
     const PAGE: usize = 4096;
     let (Ok(maps), Ok(pagemap)) = (
@@ -643,7 +638,7 @@ fn touched() -> Vec<(usize, usize, bool)> {
     ) else {
         return Vec::new();
     };
-    let mut out: Vec<(usize, usize, bool)> = Vec::new();
+    let mut out: Vec<(usize, usize)> = Vec::new();
     let mut pages = 0usize;
     for line in maps.lines() {
         let mut f = line.split_whitespace();
@@ -652,10 +647,10 @@ fn touched() -> Vec<(usize, usize, bool)> {
         };
         let name = f.nth(3).unwrap_or("");
         let perms = perms.as_bytes();
-        if perms.len() < 4 || perms[0] != b'r' || perms[3] != b'p' || name.starts_with("[v") {
+        // Private, readable and writable; not the kernel's [vvar]/[vdso]/[vsyscall].
+        if !perms.starts_with(b"rw") || perms.get(3) != Some(&b'p') || name.starts_with("[v") {
             continue;
         }
-        let writable = perms[1] == b'w';
         let Some((a, b)) = range.split_once('-') else {
             continue;
         };
@@ -678,21 +673,17 @@ fn touched() -> Vec<(usize, usize, bool)> {
             let present = v >> 63 & 1 == 1;
             let exclusive = v >> 56 & 1 == 1;
             let file = v >> 61 & 1 == 1;
-            let write = if writable && present && exclusive && !file {
-                true
-            } else if !writable && present && file {
-                false
-            } else {
+            if !(present && exclusive && !file) {
                 continue;
-            };
+            }
             if pages >= PREFAULT_MAX_PAGES {
                 return out;
             }
             pages += 1;
             let addr = start + i * PAGE;
             match out.last_mut() {
-                Some((s, len, w)) if *w == write && *s + *len == addr => *len += PAGE,
-                _ => out.push((addr, PAGE, write)),
+                Some((s, len)) if *s + *len == addr => *len += PAGE,
+                _ => out.push((addr, PAGE)),
             }
         }
     }
@@ -766,8 +757,8 @@ impl Zygote {
             .stdout(std::process::Stdio::from(theirs))
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
-        if std::env::var("PGMCP_CODE_PREFAULT").is_ok_and(|v| v == "0") {
-            cmd.env(PREFAULT_ENV, "0");
+        if let Ok(v) = std::env::var("PGMCP_CODE_PREFAULT") {
+            cmd.env(PREFAULT_ENV, v);
         }
         // SAFETY: only async-signal-safe getrlimit/setrlimit between fork and exec.
         unsafe {
