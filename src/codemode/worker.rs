@@ -647,6 +647,14 @@ impl WorkerPool {
         }
     }
 
+    /// Drops idle workers not to be used: forked ones whose zygote died died with it; those
+    /// of a retired zygote are replaced by children of its successor.
+    fn purge_stale(idle: &mut Vec<Worker>) {
+        while let Some(i) = idle.iter().position(|w| w.proc.stale()) {
+            Self::retire(idle.remove(i));
+        }
+    }
+
     /// Kills a worker and gives its slot back once the process has been reaped.
     fn retire(worker: Worker) {
         let Worker { mut proc, slot, .. } = worker;
@@ -762,6 +770,8 @@ impl WorkerPool {
                 Err(e) => tracing::warn!("cannot start a successor sandbox zygote: {e}"),
             }
             pool.replacing.store(false, Ordering::Release);
+            // Idle children of the old zygote make way for the successor's.
+            pool.refill();
         });
     }
 
@@ -906,11 +916,7 @@ impl WorkerPool {
         *lock(&self.profile) = Some(profile.clone());
         let worker = {
             let mut idle = lock(&self.idle);
-            // Forked workers whose zygote died died with it; those of a retired zygote
-            // are replaced by children of its successor.
-            while let Some(i) = idle.iter().position(|w| w.proc.stale()) {
-                Self::retire(idle.remove(i));
-            }
+            Self::purge_stale(&mut idle);
             match idle
                 .iter()
                 .rposition(|w| Profile::same(&w.profile, profile))
@@ -958,8 +964,12 @@ impl WorkerPool {
             loop {
                 let profile = lock(&pool.profile).clone();
                 let Some(profile) = profile else { break };
-                if lock(&pool.idle).len() >= pool.target {
-                    break;
+                {
+                    let mut idle = lock(&pool.idle);
+                    Self::purge_stale(&mut idle);
+                    if idle.len() >= pool.target {
+                        break;
+                    }
                 }
                 // Idle workers count toward --code-max-workers; with no slot free the
                 // pool stays short (and queued executions get the slots first).
@@ -975,6 +985,11 @@ impl WorkerPool {
                 }
             }
             pool.refilling.store(false, Ordering::Release);
+            // A successor zygote that came up while this task was finishing found it
+            // running; the idle children it makes stale are replaced now.
+            if lock(&pool.idle).iter().any(|w| w.proc.stale()) {
+                pool.refill();
+            }
         });
     }
 }
