@@ -1088,6 +1088,7 @@ async fn run_once(
         stdout: &mut stdout,
         stderr,
         stderr_tail: Vec::new(),
+        stderr_eof: false,
         calls: 0,
     };
     let taken = started.elapsed();
@@ -1119,6 +1120,11 @@ async fn run_once(
     // A forked worker that reported its outcome exits by itself once its channel closes
     // (dropped here), which saves its zygote a wake-up; any other is killed now.
     let finished = matches!(&result, Attempt::Done(r) if r.is_ok()) && proc.is_forked();
+    let stderr = match io.stderr.take() {
+        Some(r) => Stderr::Open(r),
+        None if io.stderr_eof => Stderr::Ended,
+        None => Stderr::Unknown,
+    };
     drop((stdin, stdout));
     if !finished {
         proc.start_kill();
@@ -1129,7 +1135,17 @@ async fn run_once(
     }
     let refill = pool.clone();
     tokio::spawn(async move {
-        if tokio::time::timeout(Duration::from_secs(1), proc.wait())
+        // The slot is free once the process is gone: reaped, or — sooner for a forked
+        // worker, whose zygote reaps it — its stderr closed. Only the worker holds that pipe's
+        // write end (it cannot fork), and the kernel closes it after it has released the
+        // process's memory, so what is left is a zombie its zygote reaps.
+        let gone = async {
+            tokio::select! {
+                _ = proc.wait() => {}
+                _ = stderr_closed(stderr), if proc.is_forked() => {}
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(1), gone)
             .await
             .is_err()
         {
@@ -1147,6 +1163,34 @@ async fn run_once(
         "sandbox worker finished"
     );
     result
+}
+
+/// A finished worker's stderr, as far as the server has read it.
+enum Stderr {
+    Open(Reader),
+    /// Read to its end.
+    Ended,
+    /// Not readable (never set up, or a read failed): says nothing about the process.
+    Unknown,
+}
+
+/// Resolves when a worker's stderr has ended; never when that cannot be known.
+async fn stderr_closed(stderr: Stderr) {
+    use tokio::io::AsyncReadExt;
+    match stderr {
+        Stderr::Ended => {}
+        Stderr::Unknown => std::future::pending().await,
+        Stderr::Open(mut r) => {
+            let mut chunk = [0u8; 1024];
+            loop {
+                match r.read(&mut chunk).await {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(_) => std::future::pending().await,
+                }
+            }
+        }
+    }
 }
 
 /// The completion sent instead of a call result too large for one frame.
@@ -1176,6 +1220,8 @@ struct WorkerIo<'a> {
     /// The end of what the worker wrote to stderr (read as it comes, so the worker never
     /// blocks on a full pipe), for classifying a crash.
     stderr_tail: Vec<u8>,
+    /// Its stderr was read to its end (every write end closed: the worker is gone).
+    stderr_eof: bool,
     /// `pg.*` calls the worker made.
     calls: usize,
 }
@@ -1198,6 +1244,7 @@ impl WorkerIo<'_> {
         let mut chunk = [0u8; 4096];
         while let Ok(n) = stderr.read(&mut chunk).await {
             if n == 0 {
+                self.stderr_eof = true;
                 break;
             }
             keep_tail(&mut self.stderr_tail, &chunk[..n]);
@@ -1222,6 +1269,7 @@ impl WorkerIo<'_> {
             stdout,
             stderr,
             stderr_tail,
+            stderr_eof,
             calls,
         } = self;
         let mut frames_in = frames::FrameBuf::default();
@@ -1288,7 +1336,11 @@ impl WorkerIo<'_> {
                 },
                 r = async { stderr.as_mut()?.read(&mut chunk).await.ok() }, if stderr.is_some() => match r {
                     Some(n) if n > 0 => keep_tail(stderr_tail, &chunk[..n]),
-                    _ => *stderr = None,
+                    Some(_) => {
+                        *stderr = None;
+                        *stderr_eof = true;
+                    }
+                    None => *stderr = None,
                 },
             }
         }
