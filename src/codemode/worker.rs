@@ -613,7 +613,24 @@ impl WorkerPool {
         Vec::new()
     }
 
-    /// Live worker processes (idle, running, or killed and not yet reaped).
+    /// Pages each child of the live zygotes pre-faults, by zygote pid (for tests and
+    /// diagnostics).
+    pub async fn zygote_prefault_pages(&self) -> Vec<(u32, u32)> {
+        #[cfg(target_os = "linux")]
+        {
+            self.zygotes
+                .lock()
+                .await
+                .iter()
+                .filter(|(_, z)| z.alive())
+                .map(|(_, z)| (z.pid(), z.prefault_pages()))
+                .collect()
+        }
+        #[cfg(not(target_os = "linux"))]
+        Vec::new()
+    }
+
+    /// Live worker processes (idle, running, or killed and not yet gone).
     pub fn live(&self) -> usize {
         self.max_workers - self.slots.available_permits()
     }

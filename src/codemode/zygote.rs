@@ -716,6 +716,8 @@ struct Inner {
     alive: AtomicBool,
     /// The pool has replaced this zygote: no new children, idle ones are not used.
     retired: AtomicBool,
+    /// Pages each child pre-faults (see `Prefault`), from the zygote's `READY`.
+    prefault_pages: std::sync::atomic::AtomicU32,
     forks: std::sync::atomic::AtomicU64,
 }
 
@@ -791,6 +793,7 @@ impl Zygote {
             }),
             alive: AtomicBool::new(true),
             retired: AtomicBool::new(false),
+            prefault_pages: std::sync::atomic::AtomicU32::new(0),
             forks: std::sync::atomic::AtomicU64::new(0),
         });
         let reader = inner.clone();
@@ -839,6 +842,11 @@ impl Zygote {
 
     pub fn retired(&self) -> bool {
         self.inner.retired.load(Ordering::Acquire)
+    }
+
+    /// Pages each of its children faults in before it says it is ready.
+    pub fn prefault_pages(&self) -> u32 {
+        self.inner.prefault_pages.load(Ordering::Relaxed)
     }
 
     /// Children forked so far.
@@ -914,6 +922,9 @@ fn read_loop(inner: &Inner) {
         match tag {
             READY => {
                 tracing::debug!(pid, prefault_pages = value, "sandbox zygote ready");
+                inner
+                    .prefault_pages
+                    .store(value.max(0) as u32, Ordering::Relaxed);
                 if let Some(tx) = shared.ready.take() {
                     let _ = tx.send(());
                 }

@@ -392,6 +392,58 @@ async fn a_killed_zygote_is_replaced_and_the_next_execution_succeeds() {
     assert_ne!(new, old);
 }
 
+/// `Private_Dirty` of a process, in kB.
+fn private_dirty_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find(|l| l.starts_with("Private_Dirty:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn idle_children_have_their_pages_faulted_in_before_they_are_taken() {
+    // The zygote learns which pages a run writes (a training child runs `return 1` and
+    // exits); each child copies them before it says it is ready, not while a client waits.
+    let p = zygote_pool(1);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let v = run_with(
+        &p,
+        "return (globalThis as any).trained ?? 'pristine'",
+        profile,
+        10,
+        Duration::from_secs(20),
+        echo(),
+    )
+    .await;
+    assert_eq!(v, Ok(json!("pristine")));
+    let zygotes = p.zygote_prefault_pages().await;
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    let (zygote, pages) = zygotes[0];
+    assert!(pages >= 16, "{pages} pages learnt");
+    // The idle child forked ahead holds its own copies of (most of) them.
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle = children_of(zygote);
+        if !idle.is_empty() && p.live() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    let dirty = private_dirty_kb(idle[0].0).unwrap();
+    assert!(
+        dirty >= u64::from(pages) * 4 / 2,
+        "idle child: {dirty} kB private dirty for {pages} pre-faulted pages"
+    );
+}
+
 #[tokio::test]
 async fn zygotes_are_succeeded_after_their_forks_and_the_old_ones_exit() {
     // A zygote is retired after 5 children here (1000 in a server); its successor is
