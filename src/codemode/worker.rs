@@ -471,8 +471,10 @@ impl Proc {
 /// the zygote off.
 ///
 /// Every live worker process, idle or running, holds one of `--code-max-workers` slots from
-/// the moment it is spawned until it has been reaped (zygotes hold none: one per profile, and
-/// they run no user code). An execution that finds no idle worker and no free slot waits in
+/// the moment it is spawned until it has exited: reaped, or, for a forked worker, its stderr
+/// closed (only it holds that pipe, and the kernel closes it after releasing its memory; what
+/// is left is a zombie its zygote reaps). Zygotes hold none: one per profile, and they run no
+/// user code. An execution that finds no idle worker and no free slot waits in
 /// a bounded queue (`--code-max-queued`, `--code-queue-timeout`) and then fails with BUSY,
 /// so a flood of executions cannot become a flood of processes.
 pub struct WorkerPool {

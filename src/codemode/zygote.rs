@@ -24,7 +24,14 @@
 //!   fails everything waiting on it, and the pool starts a new zygote on the next need.
 //! * Children share their zygote's address-space layout (ASLR is chosen at exec) and its
 //!   stack-protector canary, so the pool replaces a zygote after [`MAX_FORKS`] children: what
-//!   one execution could learn about the layout is stale soon after.
+//!   one execution could learn about the layout is stale soon after. The successor is
+//!   started in the background before that, and idle children of a retired zygote are not
+//!   used.
+//! * Before `READY` the zygote forks one *training* child that runs `return 1` in its realm
+//!   and reports the pages it wrote; every child faults those in before it says it is ready
+//!   (`Prefault`), so a run's first writes are not copy-on-write faults on the client's time.
+//! * A child leaves with `_exit` after its run: the realm is never torn down (a C `exit`
+//!   would run Boa's thread-local collector, which frees, and so copies, the whole heap).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
