@@ -18,7 +18,8 @@
 //!
 //! The server runs with `--code-rate-limit 0 --code-max-queued 32` (machine-default
 //! `--code-max-workers`). `MCP_BENCH_N` scales the closed-loop count (default 400). Extra server arguments can be
-//! given in `MCP_BENCH_ARGS` (whitespace-separated).
+//! given in `MCP_BENCH_ARGS` (whitespace-separated). `MCP_BENCH_QUICK=1` stops after the
+//! latency and memory measurements (no issue 12 table).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -221,6 +222,48 @@ fn descendants(pid: u32) -> Vec<(u32, u32, char)> {
     out
 }
 
+/// CPU time (clock ticks) of the server, of its helper processes (zygotes) and of their
+/// reaped children (the forked workers), and those children's minor page faults.
+#[derive(Clone, Copy)]
+struct CpuAccounting {
+    server: u64,
+    zygote: u64,
+    children: u64,
+    child_faults: u64,
+}
+
+fn cpu_accounting(server: u32) -> Option<CpuAccounting> {
+    // Fields after `(comm)`: state is 3, minflt 10, cminflt 11, utime 14 … cstime 17.
+    let stat = |pid: u32| -> Option<Vec<u64>> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &text[text.rfind(')')? + 2..];
+        Some(
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect(),
+        )
+    };
+    let field = |v: &[u64], n: usize| v.get(n - 3).copied().unwrap_or(0);
+    let me = stat(server)?;
+    let mut acc = CpuAccounting {
+        server: field(&me, 14) + field(&me, 15),
+        zygote: 0,
+        children: 0,
+        child_faults: 0,
+    };
+    for (pid, ppid, _) in descendants(server) {
+        if ppid != server {
+            continue;
+        }
+        if let Some(z) = stat(pid) {
+            acc.zygote += field(&z, 14) + field(&z, 15);
+            acc.children += field(&z, 16) + field(&z, 17);
+            acc.child_faults += field(&z, 11);
+        }
+    }
+    Some(acc)
+}
+
 fn main() {
     let bin = std::env::var("PGMCP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pgmcp").into());
     let n: usize = std::env::var("MCP_BENCH_N")
@@ -238,9 +281,21 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(500));
 
+    let cpu_before = cpu_accounting(s.pid());
     let mut closed = timed(n, || {
         s.execute("return 1");
     });
+    if let (Some(a), Some(b)) = (cpu_before, cpu_accounting(s.pid())) {
+        let per = |x: u64, y: u64| (y.saturating_sub(x)) as f64 / n as f64;
+        // Clock ticks (USER_HZ, 100 a second) to microseconds.
+        println!(
+            "CPU per closed-loop execution: server {:.0} µs, zygote {:.0} µs, forked children {:.0} µs ({:.0} minor faults each)",
+            per(a.server, b.server) * 10_000.0,
+            per(a.zygote, b.zygote) * 10_000.0,
+            per(a.children, b.children) * 10_000.0,
+            per(a.child_faults, b.child_faults),
+        );
+    }
     println!(
         "closed loop `return 1` (n={n}): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
         pct(&mut closed, 0.5),
@@ -275,6 +330,20 @@ fn main() {
         "paced `tools/list` every 200 ms (n=40, no execution: the MCP and wake-up floor): p50 {:.2} ms, p90 {:.2} ms",
         pct(&mut floor, 0.5),
         pct(&mut floor, 0.9)
+    );
+
+    // The floor without tools/list's own work: MCP `ping`, paced the same way.
+    let mut ping_floor = Vec::new();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(200));
+        let t = Instant::now();
+        s.request("ping", json!({}));
+        ping_floor.push(t.elapsed());
+    }
+    println!(
+        "paced MCP `ping` every 200 ms (n=40, no tool: the stdio and wake-up floor): p50 {:.2} ms, p90 {:.2} ms",
+        pct(&mut ping_floor, 0.5),
+        pct(&mut ping_floor, 0.9)
     );
 
     let clients = 8;
@@ -373,6 +442,13 @@ fn main() {
         "idle total (server + helpers): PSS {:.1} MB",
         idle_total_pss as f64 / 1024.0
     );
+
+    if std::env::var("MCP_BENCH_QUICK").is_ok_and(|v| v != "0") {
+        // Latency and memory only (the A/B loop of issue 12, item 1).
+        drop(s);
+        drop(cluster);
+        return;
+    }
 
     // Issue 12's table.
     let mut table: Vec<(String, String, &str)> = Vec::new();

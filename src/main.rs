@@ -232,8 +232,7 @@ async fn serve(config: Config, page_size: usize) -> anyhow::Result<()> {
     let running = app.start();
     tracing::info!(target_db = %app.db.target(), access_mode = ?app.config.access_mode, "pgmcp serving MCP on stdio");
 
-    let (reader, writer, output_task) =
-        stdio::filtered_transport(tokio::io::stdin(), tokio::io::stdout());
+    let (reader, writer, output_task) = stdio::filtered_transport(stdio::stdin(), stdio::stdout());
     let service = PgMcpServer::new(app.clone(), page_size)
         .serve((reader, writer))
         .await?;

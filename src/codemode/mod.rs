@@ -57,6 +57,9 @@ pub struct Engine {
     /// What workers prepare their realms for, per read-only mode (manifest and limits).
     profiles: [OnceLock<Arc<worker::Profile>>; 2],
     limiter: OnceLock<Option<governor::DefaultKeyedRateLimiter<String>>>,
+    /// The tools each manifest reaches (what a `pg.*` call may name), per read-only mode:
+    /// built once, not for every execution.
+    allowed: [OnceLock<Arc<std::collections::HashSet<String>>>; 2],
 }
 
 impl Engine {
@@ -367,7 +370,10 @@ async fn execute_code(
         env: ctx.env.clone(),
         state: state.clone(),
     };
-    let serve = make_serve(&ctx, &execution, readonly, manifest, state.clone());
+    let allowed = engine.allowed[usize::from(readonly)]
+        .get_or_init(|| Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect()))
+        .clone();
+    let serve = make_serve(&ctx, &execution, readonly, allowed, state.clone());
     let deadline = Instant::now() + Duration::from_millis(timeout_ms);
     let cancel = tokio_util::sync::CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
@@ -454,13 +460,11 @@ fn make_serve(
     ctx: &Ctx,
     execution: &str,
     readonly: bool,
-    manifest: &sandbox::Manifest,
+    allowed: Arc<std::collections::HashSet<String>>,
     state: Arc<ExecState>,
 ) -> Serve {
     let env = ctx.env.clone();
     let (client, execution) = (ctx.client.clone(), execution.to_string());
-    let allowed: Arc<Vec<String>> =
-        Arc::new(manifest.entries.iter().map(|e| e.tool.clone()).collect());
     Arc::new(move |tool: String, mut args: Value| {
         let env = env.clone();
         let allowed = allowed.clone();

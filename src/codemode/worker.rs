@@ -225,14 +225,20 @@ pub(super) fn serve_one(
     );
     // One run per worker. Wait for the parent to close our stdin (it kills us as soon as
     // it has the outcome): exiting on our own here, while the parent is still reading the
-    // outcome, measurably slowed its response. Then leave without tearing the realm down.
+    // outcome, measurably slowed its response. Then leave without tearing the realm down:
+    // `_exit`, not `std::process::exit`, whose C `exit` runs this thread's thread-local
+    // destructors, and Boa's garbage collector is one: it would free every object of the
+    // realm, in a forked child a copy-on-write fault on nearly every page of the heap
+    // (measured: two thirds of a forked child's CPU time for `return 1`). Nothing is
+    // buffered: every frame was flushed, stderr is unbuffered.
     let mut rest = [0u8; 256];
     while matches!(std::io::Read::read(&mut bridge.input, &mut rest), Ok(n) if n > 0) {}
-    std::process::exit(0)
+    // SAFETY: ends the process at once; nothing of it is needed any more.
+    unsafe { libc::_exit(0) }
 }
 
 /// CPU time and peak memory of this (worker) process.
-fn process_usage() -> Usage {
+pub(super) fn process_usage() -> Usage {
     // SAFETY: getrusage fills the zeroed struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
@@ -445,12 +451,13 @@ impl Proc {
         !matches!(self, Proc::Spawned(_))
     }
 
-    /// Whether the process is certainly gone already (its zygote died).
-    fn lost(&self) -> bool {
+    /// Whether an idle worker is not to be used: gone already (its zygote died), or the
+    /// child of a retired zygote (whose layout is to be left behind).
+    fn stale(&self) -> bool {
         match self {
             Proc::Spawned(_) => false,
             #[cfg(target_os = "linux")]
-            Proc::Forked { zygote, .. } => !zygote.alive(),
+            Proc::Forked { zygote, .. } => !zygote.alive() || zygote.retired(),
         }
     }
 }
@@ -464,8 +471,10 @@ impl Proc {
 /// the zygote off.
 ///
 /// Every live worker process, idle or running, holds one of `--code-max-workers` slots from
-/// the moment it is spawned until it has been reaped (zygotes hold none: one per profile, and
-/// they run no user code). An execution that finds no idle worker and no free slot waits in
+/// the moment it is spawned until it has exited: reaped, or, for a forked worker, its stderr
+/// closed (only it holds that pipe, and the kernel closes it after releasing its memory; what
+/// is left is a zombie its zygote reaps). Zygotes hold none: one per profile, and they run no
+/// user code. An execution that finds no idle worker and no free slot waits in
 /// a bounded queue (`--code-max-queued`, `--code-queue-timeout`) and then fails with BUSY,
 /// so a flood of executions cannot become a flood of processes.
 pub struct WorkerPool {
@@ -489,6 +498,12 @@ pub struct WorkerPool {
     /// When a zygote last failed to start: spawned workers for a while, then try again.
     #[cfg(target_os = "linux")]
     zygote_failed: std::sync::Mutex<Option<Instant>>,
+    /// A successor zygote is being started.
+    #[cfg(target_os = "linux")]
+    replacing: std::sync::atomic::AtomicBool,
+    /// Children a zygote forks before it is retired ([`super::zygote::MAX_FORKS`]).
+    #[cfg(target_os = "linux")]
+    max_forks: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -526,6 +541,10 @@ const MAX_ZYGOTES: usize = 4;
 #[cfg(target_os = "linux")]
 const ZYGOTE_RETRY: Duration = Duration::from_secs(30);
 
+/// A zygote's successor is started when it has this fraction (1/n) of its forks left.
+#[cfg(target_os = "linux")]
+const ZYGOTE_REPLACE_AHEAD: u64 = 10;
+
 impl WorkerPool {
     /// A pool with the default caps.
     pub fn new(exe: PathBuf, target: usize) -> Arc<Self> {
@@ -555,6 +574,10 @@ impl WorkerPool {
             zygotes: tokio::sync::Mutex::new(Vec::new()),
             #[cfg(target_os = "linux")]
             zygote_failed: std::sync::Mutex::new(None),
+            #[cfg(target_os = "linux")]
+            replacing: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(target_os = "linux")]
+            max_forks: std::sync::atomic::AtomicU64::new(super::zygote::MAX_FORKS),
         })
     }
 
@@ -564,6 +587,16 @@ impl WorkerPool {
             on && cfg!(target_os = "linux"),
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+
+    /// Retires a zygote after `n` children instead of [`super::zygote::MAX_FORKS`] (tests:
+    /// zygote succession without a thousand executions).
+    pub fn set_zygote_max_forks(&self, n: u64) {
+        #[cfg(target_os = "linux")]
+        self.max_forks
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(target_os = "linux"))]
+        let _ = n;
     }
 
     /// Process ids of the live zygotes (for tests and diagnostics).
@@ -582,7 +615,24 @@ impl WorkerPool {
         Vec::new()
     }
 
-    /// Live worker processes (idle, running, or killed and not yet reaped).
+    /// Pages each child of the live zygotes pre-faults, by zygote pid (for tests and
+    /// diagnostics).
+    pub async fn zygote_prefault_pages(&self) -> Vec<(u32, u32)> {
+        #[cfg(target_os = "linux")]
+        {
+            self.zygotes
+                .lock()
+                .await
+                .iter()
+                .filter(|(_, z)| z.alive())
+                .map(|(_, z)| (z.pid(), z.prefault_pages()))
+                .collect()
+        }
+        #[cfg(not(target_os = "linux"))]
+        Vec::new()
+    }
+
+    /// Live worker processes (idle, running, or killed and not yet gone).
     pub fn live(&self) -> usize {
         self.max_workers - self.slots.available_permits()
     }
@@ -613,6 +663,14 @@ impl WorkerPool {
                 retry_after_ms,
                 queue_full: false,
             }),
+        }
+    }
+
+    /// Drops idle workers not to be used: forked ones whose zygote died died with it; those
+    /// of a retired zygote are replaced by children of its successor.
+    fn purge_stale(idle: &mut Vec<Worker>) {
+        while let Some(i) = idle.iter().position(|w| w.proc.stale()) {
+            Self::retire(idle.remove(i));
         }
     }
 
@@ -660,11 +718,24 @@ impl WorkerPool {
 
     /// The live zygote for `profile`, started if there is none (`None` if it cannot be).
     #[cfg(target_os = "linux")]
-    async fn zygote(&self, profile: &Arc<Profile>) -> Option<Arc<super::zygote::Zygote>> {
+    async fn zygote(
+        self: &Arc<Self>,
+        profile: &Arc<Profile>,
+    ) -> Option<Arc<super::zygote::Zygote>> {
         let mut zygotes = self.zygotes.lock().await;
         // Dead ones, and those that forked their share (children in flight keep theirs).
-        zygotes.retain(|(_, z)| z.alive() && z.forks() < super::zygote::MAX_FORKS);
+        let max = self.max_forks.load(std::sync::atomic::Ordering::Relaxed);
+        zygotes.retain(|(_, z)| {
+            let keep = z.alive() && z.forks() < max;
+            if !keep {
+                z.retire();
+            }
+            keep
+        });
         if let Some((_, z)) = zygotes.iter().find(|(p, _)| Profile::same(p, profile)) {
+            if z.forks() >= max - max / ZYGOTE_REPLACE_AHEAD {
+                self.replace_zygote(profile);
+            }
             return Some(z.clone());
         }
         if lock(&self.zygote_failed).is_some_and(|t| t.elapsed() < ZYGOTE_RETRY) {
@@ -675,7 +746,7 @@ impl WorkerPool {
                 let z = Arc::new(z);
                 if zygotes.len() >= MAX_ZYGOTES {
                     // Its children in flight keep it alive until they are done.
-                    zygotes.remove(0);
+                    zygotes.remove(0).1.retire();
                 }
                 zygotes.push((profile.clone(), z.clone()));
                 Some(z)
@@ -686,6 +757,41 @@ impl WorkerPool {
                 None
             }
         }
+    }
+
+    /// Starts the successor of `profile`'s zygote in the background, so that retiring one
+    /// after its last allowed fork ([`super::zygote::MAX_FORKS`]) costs no execution the tens of
+    /// milliseconds a zygote takes to prepare its realm. The old one stays in use until the
+    /// new one is ready (and alive while its children are).
+    #[cfg(target_os = "linux")]
+    fn replace_zygote(self: &Arc<Self>, profile: &Arc<Profile>) {
+        use std::sync::atomic::Ordering;
+        if self.replacing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, profile) = (self.clone(), profile.clone());
+        tokio::spawn(async move {
+            match super::zygote::Zygote::start(&pool.exe, &profile).await {
+                Ok(z) => {
+                    let mut zygotes = pool.zygotes.lock().await;
+                    zygotes.retain(|(p, old)| {
+                        let keep = !Profile::same(p, &profile);
+                        if !keep {
+                            old.retire();
+                        }
+                        keep
+                    });
+                    if zygotes.len() >= MAX_ZYGOTES {
+                        zygotes.remove(0).1.retire();
+                    }
+                    zygotes.push((profile, Arc::new(z)));
+                }
+                Err(e) => tracing::warn!("cannot start a successor sandbox zygote: {e}"),
+            }
+            pool.replacing.store(false, Ordering::Release);
+            // Idle children of the old zygote make way for the successor's.
+            pool.refill();
+        });
     }
 
     /// Forks a worker from `zygote` and waits until it is ready (limits and filter on). On
@@ -829,10 +935,7 @@ impl WorkerPool {
         *lock(&self.profile) = Some(profile.clone());
         let worker = {
             let mut idle = lock(&self.idle);
-            // Forked workers whose zygote died died with it.
-            while let Some(i) = idle.iter().position(|w| w.proc.lost()) {
-                Self::retire(idle.remove(i));
-            }
+            Self::purge_stale(&mut idle);
             match idle
                 .iter()
                 .rposition(|w| Profile::same(&w.profile, profile))
@@ -880,8 +983,12 @@ impl WorkerPool {
             loop {
                 let profile = lock(&pool.profile).clone();
                 let Some(profile) = profile else { break };
-                if lock(&pool.idle).len() >= pool.target {
-                    break;
+                {
+                    let mut idle = lock(&pool.idle);
+                    Self::purge_stale(&mut idle);
+                    if idle.len() >= pool.target {
+                        break;
+                    }
                 }
                 // Idle workers count toward --code-max-workers; with no slot free the
                 // pool stays short (and queued executions get the slots first).
@@ -897,6 +1004,11 @@ impl WorkerPool {
                 }
             }
             pool.refilling.store(false, Ordering::Release);
+            // A successor zygote that came up while this task was finishing found it
+            // running; the idle children it makes stale are replaced now.
+            if lock(&pool.idle).iter().any(|w| w.proc.stale()) {
+                pool.refill();
+            }
         });
     }
 }
@@ -995,6 +1107,7 @@ async fn run_once(
         stdout: &mut stdout,
         stderr,
         stderr_tail: Vec::new(),
+        stderr_eof: false,
         calls: 0,
     };
     let taken = started.elapsed();
@@ -1026,6 +1139,11 @@ async fn run_once(
     // A forked worker that reported its outcome exits by itself once its channel closes
     // (dropped here), which saves its zygote a wake-up; any other is killed now.
     let finished = matches!(&result, Attempt::Done(r) if r.is_ok()) && proc.is_forked();
+    let stderr = match io.stderr.take() {
+        Some(r) => Stderr::Open(r),
+        None if io.stderr_eof => Stderr::Ended,
+        None => Stderr::Unknown,
+    };
     drop((stdin, stdout));
     if !finished {
         proc.start_kill();
@@ -1036,7 +1154,17 @@ async fn run_once(
     }
     let refill = pool.clone();
     tokio::spawn(async move {
-        if tokio::time::timeout(Duration::from_secs(1), proc.wait())
+        // The slot is free once the process is gone: reaped, or — sooner for a forked
+        // worker, whose zygote reaps it — its stderr closed. Only the worker holds that pipe's
+        // write end (it cannot fork), and the kernel closes it after it has released the
+        // process's memory, so what is left is a zombie its zygote reaps.
+        let gone = async {
+            tokio::select! {
+                _ = proc.wait() => {}
+                _ = stderr_closed(stderr), if proc.is_forked() => {}
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(1), gone)
             .await
             .is_err()
         {
@@ -1054,6 +1182,34 @@ async fn run_once(
         "sandbox worker finished"
     );
     result
+}
+
+/// A finished worker's stderr, as far as the server has read it.
+enum Stderr {
+    Open(Reader),
+    /// Read to its end.
+    Ended,
+    /// Not readable (never set up, or a read failed): says nothing about the process.
+    Unknown,
+}
+
+/// Resolves when a worker's stderr has ended; never when that cannot be known.
+async fn stderr_closed(stderr: Stderr) {
+    use tokio::io::AsyncReadExt;
+    match stderr {
+        Stderr::Ended => {}
+        Stderr::Unknown => std::future::pending().await,
+        Stderr::Open(mut r) => {
+            let mut chunk = [0u8; 1024];
+            loop {
+                match r.read(&mut chunk).await {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(_) => std::future::pending().await,
+                }
+            }
+        }
+    }
 }
 
 /// The completion sent instead of a call result too large for one frame.
@@ -1083,6 +1239,8 @@ struct WorkerIo<'a> {
     /// The end of what the worker wrote to stderr (read as it comes, so the worker never
     /// blocks on a full pipe), for classifying a crash.
     stderr_tail: Vec<u8>,
+    /// Its stderr was read to its end (every write end closed: the worker is gone).
+    stderr_eof: bool,
     /// `pg.*` calls the worker made.
     calls: usize,
 }
@@ -1105,6 +1263,7 @@ impl WorkerIo<'_> {
         let mut chunk = [0u8; 4096];
         while let Ok(n) = stderr.read(&mut chunk).await {
             if n == 0 {
+                self.stderr_eof = true;
                 break;
             }
             keep_tail(&mut self.stderr_tail, &chunk[..n]);
@@ -1129,6 +1288,7 @@ impl WorkerIo<'_> {
             stdout,
             stderr,
             stderr_tail,
+            stderr_eof,
             calls,
         } = self;
         let mut frames_in = frames::FrameBuf::default();
@@ -1195,7 +1355,11 @@ impl WorkerIo<'_> {
                 },
                 r = async { stderr.as_mut()?.read(&mut chunk).await.ok() }, if stderr.is_some() => match r {
                     Some(n) if n > 0 => keep_tail(stderr_tail, &chunk[..n]),
-                    _ => *stderr = None,
+                    Some(_) => {
+                        *stderr = None;
+                        *stderr_eof = true;
+                    }
+                    None => *stderr = None,
                 },
             }
         }

@@ -24,7 +24,14 @@
 //!   fails everything waiting on it, and the pool starts a new zygote on the next need.
 //! * Children share their zygote's address-space layout (ASLR is chosen at exec) and its
 //!   stack-protector canary, so the pool replaces a zygote after [`MAX_FORKS`] children: what
-//!   one execution could learn about the layout is stale soon after.
+//!   one execution could learn about the layout is stale soon after. The successor is
+//!   started in the background before that, and idle children of a retired zygote are not
+//!   used.
+//! * Before `READY` the zygote forks one *training* child that runs `return 1` in its realm
+//!   and reports the pages it wrote; every child faults those in before it says it is ready
+//!   (`Prefault`), so a run's first writes are not copy-on-write faults on the client's time.
+//! * A child leaves with `_exit` after its run: the realm is never torn down (a C `exit`
+//!   would run Boa's thread-local collector, which frees, and so copies, the whole heap).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
@@ -254,12 +261,19 @@ pub(super) fn zygote_main(
         eprintln!("pgmcp zygote: more than one thread; refusing to fork");
         return 74;
     }
+    // The pages a run touches first, learnt once by a training child (see `Prefault`).
+    let prefault = if prefault_wanted() {
+        Prefault::learn(&mut prepared)
+    } else {
+        Prefault::default()
+    };
     // What a child has mapped when it starts is what the zygote has now (binary, libraries,
     // the grown stack, the realm): measured once here rather than in every child.
     let mapped = super::worker::mapped_bytes();
     // SAFETY: getpid cannot fail.
     let me = unsafe { libc::getpid() };
-    if send_record(CTL, &record(READY, me, 0), &[]).is_err() {
+    let pages = i32::try_from(prefault.pages()).unwrap_or(i32::MAX);
+    if send_record(CTL, &record(READY, me, pages), &[]).is_err() {
         return 0;
     }
     let mut live: HashSet<i32> = HashSet::new();
@@ -313,7 +327,7 @@ pub(super) fn zygote_main(
             _ => break,
         };
         match tag {
-            FORK => match fork_child(&mut prepared, &filter, &os, mapped, me) {
+            FORK => match fork_child(&mut prepared, &filter, &os, mapped, me, &prefault) {
                 Ok((pid, sock, err)) => {
                     live.insert(pid);
                     let sent = send_record(
@@ -358,6 +372,7 @@ fn fork_child(
     os: &OsLimits,
     mapped: u64,
     zygote: libc::pid_t,
+    prefault: &Prefault,
 ) -> Result<(i32, OwnedFd, OwnedFd), i32> {
     let errno = || {
         std::io::Error::last_os_error()
@@ -406,7 +421,9 @@ fn fork_child(
     }
     if pid == 0 {
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            child_main(prepared, filter, os, mapped, zygote, theirs, err_w)
+            child_main(
+                prepared, filter, os, mapped, zygote, theirs, err_w, prefault,
+            )
         }))
         .unwrap_or(72);
         // SAFETY: leaving the child without running the zygote's exit path.
@@ -416,6 +433,7 @@ fn fork_child(
 }
 
 /// The forked child: isolate, limit, then run one program (never returns normally).
+#[allow(clippy::too_many_arguments)]
 fn child_main(
     prepared: &mut sandbox::Prepared,
     filter: &super::seccomp::Filter,
@@ -424,6 +442,7 @@ fn child_main(
     zygote: libc::pid_t,
     sock: OwnedFd,
     err: OwnedFd,
+    prefault: &Prefault,
 ) -> i32 {
     // SAFETY: signal mask, prctl, dup2 and close on our own descriptors in a
     // single-threaded child.
@@ -453,6 +472,8 @@ fn child_main(
         std::mem::forget(sock);
         std::mem::forget(err);
     }
+    // Before `Ready`: a child taken from the idle pool has done this while it waited.
+    prefault.apply();
     if let Err(e) = super::worker::apply_os_limits(os, mapped) {
         eprintln!("pgmcp worker: cannot apply limits: {e}");
         return 71;
@@ -473,6 +494,207 @@ fn child_main(
         return 70;
     }
     super::worker::serve_one(prepared, input, output)
+}
+
+// ------------------------------------------------------------------------------------------
+// Pre-faulting
+// ------------------------------------------------------------------------------------------
+
+/// Environment variable of the zygote's command: `0` turns pre-faulting off (set from the
+/// server's `PGMCP_CODE_PREFAULT`, for measurements).
+pub(super) const PREFAULT_ENV: &str = "PGMCP_ZYGOTE_PREFAULT";
+
+fn prefault_wanted() -> bool {
+    std::env::var(PREFAULT_ENV).map_or(true, |v| v != "0")
+}
+
+/// Program the training child runs: what the transpiler makes of `return 1`.
+const TRAINING_JS: &str = "\"use strict\";\n(async () => {\nreturn 1\n})();\n";
+
+/// Pages cap: the list is a hint, not a copy of the heap.
+const PREFAULT_MAX_PAGES: usize = 4096;
+
+/// The page ranges a forked child faults in before it says it is ready, so that a run's
+/// first writes cost no page faults on the path of the answer: a child shares its zygote's
+/// memory copy-on-write, so without this every page a run writes (malloc's free chunks and
+/// top, the stack) is copied, one fault at a time, while the client waits.
+///
+/// Which pages: those a *training* child — forked from the zygote before any other child,
+/// running `return 1` in its realm, then exiting — owns alone afterwards (private
+/// anonymous pages it copied or first touched), from `/proc/self/pagemap`. Children share
+/// the zygote's layout, so the addresses hold for every child. A child applies them with
+/// `MADV_POPULATE_WRITE`, which faults pages in as a write would without changing their
+/// contents and fails harmlessly on anything not (or no longer) mapped writable. The
+/// training run's realm dies with its process: no child ever sees it.
+///
+/// Code pages are left out: a fault maps the pages around it too (fault-around), so the
+/// training child's present code pages are many times those a run needs, and mapping them
+/// all in every child cost more than the faults it saved (measured).
+#[derive(Default)]
+struct Prefault {
+    /// `(start, bytes)`, page-aligned, coalesced.
+    ranges: Vec<(usize, usize)>,
+}
+
+struct NoBridge;
+
+impl sandbox::Bridge for NoBridge {
+    fn submit(&mut self, _: u64, _: &str, _: serde_json::Value) -> Result<(), String> {
+        Err("no bridge".into())
+    }
+    fn wait(&mut self) -> Option<(u64, Result<serde_json::Value, serde_json::Value>)> {
+        None
+    }
+}
+
+impl Prefault {
+    fn pages(&self) -> usize {
+        self.ranges.iter().map(|(_, len)| len / 4096).sum()
+    }
+
+    /// Faults the ranges in (errors ignored: the list is only a hint).
+    fn apply(&self) {
+        for &(start, len) in &self.ranges {
+            // SAFETY: populating page tables changes no memory contents; a range that is not
+            // (or no longer) mapped writable only makes madvise fail.
+            unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) };
+        }
+    }
+
+    /// Forks the training child and reads back the ranges it touched.
+    fn learn(prepared: &mut sandbox::Prepared) -> Prefault {
+        let mut pipe = [0 as RawFd; 2];
+        // SAFETY: pipe2 fills the array; both ends are owned below.
+        if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Prefault::default();
+        }
+        // SAFETY: as above.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+        if threads().is_some_and(|n| n != 1) {
+            return Prefault::default();
+        }
+        // SAFETY: this process has one thread (checked above).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Prefault::default();
+        }
+        if pid == 0 {
+            drop(r);
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Self::train(prepared, w);
+            }))
+            .map_or(72, |_| 0);
+            // SAFETY: leaving the training child without running the zygote's exit path.
+            unsafe { libc::_exit(code) };
+        }
+        drop(w);
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut bytes);
+        let mut status = 0;
+        // SAFETY: reaps the training child (blocking: it has written everything).
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            return Prefault::default();
+        }
+        let word = |c: &[u8]| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            u64::from_ne_bytes(b) as usize
+        };
+        let ranges = bytes
+            .chunks_exact(16)
+            .map(|c| (word(&c[..8]), word(&c[8..])))
+            .collect();
+        Prefault { ranges }
+    }
+
+    /// In the training child: run as a worker would, then report the touched ranges.
+    fn train(prepared: &mut sandbox::Prepared, out: OwnedFd) {
+        let run = frames::encode(&ToWorker::Run {
+            js: TRAINING_JS.into(),
+            seccomp_selftest: false,
+        });
+        let mut input = std::io::BufReader::new(&run[..]);
+        let js = match frames::read_blocking::<ToWorker>(&mut input) {
+            Ok(ToWorker::Run { js, .. }) => js,
+            _ => return,
+        };
+        let outcome = prepared.run(&js, &mut NoBridge);
+        let done = frames::encode(&FromWorker::Done {
+            outcome: Box::new(outcome),
+            usage: Some(super::worker::process_usage()),
+        });
+        std::hint::black_box(&done);
+        let mut bytes = Vec::new();
+        for (start, len) in touched() {
+            bytes.extend_from_slice(&(start as u64).to_ne_bytes());
+            bytes.extend_from_slice(&(len as u64).to_ne_bytes());
+        }
+        let _ = std::fs::File::from(out).write_all(&bytes);
+    }
+}
+
+/// The private anonymous pages this process alone maps (those it wrote since the fork),
+/// as coalesced ranges, at most [`PREFAULT_MAX_PAGES`] pages.
+fn touched() -> Vec<(usize, usize)> {
+    use std::os::unix::fs::FileExt;
+    const PAGE: usize = 4096;
+    let (Ok(maps), Ok(pagemap)) = (
+        std::fs::read_to_string("/proc/self/maps"),
+        std::fs::File::open("/proc/self/pagemap"),
+    ) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut pages = 0usize;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let name = f.nth(3).unwrap_or("");
+        let perms = perms.as_bytes();
+        // Private, readable and writable; not the kernel's [vvar]/[vdso]/[vsyscall].
+        if !perms.starts_with(b"rw") || perms.get(3) != Some(&b'p') || name.starts_with("[v") {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        let n = (end - start) / PAGE;
+        let mut entries = vec![0u8; n * 8];
+        if pagemap
+            .read_exact_at(&mut entries, (start / PAGE * 8) as u64)
+            .is_err()
+        {
+            continue;
+        }
+        for (i, e) in entries.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(e);
+            let v = u64::from_ne_bytes(b);
+            let present = v >> 63 & 1 == 1;
+            let exclusive = v >> 56 & 1 == 1;
+            let file = v >> 61 & 1 == 1;
+            if !(present && exclusive && !file) {
+                continue;
+            }
+            if pages >= PREFAULT_MAX_PAGES {
+                return out;
+            }
+            pages += 1;
+            let addr = start + i * PAGE;
+            match out.last_mut() {
+                Some((s, len)) if *s + *len == addr => *len += PAGE,
+                _ => out.push((addr, PAGE)),
+            }
+        }
+    }
+    out
 }
 
 // ------------------------------------------------------------------------------------------
@@ -499,6 +721,10 @@ struct Inner {
     ctl: OwnedFd,
     shared: Mutex<Shared>,
     alive: AtomicBool,
+    /// The pool has replaced this zygote: no new children, idle ones are not used.
+    retired: AtomicBool,
+    /// Pages each child pre-faults (see `Prefault`), from the zygote's `READY`.
+    prefault_pages: std::sync::atomic::AtomicU32,
     forks: std::sync::atomic::AtomicU64,
 }
 
@@ -540,6 +766,9 @@ impl Zygote {
             .stdout(std::process::Stdio::from(theirs))
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
+        if let Ok(v) = std::env::var("PGMCP_CODE_PREFAULT") {
+            cmd.env(PREFAULT_ENV, v);
+        }
         // SAFETY: only async-signal-safe getrlimit/setrlimit between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -570,6 +799,8 @@ impl Zygote {
                 dead: false,
             }),
             alive: AtomicBool::new(true),
+            retired: AtomicBool::new(false),
+            prefault_pages: std::sync::atomic::AtomicU32::new(0),
             forks: std::sync::atomic::AtomicU64::new(0),
         });
         let reader = inner.clone();
@@ -609,6 +840,20 @@ impl Zygote {
 
     pub fn alive(&self) -> bool {
         self.inner.alive.load(Ordering::Acquire)
+    }
+
+    /// Marks the zygote replaced (it lives on while children it forked are in use).
+    pub fn retire(&self) {
+        self.inner.retired.store(true, Ordering::Release);
+    }
+
+    pub fn retired(&self) -> bool {
+        self.inner.retired.load(Ordering::Acquire)
+    }
+
+    /// Pages each of its children faults in before it says it is ready.
+    pub fn prefault_pages(&self) -> u32 {
+        self.inner.prefault_pages.load(Ordering::Relaxed)
     }
 
     /// Children forked so far.
@@ -683,6 +928,10 @@ fn read_loop(inner: &Inner) {
         let mut shared = lock(&inner.shared);
         match tag {
             READY => {
+                tracing::debug!(pid, prefault_pages = value, "sandbox zygote ready");
+                inner
+                    .prefault_pages
+                    .store(value.max(0) as u32, Ordering::Relaxed);
                 if let Some(tx) = shared.ready.take() {
                     let _ = tx.send(());
                 }

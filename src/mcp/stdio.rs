@@ -125,26 +125,185 @@ async fn filter_input<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     // Dropping `to_rmcp` here is what tells rmcp the client went away.
 }
 
-/// Forwards rmcp's output frames to the writer channel, line by line.
-async fn collect_output<R: AsyncRead + Unpin>(from_rmcp: R, out: mpsc::Sender<Vec<u8>>) {
+/// Writes rmcp's output frames, line by line, and the filter's error frames to `sink`, one
+/// whole frame at a time, until rmcp's output and the filter have both ended. One task: a
+/// response goes from rmcp to stdout without another hand-over.
+async fn write_output<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    from_rmcp: R,
+    mut sink: W,
+    mut errors: mpsc::Receiver<Vec<u8>>,
+) {
     let mut reader = BufReader::new(from_rmcp);
-    loop {
-        let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if out.send(line).await.is_err() {
-                    break;
+    let mut line = Vec::new();
+    let (mut rmcp_open, mut filter_open) = (true, true);
+    while rmcp_open || filter_open {
+        let frame = tokio::select! {
+            // Cancel-safe: what `read_until` read stays in `line` for the next call.
+            r = reader.read_until(b'\n', &mut line), if rmcp_open => match r {
+                Ok(n) if n > 0 && line.ends_with(b"\n") => std::mem::take(&mut line),
+                Ok(n) if n > 0 => continue,
+                _ => {
+                    rmcp_open = false;
+                    std::mem::take(&mut line)
                 }
-            }
+            },
+            f = errors.recv(), if filter_open => match f {
+                Some(frame) => frame,
+                None => {
+                    filter_open = false;
+                    continue;
+                }
+            },
+        };
+        if frame.is_empty() {
+            continue;
+        }
+        if sink.write_all(&frame).await.is_err() || sink.flush().await.is_err() {
+            break;
         }
     }
 }
 
-async fn write_output<W: AsyncWrite + Unpin>(mut sink: W, mut frames: mpsc::Receiver<Vec<u8>>) {
-    while let Some(frame) = frames.recv().await {
-        if sink.write_all(&frame).await.is_err() || sink.flush().await.is_err() {
-            break;
+/// The process's stdin as an async reader. A pipe or a socket (what MCP clients pass) is
+/// read through the runtime's reactor; anything else (a terminal, a file) through tokio's
+/// `stdin()`, which hands every read to a blocking-pool thread: one more thread wake-up per
+/// request, measurable on an idle machine (docs/PERFORMANCE.md).
+///
+/// `PGMCP_STDIO_REACTOR=0` in the environment keeps tokio's `stdin()`/`stdout()` (for
+/// measurements).
+pub fn stdin() -> Box<dyn AsyncRead + Send + Unpin> {
+    #[cfg(unix)]
+    if let Some(r) = reactor_stdio::open(0) {
+        return Box::new(r);
+    }
+    Box::new(tokio::io::stdin())
+}
+
+/// The process's stdout as an async writer; see [`stdin`].
+pub fn stdout() -> Box<dyn AsyncWrite + Send + Unpin> {
+    #[cfg(unix)]
+    if let Some(w) = reactor_stdio::open(1) {
+        return Box::new(w);
+    }
+    Box::new(tokio::io::stdout())
+}
+
+#[cfg(unix)]
+mod reactor_stdio {
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+    /// fd 0 or 1 as a non-blocking stream, when it is a pipe or a socket.
+    ///
+    /// A pipe is opened again through `/proc/self/fd`, which gives this process a new open
+    /// file description of the same pipe: `O_NONBLOCK` is set on that one only, never on
+    /// the description the client (or anyone else holding the pipe) shares. A socket cannot
+    /// be opened that way; its own description is made non-blocking (as libuv, which many
+    /// clients use to start servers, does with its end).
+    pub(super) fn open(fd: RawFd) -> Option<Stream> {
+        if std::env::var("PGMCP_STDIO_REACTOR").is_ok_and(|v| v == "0") {
+            return None;
+        }
+        // SAFETY: fstat fills the zeroed struct we pass.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            return None;
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFIFO => {
+                let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+                let flags = if fd == 0 {
+                    libc::O_RDONLY
+                } else {
+                    libc::O_WRONLY
+                };
+                // SAFETY: open with a valid C string; the descriptor is owned below.
+                let new = unsafe {
+                    libc::open(path.as_ptr(), flags | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                };
+                if new < 0 {
+                    return None;
+                }
+                // SAFETY: `new` is ours alone.
+                let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(new) });
+                if fd == 0 {
+                    tokio::net::unix::pipe::Receiver::from_file(file)
+                        .ok()
+                        .map(Stream::PipeIn)
+                } else {
+                    tokio::net::unix::pipe::Sender::from_file(file)
+                        .ok()
+                        .map(Stream::PipeOut)
+                }
+            }
+            libc::S_IFSOCK => {
+                // SAFETY: dup of an open descriptor; the copy is owned below.
+                let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+                if new < 0 {
+                    return None;
+                }
+                // SAFETY: `new` is ours alone.
+                let sock =
+                    std::os::unix::net::UnixStream::from(unsafe { OwnedFd::from_raw_fd(new) });
+                sock.set_nonblocking(true).ok()?;
+                tokio::net::UnixStream::from_std(sock)
+                    .ok()
+                    .map(Stream::Socket)
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) enum Stream {
+        PipeIn(tokio::net::unix::pipe::Receiver),
+        PipeOut(tokio::net::unix::pipe::Sender),
+        Socket(tokio::net::UnixStream),
+    }
+
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    impl AsyncRead for Stream {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            match self.get_mut() {
+                Stream::PipeIn(r) => Pin::new(r).poll_read(cx, buf),
+                Stream::Socket(s) => Pin::new(s).poll_read(cx, buf),
+                Stream::PipeOut(_) => Poll::Ready(Err(std::io::ErrorKind::Unsupported.into())),
+            }
+        }
+    }
+
+    impl AsyncWrite for Stream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            match self.get_mut() {
+                Stream::PipeOut(w) => Pin::new(w).poll_write(cx, buf),
+                Stream::Socket(s) => Pin::new(s).poll_write(cx, buf),
+                Stream::PipeIn(_) => Poll::Ready(Err(std::io::ErrorKind::Unsupported.into())),
+            }
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            match self.get_mut() {
+                Stream::PipeOut(w) => Pin::new(w).poll_flush(cx),
+                Stream::Socket(s) => Pin::new(s).poll_flush(cx),
+                Stream::PipeIn(_) => Poll::Ready(Ok(())),
+            }
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            match self.get_mut() {
+                Stream::PipeOut(w) => Pin::new(w).poll_shutdown(cx),
+                Stream::Socket(s) => Pin::new(s).poll_shutdown(cx),
+                Stream::PipeIn(_) => Poll::Ready(Ok(())),
+            }
         }
     }
 }
@@ -166,9 +325,8 @@ where
     let (rmcp_in, filter_out) = tokio::io::duplex(1024 * 1024);
     let (rmcp_out, collector_in) = tokio::io::duplex(1024 * 1024);
     let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
-    tokio::spawn(filter_input(input, filter_out, tx.clone()));
-    tokio::spawn(collect_output(collector_in, tx));
-    let writer = tokio::spawn(write_output(output, rx));
+    tokio::spawn(filter_input(input, filter_out, tx));
+    let writer = tokio::spawn(write_output(collector_in, output, rx));
     (rmcp_in, rmcp_out, writer)
 }
 

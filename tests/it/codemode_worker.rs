@@ -392,6 +392,107 @@ async fn a_killed_zygote_is_replaced_and_the_next_execution_succeeds() {
     assert_ne!(new, old);
 }
 
+/// `Private_Dirty` of a process, in kB.
+fn private_dirty_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find(|l| l.starts_with("Private_Dirty:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn idle_children_have_their_pages_faulted_in_before_they_are_taken() {
+    // The zygote learns which pages a run writes (a training child runs `return 1` and
+    // exits); each child copies them before it says it is ready, not while a client waits.
+    let p = zygote_pool(1);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let v = run_with(
+        &p,
+        "return (globalThis as any).trained ?? 'pristine'",
+        profile,
+        10,
+        Duration::from_secs(20),
+        echo(),
+    )
+    .await;
+    assert_eq!(v, Ok(json!("pristine")));
+    let zygotes = p.zygote_prefault_pages().await;
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    let (zygote, pages) = zygotes[0];
+    assert!(pages >= 16, "{pages} pages learnt");
+    // The idle child forked ahead holds its own copies of (most of) them.
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle = children_of(zygote);
+        if !idle.is_empty() && p.live() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    let dirty = private_dirty_kb(idle[0].0).unwrap();
+    assert!(
+        dirty >= u64::from(pages) * 4 / 2,
+        "idle child: {dirty} kB private dirty for {pages} pre-faulted pages"
+    );
+}
+
+#[tokio::test]
+async fn zygotes_are_succeeded_after_their_forks_and_the_old_ones_exit() {
+    // A zygote is retired after 5 children here (1000 in a server); its successor is
+    // started before that, in the background. Every execution still gets its own child
+    // with a pristine realm, and retired zygotes go away once their children have.
+    let p = zygote_pool(2);
+    p.set_zygote_max_forks(5);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..24 {
+        let code =
+            "const g = globalThis as any; const before = g.mark ?? null; g.mark = 1; return before";
+        let v = run_with(
+            &p,
+            code,
+            profile.clone(),
+            10,
+            Duration::from_secs(20),
+            echo(),
+        )
+        .await;
+        assert_eq!(v, Ok(Value::Null), "execution {i} saw another's global");
+        seen.extend(p.zygote_pids().await);
+        if i % 4 == 3 {
+            // Let the background successor, if any, come up.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert!(seen.len() >= 3, "zygotes were not succeeded: {seen:?}");
+    let current = p.zygote_pids().await;
+    assert_eq!(current.len(), 1, "{current:?}");
+    // Retired zygotes exit (the live one keeps its idle children).
+    let retired: Vec<u32> = seen.into_iter().filter(|z| !current.contains(z)).collect();
+    let gone = |pid: u32| matches!(proc_state(pid), None | Some(('Z', _)));
+    for _ in 0..100 {
+        if retired.iter().all(|&z| gone(z)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alive: Vec<u32> = retired.into_iter().filter(|&z| !gone(z)).collect();
+    assert!(alive.is_empty(), "retired zygotes still running: {alive:?}");
+    assert!(p.live() <= 2, "{} live", p.live());
+}
+
 #[tokio::test]
 async fn an_execution_in_flight_when_its_zygote_dies_fails_cleanly() {
     let p = zygote_pool(0);
