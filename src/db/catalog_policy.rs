@@ -624,12 +624,24 @@ mod tests {
         keys.insert("f:16400:789".to_string());
         assert!(Args::new(&Names::default(), &keys).resolves_nothing());
         for add in [
-            |n: &mut Names| drop(n.funcs.insert("lower".into())),
-            |n: &mut Names| drop(n.fields.insert("f".into())),
-            |n: &mut Names| drop(n.ops.insert("=".into())),
-            |n: &mut Names| drop(n.rels.insert("t".into())),
-            |n: &mut Names| drop(n.targets.insert("t".into())),
-            |n: &mut Names| drop(n.types.insert("d".into())),
+            |n: &mut Names| {
+                n.funcs.insert("lower".into());
+            },
+            |n: &mut Names| {
+                n.fields.insert("f".into());
+            },
+            |n: &mut Names| {
+                n.ops.insert("=".into());
+            },
+            |n: &mut Names| {
+                n.rels.insert("t".into());
+            },
+            |n: &mut Names| {
+                n.targets.insert("t".into());
+            },
+            |n: &mut Names| {
+                n.types.insert("d".into());
+            },
         ] {
             let mut names = Names::default();
             add(&mut names);
