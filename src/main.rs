@@ -149,7 +149,16 @@ fn main() -> ExitCode {
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
+    // PGMCP_RUNTIME=current: every task on one thread (an experiment in fewer cross-thread
+    // wake-ups per call; docs/PERFORMANCE.md, session 7). The default is tokio's
+    // multi-threaded runtime.
+    let built = match std::env::var("PGMCP_RUNTIME").as_deref() {
+        Ok("current") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             eprintln!("pgmcp: cannot start the async runtime: {e}");
