@@ -207,7 +207,7 @@ pub async fn execute(
 /// finds an object the policy has not shown safe fails, which aborts the transaction before
 /// the statement can run (see `catalog_policy::GUARD_SQL`); the read then takes the full path, which
 /// examines the object and either runs the statement or refuses it. Otherwise see
-/// [`read_only_pipelined`].
+/// [`run_fresh`].
 async fn read_only(
     policy: Option<&Policy>,
     conn: &mut Conn,
@@ -236,18 +236,22 @@ async fn read_only(
             return out;
         }
     }
-    let (out, stmt) = read_only_pipelined(
-        policy.zip(checking.as_ref()),
+    let fresh = run_fresh(
         conn,
+        policy.zip(checking.as_ref()),
         sql,
         params,
         check,
         caps,
-        set_role,
+        &begin_read_only(checking.is_some(), set_role),
+        "ROLLBACK",
+        &end_read_sql(),
     )
     .await?;
-    conn.remember(sql, stmt);
-    out
+    match fresh {
+        Fresh::Ran(out) => out,
+        Fresh::NotRun(e) => Err(e),
+    }
 }
 
 /// The catalog policy's prepared queries on a connection, and what to bind to them for one
@@ -482,7 +486,7 @@ pub(crate) fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
     (!ctx.env.config.unsafe_test_only_skip_read_policy).then(|| &ctx.db().read_policy)
 }
 
-/// A read in a READ ONLY transaction that is always rolled back, in two round trips (more
+/// A read of a statement not yet prepared on this connection, in two round trips (more
 /// only when the catalog policy meets objects it has not examined yet): `BEGIN READ ONLY`
 /// travels with the Parse of the statement (parsing executes nothing), and only once BEGIN
 /// and the policy's check have succeeded are the statement's Bind/Execute sent, with the
@@ -496,17 +500,25 @@ pub(crate) fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
 /// PostgreSQL refuses to switch it to read-write (`SET TRANSACTION READ WRITE`,
 /// `set_config(...)`), and whatever it lists is examined in the same transaction.
 ///
-/// Returns the prepared statement too (when preparing succeeded), for the connection's cache.
-async fn read_only_pipelined(
-    policy: Option<(&Policy, &(PolicyStatements, Args))>,
-    client: &tokio_postgres::Client,
+///
+/// `open` puts the read in its READ ONLY transaction (pooled reads: `BEGIN READ ONLY`…) or
+/// savepoint (the read session), followed by [`GENERIC_PLAN_SQL`] when the policy checks;
+/// `abandon` ends it when the statement does not run; `close` is queued right behind the
+/// statement. `Err`: one of those failed. The prepared statement goes to the connection's
+/// cache.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_fresh(
+    conn: &mut Conn,
+    policy: Option<(&Policy, &Checking)>,
     sql: &str,
     params: &[Value],
     check: &ReadCheck,
     caps: crate::db::Caps,
-    set_role: Option<&str>,
-) -> ToolResult<(ToolResult<QueryOutput>, tokio_postgres::Statement)> {
-    let begin = begin_read_only(policy.is_some(), set_role);
+    open: &str,
+    abandon: &str,
+    close: &str,
+) -> ToolResult<Fresh> {
+    let client: &tokio_postgres::Client = conn;
     let candidates = async {
         match policy {
             Some((_, (statements, args))) => client
@@ -516,56 +528,57 @@ async fn read_only_pipelined(
             None => Ok(Vec::new()),
         }
     };
-    let (begun, listed, prepared) = tokio::join!(
-        client.batch_execute(&begin),
-        candidates,
-        client.prepare(sql)
-    );
-    // BEGIN failed: nothing to roll back, and the statement must not run.
-    begun.map_err(ToolError::from)?;
-    let pending = match listed {
-        Ok(pending) => pending,
-        Err(e) => {
-            client
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(ToolError::from)?;
-            return Err(ToolError::from(e));
-        }
+    let (opened, listed, prepared) =
+        tokio::join!(client.batch_execute(open), candidates, client.prepare(sql));
+    // Nothing to end, and the statement must not run.
+    opened.map_err(ToolError::from)?;
+    // The candidate list goes before the Parse: if it failed, so did everything after it.
+    // A failed Parse aborted the (sub)transaction, so nothing more can be looked up in it;
+    // the statement is not going to run either way, and PostgreSQL's own error says why.
+    let checked = match (listed, prepared, policy) {
+        (Err(e), _, _) => Err(ToolError::from(e)),
+        (Ok(_), Err(e), _) => Err(ToolError::from(e)),
+        (Ok(pending), Ok(stmt), Some((policy, _))) => policy
+            .verify(client, sql, check, pending)
+            .await
+            .map(|()| stmt),
+        (Ok(_), Ok(stmt), None) => Ok(stmt),
     };
-    // A failed Parse aborted the transaction, so nothing more can be looked up in it; the
-    // statement is not going to run either way, and PostgreSQL's own error says why.
-    let checked = match (&prepared, policy) {
-        (Ok(_), Some((policy, _))) => policy.verify(client, sql, check, pending).await,
-        _ => Ok(()),
-    };
-    let stmt = match checked.and(prepared.map_err(ToolError::from)) {
+    let stmt = match checked {
         Ok(stmt) => stmt,
         Err(e) => {
             client
-                .batch_execute("ROLLBACK")
+                .batch_execute(abandon)
                 .await
                 .map_err(ToolError::from)?;
-            return Err(e);
+            return Ok(Fresh::NotRun(e));
         }
     };
     // join! polls in order: the settings are restored before the statement's Bind/Execute,
-    // which is sent before ROLLBACK is queued.
-    let end = end_read_sql();
+    // which is sent before `close` is queued.
     let restore = async {
         match policy {
             Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
             None => Ok(()),
         }
     };
-    let (restored, out, rolled_back) = tokio::join!(
+    let (restored, out, closed) = tokio::join!(
         restore,
         run_prepared(client, &stmt, params, caps),
-        client.batch_execute(&end)
+        client.batch_execute(close)
     );
-    rolled_back.map_err(ToolError::from)?;
+    closed.map_err(ToolError::from)?;
     restored.map_err(ToolError::from)?;
-    Ok((out, stmt))
+    conn.remember(sql, stmt);
+    Ok(Fresh::Ran(out))
+}
+
+/// What [`run_fresh`] did with the statement.
+pub(crate) enum Fresh {
+    /// It ran: its result.
+    Ran(ToolResult<QueryOutput>),
+    /// It was refused by the policy or could not be prepared, and did not run.
+    NotRun(ToolError),
 }
 
 /// The read-only policy's verdict on `sql`. A syntax error is handed to PostgreSQL to word

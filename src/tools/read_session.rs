@@ -40,14 +40,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::db::catalog_policy::{GENERIC_PLAN_SQL, Policy, RESTORE_PLAN_SQL};
+use crate::db::QueryOutput;
+use crate::db::catalog_policy::{GENERIC_PLAN_SQL, Policy};
 use crate::db::pool::{Conn, Object, end_read_sql};
 use crate::db::read_policy::ReadCheck;
-use crate::db::{QueryOutput, run_prepared};
 use crate::error::{ToolError, ToolResult};
 use crate::tools::Ctx;
 use crate::tools::exec::{
-    begin_read_only, catalog_policy, checking, plans_a_write_only, role_tool_error, run_cached,
+    Fresh, begin_read_only, catalog_policy, checking, plans_a_write_only, role_tool_error,
+    run_cached, run_fresh,
 };
 
 const SAVEPOINT: &str = "SAVEPOINT pgmcp_read";
@@ -301,62 +302,25 @@ async fn fenced_read(
             return Ok(out);
         }
     }
-    // First read of this text on this connection (or the guard asked for an examination):
-    // Parse travels with the savepoint and the candidate list (parsing executes nothing);
-    // the statement runs only once the policy has examined every candidate.
-    let client: &tokio_postgres::Client = conn;
+    // First read of this text on this connection (or the guard asked for an examination).
     let open = match &checking {
         Some(_) => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
         None => SAVEPOINT.to_string(),
     };
-    let candidates = async {
-        match &checking {
-            Some((statements, args)) => client
-                .query(&statements.candidates, &args.refs())
-                .await
-                .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect()),
-            None => Ok(Vec::new()),
-        }
-    };
-    let (opened, listed, prepared) =
-        tokio::join!(client.batch_execute(&open), candidates, client.prepare(sql));
-    opened.map_err(ToolError::from)?;
-    // A failed Parse aborted the subtransaction, so the candidate list failed too: the
-    // statement's own error is the one to report.
-    let checked = match (prepared, listed, policy.zip(checking.as_ref())) {
-        (Err(e), _, _) => Err(ToolError::from(e)),
-        (Ok(_), Err(e), _) => Err(ToolError::from(e)),
-        (Ok(stmt), Ok(pending), Some((policy, _))) => policy
-            .verify(client, sql, check, pending)
-            .await
-            .map(|()| stmt),
-        (Ok(stmt), Ok(_), None) => Ok(stmt),
-    };
-    let out = match checked {
-        Ok(stmt) => {
-            let restore = async {
-                match &checking {
-                    Some(_) => client.batch_execute(RESTORE_PLAN_SQL).await,
-                    None => Ok(()),
-                }
-            };
-            let (restored, out, rolled_back) = tokio::join!(
-                restore,
-                run_prepared(client, &stmt, params, caps),
-                client.batch_execute(ROLLBACK_TO)
-            );
-            rolled_back.map_err(ToolError::from)?;
-            restored.map_err(ToolError::from)?;
-            conn.remember(sql, stmt);
-            out
-        }
-        Err(e) => {
-            client
-                .batch_execute(ROLLBACK_TO)
-                .await
-                .map_err(ToolError::from)?;
-            Err(e)
-        }
-    };
-    Ok(out)
+    let fresh = run_fresh(
+        conn,
+        policy.zip(checking.as_ref()),
+        sql,
+        params,
+        check,
+        caps,
+        &open,
+        ROLLBACK_TO,
+        ROLLBACK_TO,
+    )
+    .await?;
+    Ok(match fresh {
+        Fresh::Ran(out) => out,
+        Fresh::NotRun(e) => Err(e),
+    })
 }
