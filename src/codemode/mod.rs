@@ -210,10 +210,10 @@ struct ExecState {
     /// calls may use and are rolled back when it ends (the transactions layer keeps the tag).
     execution: String,
     calls: AtomicU32,
-    /// The execution's connection quota (`--code-max-connections`): a call outside a
-    /// transaction holds one permit while it runs, an open transaction one until it ends.
-    /// Calls beyond the quota wait for a permit, so one execution cannot hold the whole pool.
-    connections: Arc<tokio::sync::Semaphore>,
+    /// `--code-max-connections`: a call outside a transaction holds one permit while it
+    /// runs, an open transaction one until it ends. Calls beyond the quota wait for a
+    /// permit, so one execution cannot hold the whole pool. The permits are the read
+    /// session's semaphore ([`ReadSession::acquire_permit`]), which holds one while open.
     quota: usize,
     /// The permits held by this execution's open transactions.
     tx_permits: Mutex<std::collections::HashMap<String, tokio::sync::OwnedSemaphorePermit>>,
@@ -224,12 +224,12 @@ struct ExecState {
 
 impl ExecState {
     fn new(execution: String, quota: usize) -> Self {
-        let connections = Arc::new(tokio::sync::Semaphore::new(quota));
         ExecState {
             execution,
             calls: AtomicU32::new(0),
-            session: Arc::new(ReadSession::new(connections.clone())),
-            connections,
+            session: Arc::new(ReadSession::new(Arc::new(tokio::sync::Semaphore::new(
+                quota,
+            )))),
             quota,
             tx_permits: Mutex::new(Default::default()),
         }
@@ -256,17 +256,10 @@ impl ExecState {
             .suggest("Commit or roll back a transaction before starting another call outside it; an operator can raise --code-max-connections.")
             .with_details(json!({ "limit": "--code-max-connections", "maxConnections": self.quota })));
         }
-        // No permit free and the read session idle: the session gives its permit back
-        // rather than make this call wait for the end of the execution.
-        if let Ok(permit) = self.connections.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
-        self.session.release_idle().await;
-        self.connections
-            .clone()
-            .acquire_owned()
+        self.session
+            .acquire_permit()
             .await
-            .map_err(|_| ToolError::internal("the execution's connection quota was closed"))
+            .ok_or_else(|| ToolError::internal("the execution's connection quota was closed"))
     }
 
     /// Keeps `permit` for as long as transaction `id` is open.

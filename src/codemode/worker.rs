@@ -601,18 +601,11 @@ impl WorkerPool {
 
     /// Process ids of the live zygotes (for tests and diagnostics).
     pub async fn zygote_pids(&self) -> Vec<u32> {
-        #[cfg(target_os = "linux")]
-        {
-            self.zygotes
-                .lock()
-                .await
-                .iter()
-                .filter(|(_, z)| z.alive())
-                .map(|(_, z)| z.pid())
-                .collect()
-        }
-        #[cfg(not(target_os = "linux"))]
-        Vec::new()
+        self.zygote_prefault_pages()
+            .await
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect()
     }
 
     /// Pages each child of the live zygotes pre-faults, by zygote pid (for tests and

@@ -168,17 +168,8 @@ impl ReadSession {
         };
         drop(slot);
         if had_permit && let Some(call) = &ctx.permit {
-            // Waits only while the execution's other calls hold every permit; the session,
-            // idle now, gives its own back to them if they need it.
-            let permit = match self.permits.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => {
-                    self.release_idle().await;
-                    match self.permits.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => return Some(out),
-                    }
-                }
+            let Some(permit) = self.acquire_permit().await else {
+                return Some(out);
             };
             *call.lock().unwrap_or_else(|p| p.into_inner()) = Some(permit);
         }
@@ -242,6 +233,18 @@ impl ReadSession {
                 Err(e)
             }
         }
+    }
+
+    /// One of the execution's connection permits for a call. Waits only while the
+    /// execution's other calls hold every permit; the session, when idle, gives its own
+    /// back rather than make the call wait for the end of the execution. `None`: the
+    /// quota was closed.
+    pub async fn acquire_permit(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        self.release_idle().await;
+        self.permits.clone().acquire_owned().await.ok()
     }
 
     /// Gives the session's permit back when the session is open and idle: another call of
