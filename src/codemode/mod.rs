@@ -77,7 +77,9 @@ impl Engine {
         };
         limiter.check_key(&client.to_string()).map_err(|not_until| {
             use governor::clock::Clock;
-            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+            // The limiter's own clock: building a new `DefaultClock` runs CPUID (a VM exit
+            // under virtualization) to probe the TSC, on every refused call.
+            not_until.wait_time_from(limiter.clock().now())
         })
     }
 
