@@ -587,14 +587,6 @@ impl Args {
         }
     }
 
-    /// Whether the statement names nothing the candidate list starts from: no function,
-    /// field, operator, relation, write target or type. Every branch of [`CANDIDATES_SQL`] is
-    /// driven by one of those names (`$1`, `$2`, `$4`–`$7`; `$3` and `$8` only narrow), so
-    /// the list is then empty by construction and the guard can be left out.
-    pub fn resolves_nothing(&self) -> bool {
-        [0, 1, 3, 4, 5, 6].iter().all(|&i| self.names[i].is_empty())
-    }
-
     pub fn refs(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
         let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = self
             .names
@@ -616,37 +608,6 @@ mod tests {
         assert_eq!(examine_key("f:16400:789"), Some(('f', 16400)));
         assert_eq!(examine_key("r:12:1"), Some(('r', 12)));
         assert_eq!(examine_key("nonsense"), None);
-    }
-
-    #[test]
-    fn only_a_statement_that_names_nothing_resolves_nothing() {
-        let mut keys = BTreeSet::new();
-        keys.insert("f:16400:789".to_string());
-        assert!(Args::new(&Names::default(), &keys).resolves_nothing());
-        for add in [
-            |n: &mut Names| {
-                n.funcs.insert("lower".into());
-            },
-            |n: &mut Names| {
-                n.fields.insert("f".into());
-            },
-            |n: &mut Names| {
-                n.ops.insert("=".into());
-            },
-            |n: &mut Names| {
-                n.rels.insert("t".into());
-            },
-            |n: &mut Names| {
-                n.targets.insert("t".into());
-            },
-            |n: &mut Names| {
-                n.types.insert("d".into());
-            },
-        ] {
-            let mut names = Names::default();
-            add(&mut names);
-            assert!(!Args::new(&names, &keys).resolves_nothing(), "{names:?}");
-        }
     }
 
     #[test]

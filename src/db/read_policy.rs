@@ -81,6 +81,15 @@ impl Names {
 #[derive(Debug, Default, Clone)]
 pub struct ReadCheck {
     pub names: Arc<Names>,
+    /// The statement names nothing the catalog could resolve to a function: no function,
+    /// field, operator, relation, write target or type, and no construct that compares by
+    /// the name `=` (a simple `CASE`, a join's `USING` or `NATURAL`). Its values are then
+    /// literals and parameters of built-in types, and what it compares implicitly (`ORDER
+    /// BY`, `DISTINCT`, `GROUP BY`, `UNION`) goes through those types' default operator
+    /// classes, which only a superuser can create: the catalog guard has nothing to examine
+    /// and is left out (`tools::exec::checking`). `names` still lists the implicit
+    /// comparison operators, for every other use.
+    pub names_nothing: bool,
 }
 
 /// Operators PostgreSQL may apply without their name in the text.
@@ -313,6 +322,9 @@ struct Walk {
     writes_allowed: bool,
     violation: Option<ToolError>,
     names: Names,
+    /// A node that applies the operator `=` by name without spelling it (see
+    /// [`ReadCheck::names_nothing`]).
+    compares_by_name: bool,
 }
 
 impl Walk {
@@ -357,11 +369,13 @@ impl Walk {
         if let Some(err) = self.violation {
             return Err(err);
         }
+        let names_nothing = !self.compares_by_name && self.names == Names::default();
         self.names
             .ops
             .extend(IMPLICIT_OPERATORS.iter().map(|o| o.to_string()));
         Ok(ReadCheck {
             names: Arc::new(self.names),
+            names_nothing,
         })
     }
 
@@ -453,6 +467,9 @@ impl Walk {
                 }
             }
             "SubLink" => self.operator(strings(&body["oper_name"])),
+            // `CASE x WHEN y`, `JOIN … USING (c)` and `NATURAL JOIN` compare with the
+            // operator named `=` as the search path resolves it.
+            "CaseExpr" | "JoinExpr" => self.compares_by_name = true,
             "SortBy" => self.operator(strings(&body["use_op"])),
             "RangeVar" => {
                 if let Some(rel) = body["relname"].as_str() {
@@ -536,6 +553,45 @@ mod tests {
         match check_read_only(sql) {
             Ok(c) => panic!("{sql:?} passed: {c:?}"),
             Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn only_statements_without_names_skip_the_catalog_guard() {
+        for sql in [
+            "SELECT 1",
+            "select $1",
+            "SELECT 1 AS a, 'x' AS b ORDER BY 1",
+            "SELECT DISTINCT x FROM (VALUES (1), (2)) v(x) GROUP BY x",
+            "SELECT 1 UNION SELECT 2",
+            "VALUES (1, 'a')",
+            "SHOW work_mem",
+            "EXPLAIN SELECT 1",
+        ] {
+            let c = check_read_only(sql).unwrap();
+            assert!(c.names_nothing, "{sql}");
+            // The implicit comparison operators are still listed for the other uses.
+            assert!(c.names.ops.contains("="), "{sql}");
+        }
+        for sql in [
+            "SELECT 1 = 1",
+            "SELECT 1 IN (1, 2)",
+            "SELECT 1 BETWEEN 0 AND 2",
+            "SELECT NULLIF(1, 2)",
+            "SELECT 1 IS DISTINCT FROM 2",
+            "SELECT CASE 1 WHEN 1 THEN 2 END",
+            "SELECT * FROM (VALUES (1)) a(x) JOIN (VALUES (1)) b(x) USING (x)",
+            "SELECT * FROM (VALUES (1)) a(x) NATURAL JOIN (VALUES (1)) b(x)",
+            "SELECT now()",
+            "SELECT count(*)",
+            "SELECT '1'::int",
+            "SELECT x.y FROM (SELECT 1) x(y)",
+            "SELECT * FROM t",
+            "EXPLAIN INSERT INTO t VALUES (1)",
+            "SELECT 1 ORDER BY 1 USING <",
+        ] {
+            let c = check_read_only(sql).unwrap();
+            assert!(!c.names_nothing, "{sql}");
         }
     }
 

@@ -259,20 +259,23 @@ async fn read_only(
 pub(crate) type Checking = (PolicyStatements, Args);
 
 /// The catalog policy's check of `sql` for a read on `conn`: none when there is no policy or
-/// when the statement names nothing the catalog could resolve to a function (`SELECT 1`), its
-/// candidate list then being empty by construction (see `Args::resolves_nothing`).
+/// when the statement names nothing the catalog could resolve to a function (`SELECT 1`; see
+/// [`ReadCheck::names_nothing`](crate::db::read_policy::ReadCheck::names_nothing)).
 pub(crate) async fn checking(
     policy: Option<&Policy>,
     conn: &mut Conn,
     sql: &str,
     check: &ReadCheck,
 ) -> ToolResult<Option<Checking>> {
+    if check.names_nothing {
+        return Ok(None);
+    }
     Ok(match policy.map(|p| p.args(sql, check)) {
-        Some(args) if !args.resolves_nothing() => Some((
+        Some(args) => Some((
             conn.policy_statements().await.map_err(ToolError::from)?,
             args,
         )),
-        _ => None,
+        None => None,
     })
 }
 
@@ -604,7 +607,7 @@ async fn catalog_check(
     sql: &str,
     check: &ReadCheck,
 ) -> ToolResult<()> {
-    let Some((policy, statements)) = catalog else {
+    let Some((policy, statements)) = catalog.filter(|_| !check.names_nothing) else {
         return Ok(());
     };
     // The candidate query with its plan settings (see `GENERIC_PLAN_SQL`), restored right

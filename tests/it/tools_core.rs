@@ -124,6 +124,59 @@ async fn read_query_returns_rows() {
     assert_eq!(v["columns"], json!(["x", "y"]));
 }
 
+/// A read whose statement names nothing the catalog could resolve (`SELECT 1`, literals
+/// ordered or made distinct) runs without the catalog policy's candidate list or guard, on
+/// the pooled path and in Code Mode's read session, twice each (the second read takes the
+/// prepared-statement path); a read that names a relation still runs them. Counted in this
+/// database's pg_stat_statements (both queries unnest `$5::pg_catalog.name[]`).
+#[tokio::test]
+async fn reads_that_name_nothing_skip_the_catalog_guard() {
+    let (db, app) = setup(&[]).await;
+    let client = support::connect(&db.url).await;
+    client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .unwrap();
+    let policy_queries = || async {
+        client
+            .query_one(
+                "SELECT coalesce(sum(calls), 0)::int8 FROM pg_stat_statements
+                  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND query LIKE '%unnest($5::pg_catalog.name[])%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let nameless = [
+        "SELECT 1",
+        "SELECT 1 AS a, 'x' AS b ORDER BY 1",
+        "SELECT DISTINCT x FROM (VALUES (2), (1)) v(x)",
+    ];
+    for sql in nameless {
+        for _ in 0..2 {
+            ok(&app, "pg_read_query", json!({ "sql": sql })).await;
+        }
+    }
+    let code = format!(
+        "for (const sql of {}) {{ await pg.query(sql); await pg.query(sql); }} return 1",
+        json!(nameless)
+    );
+    let r = ok(&app, "pg_execute_code", json!({ "code": code })).await;
+    assert_eq!(r["success"], true, "{r:#}");
+    assert_eq!(policy_queries().await, 0, "a nameless read ran the guard");
+
+    let named = "SELECT count(*) AS n FROM pg_class";
+    for _ in 0..2 {
+        ok(&app, "pg_read_query", json!({ "sql": named })).await;
+    }
+    assert!(
+        policy_queries().await >= 2,
+        "a read naming a relation ran no catalog check (or the count does not see it)"
+    );
+}
+
 #[tokio::test]
 async fn read_query_accepts_query_alias_and_null_params() {
     let (_db, app) = setup(&[]).await;
