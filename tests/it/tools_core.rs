@@ -127,7 +127,8 @@ async fn read_query_returns_rows() {
 /// A read whose statement names nothing the catalog could resolve (`SELECT 1`, literals
 /// ordered or made distinct) runs without the catalog policy's candidate list or guard, on
 /// the pooled path and in Code Mode's read session, twice each (the second read takes the
-/// prepared-statement path); a read that names a relation still runs them. Counted in this
+/// prepared-statement path), and in a pinned READ ONLY transaction; a read that names a
+/// relation still runs them. Counted in this
 /// database's pg_stat_statements (both queries unnest `$5::pg_catalog.name[]`).
 #[tokio::test]
 async fn reads_that_name_nothing_skip_the_catalog_guard() {
@@ -165,6 +166,23 @@ async fn reads_that_name_nothing_skip_the_catalog_guard() {
     );
     let r = ok(&app, "pg_execute_code", json!({ "code": code })).await;
     assert_eq!(r["success"], true, "{r:#}");
+    // And inside a pinned READ ONLY transaction.
+    let tx = ok(&app, "pg_transaction_begin", json!({ "readOnly": true })).await;
+    let tx = tx["transactionId"].as_str().unwrap().to_string();
+    for sql in nameless {
+        ok(
+            &app,
+            "pg_read_query",
+            json!({ "sql": sql, "transactionId": tx }),
+        )
+        .await;
+    }
+    ok(
+        &app,
+        "pg_transaction_rollback",
+        json!({ "transactionId": tx }),
+    )
+    .await;
     assert_eq!(policy_queries().await, 0, "a nameless read ran the guard");
 
     let named = "SELECT count(*) AS n FROM pg_class";
