@@ -52,7 +52,8 @@ pub struct Names {
     /// Tables a planned-only write (EXPLAIN without ANALYZE) targets: planning folds their
     /// column defaults, which may call functions.
     pub targets: BTreeSet<String>,
-    /// Types named in casts: a cast may run a cast function, a domain its CHECK constraints.
+    /// Types named anywhere (casts, XMLTABLE columns, column definition lists): a cast may run
+    /// a cast function, and converting a value to a domain runs its CHECK constraints.
     pub types: BTreeSet<String>,
 }
 
@@ -461,8 +462,13 @@ impl Walk {
                 }
             }
             "AExpr" => self.operator(strings(&body["name"])),
-            "TypeCast" => {
-                if let Some(ty) = strings(&body["type_name"]["names"]).pop() {
+            // A type named anywhere, not only in a cast: an XMLTABLE column or a column
+            // definition list (`json_to_record(…) AS t(a d)`) converts each value to its
+            // type, and a domain's input runs the domain's CHECK constraints. The type is
+            // a `type_name` field (TypeCast, ColumnDef, RangeTableFuncCol, XmlSerialize, …)
+            // or a `TypeName` node in a list.
+            "type_name" | "TypeName" => {
+                if let Some(ty) = strings(&body["names"]).pop() {
                     self.names.types.insert(ty);
                 }
             }
@@ -586,12 +592,34 @@ mod tests {
             "SELECT count(*)",
             "SELECT '1'::int",
             "SELECT x.y FROM (SELECT 1) x(y)",
+            "SELECT * FROM XMLTABLE('/r' PASSING '<r/>' COLUMNS a int PATH 'a')",
+            "SELECT XMLSERIALIZE(CONTENT '<r/>' AS text)",
             "SELECT * FROM t",
             "EXPLAIN INSERT INTO t VALUES (1)",
             "SELECT 1 ORDER BY 1 USING <",
         ] {
             let c = check_read_only(sql).unwrap();
             assert!(!c.names_nothing, "{sql}");
+        }
+    }
+
+    #[test]
+    fn types_named_outside_casts_are_collected() {
+        for (sql, ty) in [
+            ("SELECT '1'::d", "d"),
+            (
+                "SELECT * FROM XMLTABLE('/r' PASSING '<r/>' COLUMNS a d PATH 'a')",
+                "d",
+            ),
+            ("SELECT * FROM json_to_record('{}') AS t(a d)", "d"),
+            (
+                "SELECT * FROM jsonb_to_recordset('[]') AS t(a int, b s.d)",
+                "d",
+            ),
+            ("SELECT XMLSERIALIZE(CONTENT '<r/>' AS d)", "d"),
+        ] {
+            let c = check_read_only(sql).unwrap();
+            assert!(c.names.types.contains(ty), "{sql}: {:?}", c.names.types);
         }
     }
 

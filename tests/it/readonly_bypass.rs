@@ -934,6 +934,39 @@ async fn refusals_name_the_function_and_vouching_allows_it() {
     assert!(e["error"].as_str().unwrap().contains("pg_read_file"), "{e}");
 }
 
+/// A type named anywhere, not only in a cast, can run a domain's CHECK: an XMLTABLE column
+/// and a column definition list (`json_to_record(…) AS t(a d)`) convert each value to the
+/// column's type, and a domain's input applies its constraints. The catalog half must
+/// examine those types too.
+#[tokio::test]
+async fn domain_checks_behind_column_types_are_examined() {
+    let (db, restricted, _full) = setup().await;
+    support::connect(&db.url)
+        .await
+        .batch_execute(
+            "CREATE FUNCTION domain_probe(int) RETURNS bool LANGUAGE plpgsql VOLATILE AS \
+             $$ BEGIN RAISE EXCEPTION 'the domain check ran'; END $$; \
+             CREATE DOMAIN probed_int AS int CHECK (domain_probe(VALUE));",
+        )
+        .await
+        .unwrap();
+    for sql in [
+        "SELECT '1'::probed_int AS a",
+        "SELECT * FROM XMLTABLE('/r' PASSING '<r><a>1</a></r>' COLUMNS a probed_int PATH 'a')",
+        "SELECT * FROM json_to_record('{\"a\": 1}') AS t(a probed_int)",
+        "SELECT * FROM jsonb_to_recordset('[{\"a\": 1}]') AS t(a probed_int)",
+    ] {
+        let e = call(&restricted, "pg_read_query", json!({ "sql": sql }))
+            .await
+            .unwrap_err();
+        assert_eq!(e["code"], "READ_ONLY_VIOLATION", "{sql}: {e}");
+        assert_eq!(
+            e["details"]["function"], "public.domain_probe",
+            "{sql}: {e}"
+        );
+    }
+}
+
 /// The index advisor plans the caller's statements on its own connection, as the connecting
 /// role, and the planner evaluates STABLE and IMMUTABLE functions while it estimates
 /// selectivity: a function that reads a server file (or writes through a side channel) would
