@@ -217,10 +217,43 @@ async fn read_only(
     caps: crate::db::Caps,
     set_role: Option<&str>,
 ) -> ToolResult<QueryOutput> {
+    let scope = ReadScope {
+        open: &|guarded| begin_read_only(guarded, set_role),
+        abandon: "ROLLBACK",
+        close: &end_read_sql(),
+    };
+    checked_read(policy, conn, sql, params, check, caps, &scope).await?
+}
+
+/// The texts that put one read in and out of its READ ONLY scope: a transaction of its own
+/// on a pooled connection ([`read_only`]), a savepoint in a Code Mode execution's read
+/// session (`read_session::fenced_read`).
+pub(crate) struct ReadScope<'a> {
+    /// Opens the scope; its argument says whether the catalog guard runs in it (then the
+    /// text also sets the guard's plan settings).
+    pub open: &'a (dyn Fn(bool) -> String + Sync),
+    /// Ends the scope when the statement was not run (the full path found it unsafe).
+    pub abandon: &'a str,
+    /// Ends the scope after the statement ran.
+    pub close: &'a str,
+}
+
+/// One read of `sql` under the catalog policy, in `scope`: in one round trip when the
+/// statement is already prepared on `conn` and the guard finds nothing new ([`run_cached`]),
+/// otherwise by the full path ([`run_fresh`]). The outer `Err` means opening or closing the
+/// scope failed; the inner result is the read's own.
+pub(crate) async fn checked_read(
+    policy: Option<&Policy>,
+    conn: &mut Conn,
+    sql: &str,
+    params: &[Value],
+    check: &ReadCheck,
+    caps: crate::db::Caps,
+    scope: &ReadScope<'_>,
+) -> ToolResult<ToolResult<QueryOutput>> {
     let checking = checking(policy, conn, sql, check).await?;
-    let policy = policy.filter(|_| checking.is_some());
+    let open = (scope.open)(checking.is_some());
     if let Some(stmt) = conn.cached(sql) {
-        let begin = begin_read_only(checking.is_some(), set_role);
         let ran = run_cached(
             conn,
             sql,
@@ -228,14 +261,15 @@ async fn read_only(
             checking.as_ref(),
             params,
             caps.clone(),
-            &begin,
-            &end_read_sql(),
+            &open,
+            scope.close,
         )
         .await?;
         if let Some(out) = ran {
-            return out;
+            return Ok(out);
         }
     }
+    // First read of this text on this connection (or the guard asked for an examination).
     let fresh = run_fresh(
         conn,
         policy.zip(checking.as_ref()),
@@ -243,15 +277,15 @@ async fn read_only(
         params,
         check,
         caps,
-        &begin_read_only(checking.is_some(), set_role),
-        "ROLLBACK",
-        &end_read_sql(),
+        &open,
+        scope.abandon,
+        scope.close,
     )
     .await?;
-    match fresh {
+    Ok(match fresh {
         Fresh::Ran(out) => out,
         Fresh::NotRun(e) => Err(e),
-    }
+    })
 }
 
 /// The catalog policy's prepared queries on a connection, and what to bind to them for one
@@ -286,7 +320,7 @@ pub(crate) async fn checking(
 /// schema changed under the statement (forgotten here); the caller takes the full path.
 /// `Err`: `open` or `close` failed.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn run_cached(
+async fn run_cached(
     conn: &mut Conn,
     sql: &str,
     stmt: &tokio_postgres::Statement,
@@ -510,7 +544,7 @@ pub(crate) fn catalog_policy(ctx: &Ctx) -> Option<&Policy> {
 /// statement. `Err`: one of those failed. The prepared statement goes to the connection's
 /// cache.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn run_fresh(
+async fn run_fresh(
     conn: &mut Conn,
     policy: Option<(&Policy, &Checking)>,
     sql: &str,
@@ -577,7 +611,7 @@ pub(crate) async fn run_fresh(
 }
 
 /// What [`run_fresh`] did with the statement.
-pub(crate) enum Fresh {
+enum Fresh {
     /// It ran: its result.
     Ran(ToolResult<QueryOutput>),
     /// It was refused by the policy or could not be prepared, and did not run.

@@ -47,8 +47,7 @@ use crate::db::read_policy::ReadCheck;
 use crate::error::{ToolError, ToolResult};
 use crate::tools::Ctx;
 use crate::tools::exec::{
-    Fresh, begin_read_only, catalog_policy, checking, plans_a_write_only, role_tool_error,
-    run_cached, run_fresh,
+    ReadScope, begin_read_only, catalog_policy, checked_read, plans_a_write_only, role_tool_error,
 };
 
 const SAVEPOINT: &str = "SAVEPOINT pgmcp_read";
@@ -284,46 +283,13 @@ async fn fenced_read(
     check: &ReadCheck,
     caps: crate::db::Caps,
 ) -> ToolResult<ToolResult<QueryOutput>> {
-    let checking = checking(policy, conn, sql, check).await?;
-    if let Some(stmt) = conn.cached(sql) {
-        let open = match &checking {
-            Some(_) => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
-            None => SAVEPOINT.to_string(),
-        };
-        let ran = run_cached(
-            conn,
-            sql,
-            &stmt,
-            checking.as_ref(),
-            params,
-            caps.clone(),
-            &open,
-            ROLLBACK_TO,
-        )
-        .await?;
-        if let Some(out) = ran {
-            return Ok(out);
-        }
-    }
-    // First read of this text on this connection (or the guard asked for an examination).
-    let open = match &checking {
-        Some(_) => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
-        None => SAVEPOINT.to_string(),
+    let scope = ReadScope {
+        open: &|guarded| match guarded {
+            true => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
+            false => SAVEPOINT.to_string(),
+        },
+        abandon: ROLLBACK_TO,
+        close: ROLLBACK_TO,
     };
-    let fresh = run_fresh(
-        conn,
-        policy.zip(checking.as_ref()),
-        sql,
-        params,
-        check,
-        caps,
-        &open,
-        ROLLBACK_TO,
-        ROLLBACK_TO,
-    )
-    .await?;
-    Ok(match fresh {
-        Fresh::Ran(out) => out,
-        Fresh::NotRun(e) => Err(e),
-    })
+    checked_read(policy, conn, sql, params, check, caps, &scope).await
 }
