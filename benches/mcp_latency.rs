@@ -172,6 +172,11 @@ fn timed(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 
 /// `(rss_kb, pss_kb, private_kb)` of a process, from `/proc/<pid>/smaps_rollup`.
 fn memory(pid: u32) -> Option<(u64, u64, u64)> {
+    memory_fields(pid).map(|(rss, pss, private, _)| (rss, pss, private))
+}
+
+/// `(rss_kb, pss_kb, private_kb, anon_huge_kb)` of a process, from `/proc/<pid>/smaps_rollup`.
+fn memory_fields(pid: u32) -> Option<(u64, u64, u64, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     let field = |name: &str| -> u64 {
         text.lines()
@@ -184,6 +189,7 @@ fn memory(pid: u32) -> Option<(u64, u64, u64)> {
         field("Rss:"),
         field("Pss:"),
         field("Private_Clean:") + field("Private_Dirty:"),
+        field("AnonHugePages:"),
     ))
 }
 
@@ -388,7 +394,7 @@ fn main() {
     }
     let helpers = descendants(s.pid());
     for (pid, ppid, _) in &helpers {
-        if let Some((rss, pss, private)) = memory(*pid) {
+        if let Some((rss, pss, private, huge)) = memory_fields(*pid) {
             idle_total_pss += pss;
             let role = if *ppid == s.pid() {
                 "child of the server"
@@ -396,10 +402,12 @@ fn main() {
                 "grandchild"
             };
             println!(
-                "  idle helper {pid} ({role}): RSS {:.1} MB, PSS {:.1} MB, private {:.1} MB",
+                "  idle helper {pid} ({role}): RSS {:.1} MB, PSS {:.1} MB, private {:.1} MB, \
+                 on huge pages {:.1} MB",
                 rss as f64 / 1024.0,
                 pss as f64 / 1024.0,
-                private as f64 / 1024.0
+                private as f64 / 1024.0,
+                huge as f64 / 1024.0
             );
         }
     }

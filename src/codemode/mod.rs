@@ -7,6 +7,8 @@
 pub mod api;
 pub mod convert;
 pub mod frames;
+#[cfg(target_os = "linux")]
+mod huge_text;
 pub mod sandbox;
 pub mod seccomp;
 pub mod transpile;

@@ -231,6 +231,12 @@ pub(super) fn zygote_main(
     os: OsLimits,
 ) -> i32 {
     const CTL: RawFd = 1;
+    // First, while this process has one thread and before anything is forked from it.
+    if threads().is_some_and(|n| n == 1)
+        && let Err(why) = super::huge_text::remap()
+    {
+        eprintln!("pgmcp zygote: the code stays on small pages ({why})");
+    }
     let mut prepared = sandbox::Prepared::new(&manifest, &limits);
     drop(manifest);
     let filter = match super::seccomp::prepare() {
@@ -766,6 +772,9 @@ impl Zygote {
             .stdout(std::process::Stdio::from(theirs))
             .stderr(std::process::Stdio::inherit())
             .kill_on_drop(true);
+        if let Ok(v) = std::env::var("PGMCP_CODE_HUGE_TEXT") {
+            cmd.env(super::huge_text::ENV, v);
+        }
         if let Ok(v) = std::env::var("PGMCP_CODE_PREFAULT") {
             cmd.env(PREFAULT_ENV, v);
         }

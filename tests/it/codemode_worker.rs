@@ -444,6 +444,99 @@ async fn idle_children_have_their_pages_faulted_in_before_they_are_taken() {
     );
 }
 
+/// The anonymous executable mappings of a process (the zygote's code moved onto huge
+/// pages): `(range, Rss kB, AnonHugePages kB)` each.
+fn anonymous_code(pid: u32) -> Vec<(String, u64, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut current: Option<(String, u64, u64)> = None;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !first.ends_with(':') {
+            out.extend(current.take());
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // `start-end perms offset dev inode [path]`: executable, no path.
+            if f.len() == 5 && f[1].starts_with("r-x") {
+                current = Some((f[0].to_string(), 0, 0));
+            }
+            continue;
+        }
+        let kb = || {
+            line.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if let Some((_, rss, huge)) = current.as_mut() {
+            match first {
+                "Rss:" => *rss = kb(),
+                "AnonHugePages:" => *huge = kb(),
+                _ => {}
+            }
+        }
+    }
+    out.extend(current);
+    out
+}
+
+#[tokio::test]
+async fn the_zygotes_code_is_on_huge_pages_and_children_start_with_it_mapped() {
+    // A forked child that had to fault the binary's code in again, 4 KiB at a time, and
+    // unmap it page by page at exit spent a third of its CPU on that: the zygote moves its
+    // code onto transparent huge pages, which fork hands to the child as a few entries.
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if thp.is_empty() || thp.contains("[never]") {
+        eprintln!("transparent huge pages are off on this machine ({thp:?}): nothing to check");
+        return;
+    }
+    let p = zygote_pool(1);
+    let profile = Profile::new(
+        Manifest::default(),
+        SandboxLimits::default(),
+        os(64 << 20, 10),
+    );
+    let v = run_with(
+        &p,
+        "return [1, 2, 3].map(x => x * 2).join(',')",
+        profile,
+        10,
+        Duration::from_secs(20),
+        echo(),
+    )
+    .await;
+    assert_eq!(v, Ok(json!("2,4,6")));
+    let zygote = p.zygote_pids().await;
+    assert_eq!(zygote.len(), 1);
+    let code = anonymous_code(zygote[0]);
+    let huge: u64 = code.iter().map(|(_, _, h)| h).sum();
+    assert!(
+        huge >= 4 << 10,
+        "the zygote's code is not on huge pages: {code:?}"
+    );
+    // The idle child forked ahead has the same mapping, all of it present from the fork.
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle = children_of(zygote[0]);
+        if !idle.is_empty() && p.live() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    let child = anonymous_code(idle[0].0);
+    assert_eq!(
+        child.iter().map(|(r, _, _)| r).collect::<Vec<_>>(),
+        code.iter().map(|(r, _, _)| r).collect::<Vec<_>>()
+    );
+    for (range, rss, huge) in &child {
+        assert!(
+            *huge > 0 && rss == huge,
+            "{range}: {rss} kB present, {huge} kB of it on huge pages"
+        );
+    }
+}
+
 #[tokio::test]
 async fn zygotes_are_succeeded_after_their_forks_and_the_old_ones_exit() {
     // A zygote is retired after 5 children here (1000 in a server); its successor is
