@@ -7,10 +7,9 @@
 //! those entries again, updating the shared pages' reverse maps. Together that was about a
 //! third of the CPU a forked execution costs (`perf`, docs/PERFORMANCE.md, session 9).
 //!
-//! What: the 2 MiB-aligned middle of each of the executable's read-only mappings (code, and
-//! constants) is copied onto anonymous memory backed by transparent huge pages
-//! (`MADV_HUGEPAGE`), given the original's protection (read and execute, or read), and moved
-//! over the original with `mremap(MREMAP_FIXED)`, which replaces the mapping in
+//! What: the 2 MiB-aligned middle of the executable's code mapping is copied onto anonymous
+//! memory backed by transparent huge pages (`MADV_HUGEPAGE`), made read-and-execute only,
+//! and moved over the original with `mremap(MREMAP_FIXED)`, which replaces the mapping in
 //! one step. The bytes at every address are the same before and after, so code running
 //! during the move (this function, the libc wrapper) is unaffected; the zygote has one
 //! thread, so nothing else runs meanwhile. `fork` copies anonymous huge-page mappings as one
@@ -28,17 +27,16 @@ pub(super) const ENV: &str = "PGMCP_ZYGOTE_HUGE_TEXT";
 
 const HUGE: usize = 2 << 20;
 
-/// Moves the executable's read-only mappings (its code, and its constants: string tables,
-/// unwind tables) onto huge pages; returns the bytes moved. A mapping that cannot be moved
-/// stays as it was; the first reason is returned when nothing moved.
+/// Moves the executable's code mappings onto huge pages; returns the bytes moved. A mapping
+/// that cannot be moved stays as it was; the first reason is returned when nothing moved.
 pub(super) fn remap() -> Result<usize, String> {
     if std::env::var(ENV).is_ok_and(|v| v == "0") {
         return Ok(0);
     }
     let mut moved = 0;
     let mut why = None;
-    for (start, end, exec) in read_only_mappings()? {
-        match remap_range(start, end, exec) {
+    for (start, end) in code_mappings()? {
+        match remap_range(start, end) {
             Ok(n) => moved += n,
             Err(e) => {
                 why.get_or_insert(e);
@@ -51,21 +49,17 @@ pub(super) fn remap() -> Result<usize, String> {
     }
 }
 
-/// Moves the 2 MiB-aligned middle of `start..end` (readable, not writable; executable if
-/// `exec`) onto huge pages with the same protection; returns the bytes moved.
-fn remap_range(start: usize, end: usize, exec: bool) -> Result<usize, String> {
+/// Moves the 2 MiB-aligned middle of the code mapping `start..end` onto huge pages, read
+/// and execute only like the original; returns the bytes moved.
+fn remap_range(start: usize, end: usize) -> Result<usize, String> {
     let from = start.div_ceil(HUGE) * HUGE;
     let to = end / HUGE * HUGE;
     if to <= from {
         return Ok(0);
     }
     let len = to - from;
-    let prot = match exec {
-        true => libc::PROT_READ | libc::PROT_EXEC,
-        false => libc::PROT_READ,
-    };
     // SAFETY: a fresh anonymous mapping, then only our own pages of it are touched; `from`
-    // .. `to` lies inside a readable mapping of the executable (read above).
+    // .. `to` lies inside a code mapping of the executable (read above), which is readable.
     unsafe {
         let raw = libc::mmap(
             std::ptr::null_mut(),
@@ -103,7 +97,12 @@ fn remap_range(start: usize, end: usize, exec: bool) -> Result<usize, String> {
         if huge < len {
             return undo(format!("only {huge} of {len} bytes landed on huge pages"));
         }
-        if libc::mprotect(copy as *mut libc::c_void, len, prot) != 0 {
+        if libc::mprotect(
+            copy as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_EXEC,
+        ) != 0
+        {
             return undo(format!("mprotect: {}", std::io::Error::last_os_error()));
         }
         let moved = libc::mremap(
@@ -120,10 +119,12 @@ fn remap_range(start: usize, end: usize, exec: bool) -> Result<usize, String> {
     Ok(len)
 }
 
-/// The private, readable, not writable mappings of the file that holds this code (the
-/// executable): `(start, end, executable)` each. Writable ones (data, relocated constants) are copied
-/// on write by every child anyway, and other files' (shared libraries) are left alone.
-fn read_only_mappings() -> Result<Vec<(usize, usize, bool)>, String> {
+/// The code mappings (private, read and execute) of the file that holds this code (the
+/// executable), `(start, end)` each. Its constants (`.rodata`, unwind tables) are left on
+/// the file's pages: moving them too cost 4 MB more per zygote, and what it saved was not
+/// told apart from the benchmark's noise. Shared libraries are left alone (the static
+/// build has none).
+fn code_mappings() -> Result<Vec<(usize, usize)>, String> {
     let here = remap as fn() -> Result<usize, String> as usize;
     let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
     let parse = |line: &str| -> Option<(usize, usize, String, String)> {
@@ -147,13 +148,8 @@ fn read_only_mappings() -> Result<Vec<(usize, usize, bool)>, String> {
         .ok_or("no file mapping holds this code")?;
     Ok(all
         .into_iter()
-        .filter(|(_, _, perms, path)| {
-            *path == exe
-                && perms.starts_with('r')
-                && perms.as_bytes().get(1) == Some(&b'-')
-                && perms.ends_with('p')
-        })
-        .map(|(a, b, perms, _)| (a, b, perms.starts_with("r-x")))
+        .filter(|(_, _, perms, path)| *path == exe && perms == "r-xp")
+        .map(|(a, b, _, _)| (a, b))
         .collect())
 }
 
