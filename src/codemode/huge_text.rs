@@ -4,8 +4,9 @@
 //! Why: `fork` copies no page-table entries for a file mapping without anonymous pages, so
 //! every child faulted the binary's text in again (fault-around maps 16 pages a fault:
 //! ~140 faults and ~8 MB of 4 KiB entries for `return 1`), and its exit unmapped each of
-//! those entries again, updating the shared pages' reverse maps. Together that was about a
-//! third of the CPU a forked execution costs (`perf`, docs/PERFORMANCE.md, session 9).
+//! those entries again, updating the shared pages' reverse maps. Moving the code cut a
+//! child's faults 170 → 107 and its CPU per execution by about a fifth (docs/PERFORMANCE.md,
+//! "Session 9").
 //!
 //! What: the 2 MiB-aligned middle of the executable's code mapping is copied onto anonymous
 //! memory backed by transparent huge pages (`MADV_HUGEPAGE`), made read-and-execute only,
