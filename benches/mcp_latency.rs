@@ -170,6 +170,22 @@ fn timed(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
         .collect()
 }
 
+/// `(busy, all)` clock ticks (USER_HZ) of every CPU since boot, from `/proc/stat`: busy is
+/// everything but idle and I/O wait.
+fn machine_busy_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let all: u64 = ticks.iter().sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((all - idle, all))
+}
+
 /// `(rss_kb, pss_kb, private_kb)` of a process, from `/proc/<pid>/smaps_rollup`.
 fn memory(pid: u32) -> Option<(u64, u64, u64)> {
     memory_fields(pid).map(|(rss, pss, private, _)| (rss, pss, private))
@@ -288,9 +304,20 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
 
     let cpu_before = cpu_accounting(s.pid());
+    let machine_before = machine_busy_ticks();
     let mut closed = timed(n, || {
         s.execute("return 1");
     });
+    if let (Some((busy_a, all_a)), Some((busy_b, all_b))) = (machine_before, machine_busy_ticks()) {
+        // Every process on the machine (this client included), not only pgmcp's: the budget
+        // that bounds concurrent clients.
+        let busy = busy_b.saturating_sub(busy_a) as f64;
+        println!(
+            "machine CPU per closed-loop execution: {:.2} ms (all CPUs {:.0} % busy)",
+            busy * 10.0 / n as f64,
+            100.0 * busy / all_b.saturating_sub(all_a).max(1) as f64,
+        );
+    }
     if let (Some(a), Some(b)) = (cpu_before, cpu_accounting(s.pid())) {
         let per = |x: u64, y: u64| (y.saturating_sub(x)) as f64 / n as f64;
         // Clock ticks (USER_HZ, 100 a second) to microseconds.

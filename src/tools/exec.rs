@@ -169,17 +169,16 @@ pub async fn execute(
     let conn = guard.client();
     let out = if let Some(check) = &policy {
         let set_role = set_role_sql(ctx).filter(|_| !plans_a_write_only(sql));
-        read_only(
-            catalog_policy(ctx),
-            conn,
-            sql,
-            params,
-            check,
-            caps,
-            set_role.as_deref(),
-        )
-        .await
-        .map_err(|e| role_tool_error(ctx, e))
+        // A READ ONLY transaction of its own, always rolled back.
+        let scope = ReadScope {
+            open: &|guarded| begin_read_only(guarded, set_role.as_deref()),
+            abandon: "ROLLBACK",
+            close: &end_read_sql(),
+        };
+        checked_read(catalog_policy(ctx), conn, sql, params, check, caps, &scope)
+            .await
+            .and_then(|read| read)
+            .map_err(|e| role_tool_error(ctx, e))
     } else {
         // Earlier callers' read texts must be gone before this caller's SQL runs.
         conn.forget_all();
@@ -199,35 +198,9 @@ pub async fn execute(
     out
 }
 
-/// A read in a READ ONLY transaction that is always rolled back. With the statement already
-/// prepared on this connection by an earlier read of the same text ([`Conn::cached`]), that
-/// is one round trip: `BEGIN READ ONLY` with the catalog policy's guard, the statement's
-/// Bind/Execute and [`end_read_sql`] are sent together. PostgreSQL runs them in order, so the
-/// statement still runs only after the transaction took its first snapshot, and a guard that
-/// finds an object the policy has not shown safe fails, which aborts the transaction before
-/// the statement can run (see `catalog_policy::GUARD_SQL`); the read then takes the full path, which
-/// examines the object and either runs the statement or refuses it. Otherwise see
-/// [`run_fresh`].
-async fn read_only(
-    policy: Option<&Policy>,
-    conn: &mut Conn,
-    sql: &str,
-    params: &[Value],
-    check: &ReadCheck,
-    caps: crate::db::Caps,
-    set_role: Option<&str>,
-) -> ToolResult<QueryOutput> {
-    let scope = ReadScope {
-        open: &|guarded| begin_read_only(guarded, set_role),
-        abandon: "ROLLBACK",
-        close: &end_read_sql(),
-    };
-    checked_read(policy, conn, sql, params, check, caps, &scope).await?
-}
-
 /// The texts that put one read in and out of its READ ONLY scope: a transaction of its own
-/// on a pooled connection ([`read_only`]), a savepoint in a Code Mode execution's read
-/// session (`read_session::fenced_read`).
+/// on a pooled connection ([`execute`]), a savepoint in a Code Mode execution's read
+/// session (`read_session::FENCE`).
 pub(crate) struct ReadScope<'a> {
     /// Opens the scope; its argument says whether the catalog guard runs in it (then the
     /// text also sets the guard's plan settings).
@@ -238,10 +211,16 @@ pub(crate) struct ReadScope<'a> {
     pub close: &'a str,
 }
 
-/// One read of `sql` under the catalog policy, in `scope`: in one round trip when the
-/// statement is already prepared on `conn` and the guard finds nothing new ([`run_cached`]),
-/// otherwise by the full path ([`run_fresh`]). The outer `Err` means opening or closing the
-/// scope failed; the inner result is the read's own.
+/// One read of `sql` under the catalog policy, in `scope`. With the statement already
+/// prepared on `conn` by an earlier read of the same text ([`Conn::cached`]), that is one
+/// round trip ([`run_cached`]): `scope.open` with the catalog policy's guard, the
+/// statement's Bind/Execute and `scope.close` are sent together. PostgreSQL runs them in
+/// order, so the statement still runs only after the scope took its snapshot, and a guard
+/// that finds an object the policy has not shown safe fails, which aborts the scope before
+/// the statement can run (see `catalog_policy::GUARD_SQL`); the read then takes the full
+/// path ([`run_fresh`]), which examines the object and either runs the statement or refuses
+/// it. The outer `Err` means opening or closing the scope failed; the inner result is the
+/// read's own.
 pub(crate) async fn checked_read(
     policy: Option<&Policy>,
     conn: &mut Conn,

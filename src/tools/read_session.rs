@@ -41,8 +41,8 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::db::QueryOutput;
-use crate::db::catalog_policy::{GENERIC_PLAN_SQL, Policy};
-use crate::db::pool::{Conn, Object, end_read_sql};
+use crate::db::catalog_policy::GENERIC_PLAN_SQL;
+use crate::db::pool::{Object, end_read_sql};
 use crate::db::read_policy::ReadCheck;
 use crate::error::{ToolError, ToolResult};
 use crate::tools::Ctx;
@@ -214,7 +214,16 @@ impl ReadSession {
         };
         open.busy = true;
         let cancel = ctx.db().cancel_guard(conn);
-        let result = fenced_read(catalog_policy(ctx), conn, sql, params, check, ctx.caps()).await;
+        let result = checked_read(
+            catalog_policy(ctx),
+            conn,
+            sql,
+            params,
+            check,
+            ctx.caps(),
+            &FENCE,
+        )
+        .await;
         cancel.disarm();
         match result {
             Ok(out) => {
@@ -272,24 +281,18 @@ impl ReadSession {
     }
 }
 
-/// One read inside the session's transaction, fenced by a savepoint that is rolled back
-/// in the same round trip. The outer `Err` means the session is broken (the savepoint could
-/// not be set or rolled back); the inner result is the read's own.
-async fn fenced_read(
-    policy: Option<&Policy>,
-    conn: &mut Conn,
-    sql: &str,
-    params: &[Value],
-    check: &ReadCheck,
-    caps: crate::db::Caps,
-) -> ToolResult<ToolResult<QueryOutput>> {
-    let scope = ReadScope {
-        open: &|guarded| match guarded {
-            true => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
-            false => SAVEPOINT.to_string(),
-        },
-        abandon: ROLLBACK_TO,
-        close: ROLLBACK_TO,
-    };
-    checked_read(policy, conn, sql, params, check, caps, &scope).await
+/// A read inside the session's transaction is fenced by a savepoint that is rolled back in
+/// the same round trip ([`checked_read`]'s outer `Err` then means the session is broken: the
+/// savepoint could not be set or rolled back).
+static FENCE: ReadScope<'static> = ReadScope {
+    open: &fence_open,
+    abandon: ROLLBACK_TO,
+    close: ROLLBACK_TO,
+};
+
+fn fence_open(guarded: bool) -> String {
+    match guarded {
+        true => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
+        false => SAVEPOINT.to_string(),
+    }
 }
