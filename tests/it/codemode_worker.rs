@@ -403,31 +403,18 @@ fn private_dirty_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
-#[tokio::test]
-async fn idle_children_have_their_pages_faulted_in_before_they_are_taken() {
-    // The zygote learns which pages a run writes (a training child runs `return 1` and
-    // exits); each child copies them before it says it is ready, not while a client waits.
-    let p = zygote_pool(1);
+/// One run of `code` in a child of `p`'s zygote, with a 64 MB, 10 s profile.
+async fn run_forked(p: &Arc<WorkerPool>, code: &str) -> Result<Value, Failure> {
     let profile = Profile::new(
         Manifest::default(),
         SandboxLimits::default(),
         os(64 << 20, 10),
     );
-    let v = run_with(
-        &p,
-        "return (globalThis as any).trained ?? 'pristine'",
-        profile,
-        10,
-        Duration::from_secs(20),
-        echo(),
-    )
-    .await;
-    assert_eq!(v, Ok(json!("pristine")));
-    let zygotes = p.zygote_prefault_pages().await;
-    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
-    let (zygote, pages) = zygotes[0];
-    assert!(pages >= 16, "{pages} pages learnt");
-    // The idle child forked ahead holds its own copies of (most of) them.
+    run_with(p, code, profile, 10, Duration::from_secs(20), echo()).await
+}
+
+/// The one idle child `zygote` has forked ahead for a pool of one (waits up to 2 s for it).
+async fn idle_child(p: &Arc<WorkerPool>, zygote: u32) -> u32 {
     let mut idle = Vec::new();
     for _ in 0..100 {
         idle = children_of(zygote);
@@ -437,7 +424,23 @@ async fn idle_children_have_their_pages_faulted_in_before_they_are_taken() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(idle.len(), 1, "{idle:?}");
-    let dirty = private_dirty_kb(idle[0].0).unwrap();
+    idle[0].0
+}
+
+#[tokio::test]
+async fn idle_children_have_their_pages_faulted_in_before_they_are_taken() {
+    // The zygote learns which pages a run writes (a training child runs `return 1` and
+    // exits); each child copies them before it says it is ready, not while a client waits.
+    let p = zygote_pool(1);
+    let v = run_forked(&p, "return (globalThis as any).trained ?? 'pristine'").await;
+    assert_eq!(v, Ok(json!("pristine")));
+    let zygotes = p.zygote_prefault_pages().await;
+    assert_eq!(zygotes.len(), 1, "{zygotes:?}");
+    let (zygote, pages) = zygotes[0];
+    assert!(pages >= 16, "{pages} pages learnt");
+    // The idle child forked ahead holds its own copies of (most of) them.
+    let idle = idle_child(&p, zygote).await;
+    let dirty = private_dirty_kb(idle).unwrap();
     assert!(
         dirty >= u64::from(pages) * 4 / 2,
         "idle child: {dirty} kB private dirty for {pages} pre-faulted pages"
@@ -491,20 +494,7 @@ async fn the_zygotes_code_is_on_huge_pages_and_children_start_with_it_mapped() {
         return;
     }
     let p = zygote_pool(1);
-    let profile = Profile::new(
-        Manifest::default(),
-        SandboxLimits::default(),
-        os(64 << 20, 10),
-    );
-    let v = run_with(
-        &p,
-        "return [1, 2, 3].map(x => x * 2).join(',')",
-        profile,
-        10,
-        Duration::from_secs(20),
-        echo(),
-    )
-    .await;
+    let v = run_forked(&p, "return [1, 2, 3].map(x => x * 2).join(',')").await;
     assert_eq!(v, Ok(json!("2,4,6")));
     let zygote = p.zygote_pids().await;
     assert_eq!(zygote.len(), 1);
@@ -515,16 +505,7 @@ async fn the_zygotes_code_is_on_huge_pages_and_children_start_with_it_mapped() {
         "the zygote's code is not on huge pages: {code:?}"
     );
     // The idle child forked ahead has the same mapping, all of it present from the fork.
-    let mut idle = Vec::new();
-    for _ in 0..100 {
-        idle = children_of(zygote[0]);
-        if !idle.is_empty() && p.live() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(idle.len(), 1, "{idle:?}");
-    let child = anonymous_code(idle[0].0);
+    let child = anonymous_code(idle_child(&p, zygote[0]).await);
     assert_eq!(
         child.iter().map(|(r, _, _)| r).collect::<Vec<_>>(),
         code.iter().map(|(r, _, _)| r).collect::<Vec<_>>()
