@@ -8,19 +8,24 @@
 //! child's faults 170 → 107 and its CPU per execution by about a fifth (docs/PERFORMANCE.md,
 //! "Session 9").
 //!
-//! What: the 2 MiB-aligned middle of the executable's code mapping is copied onto anonymous
-//! memory backed by transparent huge pages (`MADV_HUGEPAGE`), made read-and-execute only,
-//! and moved over the original with `mremap(MREMAP_FIXED)`, which replaces the mapping in
-//! one step. The bytes at every address are the same before and after, so code running
-//! during the move (this function, the libc wrapper) is unaffected; the zygote has one
-//! thread, so nothing else runs meanwhile. `fork` copies anonymous huge-page mappings as one
-//! entry per 2 MiB, so a child starts with the text mapped: ~10 entries to copy and to tear
-//! down instead of thousands. The same technique moves Chromium's text on ChromeOS.
+//! What: the 2 MiB-aligned chunks of the executable's code mapping that a run uses are
+//! copied onto anonymous memory backed by transparent huge pages (`MADV_HUGEPAGE`), made
+//! read-and-execute only, and moved over the original with `mremap(MREMAP_FIXED)`, which
+//! replaces the mapping in one step. The bytes at every address are the same before and
+//! after, so code running during the move (this function, the libc wrapper) is unaffected;
+//! the zygote has one thread, so nothing else runs meanwhile. `fork` copies anonymous
+//! huge-page mappings as one entry per 2 MiB, so a child starts with that code mapped: a few
+//! entries to copy and to tear down instead of thousands.
 //!
-//! It is all or nothing: if the copy is not entirely on huge pages (THP set to `never`, no
-//! contiguous memory), or any step fails, the copy is unmapped and the text stays as it
-//! was. The cost is memory: the zygote holds its own copy of the text (~20 MB, shared with
-//! its children) instead of sharing the file's page cache with the server.
+//! Which chunks: a training child (forked before the move, running `return 1`) reports how
+//! many pages of each chunk it mapped ([`code_use`]); chunks it used fewer than
+//! [`MIN_PAGES_USED`] pages of stay on the file's pages, where their few faults cost less
+//! than 2 MiB of the zygote's memory each.
+//!
+//! Each range is all or nothing: if its copy is not entirely on huge pages (THP set to
+//! `never`, no contiguous memory), or any step fails, the copy is unmapped and the range
+//! stays as it was. The cost is memory: the zygote holds its own copy of those chunks
+//! (shared with its children) instead of sharing the file's page cache with the server.
 
 /// Environment variable of the zygote's command: `0` leaves the text alone (set from the
 /// server's `PGMCP_CODE_HUGE_TEXT`, for measurements).
@@ -28,20 +33,76 @@ pub(super) const ENV: &str = "PGMCP_ZYGOTE_HUGE_TEXT";
 
 const HUGE: usize = 2 << 20;
 
-/// Moves the executable's code mappings onto huge pages; returns the bytes moved. A mapping
-/// that cannot be moved stays as it was; the first reason is returned when nothing moved.
-pub(super) fn remap() -> Result<usize, String> {
-    if std::env::var(ENV).is_ok_and(|v| v == "0") {
-        return Ok(0);
+/// Whether the code is to be moved at all (`PGMCP_CODE_HUGE_TEXT=0` says no).
+pub(super) fn wanted() -> bool {
+    std::env::var(ENV).map_or(true, |v| v != "0")
+}
+
+/// A chunk of code a run touches fewer pages of than this stays on the file's pages: its
+/// faults cost a run little, and a huge page of it would cost the zygote 2 MiB.
+const MIN_PAGES_USED: usize = 64;
+
+/// How much of each 2 MiB chunk of the executable's code this process has mapped, as
+/// `[chunk start, pages present, …]`. In a training child (which maps no code from its
+/// fork: file mappings are not copied) that is the code its run touched, give or take
+/// fault-around.
+pub(super) fn code_use() -> Vec<usize> {
+    use std::os::unix::fs::FileExt;
+    let (Ok(mappings), Ok(pagemap)) = (code_mappings(), std::fs::File::open("/proc/self/pagemap"))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (start, end) in mappings {
+        let mut chunk = start.div_ceil(HUGE) * HUGE;
+        while chunk + HUGE <= end {
+            let mut entries = vec![0u8; HUGE / 4096 * 8];
+            if pagemap
+                .read_exact_at(&mut entries, (chunk / 4096 * 8) as u64)
+                .is_ok()
+            {
+                let present = entries.chunks_exact(8).filter(|e| e[7] & 0x80 != 0).count();
+                out.extend([chunk, present]);
+            }
+            chunk += HUGE;
+        }
     }
+    out
+}
+
+/// Moves the executable's code onto huge pages, 2 MiB chunk by chunk; with `used` (from
+/// [`code_use`] in a training child), only the chunks a run touches at least
+/// [`MIN_PAGES_USED`] pages of. Returns the bytes moved. A range that cannot be moved stays
+/// as it was; the first reason is returned when nothing moved.
+pub(super) fn remap(used: Option<&[usize]>) -> Result<usize, String> {
+    let hot = |chunk: usize| {
+        used.is_none_or(|u| {
+            u.chunks_exact(2)
+                .any(|c| c[0] == chunk && c[1] >= MIN_PAGES_USED)
+        })
+    };
     let mut moved = 0;
     let mut why = None;
     for (start, end) in code_mappings()? {
-        match remap_range(start, end) {
-            Ok(n) => moved += n,
-            Err(e) => {
-                why.get_or_insert(e);
+        // Runs of consecutive chunks to move, each moved in one piece.
+        let mut chunk = start.div_ceil(HUGE) * HUGE;
+        let mut run: Option<usize> = None;
+        while chunk + HUGE <= end + HUGE {
+            let take = chunk + HUGE <= end && hot(chunk);
+            match (take, run) {
+                (true, None) => run = Some(chunk),
+                (false, Some(from)) => {
+                    match remap_range(from, chunk) {
+                        Ok(n) => moved += n,
+                        Err(e) => {
+                            why.get_or_insert(e);
+                        }
+                    }
+                    run = None;
+                }
+                _ => {}
             }
+            chunk += HUGE;
         }
     }
     match (moved, why) {
@@ -50,14 +111,9 @@ pub(super) fn remap() -> Result<usize, String> {
     }
 }
 
-/// Moves the 2 MiB-aligned middle of the code mapping `start..end` onto huge pages, read
-/// and execute only like the original; returns the bytes moved.
-fn remap_range(start: usize, end: usize) -> Result<usize, String> {
-    let from = start.div_ceil(HUGE) * HUGE;
-    let to = end / HUGE * HUGE;
-    if to <= from {
-        return Ok(0);
-    }
+/// Moves `from..to` (2 MiB-aligned, inside a code mapping) onto huge pages, read and
+/// execute only like the original; returns the bytes moved.
+fn remap_range(from: usize, to: usize) -> Result<usize, String> {
     let len = to - from;
     // SAFETY: a fresh anonymous mapping, then only our own pages of it are touched; `from`
     // .. `to` lies inside a code mapping of the executable (read above), which is readable.
@@ -126,7 +182,7 @@ fn remap_range(start: usize, end: usize) -> Result<usize, String> {
 /// told apart from the benchmark's noise. Shared libraries are left alone (the static
 /// build has none).
 fn code_mappings() -> Result<Vec<(usize, usize)>, String> {
-    let here = remap as fn() -> Result<usize, String> as usize;
+    let here = code_use as fn() -> Vec<usize> as usize;
     let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
     let parse = |line: &str| -> Option<(usize, usize, String, String)> {
         let mut f = line.split_whitespace();

@@ -231,12 +231,6 @@ pub(super) fn zygote_main(
     os: OsLimits,
 ) -> i32 {
     const CTL: RawFd = 1;
-    // First, while this process has one thread and before anything is forked from it.
-    if threads().is_some_and(|n| n == 1)
-        && let Err(why) = super::huge_text::remap()
-    {
-        eprintln!("pgmcp zygote: the code stays on small pages ({why})");
-    }
     let mut prepared = sandbox::Prepared::new(&manifest, &limits);
     drop(manifest);
     let filter = match super::seccomp::prepare() {
@@ -266,6 +260,14 @@ pub(super) fn zygote_main(
     if threads().is_some_and(|n| n != 1) {
         eprintln!("pgmcp zygote: more than one thread; refusing to fork");
         return 74;
+    }
+    // The code onto huge pages (`huge_text`), the chunks a training run touches; before
+    // the pre-fault is learnt, as moving it allocates and frees on the heap.
+    if super::huge_text::wanted() && threads().is_some_and(|n| n == 1) {
+        let used = training_run(&mut prepared, super::huge_text::code_use);
+        if let Err(why) = super::huge_text::remap(used.as_deref()) {
+            eprintln!("pgmcp zygote: the code stays on small pages ({why})");
+        }
     }
     // The pages a run touches first, learnt once by a training child (see `Prefault`).
     let prefault = if prefault_wanted() {
@@ -569,75 +571,94 @@ impl Prefault {
 
     /// Forks the training child and reads back the ranges it touched.
     fn learn(prepared: &mut sandbox::Prepared) -> Prefault {
-        let mut pipe = [0 as RawFd; 2];
-        // SAFETY: pipe2 fills the array; both ends are owned below.
-        if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        let Some(bytes) = training_run(prepared, || {
+            touched()
+                .into_iter()
+                .flat_map(|(start, len)| [start, len])
+                .collect()
+        }) else {
             return Prefault::default();
-        }
-        // SAFETY: as above.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
-        if threads().is_some_and(|n| n != 1) {
-            return Prefault::default();
-        }
-        // SAFETY: this process has one thread (checked above).
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Prefault::default();
-        }
-        if pid == 0 {
-            drop(r);
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Self::train(prepared, w);
-            }))
-            .map_or(72, |_| 0);
-            // SAFETY: leaving the training child without running the zygote's exit path.
-            unsafe { libc::_exit(code) };
-        }
-        drop(w);
-        let mut bytes = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut bytes);
-        let mut status = 0;
-        // SAFETY: reaps the training child (blocking: it has written everything).
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-            return Prefault::default();
-        }
-        let word = |c: &[u8]| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            u64::from_ne_bytes(b) as usize
         };
-        let ranges = bytes
-            .chunks_exact(16)
-            .map(|c| (word(&c[..8]), word(&c[8..])))
-            .collect();
+        let ranges = bytes.chunks_exact(2).map(|c| (c[0], c[1])).collect();
         Prefault { ranges }
     }
+}
 
-    /// In the training child: run as a worker would, then report the touched ranges.
-    fn train(prepared: &mut sandbox::Prepared, out: OwnedFd) {
-        let run = frames::encode(&ToWorker::Run {
-            js: TRAINING_JS.into(),
-            seccomp_selftest: false,
-        });
-        let mut input = std::io::BufReader::new(&run[..]);
-        let js = match frames::read_blocking::<ToWorker>(&mut input) {
-            Ok(ToWorker::Run { js, .. }) => js,
-            _ => return,
-        };
-        let outcome = prepared.run(&js, &mut NoBridge);
-        let done = frames::encode(&FromWorker::Done {
-            outcome: Box::new(outcome),
-            usage: Some(super::worker::process_usage()),
-        });
-        std::hint::black_box(&done);
-        let mut bytes = Vec::new();
-        for (start, len) in touched() {
-            bytes.extend_from_slice(&(start as u64).to_ne_bytes());
-            bytes.extend_from_slice(&(len as u64).to_ne_bytes());
-        }
-        let _ = std::fs::File::from(out).write_all(&bytes);
+/// Forks a *training* child that runs `return 1` in this realm as a worker would (the
+/// program through the frame decoder, the outcome through the encoder), then reports what
+/// `report` finds in its own process afterwards; returns that, or `None` if the child
+/// failed. The training run's realm dies with its process: no child ever sees it.
+fn training_run(
+    prepared: &mut sandbox::Prepared,
+    report: impl FnOnce() -> Vec<usize>,
+) -> Option<Vec<usize>> {
+    let mut pipe = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills the array; both ends are owned below.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
     }
+    // SAFETY: as above.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    if threads().is_some_and(|n| n != 1) {
+        return None;
+    }
+    // SAFETY: this process has one thread (checked above).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return None;
+    }
+    if pid == 0 {
+        drop(r);
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            train(prepared);
+            let bytes: Vec<u8> = report()
+                .into_iter()
+                .flat_map(|v| (v as u64).to_ne_bytes())
+                .collect();
+            let _ = std::fs::File::from(w).write_all(&bytes);
+        }))
+        .map_or(72, |_| 0);
+        // SAFETY: leaving the training child without running the zygote's exit path.
+        unsafe { libc::_exit(code) };
+    }
+    drop(w);
+    let mut bytes = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut bytes);
+    let mut status = 0;
+    // SAFETY: reaps the training child (blocking: it has written everything).
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_ne_bytes(b) as usize
+            })
+            .collect(),
+    )
+}
+
+/// In a training child: run `return 1` as a worker would.
+fn train(prepared: &mut sandbox::Prepared) {
+    let run = frames::encode(&ToWorker::Run {
+        js: TRAINING_JS.into(),
+        seccomp_selftest: false,
+    });
+    let mut input = std::io::BufReader::new(&run[..]);
+    let js = match frames::read_blocking::<ToWorker>(&mut input) {
+        Ok(ToWorker::Run { js, .. }) => js,
+        _ => return,
+    };
+    let outcome = prepared.run(&js, &mut NoBridge);
+    let done = frames::encode(&FromWorker::Done {
+        outcome: Box::new(outcome),
+        usage: Some(super::worker::process_usage()),
+    });
+    std::hint::black_box(&done);
 }
 
 /// The private anonymous pages this process alone maps (those it wrote since the fork),
