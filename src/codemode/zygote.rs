@@ -27,8 +27,10 @@
 //!   one execution could learn about the layout is stale soon after. The successor is
 //!   started in the background before that, and idle children of a retired zygote are not
 //!   used.
-//! * Before `READY` the zygote forks one *training* child that runs `return 1` in its realm
-//!   and reports the pages it wrote; every child faults those in before it says it is ready
+//! * Before `READY` the zygote moves the code a run uses onto huge pages (`huge_text`: a
+//!   first training child reports which code that is), so children need not fault it in.
+//! * Then it forks one more *training* child that runs `return 1` in its realm and reports
+//!   the pages it wrote; every child faults those in before it says it is ready
 //!   (`Prefault`), so a run's first writes are not copy-on-write faults on the client's time.
 //! * A child leaves with `_exit` after its run: the realm is never torn down (a C `exit`
 //!   would run Boa's thread-local collector, which frees, and so copies, the whole heap).
