@@ -53,18 +53,14 @@ pub(super) fn code_use() -> Vec<usize> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (start, end) in mappings {
-        let mut chunk = start.div_ceil(HUGE) * HUGE;
-        while chunk + HUGE <= end {
-            let mut entries = vec![0u8; HUGE / 4096 * 8];
-            if pagemap
-                .read_exact_at(&mut entries, (chunk / 4096 * 8) as u64)
-                .is_ok()
-            {
-                let present = entries.chunks_exact(8).filter(|e| e[7] & 0x80 != 0).count();
-                out.extend([chunk, present]);
-            }
-            chunk += HUGE;
+    let mut entries = vec![0u8; HUGE / 4096 * 8];
+    for chunk in mappings.into_iter().flat_map(whole_chunks) {
+        if pagemap
+            .read_exact_at(&mut entries, (chunk / 4096 * 8) as u64)
+            .is_ok()
+        {
+            let present = entries.chunks_exact(8).filter(|e| e[7] & 0x80 != 0).count();
+            out.extend([chunk, present]);
         }
     }
     out
@@ -81,34 +77,38 @@ pub(super) fn remap(used: Option<&[usize]>) -> Result<usize, String> {
                 .any(|c| c[0] == chunk && c[1] >= MIN_PAGES_USED)
         })
     };
+    // Runs of consecutive chunks to move, each moved in one piece.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for chunk in code_mappings()?.into_iter().flat_map(whole_chunks) {
+        if !hot(chunk) {
+            continue;
+        }
+        match runs.last_mut() {
+            Some((_, to)) if *to == chunk => *to += HUGE,
+            _ => runs.push((chunk, chunk + HUGE)),
+        }
+    }
     let mut moved = 0;
     let mut why = None;
-    for (start, end) in code_mappings()? {
-        // Runs of consecutive chunks to move, each moved in one piece.
-        let mut chunk = start.div_ceil(HUGE) * HUGE;
-        let mut run: Option<usize> = None;
-        while chunk + HUGE <= end + HUGE {
-            let take = chunk + HUGE <= end && hot(chunk);
-            match (take, run) {
-                (true, None) => run = Some(chunk),
-                (false, Some(from)) => {
-                    match remap_range(from, chunk) {
-                        Ok(n) => moved += n,
-                        Err(e) => {
-                            why.get_or_insert(e);
-                        }
-                    }
-                    run = None;
-                }
-                _ => {}
+    for (from, to) in runs {
+        match remap_range(from, to) {
+            Ok(n) => moved += n,
+            Err(e) => {
+                why.get_or_insert(e);
             }
-            chunk += HUGE;
         }
     }
     match (moved, why) {
         (0, Some(why)) => Err(why),
         _ => Ok(moved),
     }
+}
+
+/// The starts of the 2 MiB-aligned chunks that lie wholly inside `start..end`.
+fn whole_chunks((start, end): (usize, usize)) -> impl Iterator<Item = usize> {
+    (start.div_ceil(HUGE) * HUGE..end)
+        .step_by(HUGE)
+        .filter(move |chunk| chunk + HUGE <= end)
 }
 
 /// Moves `from..to` (2 MiB-aligned, inside a code mapping) onto huge pages, read and

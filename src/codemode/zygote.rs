@@ -264,8 +264,9 @@ pub(super) fn zygote_main(
         return 74;
     }
     // The code onto huge pages (`huge_text`), the chunks a training run touches; before
-    // the pre-fault is learnt, as moving it allocates and frees on the heap.
-    if super::huge_text::wanted() && threads().is_some_and(|n| n == 1) {
+    // the pre-fault is learnt, as moving it allocates and frees on the heap. (One thread:
+    // checked just above.)
+    if super::huge_text::wanted() {
         let used = training_run(&mut prepared, super::huge_text::code_use);
         if let Err(why) = super::huge_text::remap(used.as_deref()) {
             eprintln!("pgmcp zygote: the code stays on small pages ({why})");
