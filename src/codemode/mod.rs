@@ -651,10 +651,10 @@ fn code_error(e: transpile::CodeError) -> ToolError {
             details.insert(k.into(), v);
         }
     }
-    let category = if e.code == transpile::SYNTAX_ERROR || e.code == transpile::MODULE_SYNTAX {
-        Category::Validation
-    } else {
-        Category::Limit
+    let category = match e.code {
+        transpile::SYNTAX_ERROR | transpile::MODULE_SYNTAX => Category::Validation,
+        transpile::TRANSPILER_FAILED => Category::Internal,
+        _ => Category::Limit,
     };
     let message = match (e.line, e.column) {
         (Some(l), Some(c)) => format!("{} (line {l}, column {c})", e.message),

@@ -10,7 +10,8 @@ use super::positions::{LineIndex, snippet_at};
 /// A structured transpile failure, serialised into the Code Mode error result.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CodeError {
-    /// `SYNTAX_ERROR` | `SOURCE_TOO_LARGE` | `NESTING_TOO_DEEP` | `MODULE_SYNTAX`.
+    /// `SYNTAX_ERROR` | `SOURCE_TOO_LARGE` | `NESTING_TOO_DEEP` | `MODULE_SYNTAX` |
+    /// `INTERNAL_ERROR` (a caught panic in the compiler).
     pub code: crate::error::Code,
     /// What went wrong and, where useful, what to do instead.
     pub message: String,

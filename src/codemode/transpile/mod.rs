@@ -13,7 +13,9 @@
 //!    legal in modules). The first diagnostic becomes `SYNTAX_ERROR` with line, column and a
 //!    caret snippet. Semantic checks (redeclarations, …) run too.
 //! 4. **Module syntax** (`import`/`export`, `import()`, `import.meta`, `require(...)`) is
-//!    rejected with `MODULE_SYNTAX`: everything a script can use is on the global `pg`.
+//!    rejected with `MODULE_SYNTAX`: everything a script can use is on the global `pg`. A string
+//!    literal mixing a lone surrogate escape with `\` before a U+FFFD is rejected with
+//!    `SYNTAX_ERROR`: oxc would print it wrongly, or panic.
 //! 5. **TypeScript stripping** with `oxc_transformer` (TypeScript transform only; no syntax
 //!    lowering: Boa runs ES2022+ as is). Enums become plain objects, namespaces become IIFEs,
 //!    parameter properties become constructor assignments.
@@ -51,7 +53,7 @@ pub use errors::CodeError;
 use crate::error::Code;
 use errors::diagnostic_error;
 use nesting::{HARD_MAX_DEPTH, scan_nesting};
-use passes::{check_module_syntax, wrap_async};
+use passes::{check_module_syntax, check_string_literals, wrap_async};
 use positions::{LineIndex, Mapping};
 
 /// Error code: the script does not parse (or fails an early semantic check).
@@ -62,6 +64,8 @@ pub const SOURCE_TOO_LARGE: Code = Code::SourceTooLarge;
 pub const NESTING_TOO_DEEP: Code = Code::NestingTooDeep;
 /// Error code: the script uses `import`/`export`/`require`.
 pub const MODULE_SYNTAX: Code = Code::ModuleSyntax;
+/// Error code: the compiler itself failed (a caught panic in oxc), not the script.
+pub const TRANSPILER_FAILED: Code = Code::InternalError;
 
 /// The CLI flag that raises [`TranspileLimits::max_source_bytes`] (named in error messages).
 pub const MAX_SOURCE_BYTES_FLAG: &str = "--code-max-source-bytes";
@@ -124,7 +128,32 @@ impl Transpiled {
 /// Transpile the agent's TypeScript into a JavaScript script for Boa.
 ///
 /// Never panics and never recurses deeper than the nesting cap allows, whatever the input.
+/// The pipeline itself is written not to panic (the fuzz target checks it); a panic inside oxc
+/// on an input nobody has found yet is still caught here and becomes `TRANSPILER_FAILED`, so a
+/// hostile script cannot take down the task (or, inline on an async worker, the request) that
+/// transpiles it.
 pub fn transpile(source: &str, limits: &TranspileLimits) -> Result<Transpiled, CodeError> {
+    guarded(|| transpile_unguarded(source, limits))
+}
+
+/// Runs a transpile stage, turning a panic into `TRANSPILER_FAILED`.
+fn guarded<T>(stage: impl FnOnce() -> Result<T, CodeError>) -> Result<T, CodeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(stage)).unwrap_or_else(|_| {
+        Err(CodeError {
+            code: TRANSPILER_FAILED,
+            message: "the TypeScript compiler failed on this script (an internal error, \
+                          not a mistake in the script); rewrite the unusual construct, e.g. \
+                          unusual escapes in string literals"
+                .into(),
+            line: None,
+            column: None,
+            snippet: None,
+            limit: None,
+        })
+    })
+}
+
+fn transpile_unguarded(source: &str, limits: &TranspileLimits) -> Result<Transpiled, CodeError> {
     // 1. Size cap, before looking at the text at all.
     if source.len() > limits.max_source_bytes {
         return Err(CodeError {
@@ -205,8 +234,9 @@ pub fn transpile(source: &str, limits: &TranspileLimits) -> Result<Transpiled, C
     }
     let mut program = parsed.program;
 
-    // 4. No module syntax.
+    // 4. No module syntax, and no string literal oxc would encode wrongly.
     check_module_syntax(&program, source, &lines)?;
+    check_string_literals(&program, source, &lines)?;
 
     // Semantic analysis: early errors (redeclarations, …) and the scoping the transformer needs.
     let semantic = SemanticBuilder::new()
@@ -618,6 +648,15 @@ mod tests {
             inputs.push(String::from_utf8_lossy(&s).into_owned());
         }
         inputs
+    }
+
+    #[test]
+    fn a_panic_inside_the_compiler_becomes_a_structured_error() {
+        // What `transpile` does with a panic oxc has not been caught at yet: an error result.
+        let e = guarded::<()>(|| panic!("a simulated oxc bug")).unwrap_err();
+        assert_eq!(e.code, TRANSPILER_FAILED);
+        assert!(e.message.contains("internal error"), "{e:?}");
+        assert_eq!(guarded(|| Ok::<_, CodeError>(7)).unwrap(), 7);
     }
 
     #[test]

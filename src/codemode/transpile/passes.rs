@@ -1,5 +1,6 @@
 //! The AST passes between parsing and codegen: rejecting module syntax (`import`/`export`,
-//! `import()`, `import.meta`, `require(...)`) with `MODULE_SYNTAX`, and wrapping the body in
+//! `import()`, `import.meta`, `require(...)`) with `MODULE_SYNTAX`, rejecting the one string
+//! literal shape oxc cannot encode (see [`check_string_literals`]), and wrapping the body in
 //! `(async () => { ... })()` with an automatic `return` of a trailing expression. Both work on
 //! oxc's AST; the wrapper's `return` search is iterative so deep statement nesting cannot
 //! overflow the stack.
@@ -13,9 +14,9 @@ use oxc::ast::builder::AstBuilder;
 use oxc::ast_visit::{Visit, walk};
 use oxc::span::{SPAN, SourceType, Span};
 
-use super::MODULE_SYNTAX;
 use super::errors::CodeError;
 use super::positions::LineIndex;
+use super::{MODULE_SYNTAX, SYNTAX_ERROR};
 
 const MODULE_HINT: &str = "Code Mode scripts cannot import modules; everything available is on \
                            the global `pg` object — see pg.help()";
@@ -107,6 +108,77 @@ impl<'a> Visit<'a> for ModuleUseFinder {
         }
         walk::walk_call_expression(self, it);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// String literals oxc cannot encode
+// ---------------------------------------------------------------------------------------------
+
+/// `Err(SYNTAX_ERROR)` at the first string literal that has a lone surrogate escape
+/// (`\uD800`–`\uDFFF`) and also an identity-escaped U+FFFD (a backslash before the character
+/// itself).
+///
+/// Why: oxc stores a literal with lone surrogates as UTF-8 in which U+FFFD marks an escape,
+/// `\u{FFFD}d800` for the surrogate and `\u{FFFD}fffd` for a real U+FFFD. Its lexer (0.146)
+/// escapes every U+FFFD of such a literal except one written as `\�`, which it stores bare.
+/// Codegen then reads the next four bytes as the escaped code unit: it panics when they are not
+/// ASCII (found by the `transpile` fuzz target) and prints a different string when they are
+/// hex digits (`"\uD800\�abcd"` would come out as `"\ud800\uabcd"`). Rejecting the shape
+/// with a way out keeps the transpiler total and every accepted string exact.
+pub(super) fn check_string_literals(
+    program: &Program<'_>,
+    source: &str,
+    lines: &LineIndex,
+) -> Result<(), CodeError> {
+    let mut finder = MisencodedStringFinder {
+        source,
+        found: None,
+    };
+    finder.visit_program(program);
+    match finder.found {
+        Some(span) => Err(CodeError::at(
+            SYNTAX_ERROR,
+            "this string literal has both a lone surrogate escape (\\uD800-\\uDFFF) and an \
+             escaped U+FFFD character (a backslash before it), which the TypeScript compiler \
+             cannot represent; write the U+FFFD as \\uFFFD"
+                .into(),
+            source,
+            lines,
+            span.start,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Finds the first string literal that [`check_string_literals`] rejects.
+struct MisencodedStringFinder<'s> {
+    source: &'s str,
+    found: Option<Span>,
+}
+
+impl<'a> Visit<'a> for MisencodedStringFinder<'_> {
+    fn visit_string_literal(&mut self, it: &StringLiteral<'a>) {
+        if self.found.is_none() && it.lone_surrogates {
+            let raw = it
+                .raw
+                .map_or_else(|| it.span.source_text(self.source), |r| r.as_str());
+            if escapes_replacement_character(raw) {
+                self.found = Some(it.span);
+            }
+        }
+    }
+}
+
+/// Does this raw literal text have a backslash (itself not escaped) right before U+FFFD?
+fn escapes_replacement_character(raw: &str) -> bool {
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        // Consuming the escaped character too keeps `\\` from escaping what follows it.
+        if c == '\\' && chars.next() == Some('\u{FFFD}') {
+            return true;
+        }
+    }
+    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,5 +456,52 @@ mod tests {
                 .contains("o.require(\"a\")")
         );
         assert!(body("'import x from \"y\"'").contains("import x"));
+    }
+
+    #[test]
+    fn string_literals_oxc_would_misencode_are_rejected() {
+        // A lone surrogate escape and a `\` before U+FFFD in one literal: oxc stored that
+        // U+FFFD bare, and its codegen panicked (the fuzz finding, first case) or printed
+        // another string (`\uabcd` for the second).
+        let cases = [
+            ("[\"\\ud800\\\u{FFFD}\"]", 1, 2),
+            (
+                "const a = 1;\nconst s = [\"\\ud800\\\u{FFFD}abcd\"];",
+                2,
+                12,
+            ),
+            ("const o = { \"\\uDFFF\\\u{FFFD}\": 1 };", 1, 13),
+            ("class A { 'x\\ud800y\\\u{FFFD}'() {} }", 1, 11),
+            ("f(\"\\\u{FFFD}\\udc00\")", 1, 3),
+        ];
+        for (src, line, column) in cases {
+            let e = err(src);
+            assert_eq!(e.code, SYNTAX_ERROR, "{src}: {e:?}");
+            assert!(
+                e.message.contains("write the U+FFFD as \\uFFFD"),
+                "{src}: {e:?}"
+            );
+            assert_eq!(
+                (e.line, e.column),
+                (Some(line), Some(column)),
+                "{src}: {e:?}"
+            );
+        }
+        // Accepted, and printed as the same string: U+FFFD written bare, as `\uFFFD`, or after
+        // an escaped backslash next to a lone surrogate; `\` before U+FFFD with no surrogate.
+        for (src, printed) in [
+            (
+                "[\"\\ud800\u{FFFD}abcd\"]",
+                "return [\"\\ud800\u{FFFD}abcd\"];",
+            ),
+            ("[\"\\ud800\\uFFFD\"]", "return [\"\\ud800\u{FFFD}\"];"),
+            (
+                "[\"\\ud800\\\\\u{FFFD}\"]",
+                "return [\"\\ud800\\\\\u{FFFD}\"];",
+            ),
+            ("[\"a\\\u{FFFD}b\"]", "return [\"a\u{FFFD}b\"];"),
+        ] {
+            assert_eq!(body(src), printed, "{src}");
+        }
     }
 }
