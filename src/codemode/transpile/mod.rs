@@ -13,9 +13,9 @@
 //!    legal in modules). The first diagnostic becomes `SYNTAX_ERROR` with line, column and a
 //!    caret snippet. Semantic checks (redeclarations, …) run too.
 //! 4. **Module syntax** (`import`/`export`, `import()`, `import.meta`, `require(...)`) is
-//!    rejected with `MODULE_SYNTAX`: everything a script can use is on the global `pg`. A string
-//!    literal mixing a lone surrogate escape with `\` before a U+FFFD is rejected with
-//!    `SYNTAX_ERROR`: oxc would print it wrongly, or panic.
+//!    rejected with `MODULE_SYNTAX`: everything a script can use is on the global `pg`. Tokens oxc
+//!    lets through wrongly (a lexical error dropped when a type-argument guess rewinds, a
+//!    string it cannot encode) are refused with `SYNTAX_ERROR` (`passes::check_tokens`).
 //! 5. **TypeScript stripping** with `oxc_transformer` (TypeScript transform only; no syntax
 //!    lowering: Boa runs ES2022+ as is). Enums become plain objects, namespaces become IIFEs,
 //!    parameter properties become constructor assignments.
@@ -53,7 +53,7 @@ pub use errors::CodeError;
 use crate::error::Code;
 use errors::diagnostic_error;
 use nesting::{HARD_MAX_DEPTH, scan_nesting};
-use passes::{check_module_syntax, check_string_literals, wrap_async};
+use passes::{check_module_syntax, check_tokens, wrap_async};
 use positions::{LineIndex, Mapping};
 
 /// Error code: the script does not parse (or fails an early semantic check).
@@ -234,9 +234,9 @@ fn transpile_unguarded(source: &str, limits: &TranspileLimits) -> Result<Transpi
     }
     let mut program = parsed.program;
 
-    // 4. No module syntax, and no string literal oxc would encode wrongly.
+    // 4. No module syntax, and no token oxc accepted wrongly.
     check_module_syntax(&program, source, &lines)?;
-    check_string_literals(&program, source, &lines)?;
+    check_tokens(&program, source, &lines)?;
 
     // Semantic analysis: early errors (redeclarations, …) and the scoping the transformer needs.
     let semantic = SemanticBuilder::new()

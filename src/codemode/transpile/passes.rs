@@ -1,6 +1,6 @@
 //! The AST passes between parsing and codegen: rejecting module syntax (`import`/`export`,
-//! `import()`, `import.meta`, `require(...)`) with `MODULE_SYNTAX`, rejecting the one string
-//! literal shape oxc cannot encode (see [`check_string_literals`]), and wrapping the body in
+//! `import()`, `import.meta`, `require(...)`) with `MODULE_SYNTAX`, refusing the tokens oxc
+//! accepts wrongly (see [`check_tokens`]), and wrapping the body in
 //! `(async () => { ... })()` with an automatic `return` of a trailing expression. Both work on
 //! oxc's AST; the wrapper's `return` search is iterative so deep statement nesting cannot
 //! overflow the stack.
@@ -12,6 +12,7 @@ use oxc::ast::ast::{
 };
 use oxc::ast::builder::AstBuilder;
 use oxc::ast_visit::{Visit, walk};
+use oxc::parser::Parser;
 use oxc::span::{SPAN, SourceType, Span};
 
 use super::errors::CodeError;
@@ -111,37 +112,41 @@ impl<'a> Visit<'a> for ModuleUseFinder {
 }
 
 // ---------------------------------------------------------------------------------------------
-// String literals oxc cannot encode
+// Tokens oxc accepted without checking, or cannot encode
 // ---------------------------------------------------------------------------------------------
 
-/// `Err(SYNTAX_ERROR)` at the first string literal that has a lone surrogate escape
-/// (`\uD800`–`\uDFFF`) and also an identity-escaped U+FFFD (a backslash before the character
-/// itself).
+/// `Err(SYNTAX_ERROR)` at the first literal or identifier oxc (0.146) lets through wrongly.
+/// Both shapes were found by the `transpile` fuzz target:
 ///
-/// Why: oxc stores a literal with lone surrogates as UTF-8 in which U+FFFD marks an escape,
-/// `\u{FFFD}d800` for the surrogate and `\u{FFFD}fffd` for a real U+FFFD. Its lexer (0.146)
-/// escapes every U+FFFD of such a literal except one written as `\�`, which it stores bare.
-/// Codegen then reads the next four bytes as the escaped code unit: it panics when they are not
-/// ASCII (found by the `transpile` fuzz target) and prints a different string when they are
-/// hex digits (`"\uD800\�abcd"` would come out as `"\ud800\uabcd"`). Rejecting the shape
-/// with a way out keeps the transpiler total and every accepted string exact.
-pub(super) fn check_string_literals(
+/// * **Lexical errors lost in a rewind.** In TypeScript, after `<` or `<<` in an expression
+///   the parser tries type arguments first (`f<T>(x)`) and rewinds when that fails. A lexical
+///   error in the token right after it (`a << "\xZZ" << b`, `a << 1_ << b`, `a << x\" << b`)
+///   can be dropped by the rewind, and the token is kept as the lexer recovered it: `"ZZ"`,
+///   `1`, `x`, or an identifier with an empty name that prints as nothing. So every token
+///   whose text has what the lexer validates (a backslash in a string or an identifier, a `_`
+///   in a number) is lexed again alone, as JavaScript, where no type arguments are tried, and
+///   its first error is the script's.
+/// * **A string oxc cannot encode.** oxc stores a string with lone surrogates as UTF-8 in
+///   which U+FFFD marks an escape, `\u{FFFD}d800` for the surrogate and `\u{FFFD}fffd` for a
+///   real U+FFFD. Its lexer escapes every U+FFFD of such a string except one written `\�`,
+///   which it stores bare; codegen then reads the next four bytes as the escaped code unit and
+///   panics when they are not ASCII, or prints another string when they are hex digits
+///   (`"\uD800\�abcd"` came out as `"\ud800\uabcd"`). That shape is refused with a way out.
+pub(super) fn check_tokens(
     program: &Program<'_>,
     source: &str,
     lines: &LineIndex,
 ) -> Result<(), CodeError> {
-    let mut finder = MisencodedStringFinder {
+    let mut finder = TokenChecker {
         source,
+        scratch: Allocator::default(),
         found: None,
     };
     finder.visit_program(program);
     match finder.found {
-        Some(span) => Err(CodeError::at(
+        Some((message, span)) => Err(CodeError::at(
             SYNTAX_ERROR,
-            "this string literal has both a lone surrogate escape (\\uD800-\\uDFFF) and an \
-             escaped U+FFFD character (a backslash before it), which the TypeScript compiler \
-             cannot represent; write the U+FFFD as \\uFFFD"
-                .into(),
+            message,
             source,
             lines,
             span.start,
@@ -150,21 +155,91 @@ pub(super) fn check_string_literals(
     }
 }
 
-/// Finds the first string literal that [`check_string_literals`] rejects.
-struct MisencodedStringFinder<'s> {
+/// Finds the first token [`check_tokens`] refuses, with what to say about it.
+struct TokenChecker<'s> {
     source: &'s str,
-    found: Option<Span>,
+    /// The arena the lone tokens are parsed in, reset between them.
+    scratch: Allocator,
+    found: Option<(String, Span)>,
 }
 
-impl<'a> Visit<'a> for MisencodedStringFinder<'_> {
+impl<'s> TokenChecker<'s> {
+    /// Parses `text` alone as a JavaScript expression (strict, as the script is a module);
+    /// records its first error at `span`.
+    fn relex(&mut self, text: &str, span: Span) {
+        if self.found.is_some() {
+            return;
+        }
+        self.scratch.reset();
+        if let Err(errors) = Parser::new(&self.scratch, text, SourceType::mjs()).parse_expression()
+        {
+            let message = errors
+                .first()
+                .map_or_else(|| "invalid token".to_owned(), |e| e.message.to_string());
+            self.found = Some((message, span));
+        }
+    }
+
+    /// An identifier's text, when it has an escape (otherwise there is nothing to check).
+    fn escaped(&self, span: Span, name: &str) -> Option<&'s str> {
+        let text = span.source_text(self.source);
+        (text != name && text.contains('\\')).then_some(text)
+    }
+}
+
+impl<'a> Visit<'a> for TokenChecker<'_> {
     fn visit_string_literal(&mut self, it: &StringLiteral<'a>) {
-        if self.found.is_none() && it.lone_surrogates {
-            let raw = it
-                .raw
-                .map_or_else(|| it.span.source_text(self.source), |r| r.as_str());
-            if escapes_replacement_character(raw) {
-                self.found = Some(it.span);
-            }
+        let raw = it.span.source_text(self.source);
+        if it.lone_surrogates && self.found.is_none() && escapes_replacement_character(raw) {
+            self.found = Some((
+                "this string literal has both a lone surrogate escape (\\uD800-\\uDFFF) and \
+                 an escaped U+FFFD character (a backslash before it), which the TypeScript \
+                 compiler cannot represent; write the U+FFFD as \\uFFFD"
+                    .into(),
+                it.span,
+            ));
+        }
+        if raw.contains('\\') {
+            self.relex(raw, it.span);
+        }
+    }
+
+    fn visit_numeric_literal(&mut self, it: &oxc::ast::ast::NumericLiteral<'a>) {
+        let raw = it.span.source_text(self.source);
+        if raw.contains('_') {
+            self.relex(raw, it.span);
+        }
+    }
+
+    fn visit_big_int_literal(&mut self, it: &oxc::ast::ast::BigIntLiteral<'a>) {
+        let raw = it.span.source_text(self.source);
+        if raw.contains('_') {
+            self.relex(raw, it.span);
+        }
+    }
+
+    fn visit_identifier_reference(&mut self, it: &oxc::ast::ast::IdentifierReference<'a>) {
+        if let Some(text) = self.escaped(it.span, &it.name) {
+            self.relex(text, it.span);
+        }
+    }
+
+    fn visit_binding_identifier(&mut self, it: &oxc::ast::ast::BindingIdentifier<'a>) {
+        if let Some(text) = self.escaped(it.span, &it.name) {
+            self.relex(text, it.span);
+        }
+    }
+
+    fn visit_label_identifier(&mut self, it: &oxc::ast::ast::LabelIdentifier<'a>) {
+        if let Some(text) = self.escaped(it.span, &it.name) {
+            self.relex(text, it.span);
+        }
+    }
+
+    fn visit_identifier_name(&mut self, it: &oxc::ast::ast::IdentifierName<'a>) {
+        // A property name may be a reserved word (`a.\u0069f`); after `a.` it is one.
+        if let Some(text) = self.escaped(it.span, &it.name) {
+            self.relex(&format!("a.{text}"), it.span);
         }
     }
 }
@@ -456,6 +531,48 @@ mod tests {
                 .contains("o.require(\"a\")")
         );
         assert!(body("'import x from \"y\"'").contains("import x"));
+    }
+
+    #[test]
+    fn lexical_errors_a_type_argument_guess_dropped_are_reported() {
+        // After `<<` (or `<`) the parser tries type arguments and rewinds; oxc dropped the
+        // next token's lexical error and kept what its lexer recovered. The first case is the
+        // fuzz finding: `\"` became an identifier with no name, printed as nothing.
+        for (src, column) in [
+            ("o<o<<\\\"<< on", 6),
+            ("a << \"\\xZZ\" << b", 6),
+            ("a << '\\u{110000}' << b", 6),
+            ("a << 1_ << b", 6),
+            ("a << x\\\" << b", 6),
+            ("a << o.x\\u00 << b", 8),
+        ] {
+            let e = err(src);
+            assert_eq!(e.code, SYNTAX_ERROR, "{src}: {e:?}");
+            assert_eq!((e.line, e.column), (Some(1), Some(column)), "{src}: {e:?}");
+        }
+        // Escapes and separators that are valid stay accepted, printed as they mean.
+        for (src, printed) in [
+            ("a << \"\\x41\\u{42}\\\n\" << b", "return a << \"AB\" << b;"),
+            ("a << 1_000 << 0xFF_FF", "return a << 1e3 << 65535;"),
+            (
+                "const \\u0061 = 1;\n\\u{61} << 2",
+                "const a = 1; return a << 2;",
+            ),
+            (
+                "const o = { \\u0069f: 1 };\no.\\u0069f",
+                "const o = { if: 1 }; return o.if;",
+            ),
+            (
+                "type T = \"\\n\";\nconst t: T = \"\\n\";\nt",
+                "const t = \"\\n\"; return t;",
+            ),
+            (
+                "l\\u0061bel: for (;;) break label;",
+                "label: for (;;) break label;",
+            ),
+        ] {
+            assert_eq!(body(src), printed, "{src}");
+        }
     }
 
     #[test]
