@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -877,7 +878,24 @@ impl Registry {
             ))
             .suggest("Use a read-only tool such as pg_read_query, or run the server with --access-mode unrestricted."));
         }
-        let out = tool.invoke(ctx, args).await?;
+        // A panic in a handler is a bug in pgmcp, not in the call: it becomes this call's
+        // error rather than a request that never gets an answer. Guards that own a
+        // connection or a transaction release it as the panic unwinds.
+        let out = std::panic::AssertUnwindSafe(tool.invoke(ctx, args))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(tool = %name, panic = %what, "a tool handler panicked");
+                Err(ToolError::internal(format!(
+                    "{name} failed with an internal error (a bug in pgmcp, not in the call); \
+                     the server goes on serving"
+                )))
+            })?;
         if let Some(check) = OUTPUT_CHECK.get() {
             check(tool, &out.body);
         }
@@ -1042,6 +1060,35 @@ mod tests {
                 "{}",
                 t.name
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_with_an_internal_error() {
+        let boom = tool(
+            "pg_test_panics",
+            "core",
+            "Panics",
+            "Panics, to show what a bug in a handler costs a caller.",
+            READ,
+            |_ctx, _args: monitoring::NoArgs| async move {
+                if true {
+                    panic!("a simulated handler bug");
+                }
+                Ok(Value::Null)
+            },
+        );
+        let parsed =
+            crate::config::parse_server_args(["pgmcp", "--postgres", "postgres://x@127.0.0.1:1/x"])
+                .unwrap();
+        let env = Env::new(Config::from_args(&parsed).unwrap(), vec![boom]).unwrap();
+        for _ in 0..2 {
+            let e = env
+                .call("pg_test_panics", serde_json::json!({}))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code, Code::InternalError, "{e:?}");
+            assert!(e.error.contains("internal error"), "{e:?}");
         }
     }
 
