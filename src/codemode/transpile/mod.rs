@@ -52,7 +52,7 @@ pub use errors::CodeError;
 
 use crate::error::Code;
 use errors::diagnostic_error;
-use nesting::{HARD_MAX_DEPTH, scan_nesting};
+use nesting::{HARD_MAX_DEPTH, MAX_GUESS_BITS, Overflow, scan_nesting};
 use passes::{check_module_syntax, check_tokens, wrap_async};
 use positions::{LineIndex, Mapping};
 
@@ -189,22 +189,40 @@ fn transpile_unguarded(source: &str, limits: &TranspileLimits) -> Result<Transpi
 
     // 2. Nesting cap, before the recursive-descent parser sees anything.
     let max_depth = limits.max_depth.min(HARD_MAX_DEPTH);
-    if let Err(offset) = scan_nesting(source.as_bytes(), max_depth) {
-        let mut err = CodeError::at(
-            NESTING_TOO_DEEP,
-            format!(
-                "the script nests more than {max_depth} levels deep (brackets, template \
-                 substitutions, or chained operators/conditionals); flatten it with helper \
-                 functions or intermediate variables"
-            ),
-            source,
-            &lines,
-            offset,
-        );
-        err.limit = Some(format!(
-            "maxDepth={max_depth} (raise with {MAX_DEPTH_FLAG})"
-        ));
-        return Err(err);
+    match scan_nesting(source.as_bytes(), max_depth) {
+        Ok(()) => {}
+        Err(Overflow::Depth(offset)) => {
+            let mut err = CodeError::at(
+                NESTING_TOO_DEEP,
+                format!(
+                    "the script nests more than {max_depth} levels deep (brackets, template \
+                     substitutions, or chained operators/conditionals); flatten it with helper \
+                     functions or intermediate variables"
+                ),
+                source,
+                &lines,
+                offset,
+            );
+            err.limit = Some(format!(
+                "maxDepth={max_depth} (raise with {MAX_DEPTH_FLAG})"
+            ));
+            return Err(err);
+        }
+        Err(Overflow::Guesses(offset)) => {
+            let mut err = CodeError::at(
+                NESTING_TOO_DEEP,
+                "too many `<` are open at once across nested brackets: the TypeScript parser \
+                 must try each as the start of type arguments and undo it, and the tries \
+                 multiply. Close comparisons sooner (end statements with `;`, or compute parts \
+                 of the expression into variables first)"
+                    .into(),
+                source,
+                &lines,
+                offset,
+            );
+            err.limit = Some(format!("typeArgumentGuesses={MAX_GUESS_BITS} bits (fixed)"));
+            return Err(err);
+        }
     }
 
     let allocator = Allocator::default();

@@ -27,6 +27,19 @@ const COST_CHAIN: u32 = 1;
 /// `=>`: a new function level.
 const COST_ARROW: u32 = 2;
 
+/// How many type-argument guesses may be open at once, in bits of the parser's worst-case
+/// re-parse factor (see [`Scanner::guess_bits`]): at most 2^6 = 64 passes over any region.
+pub(super) const MAX_GUESS_BITS: u32 = 6;
+
+/// Why the pre-scan refused a script, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Overflow {
+    /// Nesting beyond `max_depth`, at this byte offset.
+    Depth(u32),
+    /// More open type-argument guesses than [`MAX_GUESS_BITS`] allows, at this byte offset.
+    Guesses(u32),
+}
+
 /// What the previous significant token was.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Prev {
@@ -74,6 +87,8 @@ struct Scanner<'s> {
     pending: Pending,
     header_next: bool,
     limit: u32,
+    /// [`Scanner::guess_bits`] of the open `<` frames.
+    guess_bits: u32,
 }
 
 /// Linear, non-recursive estimate of how deep the parser (and the recursive AST passes after
@@ -89,7 +104,18 @@ struct Scanner<'s> {
 /// comments and template text are skipped; regex bodies count their groups. Unterminated
 /// literals end at the line break (strings, regexes) or at the end of input (comments,
 /// templates), which can only over-estimate.
-pub(super) fn scan_nesting(src: &[u8], max_depth: usize) -> Result<(), u32> {
+///
+/// It also bounds the parser's time. In an expression, TypeScript's parser takes a `<` (or
+/// `<<`) as the start of type arguments first (`f<T>(x)`) and, when that fails, undoes it and
+/// parses the same text again as a comparison. A type can hold an expression again (a
+/// computed key, `{[k]: T}`), so guesses inside guesses multiply: `a<{[` repeated 24 times
+/// took oxc seconds and gigabytes (a fuzz finding; its arena keeps what a failed guess
+/// allocated). With `m` `<` open at one bracket level, the text after them can be parsed `m + 1`
+/// times; the scan adds up `⌈log2(m + 1)⌉` over the open levels and refuses the script with
+/// [`Overflow::Guesses`] past [`MAX_GUESS_BITS`]. A `>` that closes a `<`, a closing bracket and
+/// a new statement end guesses, so generic calls (`new Map<string, number>()`) and comparisons
+/// in separate statements or arguments never add up.
+pub(super) fn scan_nesting(src: &[u8], max_depth: usize) -> Result<(), Overflow> {
     let limit = u32::try_from(max_depth.saturating_mul(2)).unwrap_or(u32::MAX);
     let mut s = Scanner {
         src,
@@ -99,6 +125,7 @@ pub(super) fn scan_nesting(src: &[u8], max_depth: usize) -> Result<(), u32> {
         pending: Pending::None,
         header_next: false,
         limit,
+        guess_bits: 0,
     };
     s.stack.push(Frame {
         kind: 0,
@@ -106,7 +133,16 @@ pub(super) fn scan_nesting(src: &[u8], max_depth: usize) -> Result<(), u32> {
         chain: 0,
         header: false,
     });
-    s.run()
+    match s.run() {
+        Ok(()) => Ok(()),
+        Err(offset) if s.guess_bits > MAX_GUESS_BITS => Err(Overflow::Guesses(offset)),
+        Err(offset) => Err(Overflow::Depth(offset)),
+    }
+}
+
+/// `⌈log2(m + 1)⌉`: the bits of the re-parse factor `m + 1` of `m` open `<` at one level.
+fn bits(m: u32) -> u32 {
+    u32::BITS - m.leading_zeros()
 }
 
 impl Scanner<'_> {
@@ -162,10 +198,38 @@ impl Scanner<'_> {
         self.check()
     }
 
+    /// The `<` frames on top of the stack, above the innermost bracket.
+    fn open_angles(&self) -> u32 {
+        let open = self
+            .stack
+            .iter()
+            .rev()
+            .take_while(|f| f.kind == b'<')
+            .count();
+        u32::try_from(open).unwrap_or(u32::MAX)
+    }
+
+    /// Open a `<` frame (a comparison or type arguments: the parser guesses the latter).
+    fn push_angle(&mut self) -> Result<(), u32> {
+        let m = self.open_angles();
+        self.guess_bits += bits(m + 1) - bits(m);
+        if self.guess_bits > MAX_GUESS_BITS {
+            return Err(self.offset());
+        }
+        self.push(b'<', COST_ANGLE)
+    }
+
+    /// Close the top frame, a `<`.
+    fn pop_angle(&mut self) {
+        let m = self.open_angles();
+        self.guess_bits -= bits(m) - bits(m - 1);
+        self.stack.pop();
+    }
+
     /// Pop `<` frames (unclosed comparisons or type arguments) above the innermost bracket.
     fn pop_angles(&mut self) {
         while self.stack.len() > 1 && self.stack[self.stack.len() - 1].kind == b'<' {
-            self.stack.pop();
+            self.pop_angle();
         }
     }
 
@@ -304,13 +368,16 @@ impl Scanner<'_> {
                     self.prev = Prev::Operator;
                 }
                 b'<' => {
-                    if matches!(self.at(1), Some(b'<' | b'=')) {
+                    let shift = self.at(1) == Some(b'<');
+                    let assigns = self.at(usize::from(shift) + 1) == Some(b'=');
+                    if assigns {
                         let start = self.i;
                         let cost = self.operator_run();
                         self.bump_at(cost, start)?;
                     } else {
-                        self.i += 1;
-                        self.push(b'<', COST_ANGLE)?;
+                        // `<<` is a guess too: the parser splits off its first `<`.
+                        self.i += 1 + usize::from(shift);
+                        self.push_angle()?;
                         self.prev = Prev::Operator;
                     }
                 }
@@ -330,7 +397,7 @@ impl Scanner<'_> {
                             && self.stack.len() > 1
                             && self.stack[self.stack.len() - 1].kind == b'<'
                         {
-                            self.stack.pop();
+                            self.pop_angle();
                             closed += 1;
                         }
                         if closed < k {
@@ -756,5 +823,57 @@ mod tests {
                 .join(" +\n  ")
         );
         assert!(transpile(&sql, &limits).is_ok());
+    }
+
+    #[test]
+    fn nested_type_argument_guesses_are_capped() {
+        use super::{MAX_GUESS_BITS, Overflow, scan_nesting};
+        // The fuzz finding's shape: each `a<` is a guess whose type holds an expression again.
+        // oxc took seconds and gigabytes for 24 of them; the scan stops at the 7th.
+        let src = "a<{[".repeat(24);
+        assert!(
+            matches!(scan_nesting(src.as_bytes(), 256), Err(Overflow::Guesses(o)) if o < 30),
+            "{:?}",
+            scan_nesting(src.as_bytes(), 256)
+        );
+        assert!(matches!(
+            scan_nesting(&src.as_bytes()[..4 * MAX_GUESS_BITS as usize], 256),
+            Ok(())
+        ));
+        // `<` at one level multiply: 64 of them are 7 bits; `<<` counts as one.
+        let chain = format!("x = {}1;", "a < ".repeat(64));
+        assert!(matches!(
+            scan_nesting(chain.as_bytes(), 256),
+            Err(Overflow::Guesses(_))
+        ));
+        let shifts = format!("x = {}{{[1]: 2}};", "a << ".repeat(64));
+        assert!(matches!(
+            scan_nesting(shifts.as_bytes(), 256),
+            Err(Overflow::Guesses(_))
+        ));
+        let e = super::super::test_support::err(&src);
+        assert_eq!(e.code, NESTING_TOO_DEEP);
+        assert!(e.message.contains("type arguments"), "{e:?}");
+        assert_eq!(
+            e.limit.as_deref(),
+            Some("typeArgumentGuesses=6 bits (fixed)")
+        );
+
+        // What scripts do: closed generics, comparisons that end with their statement,
+        // argument or bracket, shifts, and a few levels of lambdas with comparisons.
+        let limits = TranspileLimits::default();
+        for ok in [
+            "const m = new Map<string, Array<Record<string, number>>>();\nm.size",
+            "let n = 0;\nfor (let i = 0; i < 10; i++) { if (i < 5 && i << 1 < 8) { n += i < 3 ? 1 : 2; } }\nn",
+            "let n = 0\nfor (let i = 0; i < 10; i++) {\n  const small = i < 5\n  if (small) { n += [i < 1, i < 2, i < 3].filter(Boolean).length }\n}\nn",
+            "const rows = [{ a: 1, items: [{ b: 2, tags: [{ x: 1 }] }] }];\nrows.filter(r => r.a < 10 && r.items.some(i => i.b < r.a + 5 && i.tags.every(t => t.x < 2 && t.x < i.b))).length",
+            "const a = 1, b = 2, c = 3, d = 4;\nconst r = a < b && b < c && c < d ? { ok: [a < d, { deep: b < d }] } : null;\nr",
+        ] {
+            assert!(
+                transpile(ok, &limits).is_ok(),
+                "{ok}: {:?}",
+                transpile(ok, &limits)
+            );
+        }
     }
 }
