@@ -9,6 +9,8 @@
 //!    thread stack. It counts brackets (`()`, `[]`, `{}`, template `${`, regex groups) and also
 //!    the constructs that nest without brackets (prefix operators, `? :`, `=`, `=>`, `new`,
 //!    brace-less `if`/`else`/loops, long operator chains). It over-estimates on purpose.
+//!    It also refuses too many `<` open at once across nested brackets: the parser tries
+//!    each as type arguments and re-parses on failure, and nested tries multiply its time.
 //! 3. **Parse** as a TypeScript *module* with top-level `return` allowed (top-level `await` is
 //!    legal in modules). The first diagnostic becomes `SYNTAX_ERROR` with line, column and a
 //!    caret snippet. Semantic checks (redeclarations, …) run too.

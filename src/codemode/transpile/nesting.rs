@@ -1,7 +1,8 @@
 //! The nesting pre-scan: a linear, non-recursive JavaScript/TypeScript lexer that estimates
 //! how deep oxc's recursive-descent parser (and every recursive AST pass after it) will go, so
 //! that a script nesting too deep is rejected with `NESTING_TOO_DEEP` before the parser can
-//! overflow the thread stack. See [`scan_nesting`] for what it counts.
+//! overflow the thread stack, and that one whose type-argument guesses would multiply the
+//! parser's time is rejected too. See [`scan_nesting`] for what it counts.
 //!
 //! Costs are in half-levels, so that `max_depth` levels = `2 * max_depth` half-levels. They were
 //! calibrated by measuring, for each construct below, how many nestings of it the whole
