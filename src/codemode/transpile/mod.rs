@@ -17,7 +17,7 @@
 //! 4. **Module syntax** (`import`/`export`, `import()`, `import.meta`, `require(...)`) is
 //!    rejected with `MODULE_SYNTAX`: everything a script can use is on the global `pg`. Tokens oxc
 //!    lets through wrongly (a lexical error dropped when a type-argument guess rewinds, a
-//!    string it cannot encode) are refused with `SYNTAX_ERROR` (`passes::check_tokens`).
+//!    string it cannot encode) are refused with `SYNTAX_ERROR` (`passes::check_oxc_gaps`).
 //! 5. **TypeScript stripping** with `oxc_transformer` (TypeScript transform only; no syntax
 //!    lowering: Boa runs ES2022+ as is). Enums become plain objects, namespaces become IIFEs,
 //!    parameter properties become constructor assignments.
@@ -55,7 +55,7 @@ pub use errors::CodeError;
 use crate::error::Code;
 use errors::diagnostic_error;
 use nesting::{HARD_MAX_DEPTH, MAX_GUESS_BITS, Overflow, scan_nesting};
-use passes::{check_module_syntax, check_tokens, wrap_async};
+use passes::{check_module_syntax, check_oxc_gaps, wrap_async};
 use positions::{LineIndex, Mapping};
 
 /// Error code: the script does not parse (or fails an early semantic check).
@@ -256,7 +256,7 @@ fn transpile_unguarded(source: &str, limits: &TranspileLimits) -> Result<Transpi
 
     // 4. No module syntax, and no token oxc accepted wrongly.
     check_module_syntax(&program, source, &lines)?;
-    check_tokens(&program, source, &lines)?;
+    check_oxc_gaps(&program, source, &lines)?;
 
     // Semantic analysis: early errors (redeclarations, …) and the scoping the transformer needs.
     let semantic = SemanticBuilder::new()

@@ -1,6 +1,6 @@
 //! The AST passes between parsing and codegen: rejecting module syntax (`import`/`export`,
 //! `import()`, `import.meta`, `require(...)`) with `MODULE_SYNTAX`, refusing the tokens oxc
-//! accepts wrongly (see [`check_tokens`]), and wrapping the body in
+//! accepts wrongly (see [`check_oxc_gaps`]), and wrapping the body in
 //! `(async () => { ... })()` with an automatic `return` of a trailing expression. Both work on
 //! oxc's AST; the wrapper's `return` search is iterative so deep statement nesting cannot
 //! overflow the stack.
@@ -112,11 +112,11 @@ impl<'a> Visit<'a> for ModuleUseFinder {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tokens oxc accepted without checking, or cannot encode
+// What oxc lets through wrongly: unchecked tokens, a string it cannot encode, decorators
 // ---------------------------------------------------------------------------------------------
 
-/// `Err(SYNTAX_ERROR)` at the first literal or identifier oxc (0.146) lets through wrongly.
-/// Both shapes were found by the `transpile` fuzz target:
+/// `Err(SYNTAX_ERROR)` at the first thing oxc (0.146) lets through wrongly. All three were
+/// found by the `transpile` fuzz target:
 ///
 /// * **Lexical errors lost in a rewind.** In TypeScript, after `<` or `<<` in an expression
 ///   the parser tries type arguments first (`f<T>(x)`) and rewinds when that fails. A lexical
@@ -132,12 +132,16 @@ impl<'a> Visit<'a> for ModuleUseFinder {
 ///   which it stores bare; codegen then reads the next four bytes as the escaped code unit and
 ///   panics when they are not ASCII, or prints another string when they are hex digits
 ///   (`"\uD800\�abcd"` came out as `"\ud800\uabcd"`). That shape is refused with a way out.
-pub(super) fn check_tokens(
+/// * **Decorators.** The TypeScript transform leaves `@dec` on classes, members and parameters
+///   in the JavaScript (a parameter decorator is not JavaScript at all), and Boa parses none
+///   of them: refused here, with the reason, instead of as a syntax error in code the agent
+///   never wrote.
+pub(super) fn check_oxc_gaps(
     program: &Program<'_>,
     source: &str,
     lines: &LineIndex,
 ) -> Result<(), CodeError> {
-    let mut finder = TokenChecker {
+    let mut finder = GapFinder {
         source,
         scratch: Allocator::default(),
         found: None,
@@ -155,15 +159,15 @@ pub(super) fn check_tokens(
     }
 }
 
-/// Finds the first token [`check_tokens`] refuses, with what to say about it.
-struct TokenChecker<'s> {
+/// Finds the first thing [`check_oxc_gaps`] refuses, with what to say about it.
+struct GapFinder<'s> {
     source: &'s str,
     /// The arena the lone tokens are parsed in, reset between them.
     scratch: Allocator,
     found: Option<(String, Span)>,
 }
 
-impl<'s> TokenChecker<'s> {
+impl<'s> GapFinder<'s> {
     /// Parses `text` alone as a JavaScript expression (strict, as the script is a module);
     /// records its first error at `span`.
     fn relex(&mut self, text: &str, span: Span) {
@@ -187,7 +191,7 @@ impl<'s> TokenChecker<'s> {
     }
 }
 
-impl<'a> Visit<'a> for TokenChecker<'_> {
+impl<'a> Visit<'a> for GapFinder<'_> {
     fn visit_string_literal(&mut self, it: &StringLiteral<'a>) {
         let raw = it.span.source_text(self.source);
         if it.lone_surrogates && self.found.is_none() && escapes_replacement_character(raw) {
@@ -201,6 +205,17 @@ impl<'a> Visit<'a> for TokenChecker<'_> {
         }
         if raw.contains('\\') {
             self.relex(raw, it.span);
+        }
+    }
+
+    fn visit_decorator(&mut self, it: &oxc::ast::ast::Decorator<'a>) {
+        if self.found.is_none() {
+            self.found = Some((
+                "decorators are not supported: the engine that runs Code Mode has none; call \
+                 the function on the class or value instead"
+                    .into(),
+                it.span,
+            ));
         }
     }
 
@@ -573,6 +588,32 @@ mod tests {
         ] {
             assert_eq!(body(src), printed, "{src}");
         }
+    }
+
+    #[test]
+    fn decorators_are_refused() {
+        // The fuzz finding: a parameter decorator survived into JavaScript that does not parse.
+        for (src, line, column) in [
+            (
+                "class A {\n  constructor(@inject name: string) {}\n}",
+                2,
+                15,
+            ),
+            ("function dec(c: any) { return c; }\n@dec class A {}", 2, 1),
+            ("class A { @log m() {} }", 1, 11),
+            ("class A { @x.y(1) accessor v = 1 }", 1, 11),
+        ] {
+            let e = err(src);
+            assert_eq!(e.code, SYNTAX_ERROR, "{src}: {e:?}");
+            assert!(e.message.contains("decorators are not supported"), "{e:?}");
+            assert_eq!(
+                (e.line, e.column),
+                (Some(line), Some(column)),
+                "{src}: {e:?}"
+            );
+        }
+        // `@` elsewhere is not a decorator.
+        assert_eq!(body("'a@b'"), "return \"a@b\";");
     }
 
     #[test]
