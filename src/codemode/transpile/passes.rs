@@ -184,10 +184,20 @@ impl<'s> GapFinder<'s> {
         }
     }
 
-    /// An identifier's text, when it has an escape (otherwise there is nothing to check).
-    fn escaped(&self, span: Span, name: &str) -> Option<&'s str> {
+    /// A number with a separator, lexed again alone.
+    fn number(&mut self, span: Span) {
+        let raw = span.source_text(self.source);
+        if raw.contains('_') {
+            self.relex(raw, span);
+        }
+    }
+
+    /// An identifier with an escape, lexed again alone after `prefix`.
+    fn identifier(&mut self, span: Span, name: &str, prefix: &str) {
         let text = span.source_text(self.source);
-        (text != name && text.contains('\\')).then_some(text)
+        if text != name && text.contains('\\') {
+            self.relex(&format!("{prefix}{text}"), span);
+        }
     }
 }
 
@@ -220,42 +230,28 @@ impl<'a> Visit<'a> for GapFinder<'_> {
     }
 
     fn visit_numeric_literal(&mut self, it: &oxc::ast::ast::NumericLiteral<'a>) {
-        let raw = it.span.source_text(self.source);
-        if raw.contains('_') {
-            self.relex(raw, it.span);
-        }
+        self.number(it.span);
     }
 
     fn visit_big_int_literal(&mut self, it: &oxc::ast::ast::BigIntLiteral<'a>) {
-        let raw = it.span.source_text(self.source);
-        if raw.contains('_') {
-            self.relex(raw, it.span);
-        }
+        self.number(it.span);
     }
 
     fn visit_identifier_reference(&mut self, it: &oxc::ast::ast::IdentifierReference<'a>) {
-        if let Some(text) = self.escaped(it.span, &it.name) {
-            self.relex(text, it.span);
-        }
+        self.identifier(it.span, &it.name, "");
     }
 
     fn visit_binding_identifier(&mut self, it: &oxc::ast::ast::BindingIdentifier<'a>) {
-        if let Some(text) = self.escaped(it.span, &it.name) {
-            self.relex(text, it.span);
-        }
+        self.identifier(it.span, &it.name, "");
     }
 
     fn visit_label_identifier(&mut self, it: &oxc::ast::ast::LabelIdentifier<'a>) {
-        if let Some(text) = self.escaped(it.span, &it.name) {
-            self.relex(text, it.span);
-        }
+        self.identifier(it.span, &it.name, "");
     }
 
     fn visit_identifier_name(&mut self, it: &oxc::ast::ast::IdentifierName<'a>) {
         // A property name may be a reserved word (`a.\u0069f`); after `a.` it is one.
-        if let Some(text) = self.escaped(it.span, &it.name) {
-            self.relex(&format!("a.{text}"), it.span);
-        }
+        self.identifier(it.span, &it.name, "a.");
     }
 }
 
