@@ -167,7 +167,7 @@ struct GapFinder<'s> {
     found: Option<(String, Span)>,
 }
 
-impl<'s> GapFinder<'s> {
+impl GapFinder<'_> {
     /// Parses `text` alone as a JavaScript expression (strict, as the script is a module);
     /// records its first error at `span`.
     fn relex(&mut self, text: &str, span: Span) {
