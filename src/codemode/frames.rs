@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::sandbox::{Manifest, Outcome, SandboxLimits};
+use super::transpile::TranspileLimits;
 
 /// Largest frame either side accepts; a bigger length means a corrupt or hostile stream.
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -26,9 +27,11 @@ pub enum ToWorker {
         limits: SandboxLimits,
         os: OsLimits,
     },
-    /// Run one program in the prepared realm; sent once per worker.
+    /// Run one program in the prepared realm; sent once per worker. `source` is the agent's
+    /// TypeScript: the worker transpiles it (`Prepared::run_source`), under its own limits.
     Run {
-        js: String,
+        source: String,
+        transpile: TranspileLimits,
         /// Tests only: before running, try the system calls the seccomp filter must refuse
         /// and report what happened in `Usage` (set by the server, never by user input).
         #[serde(default)]

@@ -38,8 +38,6 @@ const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Stack reserved for the JS thread: Boa's parser and interpreter recurse deeply on
 /// legitimate code, and the reservation costs address space, not memory.
 pub const JS_STACK_BYTES: usize = 128 * 1024 * 1024;
-/// Sources up to this size are transpiled on the calling thread (about 25 µs for 2 KB).
-const INLINE_TRANSPILE_BYTES: usize = 4 * 1024;
 /// Name of the bridge call the prelude uses for `pg.transaction`.
 const TRANSACTION_CALL: &str = "__transaction";
 /// Argument key the prelude adds to calls made through a `tx` object.
@@ -343,16 +341,9 @@ async fn execute_code(
     let execution = format!("exec_{}", uuid::Uuid::new_v4().simple());
     let code_hash = crate::audit::hash(&code);
     let code_bytes = code.len();
-    // A typical script transpiles in tens of microseconds, less than a hop to the blocking
-    // pool costs; only big sources leave the async thread.
-    let transpiled = if code.len() <= INLINE_TRANSPILE_BYTES {
-        transpile::transpile(&code, &tlimits)
-    } else {
-        tokio::task::spawn_blocking(move || transpile::transpile(&code, &tlimits))
-            .await
-            .map_err(|_| ToolError::internal("the transpiler stopped unexpectedly"))?
-    }
-    .map_err(code_error)?;
+    // The size cap here, before a worker is spent on it; everything else about the script
+    // (parsing, type stripping, its errors) happens in the worker, under the run's limits.
+    transpile::check_size(&code, &tlimits).map_err(code_error)?;
 
     let profile = engine.profile(&ctx.env, readonly).clone();
     let manifest = &profile.manifest;
@@ -375,7 +366,8 @@ async fn execute_code(
     let cancel = tokio_util::sync::CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
     let job = worker::Job {
-        js: transpiled.js.clone(),
+        source: code.clone(),
+        transpile: tlimits,
         profile,
         cpu_seconds: cpu_seconds(timeout_ms),
         deadline,
@@ -402,7 +394,6 @@ async fn execute_code(
         Ok((outcome, usage)) => finish(
             outcome,
             usage,
-            &transpiled,
             wall_ms,
             calls,
             clamped,
@@ -425,7 +416,7 @@ async fn execute_code(
             "outcome": if result.is_ok() { "ok" } else { "error" },
         });
         if !ctx.env.audit.redact {
-            record["js"] = transpiled.js.clone().into();
+            record["source"] = code.into();
         }
         if let Err(e) = &result {
             record["code"] = e.code.into();
@@ -742,13 +733,17 @@ fn metrics(wall_ms: u64, usage: Option<&frames::Usage>, calls: u32, body_bytes: 
 fn finish(
     outcome: Outcome,
     usage: Option<frames::Usage>,
-    transpiled: &transpile::Transpiled,
     wall_ms: u64,
     calls: u32,
     clamped: Option<Value>,
     inline_metrics: bool,
     budget: usize,
 ) -> ToolResult<WithMeta<ExecuteCodeResult>> {
+    if let Some(e) = outcome.transpile_error {
+        let mut e = code_error(e);
+        e.meta = Some(metrics(wall_ms, usage.as_ref(), calls, 0));
+        return Err(e);
+    }
     let logs = (!outcome.logs.is_empty())
         .then(|| serde_json::to_value(&outcome.logs).unwrap_or(Value::Null));
     if let Some(err) = &outcome.error {
@@ -759,14 +754,12 @@ fn finish(
             }
             _ => err.message.clone(),
         };
-        if let (Some(l), Some(c)) = (err.js_line, err.js_column)
-            && let Some((line, column)) = transpiled.original_position(l, c)
-        {
+        if let (Some(line), Some(column)) = (err.line, err.column) {
             message = format!("{message} (line {line}, column {column})");
             details.insert("line".into(), line.into());
             details.insert("column".into(), column.into());
-            if let Some(s) = transpiled.snippet(line, column) {
-                details.insert("snippet".into(), s.into());
+            if let Some(s) = &err.snippet {
+                details.insert("snippet".into(), s.clone().into());
             }
         }
         if let Some(name) = &err.name {

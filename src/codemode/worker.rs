@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 
 use super::frames::{self, FromWorker, OsLimits, ToWorker, Usage};
 use super::sandbox::{self, Bridge, Manifest, Outcome, SandboxLimits};
+use super::transpile::TranspileLimits;
 
 /// argv[1] that turns the pgmcp binary into a sandbox worker.
 pub const WORKER_ARG: &str = "__sandbox-worker";
@@ -109,7 +110,10 @@ impl Profile {
 
 /// One program to run in a realm of `profile`.
 pub struct Job {
-    pub js: String,
+    /// The agent's TypeScript, transpiled where it runs (the worker process, or the JS thread
+    /// in thread isolation).
+    pub source: String,
+    pub transpile: TranspileLimits,
     pub profile: Arc<Profile>,
     /// CPU seconds for this run, when below the profile's (process isolation).
     pub cpu_seconds: u64,
@@ -203,16 +207,18 @@ pub(super) fn serve_one(
     mut input: std::io::BufReader<std::fs::File>,
     output: std::io::BufWriter<std::fs::File>,
 ) -> i32 {
-    let (js, seccomp_selftest) = match frames::read_blocking::<ToWorker>(&mut input) {
+    let (source, transpile, seccomp_selftest) = match frames::read_blocking::<ToWorker>(&mut input)
+    {
         Ok(ToWorker::Run {
-            js,
+            source,
+            transpile,
             seccomp_selftest,
-        }) => (js, seccomp_selftest),
+        }) => (source, transpile, seccomp_selftest),
         _ => return 0,
     };
     let selftest = seccomp_selftest.then(super::seccomp::selftest);
     let mut bridge = FrameBridge { input, output };
-    let outcome = prepared.run(&js, &mut bridge);
+    let outcome = prepared.run_source(&source, &transpile, &mut bridge);
     let mut usage = process_usage();
     usage.seccomp_selftest = selftest;
     let usage = Some(usage);
@@ -1006,8 +1012,8 @@ impl WorkerPool {
     }
 }
 
-/// Runs `js` in a fresh worker process, serving its `pg.*` calls with `serve`, until it
-/// finishes, `deadline` passes or `cancel` fires.
+/// Runs the job's script in a fresh worker process, serving its `pg.*` calls with `serve`,
+/// until it finishes, `deadline` passes or `cancel` fires.
 pub async fn run_in_process(
     pool: &Arc<WorkerPool>,
     job: Job,
@@ -1015,14 +1021,16 @@ pub async fn run_in_process(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(Outcome, Option<Usage>), Failure> {
     let Job {
-        js,
+        source,
+        transpile,
         profile,
         cpu_seconds,
         deadline,
         seccomp_selftest,
     } = job;
     let run = frames::encode(&ToWorker::Run {
-        js,
+        source,
+        transpile,
         seccomp_selftest,
     });
     // A forked worker lost with its zygote before it made any `pg.*` call had no effect
@@ -1407,7 +1415,8 @@ pub async fn run_in_thread(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(Outcome, Option<Usage>), Failure> {
     let Job {
-        js,
+        source,
+        transpile,
         profile,
         deadline,
         ..
@@ -1443,7 +1452,13 @@ pub async fn run_in_thread(
                 to: to_rx,
             };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                sandbox::run(&js, &profile.manifest, &profile.limits, &mut bridge)
+                sandbox::run_source(
+                    &source,
+                    &transpile,
+                    &profile.manifest,
+                    &profile.limits,
+                    &mut bridge,
+                )
             }));
             if let Ok(outcome) = outcome {
                 let usage = Some(thread_usage());

@@ -47,6 +47,7 @@ use tokio::sync::oneshot;
 
 use super::frames::{self, FromWorker, OsLimits, ToWorker};
 use super::sandbox::{self, Manifest, SandboxLimits};
+use super::transpile::TranspileLimits;
 use super::worker::Profile;
 
 /// Children one zygote forks before the pool replaces it (see the module documentation).
@@ -519,8 +520,8 @@ fn prefault_wanted() -> bool {
     std::env::var(PREFAULT_ENV).map_or(true, |v| v != "0")
 }
 
-/// Program the training child runs: what the transpiler makes of `return 1`.
-const TRAINING_JS: &str = "\"use strict\";\n(async () => {\nreturn 1\n})();\n";
+/// Program the training child runs, through the transpiler as every run is.
+const TRAINING_SOURCE: &str = "return 1";
 
 /// Pages cap: the list is a hint, not a copy of the heap.
 const PREFAULT_MAX_PAGES: usize = 4096;
@@ -645,18 +646,21 @@ fn training_run(
     )
 }
 
-/// In a training child: run `return 1` as a worker would.
+/// In a training child: transpile and run `return 1` as a worker would.
 fn train(prepared: &mut sandbox::Prepared) {
     let run = frames::encode(&ToWorker::Run {
-        js: TRAINING_JS.into(),
+        source: TRAINING_SOURCE.into(),
+        transpile: TranspileLimits::default(),
         seccomp_selftest: false,
     });
     let mut input = std::io::BufReader::new(&run[..]);
-    let js = match frames::read_blocking::<ToWorker>(&mut input) {
-        Ok(ToWorker::Run { js, .. }) => js,
+    let (source, limits) = match frames::read_blocking::<ToWorker>(&mut input) {
+        Ok(ToWorker::Run {
+            source, transpile, ..
+        }) => (source, transpile),
         _ => return,
     };
-    let outcome = prepared.run(&js, &mut NoBridge);
+    let outcome = prepared.run_source(&source, &limits, &mut NoBridge);
     let done = frames::encode(&FromWorker::Done {
         outcome: Box::new(outcome),
         usage: Some(super::worker::process_usage()),

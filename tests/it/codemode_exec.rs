@@ -813,7 +813,7 @@ async fn audit_log_records_calls_and_executions() {
     assert_eq!(exec.len(), 2);
     assert_eq!(exec[0]["outcome"], "ok");
     assert_eq!(exec[0]["toolCalls"], 1);
-    assert!(exec[0]["js"].as_str().unwrap().contains("pg.query"));
+    assert!(exec[0]["source"].as_str().unwrap().contains("pg.query"));
     assert!(
         exec[1]["code"].is_string() && exec[1]["outcome"] == "error",
         "{}",

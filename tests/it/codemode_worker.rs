@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use pgmcp::codemode::frames::OsLimits;
 use pgmcp::codemode::sandbox::{Manifest, SandboxLimits};
-use pgmcp::codemode::transpile::{TranspileLimits, transpile};
+use pgmcp::codemode::transpile::TranspileLimits;
 use pgmcp::codemode::worker::{Failure, Job, Profile, Serve, WorkerPool, run_in_process};
 use serde_json::{Value, json};
 
@@ -35,9 +35,9 @@ async fn run(
     os: OsLimits,
     wall: Duration,
 ) -> Result<Value, Failure> {
-    let js = transpile(code, &TranspileLimits::default()).unwrap().js;
     let job = Job {
-        js,
+        source: code.into(),
+        transpile: TranspileLimits::default(),
         cpu_seconds: os.cpu_seconds,
         profile: Profile::new(Manifest::default(), limits, os),
         deadline: Instant::now() + wall,
@@ -147,11 +147,9 @@ async fn a_worker_that_dies_is_a_crash_and_a_missing_one_is_unavailable() {
 #[tokio::test]
 async fn seccomp_refuses_files_sockets_exec_fork_and_ptrace() {
     let p = pool(env!("CARGO_BIN_EXE_pgmcp"));
-    let js = transpile("return 6 * 7", &TranspileLimits::default())
-        .unwrap()
-        .js;
     let job = Job {
-        js,
+        source: "return 6 * 7".into(),
+        transpile: TranspileLimits::default(),
         profile: Profile::new(
             Manifest::default(),
             SandboxLimits::default(),
@@ -218,9 +216,9 @@ async fn run_with(
     wall: Duration,
     serve: Serve,
 ) -> Result<Value, Failure> {
-    let js = transpile(code, &TranspileLimits::default()).unwrap().js;
     let job = Job {
-        js,
+        source: code.into(),
+        transpile: TranspileLimits::default(),
         cpu_seconds,
         profile,
         deadline: Instant::now() + wall,

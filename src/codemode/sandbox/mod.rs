@@ -93,6 +93,7 @@ mod runner;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::codemode::transpile::{self, CodeError, TranspileLimits};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -286,6 +287,15 @@ pub struct SandboxError {
     pub js_line: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub js_column: Option<u32>,
+    /// The same position in the user's TypeScript (1-based line and column in characters),
+    /// with the line and a caret under the column, when the run started from TypeScript
+    /// ([`Prepared::run_source`]) and the position maps back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
     /// For limit errors: which limit and the flag that raises it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
@@ -302,6 +312,9 @@ impl SandboxError {
             message: message.into(),
             js_line: None,
             js_column: None,
+            line: None,
+            column: None,
+            snippet: None,
             limit: None,
             details: None,
         }
@@ -326,6 +339,10 @@ pub struct Outcome {
     /// `pg.*` calls made (including any rejected by the cap).
     pub tool_calls: u32,
     pub result_truncated: Option<TruncationInfo>,
+    /// The script did not compile ([`Prepared::run_source`]): the transpiler's error, and
+    /// nothing ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transpile_error: Option<CodeError>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,6 +361,19 @@ pub fn run(
 ) -> Outcome {
     let mut prepared = Prepared::new(manifest, limits);
     prepared.run(js, bridge)
+}
+
+/// [`run`] for the agent's TypeScript: [`Prepared::new`] followed by
+/// [`Prepared::run_source`].
+pub fn run_source(
+    source: &str,
+    transpile_limits: &TranspileLimits,
+    manifest: &Manifest,
+    limits: &SandboxLimits,
+    bridge: &mut dyn Bridge,
+) -> Outcome {
+    let mut prepared = Prepared::new(manifest, limits);
+    prepared.run_source(source, transpile_limits, bridge)
 }
 
 /// A fresh realm, built and set up (hardened, prelude evaluated, `pg` and `console`
@@ -369,6 +399,38 @@ impl Prepared {
             realm: Live::build(manifest, limits),
             used: false,
         }
+    }
+
+    /// Transpiles the agent's TypeScript and runs it in this realm. The compiler runs here,
+    /// on the sandbox's side of the process boundary and under the run's limits (CPU time,
+    /// memory, deadline), because it has failed on hostile input before (docs/SECURITY.md):
+    /// whatever a script makes it do costs this execution only. A compile error is the
+    /// outcome's `transpile_error`; a run's error position is mapped back to the TypeScript.
+    pub fn run_source(
+        &mut self,
+        source: &str,
+        limits: &TranspileLimits,
+        bridge: &mut dyn Bridge,
+    ) -> Outcome {
+        let transpiled = match transpile::transpile(source, limits) {
+            Ok(t) => t,
+            Err(e) => {
+                return Outcome {
+                    transpile_error: Some(e),
+                    ..Outcome::default()
+                };
+            }
+        };
+        let mut outcome = self.run(&transpiled.js, bridge);
+        if let Some(err) = &mut outcome.error
+            && let (Some(l), Some(c)) = (err.js_line, err.js_column)
+            && let Some((line, column)) = transpiled.original_position(l, c)
+        {
+            err.line = Some(line);
+            err.column = Some(column);
+            err.snippet = transpiled.snippet(line, column);
+        }
+        outcome
     }
 
     /// Runs `js` in this realm. A realm runs one program: a second call reports

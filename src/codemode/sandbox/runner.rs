@@ -27,7 +27,9 @@ pub(super) struct Runner<'b> {
     pub(super) limits: SandboxLimits,
 }
 
-/// How a step (evaluation or job) ended.
+/// How a step (evaluation or job) ended. Only ever a return value, never stored, so its size
+/// does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Ok,
     /// Stop the run with this error.

@@ -7,8 +7,9 @@ use oxc::diagnostics::OxcDiagnostic;
 use super::SYNTAX_ERROR;
 use super::positions::{LineIndex, snippet_at};
 
-/// A structured transpile failure, serialised into the Code Mode error result.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A structured transpile failure, serialised into the Code Mode error result. It crosses
+/// from the sandbox worker, where scripts are transpiled, to the server in the run's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CodeError {
     /// `SYNTAX_ERROR` | `SOURCE_TOO_LARGE` | `NESTING_TOO_DEEP` | `MODULE_SYNTAX` |
     /// `INTERNAL_ERROR` (a caught panic in the compiler).

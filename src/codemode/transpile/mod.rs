@@ -82,8 +82,9 @@ pub const DEFAULT_MAX_DEPTH: usize = 256;
 /// A name for the script in the source map (never shown to anyone but a debugger).
 const SCRIPT_NAME: &str = "script.ts";
 
-/// Caps applied before and during parsing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Caps applied before and during parsing. Sent to the sandbox worker with each script.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TranspileLimits {
     /// Largest accepted script, in bytes of UTF-8. Default 50 KiB.
     pub max_source_bytes: usize,
@@ -155,76 +156,71 @@ fn guarded<T>(stage: impl FnOnce() -> Result<T, CodeError>) -> Result<T, CodeErr
     })
 }
 
-fn transpile_unguarded(source: &str, limits: &TranspileLimits) -> Result<Transpiled, CodeError> {
-    // 1. Size cap, before looking at the text at all.
+/// `Err(SOURCE_TOO_LARGE)` when `source` is over the size cap (or what oxc's `u32` spans
+/// can hold). The server checks this before it hands the script to a worker; the worker's
+/// transpile checks it again.
+pub fn check_size(source: &str, limits: &TranspileLimits) -> Result<(), CodeError> {
+    let too_large = |message: String, limit: Option<String>| CodeError {
+        code: SOURCE_TOO_LARGE,
+        message,
+        line: None,
+        column: None,
+        snippet: None,
+        limit,
+    };
     if source.len() > limits.max_source_bytes {
-        return Err(CodeError {
-            code: SOURCE_TOO_LARGE,
-            message: format!(
+        return Err(too_large(
+            format!(
                 "script is {} bytes; the limit is {} bytes. Split the work into smaller scripts \
                  or move large data into SQL.",
                 source.len(),
                 limits.max_source_bytes
             ),
-            line: None,
-            column: None,
-            snippet: None,
-            limit: Some(format!(
+            Some(format!(
                 "maxSourceBytes={} (raise with {MAX_SOURCE_BYTES_FLAG})",
                 limits.max_source_bytes
             )),
-        });
+        ));
     }
     // oxc spans are u32 offsets.
     if u32::try_from(source.len()).is_err() {
-        return Err(CodeError {
-            code: SOURCE_TOO_LARGE,
-            message: "script is larger than 4 GiB".into(),
-            line: None,
-            column: None,
-            snippet: None,
-            limit: None,
-        });
+        return Err(too_large("script is larger than 4 GiB".into(), None));
     }
+    Ok(())
+}
+
+fn transpile_unguarded(source: &str, limits: &TranspileLimits) -> Result<Transpiled, CodeError> {
+    // 1. Size cap, before looking at the text at all.
+    check_size(source, limits)?;
 
     let lines = LineIndex::new(source);
 
     // 2. Nesting cap, before the recursive-descent parser sees anything.
     let max_depth = limits.max_depth.min(HARD_MAX_DEPTH);
-    match scan_nesting(source.as_bytes(), max_depth) {
-        Ok(()) => {}
-        Err(Overflow::Depth(offset)) => {
-            let mut err = CodeError::at(
-                NESTING_TOO_DEEP,
+    if let Err(overflow) = scan_nesting(source.as_bytes(), max_depth) {
+        let (offset, message, limit) = match overflow {
+            Overflow::Depth(offset) => (
+                offset,
                 format!(
                     "the script nests more than {max_depth} levels deep (brackets, template \
                      substitutions, or chained operators/conditionals); flatten it with helper \
                      functions or intermediate variables"
                 ),
-                source,
-                &lines,
+                format!("maxDepth={max_depth} (raise with {MAX_DEPTH_FLAG})"),
+            ),
+            Overflow::Guesses(offset) => (
                 offset,
-            );
-            err.limit = Some(format!(
-                "maxDepth={max_depth} (raise with {MAX_DEPTH_FLAG})"
-            ));
-            return Err(err);
-        }
-        Err(Overflow::Guesses(offset)) => {
-            let mut err = CodeError::at(
-                NESTING_TOO_DEEP,
                 "too many `<` are open at once across nested brackets: the TypeScript parser \
                  must try each as the start of type arguments and undo it, and the tries \
                  multiply. Close comparisons sooner (end statements with `;`, or compute parts \
                  of the expression into variables first)"
                     .into(),
-                source,
-                &lines,
-                offset,
-            );
-            err.limit = Some(format!("typeArgumentGuesses={MAX_GUESS_BITS} bits (fixed)"));
-            return Err(err);
-        }
+                format!("typeArgumentGuesses={MAX_GUESS_BITS} bits (fixed)"),
+            ),
+        };
+        let mut err = CodeError::at(NESTING_TOO_DEEP, message, source, &lines, offset);
+        err.limit = Some(limit);
+        return Err(err);
     }
 
     let allocator = Allocator::default();
