@@ -334,6 +334,33 @@ async fn read_only_code_reaches_no_write_tool_whatever_the_filter() {
     }
 }
 
+/// The compiler runs in the sandbox worker, so what a script makes it do counts against that
+/// execution's limits. Six `<` open across nested brackets (the most the pre-scan allows)
+/// make oxc parse the 400 KB after them 64 times: seconds of compiler time in a debug build,
+/// which used to run in the server before the deadline started and then answered
+/// SYNTAX_ERROR. Now the deadline stops it, and the server is free all along.
+#[tokio::test]
+async fn the_compilers_time_counts_against_the_execution() {
+    let (_db, app) = setup(&["--code-max-source-bytes", "1000000"]).await;
+    let code = format!("{}({}x)", "a<{[".repeat(6), "x,".repeat(200_000));
+    let started = std::time::Instant::now();
+    let slow = run_with(&app, json!({ "code": code, "timeout": 300 }));
+    let quick = async {
+        // Another client's work meanwhile, answered while the compiler is busy.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let r = app
+            .call("pg_read_query", json!({ "sql": "select 1 as one" }))
+            .await
+            .map_err(|e| e.to_json());
+        (r, started.elapsed())
+    };
+    let (r, (other, answered)) = tokio::join!(slow, quick);
+    assert_eq!(error_code(&r), "TIMEOUT", "{r:?}");
+    assert!(other.is_ok(), "{other:?}");
+    assert!(answered < Duration::from_secs(5), "{answered:?}");
+    still_works(&app).await;
+}
+
 #[tokio::test]
 async fn timeout_kills_the_worker_and_cancels_its_query() {
     let (db, app) = setup(&["--code-max-instructions", "0"]).await;
