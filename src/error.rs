@@ -104,6 +104,7 @@ error_codes! {
     SourceTooLarge => "SOURCE_TOO_LARGE",
     SqlError => "SQL_ERROR",
     SqlTooDeep => "SQL_TOO_DEEP",
+    SqlTooLarge => "SQL_TOO_LARGE",
     StackOverflow => "STACK_OVERFLOW",
     SyntaxError => "SYNTAX_ERROR",
     Timeout => "TIMEOUT",

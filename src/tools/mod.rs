@@ -34,7 +34,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{AccessMode, Config};
 use crate::db::{Caps, Db};
-use crate::error::{Code, ToolError, ToolResult};
+use crate::error::{Category, Code, ToolError, ToolResult};
 
 /// What every call reaches: the database, the configuration, the registry and the audit
 /// log. Built by the composition root (`crate::app`); tools know nothing of what else the
@@ -831,8 +831,13 @@ impl Registry {
     /// The one entry point for calls, from MCP and (later) Code Mode alike: visibility,
     /// the read-only capability and argument validation are all checked here.
     pub async fn call(&self, ctx: Ctx, name: &str, args: Value) -> ToolResult<ToolOutput> {
+        // Before anything parses the SQL, the audit fingerprint included.
+        let oversized = oversized_sql(&args, ctx.env.config.max_sql_bytes);
         if !ctx.env.audit.enabled() {
-            return self.call_unaudited(ctx, name, args).await;
+            return match oversized {
+                Some(e) => Err(e),
+                None => self.call_unaudited(ctx, name, args).await,
+            };
         }
         let env = ctx.env.clone();
         let mut record = serde_json::json!({
@@ -844,15 +849,19 @@ impl Registry {
         if let Some(e) = &ctx.execution {
             record["execution"] = e.clone().into();
         }
-        if let Some(sql) = args
-            .get("sql")
-            .or_else(|| args.get("query"))
-            .and_then(Value::as_str)
+        if oversized.is_none()
+            && let Some(sql) = args
+                .get("sql")
+                .or_else(|| args.get("query"))
+                .and_then(Value::as_str)
         {
             record["sql"] = crate::audit::sql_fingerprint(sql);
         }
         let started = std::time::Instant::now();
-        let result = self.call_unaudited(ctx, name, args).await;
+        let result = match oversized {
+            Some(e) => Err(e),
+            None => self.call_unaudited(ctx, name, args).await,
+        };
         record["durationMs"] = (started.elapsed().as_millis() as u64).into();
         match &result {
             Ok(_) => record["outcome"] = "ok".into(),
@@ -1040,6 +1049,64 @@ fn arguments_table(schema: &Map<String, Value>) -> String {
         ));
     }
     out
+}
+
+/// Top-level argument keys whose strings are values, never SQL the server parses: bound
+/// parameters, documents, JSON, text to analyse, and Code Mode's source (capped on its own
+/// by `--code-max-source-bytes`). `every_value_argument_exists` keeps the list true.
+pub const VALUE_ARGUMENTS: &[&str] = &[
+    "params",
+    "document",
+    "documents",
+    "json",
+    "data",
+    "value",
+    "values",
+    "text",
+    "code",
+];
+
+/// `SQL_TOO_LARGE` for the first argument text longer than `max` bytes: every top-level
+/// string argument, every string in a top-level array and the `sql` of every object in one
+/// (`statements`, `queries`), except the [`VALUE_ARGUMENTS`]. Those strings are SQL or SQL
+/// fragments (`sql`, `where`, `select`, …) that the server parses (the statement policy,
+/// EXPLAIN, the audit fingerprint) at ~0.75 µs a byte, on a thread other calls share: a
+/// 2 MB statement held one for 1.4 s, so one caller could stall everyone else's calls.
+fn oversized_sql(args: &Value, max: usize) -> Option<ToolError> {
+    let Value::Object(args) = args else {
+        return None;
+    };
+    let texts = args
+        .iter()
+        .filter(|(k, _)| !VALUE_ARGUMENTS.contains(&k.as_str()))
+        .flat_map(|(k, v)| {
+            let strings: Vec<&str> = match v {
+                Value::String(s) => vec![s],
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().or_else(|| i.get("sql")?.as_str()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            strings.into_iter().map(move |s| (k, s.len()))
+        });
+    let (key, bytes) = texts.into_iter().find(|&(_, n)| n > max)?;
+    Some(
+        ToolError::new(
+            Category::Limit,
+            Code::SqlTooLarge,
+            format!("the `{key}` argument is {bytes} bytes of SQL; the limit is {max} bytes"),
+        )
+        .suggest(
+            "Pass large values as parameters ($1, $2, ...) instead of literals, split the work \
+             into several statements, or raise the limit with --max-sql-bytes.",
+        )
+        .with_details(serde_json::json!({
+            "argument": key,
+            "bytes": bytes,
+            "limit": format!("maxSqlBytes={max} (raise with --max-sql-bytes)"),
+        })),
+    )
 }
 
 #[cfg(test)]

@@ -3332,3 +3332,86 @@ async fn settings_roles_temp_objects_cursors_and_listen_do_not_survive_the_call(
         assert_eq!(write_row(&app, probe).await, clean, "after {first}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// SQL size cap
+
+/// SQL text is parsed on a thread other calls share (~0.75 µs a byte), so every argument
+/// that carries SQL is capped before anything parses it: the statement, a fragment such as
+/// `where`, each of a batch's `statements`, and a Code Mode `pg.*` call's. Values are not:
+/// a long parameter, bound and never parsed, still runs.
+#[tokio::test]
+async fn sql_over_the_size_cap_is_refused_before_it_is_parsed() {
+    let (_db, app) = setup(&["--max-sql-bytes", "65536"]).await;
+    sql(&app, "CREATE TABLE t (id int PRIMARY KEY, body text)").await;
+    let long = format!("select 1 where 1 in ({}1)", "1,".repeat(40_000));
+    assert!(long.len() > 65536);
+
+    let e = fail(&app, "pg_read_query", json!({ "sql": long })).await;
+    expect(&e, "SQL_TOO_LARGE", "limit");
+    assert_eq!(e["details"]["argument"], "sql", "{e:#}");
+    assert_eq!(e["details"]["bytes"], long.len(), "{e:#}");
+    assert_eq!(
+        e["details"]["limit"],
+        "maxSqlBytes=65536 (raise with --max-sql-bytes)"
+    );
+    has_suggestion(&e);
+
+    let fragment = format!("id in ({}1)", "1,".repeat(40_000));
+    let e = fail(&app, "pg_count", json!({ "table": "t", "where": fragment })).await;
+    assert_eq!(e["details"]["argument"], "where", "{e:#}");
+    let e = fail(
+        &app,
+        "pg_transaction_execute",
+        json!({ "statements": ["select 1", { "sql": long }] }),
+    )
+    .await;
+    expect(&e, "SQL_TOO_LARGE", "limit");
+
+    // Through Code Mode: the same registry call, a PgError with the same code.
+    let r = app
+        .call(
+            "pg_execute_code",
+            json!({ "code": "const sql = 'select 1 where 1 in (' + '1,'.repeat(40000) + '1)'; \
+                try { await pg.query(sql); return 'ran' } catch (e) { return e.code }" }),
+        )
+        .await
+        .map_err(|e| e.to_json());
+    assert_eq!(
+        r.as_ref().map(|v| &v["result"]),
+        Ok(&json!("SQL_TOO_LARGE")),
+        "{r:?}"
+    );
+
+    // A long value is a bound parameter, not SQL.
+    let value = "x".repeat(200_000);
+    let v = ok(
+        &app,
+        "pg_read_query",
+        json!({ "sql": "select length($1::text) as n", "params": [value] }),
+    )
+    .await;
+    assert_eq!(v["rows"][0]["n"], 200_000);
+
+    // Under the cap (the default, 256 KiB), the same statement runs.
+    let (_db2, roomy) = setup(&[]).await;
+    let v = ok(&roomy, "pg_read_query", json!({ "sql": long })).await;
+    assert_eq!(v["rows"][0], json!({ "?column?": 1 }));
+}
+
+/// The cap skips the arguments named in `VALUE_ARGUMENTS`; each must be a real argument of
+/// some tool, so a renamed one cannot leave a stale exemption behind.
+#[test]
+fn every_value_argument_exists() {
+    let registry = pgmcp::app::registry();
+    for key in pgmcp::tools::VALUE_ARGUMENTS {
+        assert!(
+            registry.all().iter().any(|t| t
+                .input_schema()
+                .get("properties")
+                .and_then(|p| p.get(*key))
+                .is_some()),
+            "no tool takes `{key}`"
+        );
+    }
+}
