@@ -23,21 +23,34 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use pgmcp::cluster::{Cluster, ClusterOptions};
 use serde_json::{Value, json};
 
-type Waiters = Arc<Mutex<HashMap<i64, mpsc::Sender<Value>>>>;
-
 /// One MCP session over the server's stdio; requests may be issued from several threads.
+///
+/// A request's own thread reads its answer, as a client's event loop does, so a sequential
+/// measurement has no hand-over between client threads in it. With requests from several
+/// threads, one reads at a time (the reader), hands each other answer to the thread waiting
+/// for it, and when its own has come, hands the reading to one waiting thread ([`Readers`]):
+/// one wake-up per answer, as with a dedicated reader thread.
 struct Session {
     child: Child,
     stdin: Mutex<ChildStdin>,
-    waiters: Waiters,
+    stdout: Mutex<BufReader<ChildStdout>>,
+    readers: Mutex<Readers>,
     next_id: std::sync::atomic::AtomicI64,
+}
+
+/// Whether a thread is reading, and the threads waiting for an answer: each gets its answer
+/// (`Some`), or the turn to read (`None`).
+#[derive(Default)]
+struct Readers {
+    reading: bool,
+    waiting: HashMap<i64, mpsc::Sender<Option<Value>>>,
 }
 
 impl Session {
@@ -64,27 +77,11 @@ impl Session {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn pgmcp");
-        let stdout = child.stdout.take().unwrap();
-        let waiters: Waiters = Arc::default();
-        let w = waiters.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let Ok(msg) = serde_json::from_str::<Value>(&line) else {
-                    continue;
-                };
-                let Some(id) = msg.get("id").and_then(Value::as_i64) else {
-                    continue;
-                };
-                if let Some(tx) = w.lock().unwrap().remove(&id) {
-                    let _ = tx.send(msg);
-                }
-            }
-        });
         let s = Session {
             stdin: Mutex::new(child.stdin.take().unwrap()),
+            stdout: Mutex::new(BufReader::new(child.stdout.take().unwrap())),
             child,
-            waiters,
+            readers: Mutex::default(),
             next_id: 1.into(),
         };
         s.request(
@@ -112,10 +109,63 @@ impl Session {
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::channel();
-        self.waiters.lock().unwrap().insert(id, tx);
+        let mut reading = {
+            let mut readers = self.readers.lock().unwrap();
+            if readers.reading {
+                readers.waiting.insert(id, tx);
+                false
+            } else {
+                readers.reading = true;
+                true
+            }
+        };
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        rx.recv_timeout(Duration::from_secs(60))
-            .expect("no answer within 60 s")
+        loop {
+            if !reading {
+                match rx
+                    .recv_timeout(Duration::from_secs(60))
+                    .expect("no answer within 60 s")
+                {
+                    Some(answer) => return answer,
+                    None => reading = true,
+                }
+            }
+            let (from, msg) = self.read_answer();
+            let mut readers = self.readers.lock().unwrap();
+            if from != id {
+                if let Some(waiter) = readers.waiting.remove(&from) {
+                    let _ = waiter.send(Some(msg));
+                }
+                continue;
+            }
+            match readers.waiting.keys().next().copied() {
+                Some(next) => {
+                    let waiter = readers.waiting.remove(&next).unwrap();
+                    let _ = waiter.send(None);
+                }
+                None => readers.reading = false,
+            }
+            return msg;
+        }
+    }
+
+    /// The next message that answers a request (notifications are skipped).
+    fn read_answer(&self) -> (i64, Value) {
+        let mut stdout = self.stdout.lock().unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = stdout
+                .read_line(&mut line)
+                .expect("reading the server's stdout");
+            assert!(n > 0, "the server closed its stdout");
+            let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if let Some(id) = msg.get("id").and_then(Value::as_i64) {
+                return (id, msg);
+            }
+        }
     }
 
     /// One `pg_execute_code` call; panics unless it succeeded.
