@@ -329,7 +329,7 @@ async fn run_cached(
     // queued in this order: the statement plans with the settings restored, and a failed
     // guard has aborted the (sub)transaction before the statement could run.
     let (opened, guarded, restored, out, closed) = tokio::join!(
-        client.batch_execute(open),
+        maybe_batch(client, open),
         guard,
         restore,
         run_prepared(client, stmt, params, caps),
@@ -355,6 +355,18 @@ async fn run_cached(
         }
         (Ok(()), out) => Ok(Some(out)),
     }
+}
+
+/// `text` as one simple query, or nothing when it is empty (a scope with nothing to open:
+/// an empty query would still cost PostgreSQL a message and an answer).
+async fn maybe_batch(
+    client: &tokio_postgres::Client,
+    text: &str,
+) -> Result<(), tokio_postgres::Error> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    client.batch_execute(text).await
 }
 
 /// `BEGIN READ ONLY` and the switch to the read-only role (`set_role`, from
@@ -545,7 +557,7 @@ async fn run_fresh(
         }
     };
     let (opened, listed, prepared) =
-        tokio::join!(client.batch_execute(open), candidates, client.prepare(sql));
+        tokio::join!(maybe_batch(client, open), candidates, client.prepare(sql));
     // Nothing to end, and the statement must not run.
     opened.map_err(ToolError::from)?;
     // The candidate list goes before the Parse: if it failed, so did everything after it.

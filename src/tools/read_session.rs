@@ -7,11 +7,15 @@
 //! refuses to make it read-write) and ended when the execution ends ([`ReadSession::finish`]:
 //! `ROLLBACK`, the advisory locks released and the random seed replaced, as after every
 //! pooled read, [`end_read_sql`]). Each read inside it is fenced by a savepoint that is always
-//! rolled back, sent in the same round trip as the read:
+//! rolled back, sent in the same round trip as the read. The savepoint is set once, when the
+//! session opens: `ROLLBACK TO SAVEPOINT` keeps it (and starts its subtransaction again), so
+//! each read is
 //!
 //! ```text
-//! SAVEPOINT pgmcp_read [; plan settings, guard, settings restored]; <statement>; ROLLBACK TO SAVEPOINT pgmcp_read
+//! [plan settings, guard, settings restored;] <statement>; ROLLBACK TO SAVEPOINT pgmcp_read
 //! ```
+//!
+//! one message fewer for the server than setting the savepoint again for every read.
 //!
 //! Rolling back to the savepoint undoes whatever the statement did to the session (as the
 //! per-call `ROLLBACK` did), releases the locks the statement took (a table read early in an
@@ -190,9 +194,12 @@ impl ReadSession {
             _permit: permit,
         };
         if let Some(conn) = &fresh.conn {
-            conn.batch_execute(&begin_read_only(false, set_role))
-                .await
-                .map_err(|e| role_tool_error(ctx, ToolError::from(e)))?;
+            conn.batch_execute(&format!(
+                "{}; {SAVEPOINT}",
+                begin_read_only(false, set_role)
+            ))
+            .await
+            .map_err(|e| role_tool_error(ctx, ToolError::from(e)))?;
         }
         fresh.busy = false;
         Ok(fresh)
@@ -281,9 +288,10 @@ impl ReadSession {
     }
 }
 
-/// A read inside the session's transaction is fenced by a savepoint that is rolled back in
-/// the same round trip ([`checked_read`]'s outer `Err` then means the session is broken: the
-/// savepoint could not be set or rolled back).
+/// A read inside the session's transaction is fenced by the session's savepoint (set when it
+/// opened), rolled back in the same round trip ([`checked_read`]'s outer `Err` then means the
+/// session is broken: the guard's settings could not be made, or the savepoint could not be
+/// rolled back).
 static FENCE: ReadScope<'static> = ReadScope {
     open: &fence_open,
     abandon: ROLLBACK_TO,
@@ -292,7 +300,7 @@ static FENCE: ReadScope<'static> = ReadScope {
 
 fn fence_open(guarded: bool) -> String {
     match guarded {
-        true => format!("{SAVEPOINT}; {GENERIC_PLAN_SQL}"),
-        false => SAVEPOINT.to_string(),
+        true => GENERIC_PLAN_SQL.to_string(),
+        false => String::new(),
     }
 }

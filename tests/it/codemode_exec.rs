@@ -962,6 +962,29 @@ async fn reads_of_one_execution_share_one_read_only_transaction() {
     still_works(&app).await;
 }
 
+/// Every read in the read session is rolled back to the session's savepoint, which releases
+/// what it locked: a table an execution has read is not held against DDL for the rest of
+/// the execution.
+#[tokio::test]
+async fn a_read_in_the_session_does_not_hold_its_table_lock() {
+    let (db, app) = setup(&[]).await;
+    let exec = run(
+        &app,
+        "await pg.query('select count(*) from items'); await pg.query('select 1 as one'); \
+         await pg.query('select pg_sleep(2)'); return 1",
+    );
+    let ddl = async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let client = support::connect(&db.url).await;
+        client
+            .batch_execute("SET lock_timeout = '300ms'; ALTER TABLE items ADD COLUMN extra int")
+            .await
+    };
+    let (r, altered) = tokio::join!(exec, ddl);
+    assert_eq!(result(&r), &json!(1));
+    altered.expect("the execution still held its lock on items");
+}
+
 #[tokio::test]
 async fn a_failed_read_leaves_the_session_usable() {
     let (_db, app) = setup(&[]).await;
