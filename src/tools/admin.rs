@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::catalog::{Int8, decode};
 use super::exec::{Mode, execute, read_rows};
 use super::progress::{Maintenance as Progress, reporting};
-use super::{Ctx, DESTRUCTIVE, Spec, Tool, WRITE};
+use super::{Ctx, DESTRUCTIVE, NoArgs, Spec, Tool, WRITE};
 use crate::db::ident::{QualifiedName, parse_qualified, quote_ident};
 use crate::error::{Category, Code, ToolError, ToolResult};
 
@@ -752,10 +752,6 @@ const RELOAD_CONF: Spec = Spec {
     hints: WRITE,
     shortcuts: &[],
 };
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoArgs {}
 
 #[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1051,6 +1051,11 @@ fn arguments_table(schema: &Map<String, Value>) -> String {
     out
 }
 
+/// The arguments of a tool that takes none: `{}`, with any field refused.
+#[derive(serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
 /// Top-level argument keys whose strings are values, never SQL the server parses: bound
 /// parameters, documents, JSON, text to analyse, and Code Mode's source (capped on its own
 /// by `--code-max-source-bytes`). `every_value_argument_exists` keeps the list true.
@@ -1138,7 +1143,7 @@ mod tests {
             "Panics",
             "Panics, to show what a bug in a handler costs a caller.",
             READ,
-            |_ctx, _args: monitoring::NoArgs| async move {
+            |_ctx, _args: NoArgs| async move {
                 if true {
                     panic!("a simulated handler bug");
                 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::catalog::{Int8, Listing, PageInfo, decode, default_limit};
 use super::exec::{Mode, execute, read_rows};
 use super::relsize;
-use super::{Ctx, READ, Spec, Tool, WRITE};
+use super::{Ctx, NoArgs, READ, Spec, Tool, WRITE};
 use crate::error::{Code, ToolError, ToolResult};
 
 const GROUP: &str = "monitoring";
@@ -34,10 +34,6 @@ pub fn tools() -> Vec<Tool> {
         CAPACITY_PLANNING.tool(GROUP, capacity_planning),
     ]
 }
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoArgs {}
 
 async fn one<R: serde::de::DeserializeOwned>(
     ctx: &Ctx,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::super::exec::{Mode, execute, read_rows};
 use super::super::sql::{Sql, column_of};
-use super::super::{Ctx, READ, Spec, WRITE};
+use super::super::{Ctx, NoArgs, READ, Spec, WRITE};
 use super::{Paging, Window, config_hint, not_text, page, projection, take};
 use crate::db::ident::quote_ident;
 use crate::error::{ToolError, ToolResult};
@@ -536,10 +536,6 @@ pub(super) const SEARCH_CONFIG: Spec = Spec {
     hints: READ,
     shortcuts: &[],
 };
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NoArgs {}
 
 /// A text search configuration.
 #[derive(Serialize, Deserialize, JsonSchema)]
