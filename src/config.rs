@@ -70,8 +70,8 @@ pub struct ServerArgs {
     #[arg(global = true, long, env = "PGMCP_ALLOW_ALTER_SYSTEM")]
     pub allow_alter_system: bool,
     /// Largest SQL text one argument of a tool call may carry, in bytes: `sql`, `where`,
-    /// `select`, each of `statements`… (every string argument but parameters, documents, JSON
-    /// values, text to analyse and Code Mode's source). The server parses the SQL it is given
+    /// `select`, each of `statements`, a column's `default`… (every string argument but
+    /// parameters, rows, documents, JSON values, text to analyse and Code Mode's source). The server parses the SQL it is given
     /// (the statement policy, EXPLAIN, the audit fingerprint) at ~0.75 µs a byte, on a thread
     /// other calls share: 256 KiB is ~0.2 s of parsing.
     #[arg(global = true, long, default_value_t = DEFAULT_MAX_SQL_BYTES)]

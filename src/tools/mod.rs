@@ -1057,10 +1057,11 @@ fn arguments_table(schema: &Map<String, Value>) -> String {
 pub struct NoArgs {}
 
 /// Top-level argument keys whose strings are values, never SQL the server parses: bound
-/// parameters, documents, JSON, text to analyse, and Code Mode's source (capped on its own
-/// by `--code-max-source-bytes`). `every_value_argument_exists` keeps the list true.
+/// parameters, rows and documents, JSON, text to analyse, and Code Mode's source (capped on
+/// its own by `--code-max-source-bytes`). `every_value_argument_exists` keeps the list true.
 pub const VALUE_ARGUMENTS: &[&str] = &[
     "params",
+    "rows",
     "document",
     "documents",
     "json",
@@ -1072,11 +1073,13 @@ pub const VALUE_ARGUMENTS: &[&str] = &[
 ];
 
 /// `SQL_TOO_LARGE` for the first argument text longer than `max` bytes: every top-level
-/// string argument, every string in a top-level array and the `sql` of every object in one
-/// (`statements`, `queries`), except the [`VALUE_ARGUMENTS`]. Those strings are SQL or SQL
-/// fragments (`sql`, `where`, `select`, …) that the server parses (the statement policy,
-/// EXPLAIN, the audit fingerprint) at ~0.75 µs a byte, on a thread other calls share: a
-/// 2 MB statement held one for 1.4 s, so one caller could stall everyone else's calls.
+/// string argument, every string in a top-level array, and every string field of an object
+/// in one (`statements[].sql`, `queries[].sql`, `columns[].default`,
+/// `hypotheticalIndexes[].where`), except in the [`VALUE_ARGUMENTS`]. Those strings are SQL,
+/// SQL fragments (`where`, `select`, a column default) or names, which the server parses (the
+/// statement policy, EXPLAIN, the audit fingerprint) at ~0.75 µs a byte, on a thread other
+/// calls share: a 2 MB statement held one for 1.4 s, so one caller could otherwise stall
+/// everyone else's calls.
 fn oversized_sql(args: &Value, max: usize) -> Option<ToolError> {
     let Value::Object(args) = args else {
         return None;
@@ -1089,7 +1092,13 @@ fn oversized_sql(args: &Value, max: usize) -> Option<ToolError> {
                 Value::String(s) => vec![s],
                 Value::Array(items) => items
                     .iter()
-                    .filter_map(|i| i.as_str().or_else(|| i.get("sql")?.as_str()))
+                    .flat_map(|i| match i {
+                        Value::String(s) => vec![s.as_str()],
+                        Value::Object(fields) => {
+                            fields.values().filter_map(Value::as_str).collect()
+                        }
+                        _ => Vec::new(),
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
@@ -1100,7 +1109,10 @@ fn oversized_sql(args: &Value, max: usize) -> Option<ToolError> {
         ToolError::new(
             Category::Limit,
             Code::SqlTooLarge,
-            format!("the `{key}` argument is {bytes} bytes of SQL; the limit is {max} bytes"),
+            format!(
+                "the `{key}` argument has a text of {bytes} bytes; SQL, and every argument that \
+                 becomes part of SQL, is limited to {max} bytes"
+            ),
         )
         .suggest(
             "Pass large values as parameters ($1, $2, ...) instead of literals, split the work \

@@ -3367,6 +3367,21 @@ async fn sql_over_the_size_cap_is_refused_before_it_is_parsed() {
     )
     .await;
     expect(&e, "SQL_TOO_LARGE", "limit");
+    let e = fail(
+        &app,
+        "pg_create_table",
+        json!({ "table": "u", "columns": [{ "name": "a", "type": "int", "default": fragment }] }),
+    )
+    .await;
+    assert_eq!(e["details"]["argument"], "columns", "{e:#}");
+    // Rows are values: a long one is inserted.
+    let v = ok(
+        &app,
+        "pg_batch_insert",
+        json!({ "table": "t", "rows": [{ "id": 1, "body": "y".repeat(100_000) }] }),
+    )
+    .await;
+    assert_eq!(v["inserted"], 1, "{v:#}");
 
     // Through Code Mode: the same registry call, a PgError with the same code.
     let r = app
