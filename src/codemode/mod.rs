@@ -344,6 +344,8 @@ async fn execute_code(
     // The size cap here, before a worker is spent on it; everything else about the script
     // (parsing, type stripping, its errors) happens in the worker, under the run's limits.
     transpile::check_size(&code, &tlimits).map_err(code_error)?;
+    // The audit keeps the source only when it records it; otherwise it goes to the worker.
+    let audited_source = (ctx.env.audit.enabled() && !ctx.env.audit.redact).then(|| code.clone());
 
     let profile = engine.profile(&ctx.env, readonly).clone();
     let manifest = &profile.manifest;
@@ -366,7 +368,7 @@ async fn execute_code(
     let cancel = tokio_util::sync::CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
     let job = worker::Job {
-        source: code.clone(),
+        source: code,
         transpile: tlimits,
         profile,
         cpu_seconds: cpu_seconds(timeout_ms),
@@ -415,8 +417,8 @@ async fn execute_code(
             "toolCalls": calls,
             "outcome": if result.is_ok() { "ok" } else { "error" },
         });
-        if !ctx.env.audit.redact {
-            record["source"] = code.into();
+        if let Some(source) = audited_source {
+            record["source"] = source.into();
         }
         if let Err(e) = &result {
             record["code"] = e.code.into();

@@ -1084,27 +1084,23 @@ fn oversized_sql(args: &Value, max: usize) -> Option<ToolError> {
     let Value::Object(args) = args else {
         return None;
     };
-    let texts = args
+    // The length of the first string among `texts` that is over `max`.
+    fn over<'v>(mut texts: impl Iterator<Item = &'v Value>, max: usize) -> Option<usize> {
+        texts.find_map(|t| t.as_str().map(str::len).filter(|&n| n > max))
+    }
+    let (key, bytes) = args
         .iter()
         .filter(|(k, _)| !VALUE_ARGUMENTS.contains(&k.as_str()))
-        .flat_map(|(k, v)| {
-            let strings: Vec<&str> = match v {
-                Value::String(s) => vec![s],
-                Value::Array(items) => items
-                    .iter()
-                    .flat_map(|i| match i {
-                        Value::String(s) => vec![s.as_str()],
-                        Value::Object(fields) => {
-                            fields.values().filter_map(Value::as_str).collect()
-                        }
-                        _ => Vec::new(),
-                    })
-                    .collect(),
-                _ => Vec::new(),
+        .find_map(|(k, v)| {
+            let bytes = match v {
+                Value::Array(items) => items.iter().find_map(|i| match i {
+                    Value::Object(fields) => over(fields.values(), max),
+                    i => over(std::iter::once(i), max),
+                }),
+                v => over(std::iter::once(v), max),
             };
-            strings.into_iter().map(move |s| (k, s.len()))
-        });
-    let (key, bytes) = texts.into_iter().find(|&(_, n)| n > max)?;
+            bytes.map(|n| (k, n))
+        })?;
     Some(
         ToolError::new(
             Category::Limit,
