@@ -3374,6 +3374,11 @@ async fn sql_over_the_size_cap_is_refused_before_it_is_parsed() {
     )
     .await;
     assert_eq!(e["details"]["argument"], "columns", "{e:#}");
+    // Refused before it ran: no table `u`.
+    assert_eq!(
+        scalar(&app, "select to_regclass('u') is null").await,
+        json!(true)
+    );
     // Rows are values: a long one is inserted.
     let v = ok(
         &app,
